@@ -1,0 +1,284 @@
+#include "tape.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <xtensor/xreducer.hpp>
+
+#include "mode.hpp"
+#include "scope.hpp"
+#include "state.hpp"
+
+namespace tg {
+
+std::string op_context(const char* op) {
+  std::uint32_t scope = current_scope();
+  if (scope == 0) return fmt::format("op '{}'", op);
+  return fmt::format("op '{}' in scope '{}'", op, scope_name(scope));
+}
+
+namespace {
+
+std::string entry_context(const TapeEntry& entry) {
+  if (entry.scope == 0) return fmt::format("op '{}'", entry.op);
+  return fmt::format("op '{}' in scope '{}'", entry.op, scope_name(entry.scope));
+}
+
+std::string input_shapes(std::span<const Var> inputs) {
+  std::string out;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (i > 0) out += ", ";
+    const Tensor& v = inputs[i].value();
+    out += fmt::format("{} {}", shape_str(v.shape()), dtype_name(v.dtype()));
+  }
+  return out.empty() ? "none" : out;
+}
+
+bool has_nan(const Tensor& t) {
+  return dispatch(t.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    for (T x : t.array<T>())
+      if (x != x) return true;
+    return false;
+  });
+}
+
+void check_forward(const char* op, std::span<const Var> inputs, const Tensor& output, OpFlags flags) {
+  bool bad = flags.may_produce_inf ? has_nan(output) : !all_finite(output);
+  if (!bad) return;
+  // inf that an input already carried is propagated, not produced here.
+  if (!has_nan(output)) {
+    for (const Var& in : inputs)
+      if (!all_finite(in.value())) return;
+  }
+  throw AnomalyError(fmt::format("anomaly: {} produced {} in its forward output {}; inputs: {}", op_context(op),
+                                 has_nan(output) ? "NaN" : "inf", shape_str(output.shape()), input_shapes(inputs)));
+}
+
+}  // namespace
+
+Tensor sum_to_shape(const Tensor& grad, const Shape& target) {
+  const Shape& from = grad.shape();
+  if (from == target) return grad;
+  if (from.size() < target.size()) {
+    throw ShapeError(
+        fmt::format("sum_to_shape: gradient of shape {} cannot be reduced to {}", shape_str(from), shape_str(target)));
+  }
+  std::size_t lead = from.size() - target.size();
+  std::vector<std::size_t> axes;
+  for (std::size_t d = 0; d < from.size(); ++d) {
+    if (d < lead) {
+      axes.push_back(d);
+    } else if (target[d - lead] == 1 && from[d] != 1) {
+      axes.push_back(d);
+    } else if (target[d - lead] != from[d]) {
+      throw ShapeError(fmt::format("sum_to_shape: gradient of shape {} cannot be reduced to {}", shape_str(from),
+                                   shape_str(target)));
+    }
+  }
+  return dispatch(grad.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    Array<T> summed = xt::sum(grad.array<T>(), axes);
+    summed.reshape(target);
+    return Tensor(std::move(summed));
+  });
+}
+
+namespace {
+std::atomic<std::uint64_t> next_generation{1};
+
+struct LiveTapes {
+  std::mutex mutex;
+  std::unordered_set<const Tape*> tapes;
+};
+LiveTapes& live_tapes() {
+  static LiveTapes* live = new LiveTapes;  // leaked: thread-local tapes die after statics
+  return *live;
+}
+}  // namespace
+
+Tape::Tape() : generation_(next_generation++) {
+  LiveTapes& live = live_tapes();
+  std::lock_guard lock(live.mutex);
+  live.tapes.insert(this);
+}
+
+Tape::~Tape() {
+  LiveTapes& live = live_tapes();
+  std::lock_guard lock(live.mutex);
+  live.tapes.erase(this);
+}
+
+bool recorded_on_live_tape(const Node& node) {
+  if (node.tape == nullptr) return false;
+  LiveTapes& live = live_tapes();
+  std::lock_guard lock(live.mutex);
+  return live.tapes.count(node.tape) > 0 && node.tape->generation() == node.generation;
+}
+
+void Tape::reset() {
+  entries_.clear();
+  inputs_.clear();
+  grad_scratch_.clear();
+  std::fill(scope_entries_.begin(), scope_entries_.end(), 0);
+  generation_ = next_generation++;
+}
+
+std::size_t Tape::reserved_bytes() const {
+  return entries_.capacity() * sizeof(TapeEntry) + inputs_.capacity() * sizeof(Var) +
+         grad_scratch_.capacity() * sizeof(Tensor) + scope_entries_.capacity() * sizeof(std::uint32_t);
+}
+
+std::uint32_t Tape::enter_scope(std::uint32_t id) {
+  if (id >= scope_entries_.size()) scope_entries_.resize(id + 1, 0);
+  return scope_entries_[id]++;
+}
+
+void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_ptr<Node>& output,
+                BackwardFn backward) {
+  const auto& state = detail::thread_state();
+  TapeEntry& e = entries_.emplace_back();
+  e.op = op;
+  e.first_input = static_cast<std::uint32_t>(inputs_.size());
+  e.num_inputs = static_cast<std::uint32_t>(inputs.size());
+  e.output = output;
+  e.backward = std::move(backward);
+  e.scope = state.scope;
+  e.scope_instance = state.scope_instance;
+  inputs_.insert(inputs_.end(), inputs.begin(), inputs.end());
+  output->tape = this;
+  output->generation = generation_;
+  output->entry = static_cast<std::uint32_t>(entries_.size() - 1);
+}
+
+void Tape::accumulate(Node& node, Tensor grad, const TapeEntry& entry, std::size_t input_index) {
+  if (grad.dtype() != node.value.dtype()) {
+    throw BackwardError(fmt::format("backward of {}: gradient for input {} is {} but the input is {}",
+                                    entry_context(entry), input_index, dtype_name(grad.dtype()),
+                                    dtype_name(node.value.dtype())));
+  }
+  if (grad.shape() != node.value.shape()) {
+    try {
+      grad = sum_to_shape(grad, node.value.shape());
+    } catch (const ShapeError&) {
+      throw BackwardError(fmt::format("backward of {}: gradient for input {} has shape {}, the input has shape {}",
+                                      entry_context(entry), input_index, shape_str(grad.shape()),
+                                      shape_str(node.value.shape())));
+    }
+  }
+  if (is_anomaly_enabled() && !all_finite(grad)) {
+    throw AnomalyError(fmt::format("anomaly: backward of {} produced NaN or inf in the gradient of input {} {}",
+                                   entry_context(entry), input_index, shape_str(node.value.shape())));
+  }
+  if (!node.grad.defined()) {
+    node.grad = std::move(grad);
+  } else {
+    node.grad.add_(grad);
+  }
+}
+
+void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
+  Node& r = *root.node();
+  if (!r.requires_grad) {
+    throw BackwardError(
+        "backward(): the value does not require grad (none of its inputs requires grad, or it was computed "
+        "under NoGradGuard)");
+  }
+  if (!seed.defined() || seed.shape() != r.value.shape() || seed.dtype() != r.value.dtype()) {
+    throw BackwardError(fmt::format("backward(): the seed gradient must have the value's shape {} and dtype {}, got {}",
+                                    shape_str(r.value.shape()), dtype_name(r.value.dtype()),
+                                    seed.defined() ? shape_str(seed.shape()) + " " + dtype_name(seed.dtype())
+                                                   : std::string("an undefined tensor")));
+  }
+  if (r.tape == nullptr) {  // a leaf: the seed is its gradient
+    if (!r.grad.defined()) r.grad = seed;
+    else r.grad.add_(seed);
+    return;
+  }
+  if (r.tape != this || r.generation != generation_) {
+    throw BackwardError(
+        "backward(): the value was recorded on a tape that has been reset since; its graph is gone (run the forward "
+        "again after reset)");
+  }
+  if (entries_[r.entry].freed) {
+    throw BackwardError(
+        "backward(): this graph was already freed by an earlier backward(); pass retain_graph = true to the first "
+        "backward() to run backward through it twice");
+  }
+  if (!r.grad.defined()) r.grad = seed;
+  else r.grad.add_(seed);
+
+  const bool anomaly = is_anomaly_enabled();
+  for (std::size_t k = r.entry + 1; k-- > 0;) {
+    TapeEntry& e = entries_[k];
+    Node& out = *e.output;
+    if (!out.grad.defined()) continue;
+    if (e.freed) {
+      throw BackwardError(fmt::format(
+          "backward(): {} was already freed by an earlier backward(); pass retain_graph = true to the first backward()",
+          entry_context(e)));
+    }
+    std::span<const Var> inputs = inputs_of(e);
+    grad_scratch_.resize(inputs.size());
+    for (Tensor& g : grad_scratch_) g = Tensor();
+    BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_);
+    e.backward(ctx);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (!grad_scratch_[i].defined() || !inputs[i].requires_grad()) continue;
+      accumulate(*inputs[i].node(), std::move(grad_scratch_[i]), e, i);
+    }
+    (void)anomaly;
+    // Intermediate gradients are not kept (as in PyTorch): free them now.
+    out.grad = Tensor();
+    if (!retain_graph) {
+      e.backward = nullptr;
+      e.freed = true;
+    }
+  }
+  for (Tensor& g : grad_scratch_) g = Tensor();
+}
+
+Tape& current_tape() {
+  auto& state = detail::thread_state();
+  if (state.tape != nullptr) return *state.tape;
+  thread_local Tape default_tape;
+  return default_tape;
+}
+
+UseTape::UseTape(Tape& tape) : previous_(detail::thread_state().tape) { detail::thread_state().tape = &tape; }
+UseTape::~UseTape() { detail::thread_state().tape = previous_; }
+
+Var record(const char* op, std::span<const Var> inputs, Tensor output, BackwardFn backward, OpFlags flags) {
+  auto& state = detail::thread_state();
+  auto node = std::make_shared<Node>();
+  node->value = std::move(output);
+  node->scope = state.scope;
+  if (state.anomaly) check_forward(op, inputs, node->value, flags);
+  bool needs_grad = false;
+  if (state.grad_enabled) {
+    for (const Var& in : inputs) needs_grad = needs_grad || in.requires_grad();
+  }
+  if (!needs_grad) return Var(std::move(node));
+  Tape& tape = current_tape();
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Node& in = *inputs[i].node();
+    if (in.requires_grad && in.tape != nullptr && (in.tape != &tape || in.generation != tape.generation())) {
+      throw Error(fmt::format(
+          "{}: input {} was computed on a tape that has been reset (or on another tape); its graph is gone. "
+          "Use detach() to carry a value across training steps",
+          op_context(op), i));
+    }
+  }
+  node->requires_grad = true;
+  tape.push(op, inputs, node, std::move(backward));
+  return Var(std::move(node));
+}
+
+Var record(const char* op, std::initializer_list<Var> inputs, Tensor output, BackwardFn backward, OpFlags flags) {
+  return record(op, std::span<const Var>(inputs.begin(), inputs.size()), std::move(output), std::move(backward),
+                flags);
+}
+
+}  // namespace tg

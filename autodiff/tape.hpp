@@ -1,0 +1,138 @@
+#pragma once
+/// The tape: a Wengert list of the ops run since the last reset.
+///
+/// Entries are stored in creation order, which is already a topological
+/// order, so backward is a plain reverse loop. Each entry keeps its inputs and
+/// a small backward function; the tape un-broadcasts and shape-checks every
+/// gradient in one place (accumulate) before adding it into the input.
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "var.hpp"
+
+namespace tg {
+
+/// What a backward function sees: the values around its op and the slots to
+/// fill with input gradients. A slot may be left empty (no gradient) and may
+/// hold a gradient of the output's broadcast shape: the tape sums it down.
+class BackwardContext {
+ public:
+  BackwardContext(std::span<const Var> inputs, const Tensor& output, const Tensor& grad_output,
+                  std::span<Tensor> grad_inputs)
+      : inputs_(inputs), output_(output), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
+
+  std::size_t num_inputs() const { return inputs_.size(); }
+  const Tensor& input(std::size_t i) const { return inputs_[i].value(); }
+  const Tensor& output() const { return output_; }
+  const Tensor& grad_output() const { return grad_output_; }
+  bool needs_grad(std::size_t i) const { return inputs_[i].requires_grad(); }
+  Tensor& grad_input(std::size_t i) { return grad_inputs_[i]; }
+
+ private:
+  std::span<const Var> inputs_;
+  const Tensor& output_;
+  const Tensor& grad_output_;
+  std::span<Tensor> grad_inputs_;
+};
+
+using BackwardFn = std::function<void(BackwardContext&)>;
+
+/// Per-op facts the tape needs beyond inputs and output.
+struct OpFlags {
+  /// The op may produce inf by design (masked_fill with -inf): anomaly mode
+  /// then only flags NaN in its forward output.
+  bool may_produce_inf = false;
+};
+
+struct TapeEntry {
+  const char* op = "";  ///< a string literal: the op's name
+  std::uint32_t first_input = 0;
+  std::uint32_t num_inputs = 0;
+  std::shared_ptr<Node> output;
+  BackwardFn backward;
+  std::uint32_t scope = 0;
+  std::uint32_t scope_instance = 0;
+  /// Set when a backward without retain_graph has released this entry.
+  bool freed = false;
+};
+
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  /// Drops every entry (and with them the intermediate values) but keeps the
+  /// memory for the next step. Values recorded before can no longer be
+  /// differentiated through; use detach() to carry them over.
+  void reset();
+
+  std::size_t size() const { return entries_.size(); }
+  const TapeEntry& entry(std::size_t index) const { return entries_[index]; }
+  std::span<const Var> inputs_of(const TapeEntry& entry) const {
+    return {inputs_.data() + entry.first_input, entry.num_inputs};
+  }
+  std::uint64_t generation() const { return generation_; }
+  /// Bytes the tape holds in its own bookkeeping (not tensor storage).
+  std::size_t reserved_bytes() const;
+
+  /// Appends an entry; used by record().
+  void push(const char* op, std::span<const Var> inputs, const std::shared_ptr<Node>& output, BackwardFn backward);
+  void backward(const Var& root, const Tensor& seed, bool retain_graph);
+
+  /// Number of times scope `id` was entered since the last reset (then counts one more).
+  std::uint32_t enter_scope(std::uint32_t id);
+
+ private:
+  void accumulate(Node& node, Tensor grad, const TapeEntry& entry, std::size_t input_index);
+
+  std::vector<TapeEntry> entries_;
+  std::vector<Var> inputs_;
+  std::vector<Tensor> grad_scratch_;
+  std::vector<std::uint32_t> scope_entries_;
+  /// Unique across all tapes and resets, so a stale node is never mistaken
+  /// for a live one, even by a new tape at the same address.
+  std::uint64_t generation_ = 0;
+};
+
+/// Whether `node` was recorded on a tape that still exists and has not been
+/// reset since: only then can backward run through it.
+bool recorded_on_live_tape(const Node& node);
+
+/// The tape ops record on in this thread: a thread-local default, or the one
+/// installed by the innermost UseTape.
+Tape& current_tape();
+
+/// While alive, ops on this thread record on `tape`.
+class UseTape {
+ public:
+  explicit UseTape(Tape& tape);
+  ~UseTape();
+  UseTape(const UseTape&) = delete;
+  UseTape& operator=(const UseTape&) = delete;
+
+ private:
+  Tape* previous_;
+};
+
+/// The one call through which every op records itself: builds the result
+/// Var from `output` and, when gradients are enabled and some input requires
+/// grad, appends (op, inputs, backward) to the current tape.
+Var record(const char* op, std::span<const Var> inputs, Tensor output, BackwardFn backward, OpFlags flags = {});
+Var record(const char* op, std::initializer_list<Var> inputs, Tensor output, BackwardFn backward,
+           OpFlags flags = {});
+
+/// Sums a gradient over the dimensions that broadcasting added or stretched,
+/// so that it takes `target` shape. Throws ShapeError if it cannot.
+Tensor sum_to_shape(const Tensor& grad, const Shape& target);
+
+/// "op 'add' in scope 'encoder/lstm'": how errors name where they happened.
+std::string op_context(const char* op);
+
+}  // namespace tg

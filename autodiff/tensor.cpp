@@ -1,0 +1,182 @@
+#include "tensor.hpp"
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace tg {
+
+const char* dtype_name(DType dtype) { return dtype == DType::f32 ? "float32" : "float64"; }
+
+std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+namespace {
+[[noreturn]] void throw_undefined(const char* what) {
+  throw Error(fmt::format("Tensor::{}: the tensor is undefined (default-constructed)", what));
+}
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  return dispatch(dtype, [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    return Tensor(Array<T>::from_shape(shape));
+  });
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
+Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  t.fill(value);
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
+
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  if (t.size() != values.size()) {
+    throw ShapeError(fmt::format("Tensor::from_vector: {} values do not fill shape {} ({} elements)",
+                                 values.size(), shape_str(shape), t.size()));
+  }
+  dispatch(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    auto& a = t.array<T>();
+    for (std::size_t i = 0; i < values.size(); ++i) a.flat(i) = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
+Tensor Tensor::uniform(const Shape& shape, double low, double high, std::uint64_t seed, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> dist(low, high);
+  dispatch(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    for (auto& x : t.array<T>()) x = static_cast<T>(dist(gen));
+  });
+  return t;
+}
+
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, std::uint64_t seed, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> dist(mean, stddev);
+  dispatch(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    for (auto& x : t.array<T>()) x = static_cast<T>(dist(gen));
+  });
+  return t;
+}
+
+DType Tensor::dtype() const {
+  if (data_.index() == 0) throw_undefined("dtype");
+  return data_.index() == 1 ? DType::f32 : DType::f64;
+}
+
+const Shape& Tensor::shape() const {
+  if (data_.index() == 1) return std::get<1>(data_).shape();
+  if (data_.index() == 2) return std::get<2>(data_).shape();
+  throw_undefined("shape");
+}
+
+std::size_t Tensor::size() const {
+  if (data_.index() == 1) return std::get<1>(data_).size();
+  if (data_.index() == 2) return std::get<2>(data_).size();
+  return 0;
+}
+
+std::size_t Tensor::nbytes() const { return defined() ? size() * (dtype() == DType::f32 ? 4 : 8) : 0; }
+
+double Tensor::item() const {
+  if (size() != 1) {
+    throw ShapeError(fmt::format("Tensor::item: needs exactly one element, the tensor has shape {}", shape_str(shape())));
+  }
+  return at(0);
+}
+
+double Tensor::at(std::size_t flat_index) const {
+  if (flat_index >= size()) {
+    throw IndexError(fmt::format("Tensor::at: flat index {} is out of range for shape {} ({} elements)", flat_index,
+                                 defined() ? shape_str(shape()) : "undefined", size()));
+  }
+  return dispatch(dtype(), [&](auto zero) -> double {
+    using T = decltype(zero);
+    return static_cast<double>(array<T>().flat(flat_index));
+  });
+}
+
+void Tensor::set(std::size_t flat_index, double value) {
+  if (flat_index >= size()) {
+    throw IndexError(fmt::format("Tensor::set: flat index {} is out of range for shape {} ({} elements)", flat_index,
+                                 defined() ? shape_str(shape()) : "undefined", size()));
+  }
+  dispatch(dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    array<T>().flat(flat_index) = static_cast<T>(value);
+  });
+}
+
+std::vector<double> Tensor::to_vector() const {
+  std::vector<double> out(size());
+  if (!defined()) return out;
+  dispatch(dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const auto& a = array<T>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(a.flat(i));
+  });
+  return out;
+}
+
+Tensor Tensor::to(DType target) const {
+  return dispatch(dtype(), [&](auto from_zero) -> Tensor {
+    using From = decltype(from_zero);
+    return dispatch(target, [&](auto to_zero) -> Tensor {
+      using To = decltype(to_zero);
+      Array<To> out = xt::cast<To>(array<From>());
+      return Tensor(std::move(out));
+    });
+  });
+}
+
+void Tensor::fill(double value) {
+  dispatch(dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    array<T>().fill(static_cast<T>(value));
+  });
+}
+
+void Tensor::add_(const Tensor& other) {
+  if (dtype() != other.dtype() || shape() != other.shape()) {
+    throw ShapeError(fmt::format("Tensor::add_: cannot add {} {} into {} {}", shape_str(other.shape()),
+                                 dtype_name(other.dtype()), shape_str(shape()), dtype_name(dtype())));
+  }
+  dispatch(dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* dst = array<T>().data();
+    const T* src = other.array<T>().data();
+    std::size_t n = size();
+    for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
+  });
+}
+
+std::string Tensor::str() const {
+  if (!defined()) return "Tensor(undefined)";
+  std::vector<double> v = to_vector();
+  return fmt::format("Tensor({}, {}, [{}])", shape_str(shape()), dtype_name(dtype()), fmt::join(v, ", "));
+}
+
+bool all_finite(const Tensor& t) {
+  if (!t.defined()) return true;
+  return dispatch(t.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    for (T x : t.array<T>())
+      if (!std::isfinite(x)) return false;
+    return true;
+  });
+}
+
+}  // namespace tg

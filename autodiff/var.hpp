@@ -1,0 +1,86 @@
+#pragma once
+/// Var: the handle to a value that ops read and the tape differentiates.
+///
+/// A Var is a shared handle: copies refer to the same node. Leaves (parameters,
+/// inputs) live as long as some Var refers to them, across any number of
+/// training steps; values computed by ops are also held by the tape that
+/// recorded them, until that tape is reset.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tensor.hpp"
+
+namespace tg {
+
+class Tape;
+
+/// One value in the graph. Produced either by the user (a leaf) or by an op
+/// recorded on a tape (then `tape` and `entry` say where).
+struct Node {
+  Tensor value;
+  /// Accumulated gradient; undefined until a backward pass reaches this node.
+  Tensor grad;
+  /// Parameter name ("encoder.lstm.weight_ih_l0"), empty for other values.
+  std::string name;
+  bool requires_grad = false;
+  /// Tape that recorded the op producing this value; null for leaves.
+  const Tape* tape = nullptr;
+  /// Generation of `tape` at recording time: a reset tape no longer holds the entry.
+  std::uint64_t generation = 0;
+  /// Index of the producing entry on `tape`.
+  std::uint32_t entry = 0;
+  /// Name scope that was current when the value was created.
+  std::uint32_t scope = 0;
+};
+
+class Var {
+ public:
+  /// An undefined Var; defined() is false.
+  Var() = default;
+  /// A leaf holding `value`.
+  explicit Var(Tensor value, bool requires_grad = false);
+  explicit Var(std::shared_ptr<Node> node) : node_(std::move(node)) {}
+
+  /// A named leaf that requires grad: what models own and optimizers update.
+  static Var parameter(Tensor value, std::string name);
+
+  bool defined() const { return node_ != nullptr; }
+  const Tensor& value() const { return node_->value; }
+  /// Mutable value, for optimizers updating a parameter in place between steps.
+  Tensor& value() { return node_->value; }
+  const Tensor& grad() const { return node_->grad; }
+  Tensor& grad() { return node_->grad; }
+  bool requires_grad() const { return node_->requires_grad; }
+  /// Only leaves may change it; values made by ops follow their inputs.
+  void set_requires_grad(bool requires_grad);
+  const std::string& name() const { return node_->name; }
+  void set_name(std::string name) { node_->name = std::move(name); }
+
+  const Shape& shape() const { return node_->value.shape(); }
+  DType dtype() const { return node_->value.dtype(); }
+  std::size_t dim() const { return node_->value.dim(); }
+  std::size_t size() const { return node_->value.size(); }
+  double item() const { return node_->value.item(); }
+  bool is_leaf() const { return node_->tape == nullptr; }
+
+  /// Reverse pass from this scalar value (seed 1).
+  void backward(bool retain_graph = false) const;
+  /// Reverse pass from this value with an explicit seed gradient of its shape.
+  /// Without retain_graph the graph's saved state is freed and a second
+  /// backward through it throws.
+  void backward(const Tensor& seed, bool retain_graph = false) const;
+  /// Forgets the accumulated gradient (the next backward starts from zero).
+  void zero_grad() { node_->grad = Tensor(); }
+  /// A new leaf with a copy of this value, cut off from the graph.
+  Var detach() const;
+
+  Node* node() const { return node_.get(); }
+  const std::shared_ptr<Node>& node_ptr() const { return node_; }
+
+ private:
+  std::shared_ptr<Node> node_;
+};
+
+}  // namespace tg

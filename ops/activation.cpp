@@ -1,0 +1,48 @@
+#include "activation.hpp"
+
+#include <xtensor/xmath.hpp>
+
+#include "kernel.hpp"
+
+namespace tg {
+
+// y = tanh(x); dx = dy * (1 - y^2)
+Var tanh(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::tanh(v); });
+  return record("tanh", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return g * (T(1) - y * y);
+    });
+  });
+}
+
+// y = 1 / (1 + exp(-x)); dx = dy * y * (1 - y)
+Var sigmoid(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return T(1) / (T(1) + xt::exp(-v));
+  });
+  return record("sigmoid", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return g * y * (T(1) - y);
+    });
+  });
+}
+
+// y = max(x, 0); dx = dy where x > 0
+Var relu(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return xt::maximum(v, T(0));
+  });
+  return record("relu", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return xt::where(v > T(0), g, T(0));
+    });
+  });
+}
+
+}  // namespace tg

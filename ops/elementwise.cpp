@@ -1,0 +1,200 @@
+#include "elementwise.hpp"
+
+#include <fmt/format.h>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xoperation.hpp>
+
+#include "kernel.hpp"
+
+namespace tg {
+namespace {
+
+// Checks dtypes and broadcasting up front: xtensor's own errors lose the shapes in Release builds.
+void check_binary(const char* op, const Var& a, const Var& b) {
+  kernel::check_same_dtype(op, a.value(), b.value());
+  kernel::broadcast_shapes(op, a.shape(), b.shape());
+}
+
+}  // namespace
+
+// y = a + b; da = dy, db = dy
+Var add(const Var& a, const Var& b) {
+  check_binary("add", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x + z; });
+  return record("add", {a, b}, std::move(y), [](BackwardContext& c) {
+    if (c.needs_grad(0)) c.grad_input(0) = c.grad_output();
+    if (c.needs_grad(1)) c.grad_input(1) = c.grad_output();
+  });
+}
+
+// y = a - b; da = dy, db = -dy
+Var sub(const Var& a, const Var& b) {
+  check_binary("sub", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x - z; });
+  return record("sub", {a, b}, std::move(y), [](BackwardContext& c) {
+    if (c.needs_grad(0)) c.grad_input(0) = c.grad_output();
+    if (c.needs_grad(1)) c.grad_input(1) = kernel::unary(c.grad_output(), [](const auto& g) { return -g; });
+  });
+}
+
+// y = a * b; da = dy * b, db = dy * a
+Var mul(const Var& a, const Var& b) {
+  check_binary("mul", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x * z; });
+  return record("mul", {a, b}, std::move(y), [](BackwardContext& c) {
+    auto times = [](const auto& g, const auto& x) { return g * x; };
+    if (c.needs_grad(0)) c.grad_input(0) = kernel::binary(c.grad_output(), c.input(1), times);
+    if (c.needs_grad(1)) c.grad_input(1) = kernel::binary(c.grad_output(), c.input(0), times);
+  });
+}
+
+// y = a / b; da = dy / b, db = -dy * y / b
+Var div(const Var& a, const Var& b) {
+  check_binary("div", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x / z; });
+  return record("div", {a, b}, std::move(y), [](BackwardContext& c) {
+    if (c.needs_grad(0)) {
+      c.grad_input(0) = kernel::binary(c.grad_output(), c.input(1), [](const auto& g, const auto& z) { return g / z; });
+    }
+    if (c.needs_grad(1)) {
+      c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(1),
+                                        [](const auto& g, const auto& y, const auto& z) { return -g * y / z; });
+    }
+  });
+}
+
+// y = a ** b; da = dy * b * a ** (b - 1), db = dy * y * log(a)
+Var pow(const Var& a, const Var& b) {
+  check_binary("pow", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::pow(x, z); });
+  return record("pow", {a, b}, std::move(y), [](BackwardContext& c) {
+    if (c.needs_grad(0)) {
+      c.grad_input(0) = kernel::ternary(c.grad_output(), c.input(0), c.input(1), [](const auto& g, const auto& x,
+                                                                                    const auto& z) {
+        return g * z * xt::pow(x, z - 1);
+      });
+    }
+    if (c.needs_grad(1)) {
+      c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(0),
+                                        [](const auto& g, const auto& y, const auto& x) { return g * y * xt::log(x); });
+    }
+  });
+}
+
+// y = max(a, b); da = dy where a > b, dy / 2 where a == b; db likewise
+Var maximum(const Var& a, const Var& b) {
+  check_binary("maximum", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::maximum(x, z); });
+  return record("maximum", {a, b}, std::move(y), [](BackwardContext& c) {
+    auto share = [](const auto& g, const auto& mine, const auto& other) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return g * xt::where(mine > other, T(1), xt::where(xt::equal(mine, other), T(0.5), T(0)));
+    };
+    if (c.needs_grad(0)) c.grad_input(0) = kernel::ternary(c.grad_output(), c.input(0), c.input(1), share);
+    if (c.needs_grad(1)) c.grad_input(1) = kernel::ternary(c.grad_output(), c.input(1), c.input(0), share);
+  });
+}
+
+// y = min(a, b); da = dy where a < b, dy / 2 where a == b; db likewise
+Var minimum(const Var& a, const Var& b) {
+  check_binary("minimum", a, b);
+  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::minimum(x, z); });
+  return record("minimum", {a, b}, std::move(y), [](BackwardContext& c) {
+    auto share = [](const auto& g, const auto& mine, const auto& other) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return g * xt::where(mine < other, T(1), xt::where(xt::equal(mine, other), T(0.5), T(0)));
+    };
+    if (c.needs_grad(0)) c.grad_input(0) = kernel::ternary(c.grad_output(), c.input(0), c.input(1), share);
+    if (c.needs_grad(1)) c.grad_input(1) = kernel::ternary(c.grad_output(), c.input(1), c.input(0), share);
+  });
+}
+
+Var scalar_like(const Var& x, double value) { return Var(Tensor::scalar(value, x.dtype())); }
+
+// Scalar forms are composites: they carry no backward of their own.
+Var add(const Var& a, double b) { return add(a, scalar_like(a, b)); }
+Var add(double a, const Var& b) { return add(scalar_like(b, a), b); }
+Var sub(const Var& a, double b) { return sub(a, scalar_like(a, b)); }
+Var sub(double a, const Var& b) { return sub(scalar_like(b, a), b); }
+Var mul(const Var& a, double b) { return mul(a, scalar_like(a, b)); }
+Var mul(double a, const Var& b) { return mul(scalar_like(b, a), b); }
+Var div(const Var& a, double b) { return div(a, scalar_like(a, b)); }
+Var div(double a, const Var& b) { return div(scalar_like(b, a), b); }
+Var pow(const Var& a, double exponent) { return pow(a, scalar_like(a, exponent)); }
+Var maximum(const Var& a, double b) { return maximum(a, scalar_like(a, b)); }
+Var minimum(const Var& a, double b) { return minimum(a, scalar_like(a, b)); }
+
+// y = -x; dx = -dy
+Var neg(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return -v; });
+  return record("neg", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::unary(c.grad_output(), [](const auto& g) { return -g; });
+  });
+}
+
+// y = exp(x); dx = dy * y
+Var exp(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::exp(v); });
+  return record("exp", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) { return g * y; });
+  });
+}
+
+// y = log(x); dx = dy / x
+Var log(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::log(v); });
+  return record("log", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) { return g / v; });
+  });
+}
+
+// y = sqrt(x); dx = dy / (2 y)
+Var sqrt(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::sqrt(v); });
+  return record("sqrt", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return g / (T(2) * y);
+    });
+  });
+}
+
+// y = x^2; dx = 2 x dy
+Var square(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return v * v; });
+  return record("square", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return T(2) * v * g;
+    });
+  });
+}
+
+// y = |x|; dx = sign(x) dy
+Var abs(const Var& x) {
+  Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::abs(v); });
+  return record("abs", {x}, std::move(y), [](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
+      return g * xt::sign(v);
+    });
+  });
+}
+
+// y = min(max(x, low), high); dx = dy inside [low, high], 0 outside
+Var clamp(const Var& x, double low, double high) {
+  if (low > high) {
+    throw Error(fmt::format("{}: low {} is greater than high {}", op_context("clamp"), low, high));
+  }
+  Tensor y = kernel::unary(x.value(), [&](const auto& v) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return xt::clip(v, T(low), T(high));
+  });
+  return record("clamp", {x}, std::move(y), [low, high](BackwardContext& c) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [&](const auto& g, const auto& v) {
+      using T = typename std::decay_t<decltype(g)>::value_type;
+      return xt::where(v >= T(low) && v <= T(high), g, T(0));
+    });
+  });
+}
+
+}  // namespace tg

@@ -1,0 +1,40 @@
+#include "kernel.hpp"
+
+#include <fmt/format.h>
+
+namespace tg::kernel {
+
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) {
+    throw DTypeError(fmt::format("{}: operands have different dtypes, {} {} and {} {}", op_context(op),
+                                 shape_str(a.shape()), dtype_name(a.dtype()), shape_str(b.shape()),
+                                 dtype_name(b.dtype())));
+  }
+}
+
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+  std::size_t rank = std::max(a.size(), b.size());
+  Shape out(rank, 1);
+  for (std::size_t i = 0; i < rank; ++i) {
+    std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      throw ShapeError(fmt::format("{}: shapes {} and {} do not broadcast (dimension {}: {} vs {})", op_context(op),
+                                   shape_str(a), shape_str(b), i, da, db));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::size_t normalize_axis(const char* op, long axis, std::size_t rank) {
+  long r = static_cast<long>(rank);
+  if (axis < -r || axis >= r) {
+    throw IndexError(
+        fmt::format("{}: axis {} is out of range for a tensor of rank {} (valid: {} to {})", op_context(op), axis,
+                    rank, -r, r - 1));
+  }
+  return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
+}
+
+}  // namespace tg::kernel

@@ -1,0 +1,187 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "tapegrad.hpp"
+
+using namespace tg;
+
+namespace {
+Tensor vec(std::vector<double> v, DType dt = DType::f64) {
+  Shape s{v.size()};
+  return Tensor::from_vector(v, s, dt);
+}
+}  // namespace
+
+TEST_CASE("backward accumulates into leaves until zero_grad") {
+  Var x(vec({1, 2, 3}), true);
+  Var y = x * x;  // dy/dx = 2x
+  y.backward(Tensor::ones({3}, DType::f64), /*retain_graph=*/true);
+  CHECK(x.grad().to_vector() == std::vector<double>{2, 4, 6});
+  y.backward(Tensor::ones({3}, DType::f64));
+  CHECK(x.grad().to_vector() == std::vector<double>{4, 8, 12});
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a value used twice gets both gradients") {
+  Var x(vec({3}), true);
+  Var y = x * x + x;  // 2x + 1 = 7
+  y.backward();
+  CHECK(x.grad().item() == 7);
+}
+
+TEST_CASE("backward on a non-scalar without a seed names the shape") {
+  Var x(vec({1, 2}), true);
+  Var y = x * 2.0;
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("[2]"), BackwardError);
+  CHECK_THROWS_WITH_AS(y.backward(Tensor::ones({3}, DType::f64)), doctest::Contains("seed"), BackwardError);
+}
+
+TEST_CASE("a second backward through a freed graph is a clear error; retain_graph allows it") {
+  Var x(vec({2}), true);
+  Var y = exp(x) * x;
+  y.backward();
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("retain_graph"), BackwardError);
+
+  Var z = exp(x) * x;
+  x.zero_grad();
+  z.backward(/*retain_graph=*/true);
+  Tensor first = x.grad();
+  x.zero_grad();
+  z.backward();
+  CHECK(x.grad().to_vector() == first.to_vector());  // bitwise equal
+}
+
+TEST_CASE("backward on a value that does not require grad is an error") {
+  Var x(vec({1}));
+  CHECK_THROWS_AS((x * 2.0).backward(), BackwardError);
+}
+
+TEST_CASE("NoGradGuard records nothing") {
+  Tape tape;
+  UseTape use(tape);
+  Var x(vec({1, 2}), true);
+  {
+    NoGradGuard no_grad;
+    Var y = x * x;
+    CHECK_FALSE(y.requires_grad());
+    CHECK(tape.size() == 0);
+  }
+  Var y = x * x;
+  CHECK(y.requires_grad());
+  CHECK(tape.size() == 1);
+}
+
+TEST_CASE("detach cuts the graph") {
+  Var x(vec({2}), true);
+  Var d = (x * x).detach();
+  CHECK(d.is_leaf());
+  CHECK_FALSE(d.requires_grad());
+  Var y = d * x;  // only the direct path counts: dy/dx = d = 4
+  y.backward();
+  CHECK(x.grad().item() == 4);
+}
+
+TEST_CASE("a zero upstream gradient gives exactly zero gradients") {
+  Var x(vec({0.3, -1.2, 2.0}), true);
+  Var y = tanh(exp(x) * x) / (x * x + 1.0);
+  y.backward(Tensor::zeros({3}, DType::f64));
+  for (double g : x.grad().to_vector()) CHECK(g == 0.0);
+}
+
+TEST_CASE("values from before a reset cannot be differentiated through") {
+  Tape tape;
+  UseTape use(tape);
+  Var x(vec({2}), true);
+  Var y = x * x;
+  tape.reset();
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("reset"), BackwardError);
+  CHECK_THROWS_WITH_AS(y * x, doctest::Contains("detach()"), Error);
+  Var carried = y.detach() * x;  // detach carries the value over
+  carried.backward();
+  CHECK(x.grad().item() == 4);
+}
+
+TEST_CASE("name scopes nest and are recorded on tape entries") {
+  Tape tape;
+  UseTape use(tape);
+  Var x(vec({1}), true);
+  {
+    NameScope encoder("encoder");
+    NameScope lstm("lstm");
+    Var y = x * 2.0;
+    CHECK(scope_name(current_scope()) == "encoder/lstm");
+    CHECK(scope_name(tape.entry(tape.size() - 1).scope) == "encoder/lstm");
+    CHECK(scope_name(parent_scope(current_scope())) == "encoder");
+  }
+  CHECK(current_scope() == 0);
+  for (int step = 0; step < 3; ++step) {
+    NameScope s("decoder");
+    CHECK(current_scope_instance() == static_cast<std::uint32_t>(step));
+  }
+}
+
+TEST_CASE("anomaly mode stops at the first op producing NaN or inf and names it") {
+  Var x(vec({0.0, 1.0}), true);
+  {
+    AnomalyMode anomaly;
+    NameScope scope("loss");
+    CHECK_THROWS_WITH_AS(log(x), doctest::Contains("op 'log' in scope 'loss'"), AnomalyError);
+    CHECK_THROWS_WITH_AS(log(x), doctest::Contains("[2] float64"), AnomalyError);
+    Var s = sqrt(x);  // sqrt(0) = 0 is fine forward, its gradient at 0 is inf
+    CHECK_THROWS_WITH_AS(s.backward(Tensor::ones({2}, DType::f64)), doctest::Contains("backward of op 'sqrt'"),
+                         AnomalyError);
+  }
+  Var quiet = log(x);  // without anomaly mode -inf is just a value
+  CHECK(std::isinf(quiet.value().at(0)));
+}
+
+TEST_CASE("empty tensors flow through elementwise ops and backward") {
+  Var x(Tensor::zeros({0, 3}, DType::f64), true);
+  Var y = exp(x) * 2.0;
+  CHECK(y.shape() == Shape{0, 3});
+  y.backward(Tensor::zeros({0, 3}, DType::f64));
+  CHECK(x.grad().shape() == Shape{0, 3});
+}
+
+TEST_CASE("rank-0 tensors work as scalars") {
+  Var x(Tensor::scalar(3.0, DType::f64), true);
+  Var y = x * x;
+  y.backward();
+  CHECK(x.grad().item() == 6);
+}
+
+TEST_CASE("a reset tape reuses its memory: no growth between step 2 and step 300") {
+  Tape tape;
+  UseTape use(tape);
+  Var w = Var::parameter(Tensor::normal({8, 8}, 0, 0.1, 7), "w");
+  Var b = Var::parameter(Tensor::zeros({8}), "b");
+  Tensor x = Tensor::normal({4, 8}, 0, 1, 8);
+  auto step = [&] {
+    tape.reset();
+    w.zero_grad();
+    b.zero_grad();
+    Var h = tanh(Var(x) * w.value().shape()[0] + b);
+    Var y = sigmoid(h * h) - 0.5;
+    y.backward(Tensor::ones(y.shape()));
+    w.value().add_(Tensor::full(w.shape(), 0.0));
+  };
+  step();
+  step();
+  MemoryStats after_two = memory_stats();
+  std::size_t tape_after_two = tape.reserved_bytes();
+  for (int i = 0; i < 298; ++i) step();
+  CHECK(memory_stats().bytes_reserved == after_two.bytes_reserved);
+  CHECK(memory_stats().fresh_allocations == after_two.fresh_allocations);
+  CHECK(tape.reserved_bytes() == tape_after_two);
+}
+
+TEST_CASE("tensors convert between dtypes and report bad indices") {
+  Tensor t = vec({1.5, 2.5}, DType::f32);
+  CHECK(t.to(DType::f64).dtype() == DType::f64);
+  CHECK(t.to(DType::f64).to_vector() == std::vector<double>{1.5, 2.5});
+  CHECK_THROWS_WITH_AS(t.at(2), doctest::Contains("flat index 2"), IndexError);
+  CHECK_THROWS_AS(Tensor::from_vector({1, 2, 3}, {2, 2}), ShapeError);
+}

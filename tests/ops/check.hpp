@@ -1,0 +1,42 @@
+#pragma once
+// Test helpers for op suites.
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "autodiff/gradcheck.hpp"
+#include "autodiff/tensor.hpp"
+
+namespace tg::test {
+
+/// Runs gradcheck with the project's standard tolerances and fails the test
+/// case with the report's message (worst element, both values) if it fails.
+inline void expect_gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs) {
+  GradcheckReport report = gradcheck(f, inputs);
+  INFO(report.message());
+  CHECK(report.passed);
+}
+
+/// float64 values from N(0, 1), reproducible per seed.
+inline Tensor randn(const Shape& shape, std::uint64_t seed) { return Tensor::normal(shape, 0.0, 1.0, seed, DType::f64); }
+/// float64 values uniform in [low, high), reproducible per seed.
+inline Tensor rand(const Shape& shape, double low, double high, std::uint64_t seed) {
+  return Tensor::uniform(shape, low, high, seed, DType::f64);
+}
+
+/// Shape pairs that broadcast, including size-1 dimensions and a rank-0 operand.
+inline std::vector<std::pair<Shape, Shape>> broadcast_cases() {
+  Shape rank0;
+  std::vector<std::pair<Shape, Shape>> cases;
+  cases.emplace_back(Shape{3, 4}, Shape{3, 4});
+  cases.emplace_back(Shape{3, 4}, Shape{4});
+  cases.emplace_back(Shape{2, 1, 4}, Shape{3, 1});
+  cases.emplace_back(Shape{1}, Shape{2, 3});
+  cases.emplace_back(rank0, Shape{2, 3});
+  cases.emplace_back(Shape{2, 3}, Shape{1, 1});
+  return cases;
+}
+
+}  // namespace tg::test
