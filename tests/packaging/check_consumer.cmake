@@ -1,0 +1,32 @@
+# Builds and runs tests/packaging/consumer against tapegrad.
+#   -DMODE=install      : cmake --install BUILD_DIR into a fresh prefix, then find_package
+#   -DMODE=subdirectory : add_subdirectory(SOURCE_DIR)
+foreach(var MODE SOURCE_DIR BUILD_DIR WORK_DIR)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "check_consumer.cmake needs -D${var}=...")
+  endif()
+endforeach()
+
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+set(consumer_build ${WORK_DIR}/consumer-build)
+if(MODE STREQUAL "install")
+  set(prefix ${WORK_DIR}/prefix)
+  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/packaging/consumer -B ${consumer_build}
+      -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+elseif(MODE STREQUAL "subdirectory")
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/packaging/consumer -B ${consumer_build}
+      -DTAPEGRAD_SOURCE=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release)
+else()
+  message(FATAL_ERROR "unknown MODE ${MODE}")
+endif()
+run(${CMAKE_COMMAND} --build ${consumer_build} -j 2)
+run(${consumer_build}/consumer)

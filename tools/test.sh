@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds tapegrad with warnings as errors, and runs every test.
+#   bash tools/test.sh              Release build in build/
+#   bash tools/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=build
+flags=(-DCMAKE_BUILD_TYPE=Release)
+if [ "${1:-}" = "--sanitize" ]; then
+  build_dir=build-asan
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPEGRAD_SANITIZE=ON)
+fi
+
+bash tools/install-deps.sh
+cmake -S . -B "$build_dir" -DTAPEGRAD_WERROR=ON "${flags[@]}"
+cmake --build "$build_dir" -j "$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd "$build_dir" && ctest --output-on-failure -j "$(nproc)"
