@@ -15,8 +15,9 @@ namespace {
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kMinClass = 64;
 
+// Every class is a multiple of kAlignment, as aligned_alloc requires (so no 96).
 std::size_t class_size(std::size_t bytes) {
-  if (bytes <= kMinClass) return kMinClass;
+  if (bytes <= 2 * kMinClass) return bytes <= kMinClass ? kMinClass : 2 * kMinClass;
   std::size_t pow2 = std::bit_ceil(bytes);
   std::size_t three_quarters = pow2 / 4 * 3;
   return bytes <= three_quarters ? three_quarters : pow2;
