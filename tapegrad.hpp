@@ -10,4 +10,8 @@
 #include "autodiff/tensor.hpp"
 #include "autodiff/var.hpp"
 #include "ops/activation.hpp"
+#include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/loss.hpp"
+#include "ops/nn.hpp"
+#include "ops/softmax.hpp"

@@ -1,0 +1,139 @@
+#include "loss.hpp"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernel.hpp"
+
+namespace tg {
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+Shape to_shape(const Indices& targets) { return Shape(targets.shape().begin(), targets.shape().end()); }
+
+// "[1, 2]": the multi-index of a target, for error messages.
+std::string position_str(std::size_t flat, const Shape& shape) {
+  std::vector<std::size_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return fmt::format("[{}]", fmt::join(index, ", "));
+}
+
+void check_cross_entropy(const Var& logits, const Indices& targets, const CrossEntropyOptions& o) {
+  const char* op = "cross_entropy";
+  Shape expected(logits.shape().begin(), logits.shape().end() - (logits.dim() > 0 ? 1 : 0));
+  if (logits.dim() == 0 || to_shape(targets) != expected) {
+    throw ShapeError(fmt::format("{}: logits {} and targets {} do not fit: logits are [..., C] (classes last) and "
+                                 "targets their shape without the class dimension",
+                                 op_context(op), shape_str(logits.shape()), shape_str(to_shape(targets))));
+  }
+  if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
+    throw Error(fmt::format("{}: label_smoothing {} is outside [0, 1]", op_context(op), o.label_smoothing));
+  }
+  const auto classes = static_cast<std::int64_t>(logits.shape().back());
+  for (std::size_t r = 0; r < targets.size(); ++r) {
+    std::int64_t t = targets.data()[r];
+    if (t == o.ignore_index || (t >= 0 && t < classes)) continue;
+    throw IndexError(fmt::format("{}: target {} at position {} is out of range for C = {} classes (valid: 0 to {}, "
+                                 "or ignore_index {})",
+                                 op_context(op), t, position_str(r, to_shape(targets)), classes, classes - 1,
+                                 o.ignore_index));
+  }
+}
+
+// What the backward needs besides the logits: one log-sum-exp per row.
+struct Saved {
+  Indices targets;
+  std::vector<double> lse;  // -inf for a fully masked row
+  std::size_t count = 0;    // targets not ignored
+  CrossEntropyOptions options;
+};
+
+// loss_r = (1 - eps) (lse_r - x_rt) + eps mean_c(lse_r - x_rc); sums run in double.
+template <class T>
+Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
+  const std::size_t rows = s.targets.size(), classes = x.shape().back();
+  const double eps = s.options.label_smoothing;
+  Array<T> losses = Array<T>::from_shape(to_shape(s.targets));
+  s.lse.assign(rows, 0.0);
+  double total = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int64_t t = s.targets.data()[r];
+    losses.data()[r] = T(0);
+    if (t == s.options.ignore_index) continue;
+    ++s.count;
+    const T* row = x.data() + r * classes;
+    double m = -inf, sum = 0, loss = 0;
+    for (std::size_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
+    for (std::size_t c = 0; c < classes && m != -inf; ++c) sum += std::exp(row[c] - m);
+    const double lse = m == -inf ? -inf : m + std::log(sum);
+    s.lse[r] = lse;
+    // A fully masked row gives the target probability 0: loss +inf, not NaN.
+    if (eps < 1) loss += (1 - eps) * (lse == -inf ? inf : lse - row[t]);
+    if (eps > 0) {
+      double smooth = 0;
+      for (std::size_t c = 0; c < classes; ++c) smooth += lse == -inf ? inf : lse - row[c];
+      loss += eps * smooth / static_cast<double>(classes);
+    }
+    losses.data()[r] = static_cast<T>(loss);
+    total += loss;
+  }
+  switch (s.options.reduction) {
+    case Reduction::none: return Tensor(std::move(losses));
+    case Reduction::sum: return Tensor::scalar(total, dtype_of<T>());
+    case Reduction::mean: break;
+  }
+  return Tensor::scalar(s.count == 0 ? 0.0 : total / static_cast<double>(s.count), dtype_of<T>());
+}
+
+// dx_rc = (softmax(x_r)_c - ((1 - eps) [c == t_r] + eps / C)) * w_r, w_r the row's share of dy.
+template <class T>
+Array<T> cross_entropy_backward(const Array<T>& x, const Array<T>& dy, const Saved& s) {
+  const std::size_t rows = s.targets.size(), classes = x.shape().back();
+  const double eps = s.options.label_smoothing;
+  Array<T> dx = Array<T>::from_shape(x.shape());
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int64_t t = s.targets.data()[r];
+    T* out = dx.data() + r * classes;
+    if (t == s.options.ignore_index) {
+      std::fill(out, out + classes, T(0));
+      continue;
+    }
+    double w = s.options.reduction == Reduction::none ? dy.data()[r] : dy.data()[0];
+    if (s.options.reduction == Reduction::mean) w /= static_cast<double>(s.count);
+    const T* row = x.data() + r * classes;
+    for (std::size_t c = 0; c < classes; ++c) {
+      double p = s.lse[r] == -inf ? 0.0 : std::exp(row[c] - s.lse[r]);
+      double target = eps / static_cast<double>(classes) + (static_cast<std::int64_t>(c) == t ? 1 - eps : 0.0);
+      out[c] = static_cast<T>((p - target) * w);
+    }
+  }
+  return dx;
+}
+
+}  // namespace
+
+// loss = (1 - eps) (-log p_t) + eps mean_c(-log p_c), p = softmax(logits); dlogits = (p - smoothed_onehot) * w
+Var cross_entropy(const Var& logits, const Indices& targets, const CrossEntropyOptions& options) {
+  check_cross_entropy(logits, targets, options);
+  Saved saved{targets, {}, 0, options};
+  Tensor y = dispatch(logits.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    return cross_entropy_forward<T>(logits.value().array<T>(), saved);
+  });
+  return record("cross_entropy", {logits}, std::move(y), [saved = std::move(saved)](BackwardContext& c) {
+    c.grad_input(0) = dispatch(c.input(0).dtype(), [&](auto zero) -> Tensor {
+      using T = decltype(zero);
+      return Tensor(cross_entropy_backward<T>(c.input(0).array<T>(), c.grad_output().array<T>(), saved));
+    });
+  });
+}
+
+}  // namespace tg

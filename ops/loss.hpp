@@ -1,0 +1,32 @@
+#pragma once
+/// Losses, each one primitive with a fused backward.
+
+#include <cstdint>
+
+#include "../autodiff/var.hpp"
+
+namespace tg {
+
+/// How a loss over many targets becomes its result.
+enum class Reduction { none, sum, mean };
+
+struct CrossEntropyOptions {
+  /// Targets equal to this contribute neither loss nor gradient (PyTorch's default, -100).
+  std::int64_t ignore_index = -100;
+  /// eps in [0, 1]: the target distribution is (1 - eps) one_hot(target) + eps / C.
+  double label_smoothing = 0.0;
+  /// none: one loss per target; sum; mean over the targets that are not ignored.
+  Reduction reduction = Reduction::mean;
+};
+
+/// Cross entropy of `logits` [..., C] against class indices `targets` [...]:
+/// loss = (1 - eps) (-log p_target) + eps mean_c(-log p_c) with p = softmax(logits).
+/// The class dimension is the LAST one (PyTorch puts it at dim 1).
+/// Semantics otherwise follow torch.nn.functional.cross_entropy, except that a
+/// mean over no targets (all ignored, or none at all) is 0 with zero gradient,
+/// where PyTorch returns NaN.
+/// Throws IndexError naming the target, its position and C for a target outside
+/// [0, C) that is not ignore_index.
+Var cross_entropy(const Var& logits, const Indices& targets, const CrossEntropyOptions& options = {});
+
+}  // namespace tg

@@ -1,0 +1,118 @@
+#include "softmax.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "kernel.hpp"
+
+namespace tg {
+namespace {
+
+// A tensor seen as [outer, n, inner] around `axis`: each (outer, inner) pair
+// is one row of n elements, `inner` apart in memory.
+struct Rows {
+  std::size_t outer = 1, n = 1, inner = 1;
+
+  Rows(const Shape& shape, std::size_t axis) {
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      if (d < axis) outer *= shape[d];
+      else if (d == axis) n = shape[d];
+      else inner *= shape[d];
+    }
+  }
+  // f(first, stride) once per row.
+  template <class F>
+  void each(F&& f) const {
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t j = 0; j < inner; ++j) f(o * n * inner + j, inner);
+  }
+};
+
+template <class T>
+constexpr T neg_inf = -std::numeric_limits<T>::infinity();
+
+// The forward of both ops; `log` picks log_softmax. Sums run in double.
+template <class T>
+Array<T> softmax_forward(const Array<T>& x, const Rows& rows, bool log) {
+  Array<T> y = Array<T>::from_shape(x.shape());
+  const T* in = x.data();
+  T* out = y.data();
+  rows.each([&](std::size_t first, std::size_t stride) {
+    const std::size_t end = first + rows.n * stride;
+    T m = neg_inf<T>;
+    for (std::size_t i = first; i < end; i += stride) m = std::max(m, in[i]);
+    if (m == neg_inf<T>) {  // fully masked: nothing to normalise
+      for (std::size_t i = first; i < end; i += stride) out[i] = log ? neg_inf<T> : T(0);
+      return;
+    }
+    double s = 0;
+    for (std::size_t i = first; i < end; i += stride) s += std::exp(static_cast<double>(in[i] - m));
+    const double log_s = std::log(s);
+    for (std::size_t i = first; i < end; i += stride) {
+      double shifted = static_cast<double>(in[i] - m);
+      out[i] = static_cast<T>(log ? shifted - log_s : std::exp(shifted) / s);
+    }
+  });
+  return y;
+}
+
+Tensor forward(const Tensor& x, const Rows& rows, bool log) {
+  return dispatch(x.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    return Tensor(softmax_forward<T>(x.array<T>(), rows, log));
+  });
+}
+
+}  // namespace
+
+// y = exp(x - max) / sum(exp(x - max)); dx = y * (dy - sum(dy * y))
+// Where y is exactly 0 (masked), dx is 0 and dy is not read: an inf there
+// (from log(softmax(x))) must not turn the row into NaN.
+Var softmax(const Var& x, long axis) {
+  Rows rows(x.shape(), kernel::normalize_axis("softmax", axis, x.dim()));
+  return record("softmax", {x}, forward(x.value(), rows, false), [rows](BackwardContext& c) {
+    c.grad_input(0) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
+      using T = decltype(zero);
+      const T* y = c.output().array<T>().data();
+      const T* dy = c.grad_output().array<T>().data();
+      Array<T> dx_array = Array<T>::from_shape(c.output().shape());
+      T* dx = dx_array.data();
+      rows.each([&](std::size_t first, std::size_t stride) {
+        const std::size_t end = first + rows.n * stride;
+        double dot = 0;
+        for (std::size_t i = first; i < end; i += stride)
+          if (y[i] != T(0)) dot += static_cast<double>(dy[i]) * y[i];
+        for (std::size_t i = first; i < end; i += stride)
+          dx[i] = y[i] == T(0) ? T(0) : static_cast<T>(y[i] * (dy[i] - dot));
+      });
+      return Tensor(std::move(dx_array));
+    });
+  });
+}
+
+// y = x - max - log(sum(exp(x - max))); dx = dy - exp(y) * sum(dy)
+// A masked entry (y = -inf) is constant in x: dx is 0 there and its dy stays
+// out of the sum.
+Var log_softmax(const Var& x, long axis) {
+  Rows rows(x.shape(), kernel::normalize_axis("log_softmax", axis, x.dim()));
+  return record("log_softmax", {x}, forward(x.value(), rows, true), [rows](BackwardContext& c) {
+    c.grad_input(0) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
+      using T = decltype(zero);
+      const T* y = c.output().array<T>().data();
+      const T* dy = c.grad_output().array<T>().data();
+      Array<T> dx_array = Array<T>::from_shape(c.output().shape());
+      T* dx = dx_array.data();
+      rows.each([&](std::size_t first, std::size_t stride) {
+        const std::size_t end = first + rows.n * stride;
+        double total = 0;
+        for (std::size_t i = first; i < end; i += stride)
+          if (y[i] != neg_inf<T>) total += dy[i];
+        for (std::size_t i = first; i < end; i += stride)
+          dx[i] = y[i] == neg_inf<T> ? T(0) : static_cast<T>(dy[i] - std::exp(static_cast<double>(y[i])) * total);
+      });
+      return Tensor(std::move(dx_array));
+    });
+  });
+}
+
+}  // namespace tg
