@@ -283,6 +283,14 @@ TEST_CASE("cross_entropy is stable at logits of 1e4 and handles masked classes")
     CHECK_FALSE(std::isnan(g[i]));
     if (i == 5 || i == 7 || i >= 8) CHECK(g[i] == 0);
   }
+  // With smoothing a masked class still has p = 0, so its gradient is -eps / C (as PyTorch).
+  Var z(masked_logits(DType::f64), true);
+  Var smoothed = cross_entropy(z, indices({2, 0, -100}, {3}), {.label_smoothing = 0.1, .reduction = Reduction::sum});
+  CHECK(smoothed.item() == inf);
+  smoothed.backward();
+  CHECK(z.grad().at(5) == doctest::Approx(-0.1 / 4));
+  CHECK(z.grad().at(7) == doctest::Approx(-0.1 / 4));
+  CHECK(z.grad().at(8) == 0);
   Var y(masked_logits(DType::f64), true);
   Var masked_target = cross_entropy(y, indices({2, 0, 1}, {3}), {.reduction = Reduction::none});
   CHECK(masked_target.value().at(2) == inf);
