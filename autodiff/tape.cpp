@@ -169,8 +169,9 @@ void Tape::accumulate(Node& node, Tensor grad, const TapeEntry& entry, std::size
     }
   }
   if (is_anomaly_enabled() && !all_finite(grad)) {
-    throw AnomalyError(fmt::format("anomaly: backward of {} produced NaN or inf in the gradient of input {} {}",
-                                   entry_context(entry), input_index, shape_str(node.value.shape())));
+    throw AnomalyError(fmt::format("anomaly: backward of {} produced {} in the gradient of input {}; inputs: {}",
+                                   entry_context(entry), has_nan(grad) ? "NaN" : "inf", input_index,
+                                   input_shapes(inputs_of(entry))));
   }
   if (!node.grad.defined()) {
     node.grad = std::move(grad);
@@ -210,7 +211,6 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
   if (!r.grad.defined()) r.grad = seed;
   else r.grad.add_(seed);
 
-  const bool anomaly = is_anomaly_enabled();
   for (std::size_t k = r.entry + 1; k-- > 0;) {
     TapeEntry& e = entries_[k];
     Node& out = *e.output;
@@ -229,7 +229,6 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
       if (!grad_scratch_[i].defined() || !inputs[i].requires_grad()) continue;
       accumulate(*inputs[i].node(), std::move(grad_scratch_[i]), e, i);
     }
-    (void)anomaly;
     // Intermediate gradients are not kept (as in PyTorch): free them now.
     out.grad = Tensor();
     if (!retain_graph) {

@@ -133,6 +133,9 @@ TEST_CASE("anomaly mode stops at the first op producing NaN or inf and names it"
     Var s = sqrt(x);  // sqrt(0) = 0 is fine forward, its gradient at 0 is inf
     CHECK_THROWS_WITH_AS(s.backward(Tensor::ones({2}, DType::f64)), doctest::Contains("backward of op 'sqrt'"),
                          AnomalyError);
+    Var s2 = sqrt(x);
+    CHECK_THROWS_WITH_AS(s2.backward(Tensor::ones({2}, DType::f64)), doctest::Contains("inf in the gradient of input 0; inputs: [2] float64"),
+                         AnomalyError);
   }
   Var quiet = log(x);  // without anomaly mode -inf is just a value
   CHECK(std::isinf(quiet.value().at(0)));
@@ -153,7 +156,7 @@ TEST_CASE("rank-0 tensors work as scalars") {
   CHECK(x.grad().item() == 6);
 }
 
-TEST_CASE("a reset tape reuses its memory: no growth between step 2 and step 300") {
+TEST_CASE("a reset tape reuses its memory: no growth between step 2 and step 1000") {
   Tape tape;
   UseTape use(tape);
   Var w = Var::parameter(Tensor::normal({8, 8}, 0, 0.1, 7), "w");
@@ -172,7 +175,7 @@ TEST_CASE("a reset tape reuses its memory: no growth between step 2 and step 300
   step();
   MemoryStats after_two = memory_stats();
   std::size_t tape_after_two = tape.reserved_bytes();
-  for (int i = 0; i < 298; ++i) step();
+  for (int i = 0; i < 998; ++i) step();
   CHECK(memory_stats().bytes_reserved == after_two.bytes_reserved);
   CHECK(memory_stats().fresh_allocations == after_two.fresh_allocations);
   CHECK(tape.reserved_bytes() == tape_after_two);
