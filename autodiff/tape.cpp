@@ -251,8 +251,7 @@ UseTape::~UseTape() { detail::thread_state().tape = previous_; }
 
 Var record(const char* op, std::span<const Var> inputs, Tensor output, BackwardFn backward, OpFlags flags) {
   auto& state = detail::thread_state();
-  auto node = std::make_shared<Node>();
-  node->value = std::move(output);
+  auto node = std::make_shared<Node>(std::move(output));
   node->scope = state.scope;
   if (state.anomaly) check_forward(op, inputs, node->value, flags);
   bool needs_grad = false;

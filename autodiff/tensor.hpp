@@ -51,8 +51,11 @@ class Tensor {
  public:
   /// An undefined tensor (no dtype, no storage); defined() is false.
   Tensor() = default;
+  // Moves the array in place: results of ops pass through here once each.
   template <class T>
-  Tensor(Array<T> array) : data_(std::move(array)) {}
+  Tensor(Array<T>&& array) : data_(std::in_place_type<Array<T>>, std::move(array)) {}
+  template <class T>
+  Tensor(const Array<T>& array) : data_(std::in_place_type<Array<T>>, array) {}
 
   static Tensor empty(const Shape& shape, DType dtype = DType::f32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32);

@@ -7,8 +7,7 @@
 
 namespace tg {
 
-Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
-  node_->value = std::move(value);
+Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>(std::move(value))) {
   node_->requires_grad = requires_grad;
   node_->scope = current_scope();
 }

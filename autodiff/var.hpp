@@ -19,6 +19,10 @@ class Tape;
 /// One value in the graph. Produced either by the user (a leaf) or by an op
 /// recorded on a tape (then `tape` and `entry` say where).
 struct Node {
+  // User-provided, so that make_shared does not zero the whole node first.
+  Node() noexcept {}
+  explicit Node(Tensor&& v) noexcept : value(std::move(v)) {}
+
   Tensor value;
   /// Accumulated gradient; undefined until a backward pass reaches this node.
   Tensor grad;
