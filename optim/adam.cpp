@@ -1,0 +1,91 @@
+#include "adam.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace tg {
+
+namespace {
+
+// One parameter's update, in PyTorch's order of operations (mul_ then add_,
+// addcmul_, sqrt / bias_correction2_sqrt + eps, addcdiv_). The coefficients
+// are computed in double and rounded to T once, as PyTorch passes Python
+// floats to kernels of the tensor's dtype. step_size = lr / (1 - beta1^t).
+template <class T>
+void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const AdamOptions& o, double step_size,
+                 double bias_correction2_sqrt) {
+  const T weight_decay = static_cast<T>(o.weight_decay);
+  const T beta1 = static_cast<T>(o.beta1);
+  const T beta2 = static_cast<T>(o.beta2);
+  const T one_minus_beta1 = static_cast<T>(1 - o.beta1);
+  const T one_minus_beta2 = static_cast<T>(1 - o.beta2);
+  const T eps = static_cast<T>(o.eps);
+  const T correction2 = static_cast<T>(bias_correction2_sqrt);
+  const T neg_step_size = static_cast<T>(-step_size);
+  for (std::size_t i = 0; i < n; ++i) {
+    T g = grad[i];
+    if (o.weight_decay != 0) g = g + weight_decay * p[i];
+    m[i] = m[i] * beta1 + one_minus_beta1 * g;
+    v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
+    T second = v[i];
+    if (vmax != nullptr) {
+      // torch.maximum propagates NaN.
+      if (std::isnan(second) || second > vmax[i]) vmax[i] = second;
+      second = vmax[i];
+    }
+    const T denom = std::sqrt(second) / correction2 + eps;
+    p[i] = p[i] + neg_step_size * (m[i] / denom);
+  }
+}
+
+}  // namespace
+
+Adam::Adam(std::vector<Var> params, const AdamOptions& options)
+    : Optimizer("Adam", std::move(params), options.lr), options_(options), state_(parameters().size()) {
+  check_non_negative("eps", options.eps);
+  for (auto [option, beta] : {std::pair{"beta1", options.beta1}, std::pair{"beta2", options.beta2}}) {
+    if (!(beta >= 0 && beta < 1)) throw Error(fmt::format("Adam: invalid {} = {}; it must be in [0, 1)", option, beta));
+  }
+  check_non_negative("weight_decay", options.weight_decay);
+}
+
+void Adam::step() {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Tensor* grad = gradient(i);
+    if (grad == nullptr) continue;
+    Tensor& value = params_[i].value();
+    AdamState& s = state_[i];
+    if (s.step == 0) {
+      s.exp_avg = Tensor::zeros(value.shape(), value.dtype());
+      s.exp_avg_sq = Tensor::zeros(value.shape(), value.dtype());
+      if (options_.amsgrad) s.max_exp_avg_sq = Tensor::zeros(value.shape(), value.dtype());
+    }
+    check_state(i, s.exp_avg, "exp_avg");
+    ++s.step;
+    const double t = static_cast<double>(s.step);
+    const double step_size = lr() / (1 - std::pow(options_.beta1, t));
+    const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
+    dispatch(value.dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      T* vmax = options_.amsgrad ? s.max_exp_avg_sq.array<T>().data() : nullptr;
+      adam_update<T>(value.array<T>().data(), grad->array<T>().data(), s.exp_avg.array<T>().data(),
+                     s.exp_avg_sq.array<T>().data(), vmax, value.size(), options_, step_size, bias_correction2_sqrt);
+    });
+  }
+}
+
+AdamOptions Adam::options() const {
+  AdamOptions o = options_;
+  o.lr = lr();
+  return o;
+}
+
+const AdamState& Adam::state(std::size_t i) const {
+  check_index(i);
+  return state_[i];
+}
+
+const AdamState& Adam::state(const Var& param) const { return state_[index_of(param)]; }
+
+}  // namespace tg
