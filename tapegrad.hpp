@@ -15,3 +15,6 @@
 #include "ops/loss.hpp"
 #include "ops/nn.hpp"
 #include "ops/softmax.hpp"
+#include "optim/adam.hpp"
+#include "optim/optimizer.hpp"
+#include "optim/sgd.hpp"

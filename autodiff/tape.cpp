@@ -222,7 +222,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
     }
     std::span<const Var> inputs = inputs_of(e);
     grad_scratch_.resize(inputs.size());
-    for (Tensor& g : grad_scratch_) g = Tensor();
+    for (Tensor& g : grad_scratch_) g.reset();
     BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_);
     e.backward(ctx);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -230,13 +230,13 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
       accumulate(*inputs[i].node(), std::move(grad_scratch_[i]), e, i);
     }
     // Intermediate gradients are not kept (as in PyTorch): free them now.
-    out.grad = Tensor();
+    out.grad.reset();
     if (!retain_graph) {
       e.backward = nullptr;
       e.freed = true;
     }
   }
-  for (Tensor& g : grad_scratch_) g = Tensor();
+  for (Tensor& g : grad_scratch_) g.reset();
 }
 
 Tape& current_tape() {

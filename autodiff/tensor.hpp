@@ -70,6 +70,8 @@ class Tensor {
   static Tensor normal(const Shape& shape, double mean, double stddev, std::uint64_t seed, DType dtype = DType::f32);
 
   bool defined() const { return data_.index() != 0; }
+  /// Drops the storage: the tensor becomes undefined.
+  void reset() { data_.emplace<std::monostate>(); }
   DType dtype() const;
   const Shape& shape() const;
   std::size_t dim() const { return shape().size(); }

@@ -76,7 +76,7 @@ class Var {
   /// backward through it throws.
   void backward(const Tensor& seed, bool retain_graph = false) const;
   /// Forgets the accumulated gradient (the next backward starts from zero).
-  void zero_grad() { node_->grad = Tensor(); }
+  void zero_grad() { node_->grad.reset(); }
   /// A new leaf with a copy of this value, cut off from the graph.
   Var detach() const;
 

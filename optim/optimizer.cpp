@@ -33,10 +33,7 @@ Optimizer::Optimizer(const char* name, std::vector<Var> params, double lr)
 Optimizer::~Optimizer() = default;
 
 void Optimizer::zero_grad() {
-  // Var::zero_grad() without its move of a temporary Tensor, which GCC 12
-  // flags as -Wmaybe-uninitialized in the sanitizer build.
-  static const Tensor undefined;
-  for (Var& p : params_) p.grad() = undefined;
+  for (Var& p : params_) p.zero_grad();
 }
 
 void Optimizer::set_lr(double lr) {
