@@ -274,6 +274,15 @@ TEST_CASE("max propagates NaN and sends it no gradient") {
     CHECK(y[1] == 6);
     std::vector<double> g = grad_of([](const Var& x) { return max(x, 1); }, t).to_vector();
     CHECK(g == std::vector<double>{0, 0, 0, 0, 0, 1});
+    // A NaN inside a long run, and in a run that is not the first into its output slot.
+    Tensor long_run = Tensor::normal({20}, 0, 1, 345, dt);
+    long_run.set(11, nan);
+    CHECK(std::isnan(max(Var(long_run)).item()));
+    Tensor split = Tensor::normal({3, 2, 4}, 0, 1, 346, dt);
+    split.set(1 * 8 + 1 * 4 + 2, nan);  // [1, 1, 2]
+    std::vector<double> ys = max(Var(split), {0, 2}).value().to_vector();
+    CHECK_FALSE(std::isnan(ys[0]));
+    CHECK(std::isnan(ys[1]));
   }
 }
 
