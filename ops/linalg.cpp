@@ -101,8 +101,7 @@ template <class T>
 Array<T> matmul_forward(const Array<T>& a, const Array<T>& b, const MatmulPlan& p) {
   Array<T> y = Array<T>::from_shape(p.out_shape);
   for (std::size_t i = 0; i < p.batch; ++i) {
-    gemm(p.ta, p.tb, p.m, p.n, p.k, a.data() + i * p.a_step, b.data() + i * p.b_step, false,
-         y.data() + i * p.y_step);
+    gemm(p.ta, p.tb, p.m, p.n, p.k, a.data() + i * p.a_step, b.data() + i * p.b_step, false, y.data() + i * p.y_step);
   }
   return y;
 }
@@ -153,11 +152,11 @@ void check_linear(const Var& x, const Var& weight, const Var* bias) {
   const bool fits = (x.dim() == 2 || x.dim() == 3) && weight.dim() == 2 && x.shape().back() == weight.shape()[1] &&
                     (bias == nullptr || (bias->dim() == 1 && bias->shape()[0] == weight.shape()[0]));
   if (!fits) {
-    throw ShapeError(fmt::format("{}: x {}, weight {}{}{} do not fit: expected x [..., in] of rank 2 or 3, weight "
-                                 "[out, in]{}",
-                                 op_context("linear"), shape_str(x.shape()), shape_str(weight.shape()),
-                                 bias ? " and bias " : "", bias ? shape_str(bias->shape()) : "",
-                                 bias ? " and bias [out]" : ""));
+    throw ShapeError(
+        fmt::format("{}: x {}, weight {}{}{} do not fit: expected x [..., in] of rank 2 or 3, weight "
+                    "[out, in]{}",
+                    op_context("linear"), shape_str(x.shape()), shape_str(weight.shape()), bias ? " and bias " : "",
+                    bias ? shape_str(bias->shape()) : "", bias ? " and bias [out]" : ""));
   }
   kernel::check_same_dtype("linear", x.value(), weight.value());
   if (bias) kernel::check_same_dtype("linear", weight.value(), bias->value());

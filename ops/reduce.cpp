@@ -103,9 +103,10 @@ std::vector<long> all_axes(const Var& x) {
 // mean and max have no value for a slice without elements.
 void check_nonempty_slices(const char* op, const Var& x, const std::vector<long>& axes, const Plan& p) {
   if (p.slice == 0 && p.out_size > 0) {
-    throw ShapeError(fmt::format("{}: reducing axes [{}] of a tensor of shape {} leaves slices with no elements, "
-                                 "whose {} is undefined",
-                                 op_context(op), fmt::join(axes, ", "), shape_str(x.shape()), op));
+    throw ShapeError(
+        fmt::format("{}: reducing axes [{}] of a tensor of shape {} leaves slices with no elements, "
+                    "whose {} is undefined",
+                    op_context(op), fmt::join(axes, ", "), shape_str(x.shape()), op));
   }
 }
 
@@ -385,8 +386,6 @@ Var logsumexp(const Var& x) { return logsumexp(x, all_axes(x)); }
 Var logsumexp(const Var& x, std::initializer_list<long> axes, bool keepdims) {
   return logsumexp(x, std::vector<long>(axes), keepdims);
 }
-Var logsumexp(const Var& x, long axis, bool keepdims) {
-  return logsumexp(x, std::vector<long>{axis}, keepdims);
-}
+Var logsumexp(const Var& x, long axis, bool keepdims) { return logsumexp(x, std::vector<long>{axis}, keepdims); }
 
 }  // namespace tg

@@ -146,7 +146,8 @@ TEST_CASE("matmul of a 2x2 by a 2x2 matches the closed form, however each is sto
         Var va(ta ? at : a, true), vb(tb ? bt : b, true);
         matmul(va, vb, ta, tb).backward(Tensor::ones({2, 2}, dt));
         // Gradients come back in each operand's stored layout.
-        CHECK(va.grad().to_vector() == (ta ? std::vector<double>{11, 11, 15, 15} : std::vector<double>{11, 15, 11, 15}));
+        CHECK(va.grad().to_vector() ==
+              (ta ? std::vector<double>{11, 11, 15, 15} : std::vector<double>{11, 15, 11, 15}));
         CHECK(vb.grad().to_vector() == (tb ? std::vector<double>{4, 6, 4, 6} : std::vector<double>{4, 4, 6, 6}));
       }
     }
@@ -235,12 +236,13 @@ TEST_CASE("matmul with zero sizes: M, N or K = 0 and batch 0 work, K = 0 gives z
 TEST_CASE("matmul errors name the op, both shapes and the transpose flags") {
   Var a(Tensor::zeros({2, 3})), b(Tensor::zeros({4, 5}));
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("op 'matmul'"), ShapeError);
-  CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("a [2, 3] (transpose_a = false) by b [4, 5] (transpose_b = false)"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      matmul(a, b), doctest::Contains("a [2, 3] (transpose_a = false) by b [4, 5] (transpose_b = false)"), ShapeError);
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("inner sizes differ (3 vs 4)"), ShapeError);
-  CHECK_THROWS_WITH_AS(matmul(a, Var(Tensor::zeros({2, 5})), true, true),
-                       doctest::Contains("(transpose_a = true) by b [2, 5] (transpose_b = true): inner sizes differ (2 vs 5)"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      matmul(a, Var(Tensor::zeros({2, 5})), true, true),
+      doctest::Contains("(transpose_a = true) by b [2, 5] (transpose_b = true): inner sizes differ (2 vs 5)"),
+      ShapeError);
   CHECK_NOTHROW(matmul(a, Var(Tensor::zeros({5, 3})), false, true));
   // Unsupported ranks.
   CHECK_THROWS_WITH_AS(matmul(Var(Tensor::zeros({3})), Var(Tensor::zeros({3, 2}))), doctest::Contains("a [3]"),
@@ -254,10 +256,11 @@ TEST_CASE("matmul errors name the op, both shapes and the transpose flags") {
   CHECK_THROWS_WITH_AS(matmul(Var(Tensor::zeros({2, 3, 4})), Var(Tensor::zeros({3, 4, 5}))),
                        doctest::Contains("batch sizes 2 and 3"), ShapeError);
   // Dtypes.
-  CHECK_THROWS_WITH_AS(matmul(a, Var(Tensor::zeros({3, 4}, DType::f64)), false, true),
-                       doctest::Contains("a [2, 3] (transpose_a = false) is float32 but b [3, 4] (transpose_b = true) is "
-                                         "float64"),
-                       DTypeError);
+  CHECK_THROWS_WITH_AS(
+      matmul(a, Var(Tensor::zeros({3, 4}, DType::f64)), false, true),
+      doctest::Contains("a [2, 3] (transpose_a = false) is float32 but b [3, 4] (transpose_b = true) is "
+                        "float64"),
+      DTypeError);
   NameScope scope("attention");
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("scope 'attention'"), ShapeError);
 }

@@ -94,8 +94,10 @@ Shape expected_shape(const Shape& s, const std::vector<long>& axes, bool keepdim
   Shape out;
   for (std::size_t d = 0; d < s.size(); ++d) {
     bool r = std::find(axes.begin(), axes.end(), static_cast<long>(d)) != axes.end();
-    if (!r) out.push_back(s[d]);
-    else if (keepdims) out.push_back(1);
+    if (!r)
+      out.push_back(s[d]);
+    else if (keepdims)
+      out.push_back(1);
   }
   return out;
 }
@@ -112,8 +114,8 @@ Tensor grad_of(const std::function<Var(const Var&)>& f, const Tensor& value, Ten
 
 TEST_CASE("reductions pass gradcheck over every subset of axes, with and without keepdims") {
   std::uint64_t seed = 300;
-  for (const Shape& s : with_rank0({Shape{1}, Shape{5}, Shape{3, 4}, Shape{1, 4}, Shape{4, 1}, Shape{2, 1, 3},
-                                    Shape{2, 3, 4}})) {
+  for (const Shape& s :
+       with_rank0({Shape{1}, Shape{5}, Shape{3, 4}, Shape{1, 4}, Shape{4, 1}, Shape{2, 1, 3}, Shape{2, 3, 4}})) {
     Tensor x = randn(s, seed++);
     for (const auto& r : reductions()) {
       CAPTURE(r.name);
@@ -243,7 +245,8 @@ TEST_CASE("float32 sums accumulate in double") {
   CHECK(mean(x).item() == doctest::Approx(static_cast<double>(0.1f)).epsilon(1e-7));
   std::vector<double> cols = sum(x, 0).value().to_vector();
   CHECK(cols[0] == doctest::Approx(1000 * static_cast<double>(0.1f)).epsilon(1e-7));
-  CHECK(logsumexp(Var(Tensor::zeros({1 << 20}, DType::f32))).item() == doctest::Approx(20 * std::log(2.0)).epsilon(1e-7));
+  CHECK(logsumexp(Var(Tensor::zeros({1 << 20}, DType::f32))).item() ==
+        doctest::Approx(20 * std::log(2.0)).epsilon(1e-7));
 }
 
 TEST_CASE("max splits the gradient evenly among ties") {
