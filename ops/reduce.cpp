@@ -110,6 +110,20 @@ void check_nonempty_slices(const char* op, const Var& x, const std::vector<long>
   }
 }
 
+// A double as T, +-inf beyond T's range (where C++ leaves the conversion
+// undefined): a float32 sum in double, or x - m, can pass FLT_MAX.
+template <class T>
+T narrow(double d) {
+  if constexpr (std::is_same_v<T, double>) {
+    return d;
+  } else {
+    constexpr double top = std::numeric_limits<T>::max();
+    if (d > top) return std::numeric_limits<T>::infinity();
+    if (d < -top) return -std::numeric_limits<T>::infinity();
+    return static_cast<T>(d);
+  }
+}
+
 // Sums n contiguous values in double; four accumulators keep the adds independent.
 template <class T>
 double sum_run(const T* p, std::size_t n) {
@@ -139,7 +153,7 @@ Array<T> sum_forward(const Array<T>& x, const Plan& p, double scale) {
         for (std::size_t j = 0; j < n; ++j) acc[o + j] += in[i + j];
       }
     });
-    for (std::size_t o = 0; o < p.out_size; ++o) y.data()[o] = static_cast<T>(acc[o] * scale);
+    for (std::size_t o = 0; o < p.out_size; ++o) y.data()[o] = narrow<T>(acc[o] * scale);
   };
   if constexpr (std::is_same_v<T, double>) {
     accumulate(y.data());
@@ -243,44 +257,54 @@ Array<T> max_backward(const Array<T>& x, const Array<T>& y, const Array<T>& dy, 
   return dx;
 }
 
-// lse = m + log(sum(exp(x - m))) with m the slice's maximum, in double. An
-// infinite m is not subtracted (-inf - -inf is NaN): all -inf then gives
-// log(0) = -inf, and a +inf entry gives +inf. Each exp runs in T (expf is
-// twice as fast as exp) on an argument shifted in double; the sum is double.
+// What logsumexp keeps per slice, in double: y = shift + log_sum, with
+// log_sum = log(sum(exp(x - shift))). The backward forms exp(x - y) as
+// exp((x - shift) - log_sum): at |y| = 1e38 a rounded y has lost log 2
+// entirely, and a float32 y at 1e4 is only good to 1e-3.
+struct LogSumExp {
+  Array<double> shift, log_sum;
+};
+
+// shift is the slice's maximum, or 0 where that is infinite (-inf - -inf is
+// NaN): all -inf then gives log(0) = -inf and a +inf entry gives +inf. Each
+// exp runs in T (expf is twice as fast as exp) on an argument shifted in
+// double; the sum is double.
 template <class T>
-Array<double> logsumexp_forward(const Array<T>& x, const Plan& p) {
+LogSumExp logsumexp_forward(const Array<T>& x, const Plan& p) {
   Array<T> m = max_forward(x, p);
-  Array<double> lse = Array<double>::from_shape({p.out_size});
-  double* s = lse.data();
-  std::fill(s, s + p.out_size, 0.0);
-  auto shift = [&](std::size_t o) { return std::isinf(m.data()[o]) ? 0.0 : static_cast<double>(m.data()[o]); };
+  LogSumExp r{Array<double>::from_shape({p.out_size}), Array<double>::from_shape({p.out_size})};
+  double* shift = r.shift.data();
+  double* s = r.log_sum.data();
+  for (std::size_t o = 0; o < p.out_size; ++o) {
+    shift[o] = std::isinf(m.data()[o]) ? 0.0 : static_cast<double>(m.data()[o]);
+    s[o] = 0;
+  }
   const T* in = x.data();
   p.each_run([&](std::size_t i, std::size_t o, std::size_t n) {
     if (p.inner_reduced) {
-      const double mo = shift(o);
       double t = 0;
-      for (std::size_t j = 0; j < n; ++j) t += std::exp(static_cast<T>(in[i + j] - mo));
+      for (std::size_t j = 0; j < n; ++j) t += std::exp(narrow<T>(in[i + j] - shift[o]));
       s[o] += t;
     } else {
-      for (std::size_t j = 0; j < n; ++j) s[o + j] += std::exp(static_cast<T>(in[i + j] - shift(o + j)));
+      for (std::size_t j = 0; j < n; ++j) s[o + j] += std::exp(narrow<T>(in[i + j] - shift[o + j]));
     }
   });
-  for (std::size_t o = 0; o < p.out_size; ++o) s[o] = shift(o) + std::log(s[o]);
-  return lse;
+  for (std::size_t o = 0; o < p.out_size; ++o) s[o] = std::log(s[o]);
+  return r;
 }
 
-// dx = dy * exp(x - lse); 0 where lse = -inf (the slice is all -inf: constant).
-// lse is the forward's double value: a float32 result at 1e4 is only good to
-// 1e-3, which exp would turn into a relative error of 1e-3 in the gradient.
+// dx = dy * exp(x - y); 0 where y = -inf (the slice is all -inf: constant).
 template <class T>
-Array<T> logsumexp_backward(const Array<T>& x, const Array<double>& lse, const Array<T>& dy, const Plan& p) {
+Array<T> logsumexp_backward(const Array<T>& x, const LogSumExp& saved, const Array<T>& dy, const Plan& p) {
   const T* in = x.data();
-  const double* l = lse.data();
+  const double* shift = saved.shift.data();
+  const double* log_sum = saved.log_sum.data();
   const T* g = dy.data();
   Array<T> dx = Array<T>::from_shape(x.shape());
   T* out = dx.data();
   auto grad = [&](std::size_t i, std::size_t o) {
-    return l[o] == -std::numeric_limits<double>::infinity() ? T(0) : g[o] * std::exp(static_cast<T>(in[i] - l[o]));
+    if (log_sum[o] == -std::numeric_limits<double>::infinity()) return T(0);
+    return g[o] * std::exp(narrow<T>((in[i] - shift[o]) - log_sum[o]));
   };
   p.each_run([&](std::size_t i, std::size_t o, std::size_t n) {
     if (p.inner_reduced) {
@@ -345,20 +369,20 @@ Var max(const Var& x, const std::vector<long>& axes, bool keepdims) {
 // y = log(sum(exp(x))) over axes; dx = dy * exp(x - y)
 Var logsumexp(const Var& x, const std::vector<long>& axes, bool keepdims) {
   Plan p = make_plan("logsumexp", x.shape(), axes, keepdims);
-  Array<double> lse = dispatch(x.dtype(), [&](auto zero) {
+  LogSumExp saved = dispatch(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
     return logsumexp_forward(x.value().array<T>(), p);
   });
   Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> values = Array<T>::from_shape(p.out_shape);
-    std::copy(lse.begin(), lse.end(), values.begin());
+    for (std::size_t o = 0; o < p.out_size; ++o) values.data()[o] = narrow<T>(saved.shift[o] + saved.log_sum[o]);
     return Tensor(std::move(values));
   });
-  return record("logsumexp", {x}, std::move(y), [p, lse = std::move(lse)](BackwardContext& c) {
+  return record("logsumexp", {x}, std::move(y), [p, saved = std::move(saved)](BackwardContext& c) {
     c.grad_input(0) = dispatch(c.input(0).dtype(), [&](auto zero) -> Tensor {
       using T = decltype(zero);
-      return Tensor(logsumexp_backward(c.input(0).array<T>(), lse, c.grad_output().array<T>(), p));
+      return Tensor(logsumexp_backward(c.input(0).array<T>(), saved, c.grad_output().array<T>(), p));
     });
   });
 }
