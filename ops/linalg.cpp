@@ -1,0 +1,194 @@
+#include "linalg.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <type_traits>
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include "elementwise.hpp"
+#include "kernel.hpp"
+
+namespace tg {
+namespace {
+
+// z = op(x) op(y), or z += op(x) op(y) when accumulating; op(x) is [m, k] and
+// op(y) is [k, n], all row-major and contiguous, so the leading dims follow
+// from the flags. Zero sizes never reach BLAS, which wants leading dims >= 1.
+template <class T>
+void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
+          bool accumulate, T* z) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (!accumulate) std::fill(z, z + m * n, T(0));
+    return;
+  }
+  const CBLAS_TRANSPOSE tx = trans_x ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE ty = trans_y ? CblasTrans : CblasNoTrans;
+  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
+  const blasint ldx = trans_x ? bm : bk, ldy = trans_y ? bk : bn;
+  const T beta = accumulate ? T(1) : T(0);
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0f, x, ldx, y, ldy, beta, z, bn);
+  } else {
+    cblas_dgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0, x, ldx, y, ldy, beta, z, bn);
+  }
+}
+
+// A matmul as `batch` gemms of op(a_i) [m, k] times op(b_i) [k, n] into
+// y_i [m, n], operand i starting i * step elements in; a step of 0 shares
+// (broadcasts) that operand across the batch. When b is shared and a is not
+// transposed, the batch folds into m: one gemm over a seen as [B*M, K].
+struct MatmulPlan {
+  std::size_t batch = 1;
+  std::size_t a_step = 0, b_step = 0, y_step = 0;
+  std::size_t m = 0, n = 0, k = 0;
+  bool ta = false, tb = false;
+  Shape out_shape;
+};
+
+MatmulPlan plan_matmul(const Var& a, const Var& b, bool ta, bool tb) {
+  auto fail = [&](const std::string& why) {
+    return ShapeError(fmt::format("{}: cannot multiply a {} (transpose_a = {}) by b {} (transpose_b = {}): {}",
+                                  op_context("matmul"), shape_str(a.shape()), ta, shape_str(b.shape()), tb, why));
+  };
+  if (a.dtype() != b.dtype()) {
+    throw DTypeError(fmt::format("{}: a {} (transpose_a = {}) is {} but b {} (transpose_b = {}) is {}",
+                                 op_context("matmul"), shape_str(a.shape()), ta, dtype_name(a.dtype()),
+                                 shape_str(b.shape()), tb, dtype_name(b.dtype())));
+  }
+  const std::size_t ra = a.dim(), rb = b.dim();
+  if (!((ra == 2 || ra == 3) && rb == 2) && !(ra == 3 && rb == 3)) {
+    throw fail("supported are [M, K] x [K, N], [B, M, K] x [B, K, N] and [B, M, K] x [K, N] (after transposes)");
+  }
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  MatmulPlan p;
+  p.ta = ta;
+  p.tb = tb;
+  p.m = ta ? sa[ra - 1] : sa[ra - 2];
+  p.k = ta ? sa[ra - 2] : sa[ra - 1];
+  const std::size_t kb = tb ? sb[rb - 1] : sb[rb - 2];
+  p.n = tb ? sb[rb - 2] : sb[rb - 1];
+  if (p.k != kb) throw fail(fmt::format("inner sizes differ ({} vs {})", p.k, kb));
+  if (ra == 2) {
+    p.out_shape = {p.m, p.n};
+  } else {
+    const std::size_t ba = sa[0], bb = rb == 3 ? sb[0] : 1;
+    if (ba != bb && ba != 1 && bb != 1) {
+      throw fail(fmt::format("batch sizes {} and {} differ and neither is 1", ba, bb));
+    }
+    const std::size_t batch = ba == 1 ? bb : ba;
+    p.out_shape = {batch, p.m, p.n};
+    if (bb == 1 && !ta) {
+      p.m *= batch;  // b shared, a's rows contiguous: one gemm
+    } else {
+      p.batch = batch;
+      p.a_step = ba == 1 ? 0 : p.m * p.k;
+      p.b_step = bb == 1 ? 0 : p.k * p.n;
+      p.y_step = p.m * p.n;
+    }
+  }
+  if (std::max({p.m, p.n, p.k}) > static_cast<std::size_t>(INT_MAX)) {
+    throw fail("a matrix dimension exceeds BLAS's int range");
+  }
+  return p;
+}
+
+template <class T>
+Array<T> matmul_forward(const Array<T>& a, const Array<T>& b, const MatmulPlan& p) {
+  Array<T> y = Array<T>::from_shape(p.out_shape);
+  for (std::size_t i = 0; i < p.batch; ++i) {
+    gemm(p.ta, p.tb, p.m, p.n, p.k, a.data() + i * p.a_step, b.data() + i * p.b_step, false, y.data() + i * p.y_step);
+  }
+  return y;
+}
+
+// With g = dy_i: d op(a) = g op(b)^T and d op(b) = op(a)^T g, mapped back
+// through the flags (da = op(b) g^T when a is transposed, db = g^T op(a) when
+// b is). A shared operand's gradient adds up over the batch in place.
+template <class T>
+void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
+  const T* a = c.input(0).array<T>().data();
+  const T* b = c.input(1).array<T>().data();
+  const T* g = c.grad_output().array<T>().data();
+  if (c.needs_grad(0)) {
+    Array<T> da = Array<T>::from_shape(c.input(0).shape());
+    if (p.batch == 0) std::fill(da.begin(), da.end(), T(0));
+    for (std::size_t i = 0; i < p.batch; ++i) {
+      const T* gi = g + i * p.y_step;
+      const T* bi = b + i * p.b_step;
+      T* dai = da.data() + i * p.a_step;
+      const bool acc = p.a_step == 0 && i > 0;
+      if (p.ta) {
+        gemm(p.tb, true, p.k, p.m, p.n, bi, gi, acc, dai);
+      } else {
+        gemm(false, !p.tb, p.m, p.k, p.n, gi, bi, acc, dai);
+      }
+    }
+    c.grad_input(0) = Tensor(std::move(da));
+  }
+  if (c.needs_grad(1)) {
+    Array<T> db = Array<T>::from_shape(c.input(1).shape());
+    if (p.batch == 0) std::fill(db.begin(), db.end(), T(0));
+    for (std::size_t i = 0; i < p.batch; ++i) {
+      const T* gi = g + i * p.y_step;
+      const T* ai = a + i * p.a_step;
+      T* dbi = db.data() + i * p.b_step;
+      const bool acc = p.b_step == 0 && i > 0;
+      if (p.tb) {
+        gemm(true, p.ta, p.n, p.k, p.m, gi, ai, acc, dbi);
+      } else {
+        gemm(!p.ta, false, p.k, p.n, p.m, ai, gi, acc, dbi);
+      }
+    }
+    c.grad_input(1) = Tensor(std::move(db));
+  }
+}
+
+void check_linear(const Var& x, const Var& weight, const Var* bias) {
+  const bool fits = (x.dim() == 2 || x.dim() == 3) && weight.dim() == 2 && x.shape().back() == weight.shape()[1] &&
+                    (bias == nullptr || (bias->dim() == 1 && bias->shape()[0] == weight.shape()[0]));
+  if (!fits) {
+    throw ShapeError(
+        fmt::format("{}: x {}, weight {}{}{} do not fit: expected x [..., in] of rank 2 or 3, weight "
+                    "[out, in]{}",
+                    op_context("linear"), shape_str(x.shape()), shape_str(weight.shape()), bias ? " and bias " : "",
+                    bias ? shape_str(bias->shape()) : "", bias ? " and bias [out]" : ""));
+  }
+  kernel::check_same_dtype("linear", x.value(), weight.value());
+  if (bias) kernel::check_same_dtype("linear", weight.value(), bias->value());
+}
+
+}  // namespace
+
+// y = op(a) op(b); d op(a) = dy op(b)^T, d op(b) = op(a)^T dy (all gemms with flags)
+Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
+  MatmulPlan p = plan_matmul(a, b, transpose_a, transpose_b);
+  Tensor y = dispatch(a.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    return Tensor(matmul_forward(a.value().array<T>(), b.value().array<T>(), p));
+  });
+  return record("matmul", {a, b}, std::move(y), [p](BackwardContext& c) {
+    dispatch(c.input(0).dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      matmul_backward<T>(c, p);
+    });
+  });
+}
+
+// y = x weight^T + bias; a composite, differentiated through matmul and add.
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+  check_linear(x, weight, &bias);
+  return add(matmul(x, weight, false, true), bias);
+}
+
+// y = x weight^T
+Var linear(const Var& x, const Var& weight) {
+  check_linear(x, weight, nullptr);
+  return matmul(x, weight, false, true);
+}
+
+}  // namespace tg

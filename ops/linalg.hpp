@@ -1,0 +1,27 @@
+#pragma once
+/// Matrix products through BLAS, and the linear layer built on them.
+///
+/// Transposes are never materialised: matmul hands them to gemm as flags, in
+/// the forward and in the backward.
+
+#include "../autodiff/var.hpp"
+
+namespace tg {
+
+/// op(a) @ op(b), where op transposes the last two dims when its flag is set
+/// (matmul(x, w, false, true) is x @ w^T with w stored [N, K]). Supported:
+///   [M, K] x [K, N]       -> [M, N]
+///   [B, M, K] x [B, K, N] -> [B, M, N]; a batch size of 1 broadcasts
+///   [B, M, K] x [K, N]    -> [B, M, N] (one gemm over [B*M, K] when !transpose_a)
+/// (shapes shown after op). Throws ShapeError for other ranks or mismatched
+/// sizes and DTypeError for mixed dtypes, naming both shapes and the flags.
+/// Zero sizes work; K = 0 gives zeros.
+Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
+
+/// x @ weight^T + bias, in PyTorch's layout: x [..., in] of rank 2 or 3,
+/// weight [out, in], bias [out]. Built from matmul and add (no backward of its own).
+Var linear(const Var& x, const Var& weight, const Var& bias);
+/// x @ weight^T.
+Var linear(const Var& x, const Var& weight);
+
+}  // namespace tg
