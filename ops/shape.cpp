@@ -61,17 +61,20 @@ void copy_strided(T* dst, const Strides& dst_strides, const T* src, const Stride
   const Level inner = levels.back();
   levels.pop_back();
 
-  // A transpose (contiguous reads one level out, contiguous writes innermost)
-  // goes in square tiles so that each cache line read is used for a whole tile.
-  const bool transposed = inner.dst == 1 && inner.src != 1 && inner.src != 0 && !levels.empty() && levels.back().src == 1;
+  // A transpose (contiguous writes innermost, contiguous reads at some outer
+  // level) goes in square tiles over those two levels, so that each cache
+  // line read is used for a whole tile. The odometer below visits the other
+  // levels in any order, so the read-contiguous one can be taken out of it.
   Level rows{1, 0, 0};
+  const auto contiguous_read = std::find_if(levels.rbegin(), levels.rend(), [](const Level& l) { return l.src == 1; });
+  const bool transposed = inner.dst == 1 && inner.src != 1 && inner.src != 0 && contiguous_read != levels.rend();
   if (transposed) {
-    rows = levels.back();
-    levels.pop_back();
+    rows = *contiguous_read;
+    levels.erase(std::next(contiguous_read).base());
   }
   auto body = [&](T* d, const T* s) {
     if (transposed) {
-      constexpr std::size_t tile = 32;
+      constexpr std::size_t tile = 16;
       for (std::size_t i0 = 0; i0 < rows.n; i0 += tile) {
         const std::size_t i1 = std::min(rows.n, i0 + tile);
         for (std::size_t j0 = 0; j0 < inner.n; j0 += tile) {
