@@ -50,10 +50,10 @@ std::vector<std::size_t> gather_offsets(const Shape& x_shape, std::size_t axis, 
   for (std::size_t p = 0; p < offsets.size(); ++p) {
     const std::int64_t i = index.data()[p];
     if (i < 0 || i >= size) {
-      throw IndexError(fmt::format("{}: index {} at position [{}] is out of range for axis {} of size {} (x has "
-                                   "shape {}, index {})",
-                                   op_context("gather"), i, fmt::join(position, ", "), axis, size,
-                                   shape_str(x_shape), shape_str(shape)));
+      throw IndexError(fmt::format(
+          "{}: index {} at position [{}] is out of range for axis {} of size {} (x has "
+          "shape {}, index {})",
+          op_context("gather"), i, fmt::join(position, ", "), axis, size, shape_str(x_shape), shape_str(shape)));
     }
     offsets[p] = base + static_cast<std::size_t>(i) * strides[axis];
     for (std::size_t d = rank; d-- > 0;) {
@@ -82,8 +82,8 @@ Var embedding(const Var& weight, const Indices& ids) {
     const std::int64_t id = ids.data()[p];
     if (id < 0 || static_cast<std::size_t>(id) >= rows) {
       throw IndexError(fmt::format("{}: id {} at position {} of ids {} is out of range for V = {} (weight {})",
-                                   op_context("embedding"), id, position_str(p, ids.shape()),
-                                   shape_str(ids.shape()), rows, shape_str(weight.shape())));
+                                   op_context("embedding"), id, position_str(p, ids.shape()), shape_str(ids.shape()),
+                                   rows, shape_str(weight.shape())));
     }
     picked[p] = static_cast<std::size_t>(id);
   }
@@ -94,7 +94,8 @@ Var embedding(const Var& weight, const Indices& ids) {
     Array<T> out = Array<T>::from_shape(shape);
     if (out.size() == 0) return Tensor(std::move(out));
     const T* w = weight.value().array<T>().data();
-    for (std::size_t p = 0; p < picked.size(); ++p) std::memcpy(out.data() + p * width, w + picked[p] * width, width * sizeof(T));
+    for (std::size_t p = 0; p < picked.size(); ++p)
+      std::memcpy(out.data() + p * width, w + picked[p] * width, width * sizeof(T));
     return Tensor(std::move(out));
   });
   return record("embedding", {weight}, std::move(y), [picked = std::move(picked)](BackwardContext& c) {

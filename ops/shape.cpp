@@ -184,9 +184,10 @@ Shape inserted(const Shape& shape, std::size_t at, std::size_t n) {
 std::size_t insertion_axis(const char* op, long axis, std::size_t rank) {
   const long r = static_cast<long>(rank);
   if (axis < -r - 1 || axis > r) {
-    throw IndexError(fmt::format("{}: axis {} is out of range for inserting a dimension into a tensor of rank {} "
-                                 "(valid: {} to {})",
-                                 op_context(op), axis, rank, -r - 1, r));
+    throw IndexError(
+        fmt::format("{}: axis {} is out of range for inserting a dimension into a tensor of rank {} "
+                    "(valid: {} to {})",
+                    op_context(op), axis, rank, -r - 1, r));
   }
   return static_cast<std::size_t>(axis < 0 ? axis + r + 1 : axis);
 }
@@ -258,8 +259,6 @@ Var reshape(const Var& x, const std::vector<long>& shape) {
   return reshape(x, out);
 }
 
-Var reshape(const Var& x, std::initializer_list<long> shape) { return reshape(x, std::vector<long>(shape)); }
-
 // y = x with dim0 and dim1 swapped; dx = dy with them swapped back
 Var transpose(const Var& x, long dim0, long dim1) {
   std::vector<std::size_t> dims(x.dim());
@@ -281,9 +280,10 @@ Var permute(const Var& x, const std::vector<long>& dims) {
   for (std::size_t d = 0; d < dims.size(); ++d) {
     forward[d] = kernel::normalize_axis("permute", dims[d], x.dim());
     if (inverse[forward[d]] != dims.size()) {
-      throw ShapeError(fmt::format("{}: dims {} are not a permutation of the {} dimensions of {} (dimension {} "
-                                   "appears twice)",
-                                   op_context("permute"), requested, x.dim(), shape_str(x.shape()), forward[d]));
+      throw ShapeError(
+          fmt::format("{}: dims {} are not a permutation of the {} dimensions of {} (dimension {} "
+                      "appears twice)",
+                      op_context("permute"), requested, x.dim(), shape_str(x.shape()), forward[d]));
     }
     inverse[forward[d]] = d;
   }
@@ -331,12 +331,20 @@ Var broadcast_to(const Var& x, const Shape& shape) {
     w.strides[d] = s == 1 ? 0 : strides[d - lead];
   }
   if (!fits) {
-    throw ShapeError(fmt::format("{}: cannot broadcast {} to {} (each dimension of x, aligned from the right, must "
-                                 "equal the target's or be 1)",
-                                 op_context("broadcast_to"), shape_str(from), shape_str(shape)));
+    throw ShapeError(
+        fmt::format("{}: cannot broadcast {} to {} (each dimension of x, aligned from the right, must "
+                    "equal the target's or be 1)",
+                    op_context("broadcast_to"), shape_str(from), shape_str(shape)));
   }
-  return record("broadcast_to", {x}, read_window(x.value(), w),
-                [](BackwardContext& c) { c.grad_input(0) = c.grad_output(); });
+  return record("broadcast_to", {x}, read_window(x.value(), w), [](BackwardContext& c) {
+    // An empty dy sums to zeros; made here because xtensor's sum over an
+    // empty array offsets a null pointer (UBSan flags it in sum_to_shape).
+    if (c.grad_output().size() == 0) {
+      c.grad_input(0) = Tensor::zeros(c.input(0).shape(), c.input(0).dtype());
+    } else {
+      c.grad_input(0) = c.grad_output();
+    }
+  });
 }
 
 // y = [x_0, x_1, ...] along axis; dx_i = the slice of dy where x_i went
@@ -354,9 +362,10 @@ Var concat(const std::vector<Var>& xs, long axis) {
     bool fits = s.size() == shape.size();
     for (std::size_t d = 0; fits && d < s.size(); ++d) fits = d == ax || s[d] == shape[d];
     if (!fits) {
-      throw ShapeError(fmt::format("{}: shapes {} do not concatenate along axis {}: tensor {} differs from tensor 0 "
-                                   "outside that axis",
-                                   op_context("concat"), shapes_str(xs), axis, i));
+      throw ShapeError(
+          fmt::format("{}: shapes {} do not concatenate along axis {}: tensor {} differs from tensor 0 "
+                      "outside that axis",
+                      op_context("concat"), shapes_str(xs), axis, i));
     }
     shape[ax] += s[ax];
   }

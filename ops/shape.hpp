@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 #include "../autodiff/var.hpp"
@@ -20,8 +21,16 @@ namespace tg {
 Var reshape(const Var& x, const Shape& shape);
 /// As above; one entry may be -1, inferred from the others (`reshape(x, {-1})` flattens).
 Var reshape(const Var& x, const std::vector<long>& shape);
-/// Picks the -1 form for braced lists such as `reshape(x, {2, -1})`.
-Var reshape(const Var& x, std::initializer_list<long> shape);
+/// Braced lists of one integer type, such as `reshape(x, {2, -1})` or
+/// `reshape(x, {rows, cols})` with size_t variables, take the -1 form.
+/// (Mixing types, as in `{rows, -1}`, needs a cast to long.)
+template <class I>
+  requires std::is_integral_v<I>
+Var reshape(const Var& x, std::initializer_list<I> shape) {
+  std::vector<long> sizes;
+  for (I s : shape) sizes.push_back(static_cast<long>(s));
+  return reshape(x, sizes);
+}
 
 /// x with dimensions dim0 and dim1 swapped.
 Var transpose(const Var& x, long dim0, long dim1);

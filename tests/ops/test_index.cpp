@@ -212,17 +212,17 @@ TEST_CASE("anomaly mode allows masked_fill's -inf but flags a NaN fill") {
 
 TEST_CASE("index ops name the op, the index, its position and the size in their errors") {
   Var w(Tensor::zeros({4, 3}));
-  CHECK_THROWS_WITH_AS(embedding(w, indices({0, 1, 5, 2}, {2, 2})),
-                       doctest::Contains("op 'embedding': id 5 at position [1, 0] of ids [2, 2] is out of range for V = 4"),
-                       IndexError);
+  CHECK_THROWS_WITH_AS(
+      embedding(w, indices({0, 1, 5, 2}, {2, 2})),
+      doctest::Contains("op 'embedding': id 5 at position [1, 0] of ids [2, 2] is out of range for V = 4"), IndexError);
   CHECK_THROWS_WITH_AS(embedding(w, indices({-1}, {1})), doctest::Contains("id -1 at position [0]"), IndexError);
   CHECK_THROWS_WITH_AS(embedding(Var(Tensor::zeros({4})), indices({0}, {1})),
                        doctest::Contains("op 'embedding': weight must have shape [V, E], got [4]"), ShapeError);
 
   Var x(Tensor::zeros({3, 4}));
-  CHECK_THROWS_WITH_AS(gather(x, 0, indices({0, 3, 1, 2}, {1, 4})),
-                       doctest::Contains("op 'gather': index 3 at position [0, 1] is out of range for axis 0 of size 3"),
-                       IndexError);
+  CHECK_THROWS_WITH_AS(
+      gather(x, 0, indices({0, 3, 1, 2}, {1, 4})),
+      doctest::Contains("op 'gather': index 3 at position [0, 1] is out of range for axis 0 of size 3"), IndexError);
   CHECK_THROWS_WITH_AS(gather(x, 1, indices({-2}, {1, 1})), doctest::Contains("index -2 at position [0, 0]"),
                        IndexError);
   CHECK_THROWS_WITH_AS(gather(x, 0, indices({0, 0}, {2})),

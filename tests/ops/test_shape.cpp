@@ -195,6 +195,10 @@ TEST_CASE("shape ops give closed-form values in float32 and float64") {
     CHECK(reshape(x, {-1, 2}).shape() == Shape{3, 2});
     CHECK(values(reshape(x, {-1, 2})) == std::vector<double>{0, 1, 2, 3, 4, 5});
     CHECK(squeeze(reshape(x, {1, 6, 1})).shape() == Shape{6});
+    const std::size_t rows = 3, cols = 2;
+    CHECK(reshape(x, {rows, cols}).shape() == Shape{3, 2});
+    CHECK(reshape(x, {static_cast<long>(rows), -1L}).shape() == Shape{3, 2});
+    CHECK(reshape(x, x.shape()).shape() == Shape{2, 3});
     CHECK(unsqueeze(x, 1).shape() == Shape{2, 1, 3});
     CHECK(unsqueeze(x, -1).shape() == Shape{2, 3, 1});
     CHECK(values(slice(x, 1, 0, 3, 2)) == std::vector<double>{0, 2, 3, 5});
@@ -261,7 +265,8 @@ TEST_CASE("copy kernels match an element-by-element reference on larger shapes")
     Var column(iota({40, 1}, dt)), row(iota({1, 40}, dt));
     Var bc = broadcast_to(column, {40, 40}), br = broadcast_to(row, {3, 40, 40});
     for (std::size_t f = 0; f < 1600; ++f) {
-      same = same && bc.value().at(f) == static_cast<double>(f / 40) && br.value().at(f + 1600) == static_cast<double>(f % 40);
+      same = same && bc.value().at(f) == static_cast<double>(f / 40) &&
+             br.value().at(f + 1600) == static_cast<double>(f % 40);
     }
     CHECK(same);
   }
@@ -310,8 +315,8 @@ TEST_CASE("concat and stack record one tape entry with all their inputs") {
 
 TEST_CASE("shape ops name the op, the shapes and the bad argument in their errors") {
   Var x(Tensor::zeros({2, 3}));
-  CHECK_THROWS_WITH_AS(reshape(x, Shape{4, 2}), doctest::Contains("op 'reshape': cannot reshape [2, 3] (6 elements) into [4, 2]"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(reshape(x, Shape{4, 2}),
+                       doctest::Contains("op 'reshape': cannot reshape [2, 3] (6 elements) into [4, 2]"), ShapeError);
   CHECK_THROWS_WITH_AS(reshape(x, {4, -1}), doctest::Contains("[2, 3] (6 elements) into [4, -1]"), ShapeError);
   CHECK_THROWS_WITH_AS(reshape(x, {-1, -1}), doctest::Contains("at most one -1"), ShapeError);
   CHECK_THROWS_WITH_AS(reshape(x, {-2, 3}), doctest::Contains("[-2, 3]"), ShapeError);
@@ -327,27 +332,30 @@ TEST_CASE("shape ops name the op, the shapes and the bad argument in their error
                        ShapeError);
   CHECK_THROWS_WITH_AS(unsqueeze(x, 3), doctest::Contains("op 'unsqueeze': axis 3 is out of range"), IndexError);
   CHECK_THROWS_WITH_AS(unsqueeze(x, -4), doctest::Contains("valid: -3 to 2"), IndexError);
-  CHECK_THROWS_WITH_AS(broadcast_to(x, {4, 3}), doctest::Contains("op 'broadcast_to': cannot broadcast [2, 3] to [4, 3]"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(broadcast_to(x, {4, 3}),
+                       doctest::Contains("op 'broadcast_to': cannot broadcast [2, 3] to [4, 3]"), ShapeError);
   CHECK_THROWS_WITH_AS(broadcast_to(x, {3}), doctest::Contains("[2, 3] to [3]"), ShapeError);
 
   CHECK_THROWS_WITH_AS(concat({}, 0), doctest::Contains("op 'concat': needs at least one tensor"), Error);
   Var y(Tensor::zeros({2, 4})), z(Tensor::zeros({2, 3, 1}));
-  CHECK_THROWS_WITH_AS(concat({x, x, y}, 0), doctest::Contains("shapes [2, 3], [2, 3], [2, 4] do not concatenate along axis 0: tensor 2"),
+  CHECK_THROWS_WITH_AS(concat({x, x, y}, 0),
+                       doctest::Contains("shapes [2, 3], [2, 3], [2, 4] do not concatenate along axis 0: tensor 2"),
                        ShapeError);
   CHECK_THROWS_WITH_AS(concat({x, z}, 0), doctest::Contains("[2, 3], [2, 3, 1]"), ShapeError);
   CHECK_THROWS_WITH_AS(concat({x, Var(Tensor::zeros({2, 3}, DType::f64))}, 0),
                        doctest::Contains("op 'concat': tensor 1 is float64 but tensor 0 is float32"), DTypeError);
   CHECK_THROWS_WITH_AS(concat({Var(Tensor::zeros(Shape{}))}, 0), doctest::Contains("rank-0"), ShapeError);
   CHECK_THROWS_WITH_AS(concat({x}, 2), doctest::Contains("op 'concat': axis 2"), IndexError);
-  CHECK_THROWS_WITH_AS(stack({x, y}, 0), doctest::Contains("op 'stack': all tensors must have one shape, got [2, 3], [2, 4]"),
+  CHECK_THROWS_WITH_AS(stack({x, y}, 0),
+                       doctest::Contains("op 'stack': all tensors must have one shape, got [2, 3], [2, 4]"),
                        ShapeError);
   CHECK_THROWS_WITH_AS(stack({}, 0), doctest::Contains("op 'stack': needs at least one tensor"), Error);
   CHECK_THROWS_WITH_AS(stack({x}, 3), doctest::Contains("op 'stack': axis 3"), IndexError);
 
   CHECK_THROWS_WITH_AS(slice(x, 0, 0, 2, 0), doctest::Contains("op 'slice': step must be >= 1, got 0"), Error);
   CHECK_THROWS_WITH_AS(slice(x, 2, 0, 1), doctest::Contains("op 'slice': axis 2"), IndexError);
-  CHECK_THROWS_WITH_AS(split(x, {1, 1}, 1), doctest::Contains("op 'split': sizes [1, 1] sum to 2 but dimension 1 of [2, 3] has size 3"),
+  CHECK_THROWS_WITH_AS(split(x, {1, 1}, 1),
+                       doctest::Contains("op 'split': sizes [1, 1] sum to 2 but dimension 1 of [2, 3] has size 3"),
                        ShapeError);
   CHECK_THROWS_WITH_AS(chunk(x, 0, 1), doctest::Contains("op 'chunk': chunks must be >= 1"), Error);
   NameScope scope("encoder");
