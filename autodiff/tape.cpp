@@ -78,6 +78,8 @@ Tensor sum_to_shape(const Tensor& grad, const Shape& target) {
                                    shape_str(target)));
     }
   }
+  // xt::sum over an empty array offsets a null pointer (UBSan): the sum of nothing is zeros.
+  if (grad.size() == 0) return Tensor::zeros(target, grad.dtype());
   return dispatch(grad.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> summed = xt::sum(grad.array<T>(), axes);

@@ -188,3 +188,12 @@ TEST_CASE("tensors convert between dtypes and report bad indices") {
   CHECK_THROWS_WITH_AS(t.at(2), doctest::Contains("flat index 2"), IndexError);
   CHECK_THROWS_AS(Tensor::from_vector({1, 2, 3}, {2, 2}), ShapeError);
 }
+
+TEST_CASE("a broadcast op with an empty result sends zero gradients to its operands") {
+  Var a(Tensor::ones({1}, DType::f64), true), b(Tensor::zeros({0}, DType::f64), true);
+  Var y = a + b;
+  CHECK(y.shape() == Shape{0});
+  y.backward(Tensor::zeros({0}, DType::f64));
+  CHECK(a.grad().shape() == Shape{1});
+  CHECK(a.grad().item() == 0.0);
+}
