@@ -3,6 +3,7 @@
 
 #include "autodiff/error.hpp"
 #include "autodiff/gradcheck.hpp"
+#include "autodiff/graphviz.hpp"
 #include "autodiff/mode.hpp"
 #include "autodiff/pool.hpp"
 #include "autodiff/scope.hpp"
