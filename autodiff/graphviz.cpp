@@ -395,27 +395,36 @@ std::string graphviz_said(std::string messages) {
   return messages.empty() ? std::string() : " (Graphviz: " + messages + ")";
 }
 
+// One Graphviz context for the whole process, never freed. Graphviz 2.42's
+// pango plugin caches a pointer to the last font name, which lives in the
+// context: freeing a context and making a new one leaves it dangling (a
+// use-after-free that AddressSanitizer sees on the second render).
+GVC_t* shared_context() {
+  static GVC_t* context = gvContext();
+  return context;
+}
+
 std::string render_dot(const std::string& dot, const char* format) {
   std::lock_guard lock(graphviz_mutex);
   std::string messages;
   CaptureMessages capture(messages);
-  std::unique_ptr<GVC_t, int (*)(GVC_t*)> gvc(gvContext(), gvFreeContext);
-  if (!gvc) throw Error(fmt::format("render_graph({}): cannot create a Graphviz context", format));
+  GVC_t* gvc = shared_context();
+  if (gvc == nullptr) throw Error(fmt::format("render_graph({}): cannot create a Graphviz context", format));
   std::unique_ptr<Agraph_t, int (*)(Agraph_t*)> graph(agmemread(dot.c_str()), agclose);
   if (!graph) {
     throw Error(fmt::format("render_graph({}): Graphviz cannot parse the DOT text{}", format, graphviz_said(messages)));
   }
-  if (gvLayout(gvc.get(), graph.get(), "dot") != 0) {
+  if (gvLayout(gvc, graph.get(), "dot") != 0) {
     // Graphviz finds its plugins through a config file that `dot -c` writes (Debian's libgvc6 does at install).
     bool no_plugin = messages.find("not recognized") != std::string::npos;
     throw Error(fmt::format("render_graph({}): Graphviz's 'dot' layout failed{}{}", format, graphviz_said(messages),
                             no_plugin ? "; its plugin config is probably missing: run `dot -c` as root" : ""));
   }
-  auto free_layout = [&](Agraph_t* g) { gvFreeLayout(gvc.get(), g); };
+  auto free_layout = [&](Agraph_t* g) { gvFreeLayout(gvc, g); };
   std::unique_ptr<Agraph_t, decltype(free_layout)> layout(graph.get(), free_layout);
   char* data = nullptr;
   unsigned int length = 0;
-  if (gvRenderData(gvc.get(), graph.get(), format, &data, &length) != 0 || data == nullptr) {
+  if (gvRenderData(gvc, graph.get(), format, &data, &length) != 0 || data == nullptr) {
     if (data != nullptr) gvFreeRenderData(data);
     throw Error(fmt::format("render_graph({}): Graphviz cannot render {}{}", format, format, graphviz_said(messages)));
   }
