@@ -4,23 +4,31 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "autodiff/gradcheck.hpp"
 
 namespace {
 
-// Every op records itself with record("name", ...): the source is the list of ops.
-// A plain scan rather than std::regex, whose GCC 12 implementation trips
-// -Wmaybe-uninitialized under the sanitizer build.
-std::set<std::string> ops_in_sources() {
+// Every op records itself with record("name", ...): the source is the list of
+// ops. A call whose first argument is not a string literal is reported, since
+// the check could not see its op. A plain scan rather than std::regex, whose
+// GCC 12 implementation trips -Wmaybe-uninitialized under the sanitizer build.
+struct OpsInSources {
   std::set<std::string> names;
-  const std::string call = "record(\"";
+  std::vector<std::string> unreadable;  // "file:offset" of calls without a literal name
+};
+
+OpsInSources ops_in_sources() {
+  OpsInSources found;
+  const std::string call = "record(";
   for (const auto& file : std::filesystem::directory_iterator(std::filesystem::path(TAPEGRAD_SOURCE_DIR) / "ops")) {
     if (file.path().extension() != ".cpp") continue;
     std::ifstream in(file.path());
@@ -28,12 +36,18 @@ std::set<std::string> ops_in_sources() {
     text << in.rdbuf();
     const std::string s = text.str();
     for (std::size_t at = s.find(call); at != std::string::npos; at = s.find(call, at + 1)) {
-      std::size_t begin = at + call.size();
-      std::size_t end = s.find('"', begin);
-      if (end != std::string::npos && end > begin) names.insert(s.substr(begin, end - begin));
+      // Only calls of record itself, not of a function whose name ends in "record".
+      if (at > 0 && (std::isalnum(static_cast<unsigned char>(s[at - 1])) || s[at - 1] == '_')) continue;
+      std::size_t begin = s.find_first_not_of(" \t\r\n", at + call.size());
+      std::size_t end = begin == std::string::npos || s[begin] != '"' ? std::string::npos : s.find('"', begin + 1);
+      if (end == std::string::npos || end == begin + 1) {
+        found.unreadable.push_back(file.path().filename().string() + ":" + std::to_string(at));
+        continue;
+      }
+      found.names.insert(s.substr(begin + 1, end - begin - 1));
     }
   }
-  return names;
+  return found;
 }
 
 }  // namespace
@@ -49,7 +63,12 @@ int main(int argc, char** argv) {
     std::printf("op gradcheck coverage: not checked (test filters given)\n");
     return failed;
   }
-  std::set<std::string> all = ops_in_sources();
+  OpsInSources sources = ops_in_sources();
+  for (const std::string& where : sources.unreadable) {
+    std::printf("record() at %s does not name its op with a string literal: the coverage check cannot see it\n",
+                where.c_str());
+  }
+  const std::set<std::string>& all = sources.names;
   const std::set<std::string>& checked = tg::gradchecked_ops();
   int missing = 0;
   for (const std::string& op : all) {
@@ -63,5 +82,5 @@ int main(int argc, char** argv) {
     std::printf("no ops found under %s/ops: the coverage check is broken\n", TAPEGRAD_SOURCE_DIR);
     return 1;
   }
-  return failed != 0 ? failed : (missing != 0 ? 1 : 0);
+  return failed != 0 ? failed : (missing != 0 || !sources.unreadable.empty() ? 1 : 0);
 }
