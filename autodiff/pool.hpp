@@ -1,5 +1,5 @@
 #pragma once
-/// A caching allocator for tensor storage.
+/// A caching allocator for tensor storage (and the graph's nodes).
 ///
 /// Training repeats the same shapes every step, so freed buffers are kept in
 /// size-class free lists and handed out again instead of going back to malloc.
@@ -11,7 +11,7 @@
 
 namespace tg {
 
-/// Counters of the tensor storage pool, in bytes.
+/// Counters of the pool (tensor storage and graph nodes), in bytes.
 struct MemoryStats {
   std::size_t bytes_in_use = 0;    ///< held by live tensors
   std::size_t bytes_reserved = 0;  ///< in use plus cached for reuse

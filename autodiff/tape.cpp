@@ -155,7 +155,7 @@ void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_p
   output->entry = static_cast<std::uint32_t>(entries_.size() - 1);
 }
 
-void Tape::accumulate(Node& node, Tensor grad, const TapeEntry& entry, std::size_t input_index) {
+void Tape::accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::size_t input_index) {
   if (grad.dtype() != node.value.dtype()) {
     throw BackwardError(fmt::format("backward of {}: gradient for input {} is {} but the input is {}",
                                     entry_context(entry), input_index, dtype_name(grad.dtype()),
@@ -253,7 +253,8 @@ UseTape::~UseTape() { detail::thread_state().tape = previous_; }
 
 Var record(const char* op, std::span<const Var> inputs, Tensor output, BackwardFn backward, OpFlags flags) {
   auto& state = detail::thread_state();
-  auto node = std::make_shared<Node>(std::move(output));
+  // Nodes come from the pool too: a training step makes thousands, all freed at the next reset.
+  auto node = std::allocate_shared<Node>(PoolAllocator<Node>{}, std::move(output));
   node->scope = state.scope;
   if (state.anomaly) check_forward(op, inputs, node->value, flags);
   bool needs_grad = false;

@@ -90,7 +90,7 @@ class Tape {
   std::uint32_t enter_scope(std::uint32_t id);
 
  private:
-  void accumulate(Node& node, Tensor grad, const TapeEntry& entry, std::size_t input_index);
+  void accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::size_t input_index);
 
   std::vector<TapeEntry> entries_;
   std::vector<Var> inputs_;

@@ -12,11 +12,9 @@ const char* dtype_name(DType dtype) { return dtype == DType::f32 ? "float32" : "
 
 std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
-namespace {
-[[noreturn]] void throw_undefined(const char* what) {
+void Tensor::throw_undefined(const char* what) {
   throw Error(fmt::format("Tensor::{}: the tensor is undefined (default-constructed)", what));
 }
-}  // namespace
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return dispatch(dtype, [&](auto zero) -> Tensor {
@@ -70,23 +68,6 @@ Tensor Tensor::normal(const Shape& shape, double mean, double stddev, std::uint6
     for (auto& x : t.array<T>()) x = static_cast<T>(dist(gen));
   });
   return t;
-}
-
-DType Tensor::dtype() const {
-  if (data_.index() == 0) throw_undefined("dtype");
-  return data_.index() == 1 ? DType::f32 : DType::f64;
-}
-
-const Shape& Tensor::shape() const {
-  if (data_.index() == 1) return std::get<1>(data_).shape();
-  if (data_.index() == 2) return std::get<2>(data_).shape();
-  throw_undefined("shape");
-}
-
-std::size_t Tensor::size() const {
-  if (data_.index() == 1) return std::get<1>(data_).size();
-  if (data_.index() == 2) return std::get<2>(data_).size();
-  return 0;
 }
 
 std::size_t Tensor::nbytes() const { return defined() ? size() * (dtype() == DType::f32 ? 4 : 8) : 0; }

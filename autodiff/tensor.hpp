@@ -72,10 +72,22 @@ class Tensor {
   bool defined() const { return data_.index() != 0; }
   /// Drops the storage: the tensor becomes undefined.
   void reset() { data_.emplace<std::monostate>(); }
-  DType dtype() const;
-  const Shape& shape() const;
+  // Inline: every op asks these several times.
+  DType dtype() const {
+    if (data_.index() == 0) throw_undefined("dtype");
+    return data_.index() == 1 ? DType::f32 : DType::f64;
+  }
+  const Shape& shape() const {
+    if (data_.index() == 1) return std::get_if<1>(&data_)->shape();
+    if (data_.index() == 2) return std::get_if<2>(&data_)->shape();
+    throw_undefined("shape");
+  }
   std::size_t dim() const { return shape().size(); }
-  std::size_t size() const;
+  std::size_t size() const {
+    if (data_.index() == 1) return std::get_if<1>(&data_)->size();
+    if (data_.index() == 2) return std::get_if<2>(&data_)->size();
+    return 0;
+  }
   std::size_t nbytes() const;
 
   template <class T>
@@ -99,6 +111,8 @@ class Tensor {
   std::string str() const;
 
  private:
+  [[noreturn]] static void throw_undefined(const char* what);
+
   std::variant<std::monostate, Array<float>, Array<double>> data_;
 };
 
