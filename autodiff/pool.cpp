@@ -7,8 +7,29 @@
 #include <new>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace tg {
 namespace {
+
+// Under AddressSanitizer, a cached block is poisoned while it waits in a free
+// list, and only the requested bytes of a handed-out block are addressable:
+// a use after free or an overflow into the class's slack is still caught,
+// although the pool never returns the block to malloc.
+#if defined(__SANITIZE_ADDRESS__)
+void mark_handed_out(void* ptr, std::size_t bytes, std::size_t size) {
+  ASAN_POISON_MEMORY_REGION(ptr, size);
+  ASAN_UNPOISON_MEMORY_REGION(ptr, bytes);
+}
+void mark_cached(void* ptr, std::size_t size) { ASAN_POISON_MEMORY_REGION(ptr, size); }
+void mark_released(void* ptr, std::size_t size) { ASAN_UNPOISON_MEMORY_REGION(ptr, size); }
+#else
+void mark_handed_out(void*, std::size_t, std::size_t) {}
+void mark_cached(void*, std::size_t) {}
+void mark_released(void*, std::size_t) {}
+#endif
 
 // Size classes are 2^k and 1.5 * 2^k (at most a third wasted), so that
 // batches of slightly different lengths still reuse each other's buffers.
@@ -59,6 +80,7 @@ void* pool::allocate(std::size_t bytes) {
     if (!list.empty()) {
       void* ptr = list.back();
       list.pop_back();
+      mark_handed_out(ptr, bytes, size);
       return ptr;
     }
     ++p.stats.fresh_allocations;
@@ -71,6 +93,7 @@ void* pool::allocate(std::size_t bytes) {
     p.stats.bytes_reserved -= size;
     throw std::bad_alloc();
   }
+  mark_handed_out(ptr, bytes, size);
   return ptr;
 }
 
@@ -83,9 +106,11 @@ void pool::deallocate(void* ptr, std::size_t bytes) noexcept {
   p.stats.bytes_in_use -= size;
   try {
     p.free_lists[class_index(size)].push_back(ptr);
+    mark_cached(ptr, size);
   } catch (...) {
     // The free list could not grow: give the buffer back to the system.
     p.stats.bytes_reserved -= size;
+    mark_released(ptr, size);
     std::free(ptr);
   }
 }
@@ -100,12 +125,15 @@ void release_cached_memory() {
   Pool& p = the_pool();
   std::lock_guard lock(p.mutex);
   for (std::size_t i = 0; i < p.free_lists.size(); ++i) {
-    for (void* ptr : p.free_lists[i]) std::free(ptr);
     std::size_t n = p.free_lists[i].size();
     if (n == 0) continue;
     // Recover the class size from the index: even -> 2^k, odd -> 1.5 * 2^k.
     std::size_t size = (i % 2 == 0) ? (std::size_t{1} << (i / 2))
                                     : (std::size_t{3} << ((i + 1) / 2 - 2));
+    for (void* ptr : p.free_lists[i]) {
+      mark_released(ptr, size);
+      std::free(ptr);
+    }
     p.stats.bytes_reserved -= n * size;
     p.free_lists[i].clear();
   }

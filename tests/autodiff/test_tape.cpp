@@ -197,3 +197,22 @@ TEST_CASE("a broadcast op with an empty result sends zero gradients to its opera
   CHECK(a.grad().shape() == Shape{1});
   CHECK(a.grad().item() == 0.0);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+// The pool keeps freed blocks instead of returning them to malloc, which would
+// hide a use after free from ASan: it poisons them itself.
+TEST_CASE("under AddressSanitizer, cached pool blocks and a block's slack are poisoned") {
+  auto* block = static_cast<char*>(pool::allocate(100));  // a 128-byte class
+  CHECK_FALSE(__asan_address_is_poisoned(block));
+  CHECK_FALSE(__asan_address_is_poisoned(block + 99));
+  CHECK(__asan_address_is_poisoned(block + 104));
+  pool::deallocate(block, 100);
+  CHECK(__asan_address_is_poisoned(block));
+  auto* again = static_cast<char*>(pool::allocate(128));
+  CHECK(again == block);  // the same block, handed out again, addressable again
+  CHECK_FALSE(__asan_address_is_poisoned(again + 127));
+  pool::deallocate(again, 128);
+}
+#endif
