@@ -1,12 +1,12 @@
 // The nn ops against PyTorch's values and gradients, stored in
 // tests/fixtures/nn.json by tools/fixtures/gen_nn_fixtures.py.
 #include <cmath>
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "check.hpp"
+#include "fixtures.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;
@@ -15,19 +15,12 @@ using nlohmann::json;
 namespace {
 
 const json& fixtures() {
-  static const json data = [] {
-    std::ifstream in(std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/nn.json");
-    REQUIRE(in.good());
-    return json::parse(in);
-  }();
+  static const json data = test::load_fixtures("nn.json");
   return data;
 }
 
-Shape shape_of(const json& t) { return t.at("shape").get<std::vector<std::size_t>>(); }
-
-Tensor tensor_of(const json& t) {
-  return Tensor::from_vector(t.at("data").get<std::vector<double>>(), shape_of(t), DType::f64);
-}
+using test::shape_of;
+using test::tensor_of;
 
 Indices indices_of(const json& t) {
   Indices out = Indices::from_shape(shape_of(t));

@@ -1,11 +1,11 @@
 // Sgd and Adam against torch.optim.SGD and torch.optim.Adam: parameter values
 // after each of 5 steps, stored in tests/fixtures/optim.json by
 // tools/fixtures/gen_optim_fixtures.py.
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "fixtures.hpp"
 #include "problem.hpp"
 
 using namespace tg;
@@ -14,18 +14,11 @@ using nlohmann::json;
 namespace {
 
 const json& fixtures() {
-  static const json data = [] {
-    std::ifstream in(std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/optim.json");
-    REQUIRE(in.good());
-    return json::parse(in);
-  }();
+  static const json data = test::load_fixtures("optim.json");
   return data;
 }
 
-Tensor tensor_of(const json& t, DType dtype) {
-  return Tensor::from_vector(t.at("data").get<std::vector<double>>(), t.at("shape").get<std::vector<std::size_t>>(),
-                             dtype);
-}
+using test::tensor_of;
 
 SgdOptions sgd_options(const json& o) {
   return {.lr = o.at("lr").get<double>(),
