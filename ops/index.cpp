@@ -71,7 +71,7 @@ std::vector<std::size_t> gather_offsets(const Shape& x_shape, std::size_t axis, 
 }  // namespace
 
 // y[..., e] = weight[ids[...], e]; dweight[v] = sum of dy[p] over the positions p with ids[p] = v
-Var embedding(const Var& weight, const Indices& ids) {
+Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t> padding_idx) {
   if (weight.dim() != 2) {
     throw ShapeError(fmt::format("{}: weight must have shape [V, E], got {} (ids {})", op_context("embedding"),
                                  shape_str(weight.shape()), shape_str(ids.shape())));
@@ -98,7 +98,9 @@ Var embedding(const Var& weight, const Indices& ids) {
       std::memcpy(out.data() + p * width, w + picked[p] * width, width * sizeof(T));
     return Tensor(std::move(out));
   });
-  return record("embedding", {weight}, std::move(y), [picked = std::move(picked)](BackwardContext& c) {
+  // Positions holding padding_idx pass no gradient to that row.
+  const std::size_t skip = padding_idx && *padding_idx >= 0 ? static_cast<std::size_t>(*padding_idx) : rows;
+  return record("embedding", {weight}, std::move(y), [picked = std::move(picked), skip](BackwardContext& c) {
     c.grad_input(0) = dispatch(c.input(0).dtype(), [&](auto zero) -> Tensor {
       using T = decltype(zero);
       const std::size_t width = c.input(0).shape()[1];
@@ -106,6 +108,7 @@ Var embedding(const Var& weight, const Indices& ids) {
       if (dw.size() == 0) return Tensor(std::move(dw));
       const T* dy = c.grad_output().array<T>().data();
       for (std::size_t p = 0; p < picked.size(); ++p) {
+        if (picked[p] == skip) continue;
         T* row = dw.data() + picked[p] * width;
         const T* g = dy + p * width;
         for (std::size_t e = 0; e < width; ++e) row[e] += g[e];

@@ -5,14 +5,19 @@
 /// plain xtensor arrays: they carry no gradient. An index outside its range
 /// throws IndexError naming the index, its position and the size it indexes.
 
+#include <cstdint>
+#include <optional>
+
 #include "../autodiff/var.hpp"
 
 namespace tg {
 
 /// Rows of `weight` [V, E] picked by `ids` (any shape, values in [0, V)):
 /// the result has shape [...ids.shape, E]. The gradient of a row picked
-/// several times is the sum of the gradients of its copies.
-Var embedding(const Var& weight, const Indices& ids);
+/// several times is the sum of the gradients of its copies. Positions whose id
+/// is `padding_idx` (if given, in [0, V)) pass no gradient to that row, as
+/// torch.nn.functional.embedding's padding_idx.
+Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t> padding_idx = std::nullopt);
 
 /// torch.gather: y[i] = x[i with i[axis] replaced by index[i]]. `index` has
 /// x's rank, index.shape[d] <= x.shape[d] for d != axis, any size along axis,
