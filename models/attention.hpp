@@ -6,6 +6,9 @@
 ///
 /// `padding` follows PyTorch's key_padding_mask: true marks a padded position,
 /// which gets weight exactly 0 (and no gradient). An empty mask means no padding.
+/// A row whose positions are all padded gets weights all 0 and a zero context
+/// (for multi_head the context is then out_proj.bias), with finite gradients;
+/// PyTorch gives NaN there.
 /// Keys and values that do not depend on the query are projected once per
 /// batch by prepare(); attend() then runs once per decoder step.
 ///
@@ -14,13 +17,21 @@
 ///   dot          e_i = q . k_i                             (Luong; Hq = Hk)
 ///   general      e_i = q . (W k_i)                         (Luong)
 ///   scaled_dot   e_i = q . k_i / sqrt(Hk)                  (Hq = Hk)
+/// then weights = softmax(e) over the real positions and context = sum_i weights_i v_i.
 ///   multi_head   torch.nn.MultiheadAttention with one query step: parameters
 ///                in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias
 ///                (q_proj_weight, k_proj_weight, v_proj_weight when the key or
 ///                value size differs from the query's); weights averaged over heads.
+///
+/// One class per file: AdditiveAttention (additive_attention.hpp), DotAttention
+/// (dot and scaled_dot, dot_attention.hpp), GeneralAttention
+/// (general_attention.hpp), MultiHeadAttention (multi_head_attention.hpp).
+/// docs/zoo-attention.md gives each kind's parameters and cost per step.
 
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
+#include <string>
 
 #include "linear.hpp"
 #include "module.hpp"
@@ -46,9 +57,16 @@ struct AttentionOptions {
 
 /// Keys and values prepared once per batch.
 struct AttentionMemory {
-  Var keys;      ///< [B, S, *] projected as the kind needs
-  Var values;    ///< [B, S, *] projected as the kind needs
+  Var keys;      ///< [B, S, *] projected as the kind needs ([B * heads, S, E / heads] for multi_head)
+  Var values;    ///< [B, S, *] projected as the kind needs ([B * heads, S, E / heads] for multi_head)
   Mask padding;  ///< [B, S], true = padded; empty = none
+  /// `padding` laid out as the kind's scores ([B * heads, 1, S] for multi_head, else [B, S]); empty = none.
+  Mask score_padding;
+  /// multi_head: the query's projection W_q [E, E] and b_q [E], sliced from
+  /// in_proj_weight and in_proj_bias once per batch rather than once per step.
+  Var query_weight;
+  Var query_bias;
+  std::size_t batch = 0;  ///< B
 };
 
 struct AttentionResult {
@@ -69,13 +87,38 @@ class Attention : public Module {
   /// C: Hv, or query_size for multi_head.
   virtual std::size_t context_size() const = 0;
   const AttentionOptions& options() const { return options_; }
+  /// Hv: options().value_size, or key_size when that is 0.
+  std::size_t value_size() const { return options_.value_size != 0 ? options_.value_size : options_.key_size; }
 
  protected:
-  explicit Attention(const AttentionOptions& options) : options_(options) {}
+  /// Checks the sizes every kind needs (query_size and key_size > 0).
+  explicit Attention(const AttentionOptions& options);
+  /// "tg::AdditiveAttention (additive)": how error messages name this module.
+  std::string label() const;
+  /// Throws Error unless options().kind is one of `kinds` (a class may serve several).
+  void require_kind(std::initializer_list<AttentionKind> kinds) const;
+  /// Throws ShapeError/DTypeError unless keys [B, S, Hk], values [B, S, Hv]
+  /// and padding (empty or [B, S]) fit each other, the options and the parameters.
+  void check_memory_inputs(const Var& keys, const Var& values, const Mask& padding) const;
+  /// Throws unless memory came from prepare() and query is [memory.batch, Hq] of its dtype.
+  void check_query(const AttentionMemory& memory, const Var& query) const;
+  /// The end of every single-head kind: scores [B, S] -> weights = softmax
+  /// with padded positions at -inf, context = weights @ memory.values [B, Hv].
+  static AttentionResult weigh_values(const Var& scores, const AttentionMemory& memory);
+
   AttentionOptions options_;
 };
 
+/// True for the mask that means "no padding": Mask{} (rank 0, as a default
+/// xtensor array is) or a mask with no elements.
+bool is_empty_mask(const Mask& padding);
+
 /// An attention module of options.kind.
 std::unique_ptr<Attention> make_attention(const AttentionOptions& options, Generator& gen = default_generator());
+
+/// copy_as() through the base class, for an attention module held as
+/// Attention (the template needs the concrete type): a module of the same
+/// kind and options with the same parameter values, converted to `dtype`.
+std::unique_ptr<Attention> copy_as(const Attention& m, DType dtype);
 
 }  // namespace tg
