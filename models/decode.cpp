@@ -29,40 +29,6 @@ constexpr double minus_inf = -std::numeric_limits<double>::infinity();
 /// A value as float64, for reading scores on the CPU whatever the model's dtype.
 Tensor as_f64(const Var& v) { return v.value().dtype() == DType::f64 ? v.value() : v.value().to(DType::f64); }
 
-/// Rows `rows` of x [N, ...] -> [rows.size(), ...]: the embedding op used as a row gather.
-Var take_rows(const Var& x, const Indices& rows) {
-  if (!x.defined()) return x;
-  const Shape& shape = x.shape();
-  const std::size_t n = shape[0];
-  const std::size_t width = n == 0 ? 0 : x.size() / n;
-  Shape out_shape = shape;
-  out_shape[0] = rows.size();
-  Var flat = x.dim() == 2 ? x : reshape(x, Shape{n, width});
-  Var picked = embedding(flat, rows);
-  return x.dim() == 2 ? picked : reshape(picked, out_shape);
-}
-
-DecoderState take_rows(const DecoderState& state, const Indices& rows) {
-  DecoderState out;
-  for (const CellState& layer : state.layers) out.layers.push_back({take_rows(layer.h, rows), take_rows(layer.c, rows)});
-  out.context = take_rows(state.context, rows);
-  return out;
-}
-
-AttentionMemory take_rows(const AttentionMemory& memory, const Indices& rows) {
-  AttentionMemory out;
-  out.keys = take_rows(memory.keys, rows);
-  out.values = take_rows(memory.values, rows);
-  if (memory.padding.size() > 0) {
-    const std::size_t steps = memory.padding.shape()[1];
-    out.padding = filled<bool>({rows.size(), steps}, false);
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      for (std::size_t s = 0; s < steps; ++s) out.padding(r, s) = memory.padding(static_cast<std::size_t>(rows(r)), s);
-    }
-  }
-  return out;
-}
-
 /// Row r of a float64 [N, S] attention value, cut to the sentence's source length.
 std::vector<double> attention_row(const Tensor& weights, std::size_t r, std::int64_t length) {
   const std::size_t steps = weights.shape()[1];
@@ -198,8 +164,9 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
   // Row b*K + k is beam k of sentence b; the encoder ran once per sentence.
   Indices sentence_of = filled<std::int64_t>({rows}, std::int64_t{});
   for (std::size_t r = 0; r < rows; ++r) sentence_of(r) = static_cast<std::int64_t>(r / beam);
-  const AttentionMemory memory = take_rows(enc.memory, sentence_of);
-  DecoderState state = take_rows(enc.initial, sentence_of);
+  const EncoderState beams = model.select(enc, sentence_of);
+  const AttentionMemory& memory = beams.memory;
+  DecoderState state = beams.initial;
 
   // Only beam 0 starts alive, so the first step does not pick K copies of one hypothesis.
   std::vector<double> scores(rows, minus_inf);

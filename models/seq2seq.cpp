@@ -65,6 +65,12 @@ Seq2SeqOptions resolve(const Seq2SeqOptions& given) {
   if (!(o.sampling_probability >= 0.0 && o.sampling_probability <= 1.0)) {
     fail(fmt::format("sampling_probability {} is outside [0, 1]", o.sampling_probability));
   }
+  const AttentionKind kind = o.attention.kind;
+  if ((kind == AttentionKind::dot || kind == AttentionKind::scaled_dot) && o.decoder_hidden_size != dh) {
+    throw ShapeError(fmt::format("Seq2Seq: {} attention needs decoder_hidden_size = directions * hidden_size = {} "
+                                 "(query and key sizes agree), got {}",
+                                 attention_kind_name(kind), dh, o.decoder_hidden_size));
+  }
   o.attention.query_size = o.decoder_hidden_size;
   o.attention.key_size = dh;
   o.attention.value_size = dh;
@@ -122,6 +128,25 @@ Seq2SeqOptions Seq2SeqOptions::reference(std::size_t vocab, std::size_t embed, s
   o.attention.kind = AttentionKind::additive;
   o.attention.attention_size = hidden;
   return o;
+}
+
+Var take_rows(const Var& x, const Indices& rows) {
+  if (!x.defined()) return x;
+  if (x.dim() == 0) throw ShapeError(fmt::format("take_rows: x must have rank >= 1, got {}", shape_str(x.shape())));
+  const Shape& shape = x.shape();
+  if (x.dim() == 2) return embedding(x, rows);
+  Shape out_shape = shape;
+  out_shape[0] = rows.size();
+  const std::size_t width = shape[0] == 0 ? 0 : x.size() / shape[0];
+  return reshape(embedding(reshape(x, Shape{shape[0], width}), rows), out_shape);
+}
+
+DecoderState take_rows(const DecoderState& state, const Indices& rows) {
+  DecoderState out;
+  out.layers.reserve(state.layers.size());
+  for (const CellState& layer : state.layers) out.layers.push_back({take_rows(layer.h, rows), take_rows(layer.c, rows)});
+  out.context = take_rows(state.context, rows);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,12 +359,14 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
   const Seq2SeqOptions& o = options_;
   const std::size_t dirs = directions(o), le = o.encoder_layers, ld = o.decoder_layers, hd = o.decoder_hidden_size;
   const bool lstm = o.cell == RecurrentKind::lstm;
+  // The parameters' dtype, not options().dtype: copy_as and to() convert a built model.
+  const DType dtype = decoder.embedding.weight.dtype();
   DecoderState state;
-  state.context = Var(Tensor::zeros({batch, decoder.context_size()}, o.dtype));
+  state.context = Var(Tensor::zeros({batch, decoder.context_size()}, dtype));
   if (o.bridge == BridgeKind::zeros) {
     for (std::size_t l = 0; l < ld; ++l) {
-      state.layers.push_back({Var(Tensor::zeros({batch, hd}, o.dtype)),
-                              lstm ? Var(Tensor::zeros({batch, hd}, o.dtype)) : Var()});
+      state.layers.push_back({Var(Tensor::zeros({batch, hd}, dtype)),
+                              lstm ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
     }
     return state;
   }
@@ -393,6 +420,30 @@ EncoderState Seq2Seq::encode(const Indices& source, const std::vector<std::int64
     out.memory = decoder.attention().prepare(rnn.output, rnn.output, padding);
   }
   out.initial = initial_state(rnn.state, batch);
+  return out;
+}
+
+EncoderState Seq2Seq::select(const EncoderState& state, const Indices& rows) const {
+  const std::size_t batch = state.lengths.size();
+  EncoderState out;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (rows(r) < 0 || rows(r) >= static_cast<std::int64_t>(batch)) {
+      throw IndexError(fmt::format("Seq2Seq::select: rows[{}] = {} is outside [0, {})", r, rows(r), batch));
+    }
+    out.lengths.push_back(state.lengths[static_cast<std::size_t>(rows(r))]);
+  }
+  out.outputs = take_rows(state.outputs, rows);
+  const std::size_t steps = state.outputs.shape()[1];
+  Mask padding = filled<bool>({rows.size(), steps}, false);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (auto s = static_cast<std::size_t>(out.lengths[r]); s < steps; ++s) padding(r, s) = true;
+  }
+  {
+    NameScope scope("decoder");
+    NameScope attention_scope("attention");
+    out.memory = decoder.attention().prepare(out.outputs, out.outputs, padding);
+  }
+  out.initial = take_rows(state.initial, rows);
   return out;
 }
 

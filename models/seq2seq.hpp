@@ -123,6 +123,12 @@ struct DecoderStep {
   DecoderState state;  ///< the state after the step, for the next one
 };
 
+/// Rows `rows` of x [N, ...] (values in [0, N), repeats allowed) -> [rows.size(), ...]: the
+/// embedding op used as a row gather (gradient scatter-added back). Undefined stays undefined.
+Var take_rows(const Var& x, const Indices& rows);
+/// Every per-sentence value of a decoder state at rows `rows`: how beam search reorders states.
+DecoderState take_rows(const DecoderState& state, const Indices& rows);
+
 /// A stack of LSTMCells or GRUCells run one step at a time, with dropout between cells while
 /// training: the decoder's recurrence. Children "0", "1", ...: cell l reads cell l - 1's h.
 struct StackedCellOptions {
@@ -226,6 +232,11 @@ class Seq2Seq : public Module {
   /// One incremental decoder step: tokens [B] are y_{t-1} (bos_id at the first step); `state`
   /// is the previous step's (encoder.initial at the first). Only the new token is fed.
   DecoderStep decode_step(const AttentionMemory& memory, const Indices& tokens, const DecoderState& state) const;
+
+  /// The encoder state of the sentences `rows` (indices into its batch; repeats allowed, as beam
+  /// search repeats each sentence K times). The attention memory is prepared again from the
+  /// picked outputs, so that every attention kind's layout follows.
+  EncoderState select(const EncoderState& state, const Indices& rows) const;
 
   const Seq2SeqOptions& options() const { return options_; }
   /// Lengths as loss() takes them, checked (or counted from pad_id when empty).
