@@ -7,6 +7,7 @@
 #include <xtensor/xview.hpp>
 
 #include "autodiff/mode.hpp"
+#include "fixtures.hpp"
 #include "models/seq2seq.hpp"
 #include "ops/activation.hpp"
 #include "ops/check.hpp"
@@ -466,4 +467,39 @@ TEST_CASE("Seq2Seq: plain gradient steps lower the reference model's loss") {
     }
   }
   CHECK(m.loss(b.source, b.lengths, b.target_in, b.target_out).item() < 0.5 * first);
+}
+
+TEST_CASE("Seq2Seq: the reference model matches PyTorch's loss and gradients (tests/fixtures/seq2seq.json)") {
+  const nlohmann::json fx = test::load_fixtures("seq2seq.json");
+  const auto& sizes = fx.at("sizes");
+  Seq2SeqOptions o = Seq2SeqOptions::reference(sizes.at("V").get<std::size_t>(), sizes.at("E").get<std::size_t>(),
+                                               sizes.at("H").get<std::size_t>());
+  o.dtype = DType::f64;
+  auto ids = [&](const char* key) {
+    const std::vector<double> v = test::tensor_of(fx.at(key)).to_vector();
+    Indices out = xt::zeros<std::int64_t>(std::vector<std::size_t>(test::shape_of(fx.at(key)).begin(),
+                                                                     test::shape_of(fx.at(key)).end()));
+    for (std::size_t i = 0; i < v.size(); ++i) out.flat(i) = static_cast<std::int64_t>(v[i]);
+    return out;
+  };
+  const Indices source = ids("source"), target_in = ids("target_in"), target_out = ids("target_out");
+  const std::vector<std::int64_t> lengths = fx.at("lengths").get<std::vector<std::int64_t>>();
+  StateDict state;
+  for (const auto& [name, value] : fx.at("parameters").items()) state.push_back({name, test::tensor_of(value)});
+  for (const auto& c : fx.at("cases")) {
+    o.label_smoothing = c.at("label_smoothing").get<double>();
+    INFO("label_smoothing " << o.label_smoothing);
+    Seq2Seq m(o);
+    m.load_state_dict(state);
+    Var loss = m.loss(source, lengths, target_in, target_out);
+    loss.backward();
+    CHECK(loss.item() == doctest::Approx(c.at("loss").get<double>()).epsilon(1e-10));
+    for (const NamedVar& p : m.named_parameters()) {
+      INFO(p.name);
+      const std::vector<double> expected = test::tensor_of(c.at("grads").at(p.name)).to_vector();
+      const std::vector<double> got = p.var.grad().to_vector();
+      REQUIRE(got.size() == expected.size());
+      for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-9));
+    }
+  }
 }
