@@ -1,0 +1,270 @@
+#include "decode.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "../autodiff/mode.hpp"
+#include "../ops/index.hpp"
+#include "../ops/shape.hpp"
+#include "../ops/softmax.hpp"
+
+namespace tg {
+namespace {
+
+/// An integer or boolean array of `shape` holding `value` everywhere.
+template <class T>
+xt::xarray<T> filled(const std::vector<std::size_t>& shape, T value) {
+  xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+  a.fill(value);
+  return a;
+}
+
+constexpr double minus_inf = -std::numeric_limits<double>::infinity();
+
+/// A value as float64, for reading scores on the CPU whatever the model's dtype.
+Tensor as_f64(const Var& v) { return v.value().dtype() == DType::f64 ? v.value() : v.value().to(DType::f64); }
+
+/// Row r of a float64 [N, S] attention value, cut to the sentence's source length.
+std::vector<double> attention_row(const Tensor& weights, std::size_t r, std::int64_t length) {
+  const std::size_t steps = weights.shape()[1];
+  const double* p = weights.array<double>().data() + r * steps;
+  return std::vector<double>(p, p + std::min<std::size_t>(steps, static_cast<std::size_t>(length)));
+}
+
+void check_source(const Indices& source, const char* who) {
+  if (source.dimension() != 2 || source.shape()[0] == 0) {
+    throw ShapeError(fmt::format("{}: source must be [B, S] with B >= 1, got rank {}", who, source.dimension()));
+  }
+}
+
+/// The shared loop of greedy decoding and sampling: one token per sentence and step from
+/// choose(sentence, logits row, log-probability row, V).
+using Chooser = std::function<std::int64_t(std::size_t, const double*, const double*, std::size_t)>;
+
+std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& source,
+                                          const std::vector<std::int64_t>& lengths, std::size_t max_length,
+                                          const Chooser& choose, const char* who) {
+  NoGradGuard no_grad;
+  check_source(source, who);
+  if (max_length == 0) throw Error(fmt::format("{}: max_length must be >= 1", who));
+  const Seq2SeqOptions& o = model.options();
+  EncoderState enc = model.encode(source, lengths);
+  const std::size_t batch = source.shape()[0];
+  std::vector<Hypothesis> out(batch);
+  Indices tokens = filled<std::int64_t>({batch}, o.bos_id);
+  DecoderState state = enc.initial;
+  std::size_t remaining = batch;
+  for (std::size_t t = 0; t < max_length && remaining > 0; ++t) {
+    DecoderStep step = model.decode_step(enc.memory, tokens, state);
+    const Tensor logits = as_f64(step.logits);
+    const Tensor log_probs = as_f64(log_softmax(step.logits, -1));
+    const Tensor weights = as_f64(step.attention);
+    const std::size_t vocab = logits.shape()[1];
+    for (std::size_t b = 0; b < batch; ++b) {
+      Hypothesis& h = out[b];
+      if (h.finished) continue;
+      const double* lp = log_probs.array<double>().data() + b * vocab;
+      const std::int64_t v = choose(b, logits.array<double>().data() + b * vocab, lp, vocab);
+      h.tokens.push_back(v);
+      h.score += lp[v];
+      h.attention.push_back(attention_row(weights, b, enc.lengths[b]));
+      tokens(b) = v;
+      if (v == o.eos_id) {
+        h.finished = true;
+        --remaining;
+      }
+    }
+    state = std::move(step.state);
+  }
+  for (Hypothesis& h : out) h.normalized_score = h.score;
+  return out;
+}
+
+}  // namespace
+
+double length_penalty(std::size_t length, double alpha) {
+  return std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
+}
+
+std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
+                                      const std::vector<std::int64_t>& lengths, const GreedyOptions& options) {
+  auto argmax = [](std::size_t, const double* logits, const double*, std::size_t vocab) {
+    return static_cast<std::int64_t>(std::max_element(logits, logits + vocab) - logits);
+  };
+  return decode_one_by_one(model, source, lengths, options.max_length, argmax, "greedy_decode");
+}
+
+std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Generator& gen,
+                               const std::vector<std::int64_t>& lengths, const SamplingOptions& options) {
+  if (!(options.temperature > 0.0)) {
+    throw Error(fmt::format("sample: temperature must be > 0, got {}", options.temperature));
+  }
+  if (!(options.top_p > 0.0 && options.top_p <= 1.0)) {
+    throw Error(fmt::format("sample: top_p must be in (0, 1], got {}", options.top_p));
+  }
+  std::vector<std::size_t> order;
+  std::vector<double> probs;
+  auto draw = [&](std::size_t, const double* logits, const double*, std::size_t vocab) -> std::int64_t {
+    // Most likely first; ties by token id, so that top_k = 1 picks what greedy picks.
+    order.resize(vocab);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    auto better = [&](std::size_t a, std::size_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    const std::size_t kept = options.top_k > 0 ? std::min(options.top_k, vocab) : vocab;
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kept), order.end(), better);
+    probs.resize(kept);
+    const double top = logits[order[0]] / options.temperature;
+    double mass = 0.0;
+    for (std::size_t i = 0; i < kept; ++i) {
+      probs[i] = std::exp(logits[order[i]] / options.temperature - top);
+      mass += probs[i];
+    }
+    // Nucleus: the shortest prefix whose share of the (top-k) mass reaches top_p.
+    std::size_t nucleus = kept;
+    if (options.top_p < 1.0) {
+      double cumulative = 0.0;
+      for (std::size_t i = 0; i < kept; ++i) {
+        cumulative += probs[i];
+        if (cumulative >= options.top_p * mass) {
+          nucleus = i + 1;
+          break;
+        }
+      }
+      mass = cumulative;
+    }
+    double u = gen.uniform() * mass;
+    for (std::size_t i = 0; i < nucleus; ++i) {
+      u -= probs[i];
+      if (u < 0.0) return static_cast<std::int64_t>(order[i]);
+    }
+    return static_cast<std::int64_t>(order[nucleus - 1]);  // rounding left u at the very end
+  };
+  return decode_one_by_one(model, source, lengths, options.max_length, draw, "sample");
+}
+
+std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Indices& source,
+                                                 const std::vector<std::int64_t>& lengths,
+                                                 const BeamSearchOptions& options) {
+  NoGradGuard no_grad;
+  check_source(source, "beam_search");
+  const std::size_t beam = options.beam_size;
+  if (beam == 0 || options.n_best == 0 || options.n_best > beam || options.max_length == 0) {
+    throw Error(fmt::format("beam_search: needs beam_size >= 1 (got {}), n_best in [1, beam_size] (got {}) and "
+                            "max_length >= 1 (got {})",
+                            beam, options.n_best, options.max_length));
+  }
+  const Seq2SeqOptions& o = model.options();
+  EncoderState enc = model.encode(source, lengths);
+  const std::size_t batch = source.shape()[0], rows = batch * beam;
+
+  // Row b*K + k is beam k of sentence b; the encoder ran once per sentence.
+  Indices sentence_of = filled<std::int64_t>({rows}, std::int64_t{});
+  for (std::size_t r = 0; r < rows; ++r) sentence_of(r) = static_cast<std::int64_t>(r / beam);
+  const EncoderState beams = model.select(enc, sentence_of);
+  const AttentionMemory& memory = beams.memory;
+  DecoderState state = beams.initial;
+
+  // Only beam 0 starts alive, so the first step does not pick K copies of one hypothesis.
+  std::vector<double> scores(rows, minus_inf);
+  for (std::size_t b = 0; b < batch; ++b) scores[b * beam] = 0.0;
+  Indices tokens = filled<std::int64_t>({rows}, o.bos_id);
+
+  // Back-pointers: at step t, row r holds token history_token[t][r], extending row
+  // history_parent[t][r] of step t, whose attention while choosing it is history_attention[t].
+  std::vector<std::vector<std::int64_t>> history_token, history_parent;
+  std::vector<Tensor> history_attention;
+  std::vector<std::vector<Hypothesis>> finished(batch);
+  std::vector<bool> done(batch, false);
+
+  // The hypothesis that extends row `parent` of step t by token v.
+  auto build = [&](std::size_t b, std::size_t parent, std::size_t t, std::int64_t v, double score, bool ended) {
+    Hypothesis h;
+    h.tokens.push_back(v);
+    h.attention.push_back(attention_row(history_attention[t], parent, enc.lengths[b]));
+    std::size_t r = parent;
+    for (std::size_t s = t; s-- > 0;) {
+      h.tokens.push_back(history_token[s][r]);
+      r = static_cast<std::size_t>(history_parent[s][r]);
+      h.attention.push_back(attention_row(history_attention[s], r, enc.lengths[b]));
+    }
+    std::reverse(h.tokens.begin(), h.tokens.end());
+    std::reverse(h.attention.begin(), h.attention.end());
+    h.score = score;
+    h.normalized_score = score / length_penalty(h.tokens.size(), options.length_penalty);
+    h.finished = ended;
+    return h;
+  };
+
+  std::vector<std::pair<double, std::size_t>> candidates;
+  for (std::size_t t = 0; t < options.max_length; ++t) {
+    DecoderStep step = model.decode_step(memory, tokens, state);
+    const Tensor log_probs = as_f64(log_softmax(step.logits, -1));
+    history_attention.push_back(as_f64(step.attention));
+    const std::size_t vocab = log_probs.shape()[1];
+    const double* lp = log_probs.array<double>().data();
+    std::vector<std::int64_t> parent(rows), next(rows, o.eos_id);
+    std::vector<double> next_scores(rows, minus_inf);
+    for (std::size_t r = 0; r < rows; ++r) parent[r] = static_cast<std::int64_t>(r);
+    const bool last = t + 1 == options.max_length;
+    for (std::size_t b = 0; b < batch; ++b) {
+      if (done[b]) continue;
+      candidates.clear();
+      for (std::size_t k = 0; k < beam; ++k) {
+        const std::size_t r = b * beam + k;
+        if (scores[r] == minus_inf) continue;
+        for (std::size_t v = 0; v < vocab; ++v) candidates.emplace_back(scores[r] + lp[r * vocab + v], k * vocab + v);
+      }
+      // The 2K best are enough: each beam has one EOS, so at least K of them are not EOS.
+      const std::size_t ranked = std::min(2 * beam, candidates.size());
+      std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(ranked), candidates.end(),
+                        [](const auto& a, const auto& c) { return a.first > c.first || (a.first == c.first && a.second < c.second); });
+      std::size_t alive = 0;
+      for (std::size_t i = 0; i < ranked; ++i) {
+        const auto [score, flat] = candidates[i];
+        if (score == minus_inf) break;
+        const std::size_t from = b * beam + flat / vocab;
+        const auto v = static_cast<std::int64_t>(flat % vocab);
+        if (v == o.eos_id) {
+          if (i < beam) finished[b].push_back(build(b, from, t, v, score, true));
+        } else if (alive < beam) {
+          const std::size_t slot = b * beam + alive++;
+          parent[slot] = static_cast<std::int64_t>(from);
+          next[slot] = v;
+          next_scores[slot] = score;
+        }
+      }
+      if (finished[b].size() >= beam || alive == 0) {
+        done[b] = true;
+      } else if (last) {
+        for (std::size_t k = 0; k < alive; ++k) {
+          const std::size_t slot = b * beam + k;
+          finished[b].push_back(build(b, static_cast<std::size_t>(parent[slot]), t, next[slot], next_scores[slot], false));
+        }
+        done[b] = true;
+      }
+    }
+    history_token.push_back(next);
+    history_parent.push_back(parent);
+    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    Indices order = filled<std::int64_t>({rows}, std::int64_t{});
+    for (std::size_t r = 0; r < rows; ++r) {
+      order(r) = parent[r];
+      tokens(r) = next[r];
+    }
+    state = take_rows(step.state, order);
+    scores = std::move(next_scores);
+  }
+
+  for (std::vector<Hypothesis>& list : finished) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Hypothesis& a, const Hypothesis& c) { return a.normalized_score > c.normalized_score; });
+    if (list.size() > options.n_best) list.resize(options.n_best);
+  }
+  return finished;
+}
+
+}  // namespace tg

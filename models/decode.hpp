@@ -1,0 +1,78 @@
+#pragma once
+/// Decoding a Seq2Seq model: greedy, beam search and sampling.
+///
+/// Every decoder runs without recording (NoGradGuard), encodes the batch once and then feeds
+/// only each step's new token to Seq2Seq::decode_step, carrying the decoder state (never
+/// re-running the decoder over the prefix). The model is used as it is: call model.eval()
+/// first, or dropout stays active. Sentences of a batch are decoded together; padding in the
+/// source (with lengths, or counted from pad_id) does not change any sentence's result.
+///
+/// Scores are log-probabilities under the model (log_softmax of the logits, before any
+/// temperature or truncation), summed over the hypothesis's tokens, EOS included.
+/// GNMT's length penalty (Wu et al. 2016): lp(n) = ((5 + n) / 6)^alpha, with n the number of
+/// tokens including EOS; normalized_score = score / lp(n).
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "seq2seq.hpp"
+
+namespace tg {
+
+/// One decoded sequence.
+struct Hypothesis {
+  /// Generated tokens, without BOS; the last one is eos_id unless max_length cut it short.
+  std::vector<std::int64_t> tokens;
+  double score = 0.0;             ///< sum of the tokens' log-probabilities
+  double normalized_score = 0.0;  ///< score / lp(tokens.size()) (beam search; score otherwise)
+  /// attention[t][s]: weight of source position s when producing tokens[t]; each row has the
+  /// sentence's own source length.
+  std::vector<std::vector<double>> attention;
+  bool finished = false;  ///< ended with eos_id
+};
+
+struct GreedyOptions {
+  std::size_t max_length = 100;  ///< most tokens per hypothesis, EOS included
+};
+
+struct BeamSearchOptions {
+  std::size_t beam_size = 5;     ///< K, hypotheses kept alive per sentence
+  double length_penalty = 0.6;   ///< GNMT's alpha; 0 ranks by the raw score
+  std::size_t n_best = 1;        ///< hypotheses returned per sentence, in [1, K]
+  std::size_t max_length = 100;  ///< most tokens per hypothesis, EOS included
+};
+
+struct SamplingOptions {
+  double temperature = 1.0;      ///< logits are divided by it; > 0
+  std::size_t top_k = 0;         ///< sample among the k most likely tokens (0: all)
+  double top_p = 1.0;            ///< nucleus: the fewest most likely tokens whose mass reaches p, in (0, 1]
+  std::size_t max_length = 100;  ///< most tokens per hypothesis, EOS included
+};
+
+/// GNMT's length penalty ((5 + length) / 6)^alpha.
+double length_penalty(std::size_t length, double alpha);
+
+/// The most likely token at each step. source [B, S]; lengths as Seq2Seq::loss. One hypothesis
+/// per sentence.
+std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
+                                      const std::vector<std::int64_t>& lengths = {},
+                                      const GreedyOptions& options = {});
+
+/// Beam search over all sentences at once (B*K decoder rows). At each step every sentence's
+/// alive hypotheses are extended by every token and the 2K best candidates are ranked: EOS among
+/// the first K ends a hypothesis (kept as finished), the best K others stay alive. A sentence is
+/// done when it has K finished hypotheses or reaches max_length (its alive ones are then kept
+/// unfinished); the search stops when every sentence is done. Returns, per sentence, its n_best
+/// hypotheses by normalized_score, best first. Decoder states follow their beams through
+/// embedding-as-index gathers of the [B*K, H] rows.
+std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Indices& source,
+                                                 const std::vector<std::int64_t>& lengths = {},
+                                                 const BeamSearchOptions& options = {});
+
+/// Ancestral sampling from the model's distribution with temperature, then top-k, then top-p
+/// truncation, one draw per sentence and step from `gen` (the same seed gives the same samples).
+std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Generator& gen,
+                               const std::vector<std::int64_t>& lengths = {}, const SamplingOptions& options = {});
+
+}  // namespace tg
