@@ -26,7 +26,7 @@
 /// One class per file: AdditiveAttention (additive_attention.hpp), DotAttention
 /// (dot and scaled_dot, dot_attention.hpp), GeneralAttention
 /// (general_attention.hpp), MultiHeadAttention (multi_head_attention.hpp).
-/// docs/zoo-attention.md gives each kind's parameters and cost per step.
+/// docs/attention.md gives each kind's parameters and cost per step.
 
 #include <cstddef>
 #include <initializer_list>

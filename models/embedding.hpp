@@ -15,7 +15,7 @@ namespace tg {
 struct EmbeddingOptions {
   std::size_t num_embeddings = 0;             ///< vocabulary size V
   std::size_t embedding_dim = 0;              ///< vector size E
-  std::optional<std::int64_t> padding_idx;    ///< row that stays zero and gets no gradient (negative counts from V)
+  std::optional<std::int64_t> padding_idx{};  ///< row that stays zero and gets no gradient (negative counts from V)
   DType dtype = DType::f32;                   ///< dtype of the parameter
 };
 

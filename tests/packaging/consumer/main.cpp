@@ -1,4 +1,5 @@
-// Trains nothing, checks one gradient: proves the headers and library link.
+// A user's project: checks one gradient by hand, then runs an LSTM from the
+// zoo: proves the headers (autodiff, ops, models) install and link.
 #include <cstdio>
 
 #include <tapegrad.hpp>
@@ -10,5 +11,16 @@ int main() {
   double expected = (1 - y.item() * y.item()) * 2 * 2.0;
   double got = x.grad().item();
   std::printf("consumer: dy/dx = %.12f (expected %.12f)\n", got, expected);
-  return got == expected ? 0 : 1;
+  if (got != expected) return 1;
+
+  tg::manual_seed(0);
+  tg::LSTM lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true});
+  tg::Var input(tg::Tensor::normal({2, 5, 3}, 0, 1, 1));
+  tg::RNNOutput out = lstm.forward(input, {}, {5, 3});
+  tg::sum(out.output).backward();
+  bool ok = out.output.shape() == tg::Shape{2, 5, 4} && out.state.h.shape() == tg::Shape{2, 2, 4} &&
+            lstm.parameter("weight_ih_l0").grad().defined();
+  std::printf("consumer: LSTM with %zu parameters, output %s\n", lstm.parameter_count(),
+              tg::shape_str(out.output.shape()).c_str());
+  return ok ? 0 : 1;
 }

@@ -1,0 +1,68 @@
+// Resident memory of a training loop stays flat: 50 steps of the reference
+// model of ../shared/bench/SPEC.md at its medium size. After the first steps
+// every tensor and graph node comes from the pool's cache, so nothing more is
+// asked of the system.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "models/seq2seq.hpp"
+#include "optim/adam.hpp"
+
+using namespace tg;
+
+namespace {
+
+// Resident set size in bytes, from /proc/self/statm (second field, in pages).
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+Indices random_ids(std::size_t rows, std::size_t cols, std::size_t vocab, std::uint64_t seed) {
+  Generator gen(seed);
+  Indices ids = Indices::from_shape({rows, cols});
+  for (auto& id : ids) id = 1 + static_cast<std::int64_t>(gen.uniform() * static_cast<double>(vocab - 1));
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("SPEC medium: resident memory after step 50 equals that after step 2") {
+  const std::size_t batch = 64, vocab = 8000, embed = 256, hidden = 512, length = 30;
+  manual_seed(0);
+  Seq2Seq model(Seq2SeqOptions::reference(vocab, embed, hidden));
+  Adam adam(model.parameters(), {.lr = 1e-3});
+  Indices source = random_ids(batch, length, vocab, 1);
+  Indices target_in = random_ids(batch, length, vocab, 2);
+  Indices target_out = random_ids(batch, length, vocab, 3);
+  std::vector<std::int64_t> lengths(batch, static_cast<std::int64_t>(length));
+
+  std::size_t after_step_2 = 0;
+  MemoryStats pool_after_2;
+  for (int step = 1; step <= 50; ++step) {
+    adam.zero_grad();
+    Var loss = model.loss(source, lengths, target_in, target_out);
+    loss.backward();
+    adam.step();
+    current_tape().reset();
+    if (step == 2) {
+      after_step_2 = resident_bytes();
+      pool_after_2 = memory_stats();
+    }
+  }
+  std::size_t after_step_50 = resident_bytes();
+  MemoryStats pool_after_50 = memory_stats();
+  std::printf("resident: %.1f MiB after step 2, %.1f MiB after step 50; pool reserved %.1f -> %.1f MiB\n",
+              after_step_2 / 1048576.0, after_step_50 / 1048576.0, pool_after_2.bytes_reserved / 1048576.0,
+              pool_after_50.bytes_reserved / 1048576.0);
+  CHECK(pool_after_50.bytes_reserved == pool_after_2.bytes_reserved);
+  CHECK(pool_after_50.fresh_allocations == pool_after_2.fresh_allocations);
+  CHECK(after_step_50 == after_step_2);
+}
