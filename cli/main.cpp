@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help prints and succeeds; a usage error is status 2, as in most tools.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::string command = app.get_subcommands().empty() ? "tapegrad" : "tapegrad " + app.get_subcommands()[0]->get_name();
     std::fprintf(stderr, "%s: %s\n", command.c_str(), one_line(e.what()).c_str());

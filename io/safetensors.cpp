@@ -127,14 +127,14 @@ std::uint64_t read_u64_le(const std::uint8_t* p) {
 // The 8-byte length N against the file's size; returns N.
 std::uint64_t check_header_length(const std::uint8_t* prefix, std::uint64_t file_bytes, const std::string& source) {
   const std::uint64_t n = read_u64_le(prefix);
+  if (n > safetensors_max_header_bytes) {
+    malformed(source, fmt::format("header length {} is over the limit of {} bytes (100 MB)", n,
+                                  safetensors_max_header_bytes));
+  }
   if (n > file_bytes - 8) {
     malformed(source, fmt::format("header length {} runs past the end of the file ({} bytes, so at most {} "
                                   "header bytes after the 8-byte length)",
                                   n, file_bytes, file_bytes - 8));
-  }
-  if (n > safetensors_max_header_bytes) {
-    malformed(source, fmt::format("header length {} is over the limit of {} bytes (100 MB)", n,
-                                  safetensors_max_header_bytes));
   }
   return n;
 }
@@ -158,7 +158,7 @@ json parse_json(std::string_view text, const std::string& source) {
   std::vector<Open> open;
   // Inside an entry, names the entry: the top-level object's current key.
   auto where = [&]() -> std::string {
-    if (open.size() < 2) return "";
+    if (open.size() < 2 || !open.front().object) return "";
     const std::string& entry = open.front().last_key;
     return entry == "__metadata__" ? "__metadata__: " : fmt::format("tensor '{}': ", entry);
   };
