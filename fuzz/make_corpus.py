@@ -48,6 +48,7 @@ def main():
         "bad_header_over_limit": raw("{}", length=2 ** 40),
         "bad_not_utf8": raw(b'{"w\xff":{}}'),
         "bad_not_json": raw('{"w": {"dtype": '),
+        "bad_number_overflow": raw('{"w": {"dtype": "F32", "shape": [1e3627776], "data_offsets": [0, 4]}}', b"\0" * 4),
         "bad_not_object": raw("[1, 2, 3]"),
         "bad_entry_not_object": raw('{"w": [0, 4]}', b"\0" * 4),
         "bad_missing_field": raw('{"w": {"dtype": "F32", "shape": [1]}}', b"\0" * 4),

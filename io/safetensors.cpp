@@ -196,6 +196,9 @@ json parse_json(std::string_view text, const std::string& source) {
   } catch (const json::parse_error& e) {
     malformed(source, fmt::format("header is not valid JSON (near header byte {}, file byte offset {}): {}", e.byte,
                                   e.byte + 7, e.what()));
+  } catch (const json::exception& e) {
+    // A number too large for a double (1e999) is out_of_range, not a parse_error.
+    malformed(source, fmt::format("header is not valid JSON: {}", e.what()));
   }
 }
 
@@ -506,12 +509,13 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
 
 SafetensorsFile load_safetensors(const std::filesystem::path& path) {
   const std::string source = path.string();
-  auto [file, file_bytes] = open_for_reading(path);
+  auto opened = open_for_reading(path);
+  std::FILE* file = opened.first.get();
   SafetensorsFile out;
-  out.header = read_header(file.get(), file_bytes, source);
+  out.header = read_header(file, opened.second, source);
   // The tensors tile the buffer in order, so each read follows the last.
   out.tensors = decode_tensors(out.header, [&](void* dst, std::uint64_t, std::size_t count) {
-    read_exactly(file.get(), dst, count, source);
+    read_exactly(file, dst, count, source);
   });
   return out;
 }
