@@ -67,6 +67,8 @@ def main():
         "bad_byte_count": raw('{"w": {"dtype": "F64", "shape": [2], "data_offsets": [0, 8]}}', b"\0" * 8),
         "bad_count_overflow": raw('{"w": {"dtype": "F32", "shape": [1099511627776, 1099511627776], '
                                   '"data_offsets": [0, 4]}}', b"\0" * 4),
+        "bad_count_overflow_zero": raw('{"w": {"dtype": "F32", "shape": [0, 4294967296, 4294967296], '
+                                       '"data_offsets": [0, 0]}}'),
         "bad_duplicate_name": raw('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, '
                                   '"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', b"\0" * 4),
         "bad_metadata": raw('{"__metadata__": {"step": 1}}'),

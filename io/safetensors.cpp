@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -255,13 +256,20 @@ SafetensorsEntry check_entry(const std::string& name, const json& entry, std::ui
   out.begin = offsets[0].get<std::uint64_t>();
   out.end = offsets[1].get<std::uint64_t>();
 
-  // Checked products: a shape like [2^40, 2^40] must not wrap around.
-  out.elements = 1;
+  // Checked products: a shape like [2^40, 2^40] must not wrap around. Zero
+  // sizes are left out of the check, since strides multiply the other sizes
+  // anyway (xtensor's are signed 64-bit: [0, 2^40, 2^40] would overflow them).
+  std::int64_t product = 1;
+  bool empty = false;
   for (std::uint64_t size : out.shape) {
-    if (__builtin_mul_overflow(out.elements, size, &out.elements)) {
-      bad(fmt::format("element count overflow: shape {} has more than 2^64 elements", shape_text(out.shape)));
+    empty = empty || size == 0;
+    if (size != 0 && (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
+                      __builtin_mul_overflow(product, static_cast<std::int64_t>(size), &product))) {
+      bad(fmt::format("element count overflow: the sizes of shape {} multiply past 2^63 - 1",
+                      shape_text(out.shape)));
     }
   }
+  out.elements = empty ? 0 : static_cast<std::uint64_t>(product);
   std::uint64_t bytes = 0;
   if (__builtin_mul_overflow(out.elements, safetensors_dtype_size(out.dtype), &bytes)) {
     bad(fmt::format("element count overflow: {} {} needs more than 2^64 bytes", safetensors_dtype_name(out.dtype),

@@ -328,8 +328,12 @@ TEST_CASE("safetensors: malformed files, one rule each") {
     // 2^63 elements fit, their 2^65 bytes do not.
     expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [4611686018427387904, 2], "data_offsets": [0, 4]}})", 4),
                      {"tensor 'w'", "element count overflow"});
-    // A zero anywhere makes the count 0, however large the rest.
-    CHECK_NOTHROW(parse_safetensors(raw_file(R"({"w": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})")));
+    // A zero makes the count 0, but the other sizes still make strides, which must not overflow.
+    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})"),
+                     {"tensor 'w'", "element count overflow"});
+    const auto empty = parse_safetensors(raw_file(R"({"w": {"dtype": "F32", "shape": [1099511627776, 0, 1000], "data_offsets": [0, 0]}})"));
+    CHECK(empty.header.tensors.at(0).elements == 0);
+    CHECK(tensor_in(empty, 0).shape() == Shape{1099511627776, 0, 1000});
   }
   SUBCASE("duplicate names") {
     expect_malformed(raw_file("{" + entry_w + ", " + entry_w + "}", 8), {"duplicate name", "tensor 'w'"});
