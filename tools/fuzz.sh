@@ -2,7 +2,7 @@
 # Fuzzes the safetensors reader with libFuzzer (ASan + UBSan), for a bounded time.
 #   bash tools/fuzz.sh            60 seconds
 #   bash tools/fuzz.sh 600        ten minutes
-#   FUZZ_JOBS=2 bash tools/fuzz.sh  parallel workers (default 1)
+#   FUZZ_JOBS=2 bash tools/fuzz.sh  parallel processes (libFuzzer's -fork; default 1)
 # Installs clang-14 and libfuzzer-14-dev if missing, builds fuzz/ in build-fuzz/,
 # seeds from fuzz/corpus/ (new inputs go to build-fuzz/corpus/, not to the
 # committed seeds) and fails on any crash, sanitizer report, leak or timeout;
@@ -34,8 +34,11 @@ mkdir -p build-fuzz/corpus
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-fuzz
+parallel=()
+# Fork mode keeps the report on this terminal and still stops at the first failure.
+[ "$jobs" -gt 1 ] && parallel=(-fork="$jobs")
 # libFuzzer exits non-zero on the first failure; set -e turns that into ours.
 ./fuzz_safetensors corpus ../fuzz/corpus -dict=../fuzz/safetensors.dict \
   -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-  -jobs="$jobs" -workers="$jobs" -print_final_stats=1
+  -print_final_stats=1 "${parallel[@]}"
 echo "fuzz: no failure in ${seconds} s"
