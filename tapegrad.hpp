@@ -10,6 +10,8 @@
 #include "autodiff/tape.hpp"
 #include "autodiff/tensor.hpp"
 #include "autodiff/var.hpp"
+#include "io/checkpoint.hpp"
+#include "io/safetensors.hpp"
 #include "ops/activation.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"

@@ -9,6 +9,7 @@ packages=(
   doctest-dev nlohmann-json3-dev libcli11-dev
   libgraphviz-dev graphviz
   pocketsphinx-en-us
+  python3-torch
 )
 
 missing=()

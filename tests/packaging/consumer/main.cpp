@@ -13,6 +13,11 @@ int main() {
   std::printf("consumer: dy/dx = %.12f (expected %.12f)\n", got, expected);
   if (got != expected) return 1;
 
+  // io/ links too (nlohmann-json stays inside the library).
+  auto bytes = tg::serialize_safetensors({{"x", x.value()}}, {{"k", "v"}});
+  bool io_ok = tg::parse_safetensors(bytes).header.metadata.at("k") == "v";
+  std::printf("consumer: safetensors round trip %s\n", io_ok ? "ok" : "broken");
+
   tg::manual_seed(0);
   tg::LSTM lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true});
   tg::Var input(tg::Tensor::normal({2, 5, 3}, 0, 1, 1));
@@ -22,5 +27,5 @@ int main() {
             lstm.parameter("weight_ih_l0").grad().defined();
   std::printf("consumer: LSTM with %zu parameters, output %s\n", lstm.parameter_count(),
               tg::shape_str(out.output.shape()).c_str());
-  return ok ? 0 : 1;
+  return ok && io_ok ? 0 : 1;
 }

@@ -1,0 +1,17 @@
+#pragma once
+// The subcommands of `tapegrad`. Each lives in its own file and adds itself to
+// the app with a callback that does the work; main() turns any exception
+// into one line on stderr and exit status 1.
+//
+// To add one (train, eval, predict, graph, ...): write cli/<name>.cpp with an
+// add_<name>_command, declare it here, call it in main.cpp and list the file
+// in cli/CMakeLists.txt.
+
+#include <CLI/CLI.hpp>
+
+namespace tg::cli {
+
+/// `tapegrad inspect FILE`: the tensors and metadata of a safetensors file.
+void add_inspect_command(CLI::App& app);
+
+}  // namespace tg::cli

@@ -1,0 +1,38 @@
+// tapegrad: the command line. Subcommands are registered from their own files
+// (commands.hpp); errors become one line on stderr and exit status 1.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+namespace {
+
+// One line, whatever the message holds, so scripts can read it.
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tapegrad: tools for tapegrad models and checkpoints"};
+  app.require_subcommand(1);
+  tg::cli::add_inspect_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and succeeds; a usage error is status 2, as in most tools.
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    std::string command = app.get_subcommands().empty() ? "tapegrad" : "tapegrad " + app.get_subcommands()[0]->get_name();
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), one_line(e.what()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,75 @@
+#include "checkpoint.hpp"
+
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace tg {
+
+void save_checkpoint(const Module& m, const std::filesystem::path& path, const Metadata& metadata) {
+  std::vector<SafetensorsTensor> tensors;
+  for (NamedTensor& entry : m.state_dict()) tensors.push_back({std::move(entry.name), std::move(entry.value)});
+  save_safetensors(path, tensors, metadata);
+}
+
+LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool strict) {
+  SafetensorsFile file = load_safetensors(path);
+
+  // Every key against the model first, with the rule each one breaks, so the
+  // message is about the file; load_state_dict then copies the values.
+  std::unordered_map<std::string, const Var*> params;
+  const std::vector<NamedVar> named = m.named_parameters();
+  for (const NamedVar& p : named) params.emplace(p.name, &p.var);
+  std::unordered_map<std::string, const SafetensorsEntry*> stored;
+  for (const SafetensorsEntry& e : file.header.tensors) stored.emplace(e.name, &e);
+
+  LoadResult result;
+  std::vector<std::string> dtype_mismatch, shape_mismatch;
+  StateDict state;
+  for (SafetensorsTensor& t : file.tensors) {
+    auto it = params.find(t.name);
+    if (it == params.end()) {
+      result.unexpected_keys.push_back(t.name);
+      continue;
+    }
+    const Var& param = *it->second;
+    const SafetensorsEntry& entry = *stored.at(t.name);
+    const Shape file_shape(entry.shape.begin(), entry.shape.end());
+    const Tensor* value = std::get_if<Tensor>(&t.value);
+    if (value == nullptr || value->dtype() != param.dtype()) {
+      const bool widened = entry.dtype == SafetensorsDType::f16 || entry.dtype == SafetensorsDType::bf16;
+      dtype_mismatch.push_back(fmt::format("'{}' is {}{} in the file, {} in the model", t.name,
+                                           safetensors_dtype_name(entry.dtype), widened ? " (read as float32)" : "",
+                                           dtype_name(param.dtype())));
+    } else if (file_shape != param.shape()) {
+      shape_mismatch.push_back(fmt::format("'{}' is {} in the file, {} in the model", t.name, shape_str(file_shape),
+                                           shape_str(param.shape())));
+    } else {
+      state.push_back({t.name, std::move(*std::get_if<Tensor>(&t.value))});
+    }
+  }
+  for (const NamedVar& p : named) {
+    if (stored.count(p.name) == 0) result.missing_keys.push_back(p.name);
+  }
+
+  std::vector<std::string> problems;
+  if (strict && !result.missing_keys.empty()) {
+    problems.push_back(fmt::format("missing keys (in the model, not in the file): {}", fmt::join(result.missing_keys, ", ")));
+  }
+  if (strict && !result.unexpected_keys.empty()) {
+    problems.push_back(fmt::format("unexpected keys (in the file, not in the model): {}",
+                                   fmt::join(result.unexpected_keys, ", ")));
+  }
+  if (!dtype_mismatch.empty()) problems.push_back(fmt::format("dtype mismatch: {}", fmt::join(dtype_mismatch, "; ")));
+  if (!shape_mismatch.empty()) problems.push_back(fmt::format("shape mismatch: {}", fmt::join(shape_mismatch, "; ")));
+  if (!problems.empty()) {
+    throw CheckpointError(fmt::format("checkpoint '{}' does not fit {}: {}; nothing was loaded", path.string(),
+                                      m.type_name(), fmt::join(problems, "; ")));
+  }
+  m.load_state_dict(state, /*strict=*/false);
+  return result;
+}
+
+}  // namespace tg
