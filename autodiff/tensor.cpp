@@ -1,6 +1,8 @@
 #include "tensor.hpp"
 
 #include <cmath>
+#include <cstddef>
+#include <limits>
 #include <random>
 
 #include <fmt/format.h>
@@ -17,17 +19,21 @@ void Tensor::throw_undefined(const char* what) {
 }
 
 std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where) {
-  for (std::size_t d : shape)
-    if (d == 0) return 0;
+  // Strides are signed: the non-zero sizes must multiply below 2^63 even when a
+  // zero elsewhere leaves no elements ([0, 2^40, 2^40] would overflow them).
+  constexpr std::size_t limit = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
   std::size_t n = 1;
-  bool overflow = false;
-  for (std::size_t d : shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  bool overflow = false, empty = false;
+  for (std::size_t d : shape) {
+    empty = empty || d == 0;
+    if (d != 0) overflow = overflow || __builtin_mul_overflow(n, d, &n) || n > limit;
+  }
   std::size_t bytes = 0;
-  if (overflow || __builtin_mul_overflow(n, element_size, &bytes)) {
-    throw ShapeError(fmt::format("{}: shape {} has more elements{} than fit in 64 bits", where, shape_str(shape),
+  if (overflow || __builtin_mul_overflow(n, element_size, &bytes) || bytes > limit) {
+    throw ShapeError(fmt::format("{}: shape {} has more elements{} than a signed 64-bit size holds", where, shape_str(shape),
                                  overflow ? "" : fmt::format(" ({} bytes each)", element_size)));
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {

@@ -119,7 +119,9 @@ class Tensor {
 
 /// Number of elements of `shape`. Throws ShapeError, naming `where` and the
 /// shape, when the count, or its size in bytes at `element_size` bytes per
-/// element, does not fit in 64 bits (a shape with a 0 has 0 elements). Every
+/// element, does not fit in a signed 64-bit integer (xtensor's strides are
+/// signed). A shape with a 0 has 0 elements, but its other sizes must still
+/// multiply below 2^63, since strides are computed from them. Every
 /// factory and every op whose result can outgrow its inputs calls it before
 /// allocating, so a wrapped size never reaches memory.
 std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where);

@@ -28,14 +28,16 @@ std::string error_of(F&& f) {
 
 TEST_CASE("tensor factories reject shapes whose element count or byte size overflows") {
   std::string msg = error_of([] { Tensor::zeros({k2_40, k2_40}); });
-  CHECK(msg.find("shape [1099511627776, 1099511627776] has more elements than fit in 64 bits") != std::string::npos);
+  CHECK(msg.find("shape [1099511627776, 1099511627776] has more elements than a signed 64-bit size holds") != std::string::npos);
   // 2^62 elements fit, but not 2^62 * 4 bytes.
   msg = error_of([] { Tensor::ones({std::size_t{1} << 31, std::size_t{1} << 31}); });
   CHECK(msg.find("(4 bytes each)") != std::string::npos);
   CHECK_THROWS_AS(Tensor::full({k2_40, k2_40, 2}, 1.0, DType::f64), ShapeError);
   CHECK_THROWS_AS(Tensor::uniform({k2_40, k2_40}, 0, 1, 1), ShapeError);
-  // A zero anywhere makes the count 0, however large the rest.
-  CHECK(Tensor::zeros({k2_40, k2_40, 0}).size() == 0);
+  // A zero makes the count 0, but the other sizes still make strides, which are signed.
+  CHECK(Tensor::zeros({std::size_t{1} << 20, std::size_t{1} << 20, 0}).size() == 0);
+  CHECK_THROWS_AS(Tensor::zeros({0, k2_40, k2_40}), ShapeError);
+  CHECK_THROWS_AS(Tensor::zeros({k2_40, k2_40, 0}), ShapeError);
   CHECK(checked_numel({3, 4}, 8, "test") == 12);
 }
 
@@ -44,12 +46,8 @@ TEST_CASE("ops whose result can outgrow their inputs reject an overflowing resul
   Var empty_cols(Tensor::zeros({0, k2_40}));
   std::string msg = error_of([&] { matmul(empty_rows, empty_cols); });
   CHECK(msg.find("matmul") != std::string::npos);
-  CHECK(msg.find("more elements than fit in 64 bits") != std::string::npos);
+  CHECK(msg.find("more elements than a signed 64-bit size holds") != std::string::npos);
 
-  Var hollow(Tensor::zeros({k2_40, k2_40, 0}));
-  msg = error_of([&] { sum(hollow, 2); });
-  CHECK(msg.find("op 'sum'") != std::string::npos);
-  CHECK_THROWS_AS(max(hollow, -1, true), ShapeError);
 
   // [2^32, 2^32] wraps to 0 elements: it must not pass for the empty tensor's reshape.
   Var nothing(Tensor::zeros({0}));
