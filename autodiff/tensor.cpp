@@ -16,7 +16,22 @@ void Tensor::throw_undefined(const char* what) {
   throw Error(fmt::format("Tensor::{}: the tensor is undefined (default-constructed)", what));
 }
 
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where) {
+  for (std::size_t d : shape)
+    if (d == 0) return 0;
+  std::size_t n = 1;
+  bool overflow = false;
+  for (std::size_t d : shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  std::size_t bytes = 0;
+  if (overflow || __builtin_mul_overflow(n, element_size, &bytes)) {
+    throw ShapeError(fmt::format("{}: shape {} has more elements{} than fit in 64 bits", where, shape_str(shape),
+                                 overflow ? "" : fmt::format(" ({} bytes each)", element_size)));
+  }
+  return n;
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  checked_numel(shape, dtype_size(dtype), "Tensor factory");
   return dispatch(dtype, [&](auto zero) -> Tensor {
     using T = decltype(zero);
     return Tensor(Array<T>::from_shape(shape));
@@ -70,7 +85,7 @@ Tensor Tensor::normal(const Shape& shape, double mean, double stddev, std::uint6
   return t;
 }
 
-std::size_t Tensor::nbytes() const { return defined() ? size() * (dtype() == DType::f32 ? 4 : 8) : 0; }
+std::size_t Tensor::nbytes() const { return defined() ? size() * dtype_size(dtype()) : 0; }
 
 double Tensor::item() const {
   if (size() != 1) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -115,6 +116,15 @@ class Tensor {
 
   std::variant<std::monostate, Array<float>, Array<double>> data_;
 };
+
+/// Number of elements of `shape`. Throws ShapeError, naming `where` and the
+/// shape, when the count, or its size in bytes at `element_size` bytes per
+/// element, does not fit in 64 bits (a shape with a 0 has 0 elements). Every
+/// factory and every op whose result can outgrow its inputs calls it before
+/// allocating, so a wrapped size never reaches memory.
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where);
+/// Bytes per element of `dtype`.
+inline std::size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
 
 /// "[2, 3]": the form shapes take in every error message.
 std::string shape_str(const Shape& shape);

@@ -17,7 +17,7 @@
 ///   dot          e_i = q . k_i                             (Luong; Hq = Hk)
 ///   general      e_i = q . (W k_i)                         (Luong)
 ///   scaled_dot   e_i = q . k_i / sqrt(Hk)                  (Hq = Hk)
-/// then weights = softmax(e) over the real positions and context = sum_i weights_i v_i.
+/// then weights = softmax(e) over the real positions and context = sum_i weights_i v_i;
 ///   multi_head   torch.nn.MultiheadAttention with one query step: parameters
 ///                in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias
 ///                (q_proj_weight, k_proj_weight, v_proj_weight when the key or
@@ -45,7 +45,7 @@ const char* attention_kind_name(AttentionKind kind);
 AttentionKind parse_attention_kind(const std::string& name);
 
 struct AttentionOptions {
-  AttentionKind kind = AttentionKind::additive;
+  AttentionKind kind = AttentionKind::additive;  ///< which score (make_attention picks the class)
   std::size_t query_size = 0;      ///< Hq
   std::size_t key_size = 0;        ///< Hk
   std::size_t value_size = 0;      ///< Hv (0: same as key_size)

@@ -10,6 +10,7 @@
 /// layer and direction, the three gates of a step one GEMM.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "rnn.hpp"
@@ -51,6 +52,7 @@ class GRU : public Module {
  private:
   RNNOptions options_;
   std::vector<Var> weights_;
+  std::vector<std::string> names_;  ///< PyTorch's name of each of weights_
 };
 
 }  // namespace tg

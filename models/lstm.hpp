@@ -8,6 +8,7 @@
 /// layer and direction, the four gates of a step one GEMM.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "rnn.hpp"
@@ -55,6 +56,7 @@ class LSTM : public Module {
   RNNOptions options_;
   /// In registration order: for each layer, each direction: w_ih, w_hh, b_ih, b_hh.
   std::vector<Var> weights_;
+  std::vector<std::string> names_;  ///< PyTorch's name of each of weights_
 };
 
 }  // namespace tg

@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "module.hpp"
@@ -51,4 +53,18 @@ struct CellState {
   Var c;
 };
 
+namespace detail {
+
+enum class CellKind { lstm, gru };
+
+/// Names and shapes of a multi-layer RNN's parameters in PyTorch's order: per
+/// layer, per direction, weight_ih, weight_hh, then (with bias) bias_ih, bias_hh.
+std::vector<std::pair<std::string, Shape>> rnn_parameter_layout(const RNNOptions& options, std::size_t gates);
+
+/// The multi-layer, bidirectional, length-masked recurrence shared by LSTM and
+/// GRU; `weights` in rnn_parameter_layout's order. `module` names the caller in errors.
+RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& options, const std::vector<Var>& weights,
+                  const Var& input, const RNNState& initial, const std::vector<std::int64_t>& lengths, bool training);
+
+}  // namespace detail
 }  // namespace tg

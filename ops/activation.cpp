@@ -35,7 +35,7 @@ Var sigmoid(const Var& x) {
 Var relu(const Var& x) {
   Tensor y = kernel::unary(x.value(), [](const auto& v) {
     using T = typename std::decay_t<decltype(v)>::value_type;
-    return xt::maximum(v, T(0));
+    return xt::where(v < T(0), T(0), v);  // NaN < 0 is false: relu(NaN) = NaN, as PyTorch
   });
   return record("relu", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {

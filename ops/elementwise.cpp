@@ -84,7 +84,9 @@ Var pow(const Var& a, const Var& b) {
 // y = max(a, b); da = dy where a > b, dy / 2 where a == b; db likewise
 Var maximum(const Var& a, const Var& b) {
   check_binary("maximum", a, b);
-  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::maximum(x, z); });
+  // NaN on either side gives NaN, as torch.maximum (xt::maximum would drop it).
+  Tensor y = kernel::binary(a.value(), b.value(),
+                            [](const auto& x, const auto& z) { return xt::where(xt::isnan(x) || x > z, x, z); });
   return record("maximum", {a, b}, std::move(y), [](BackwardContext& c) {
     auto share = [](const auto& g, const auto& mine, const auto& other) {
       using T = typename std::decay_t<decltype(g)>::value_type;
@@ -98,7 +100,8 @@ Var maximum(const Var& a, const Var& b) {
 // y = min(a, b); da = dy where a < b, dy / 2 where a == b; db likewise
 Var minimum(const Var& a, const Var& b) {
   check_binary("minimum", a, b);
-  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::minimum(x, z); });
+  Tensor y = kernel::binary(a.value(), b.value(),
+                            [](const auto& x, const auto& z) { return xt::where(xt::isnan(x) || x < z, x, z); });
   return record("minimum", {a, b}, std::move(y), [](BackwardContext& c) {
     auto share = [](const auto& g, const auto& mine, const auto& other) {
       using T = typename std::decay_t<decltype(g)>::value_type;
@@ -187,7 +190,8 @@ Var clamp(const Var& x, double low, double high) {
   }
   Tensor y = kernel::unary(x.value(), [&](const auto& v) {
     using T = typename std::decay_t<decltype(v)>::value_type;
-    return xt::clip(v, T(low), T(high));
+    // Comparisons with NaN are false, so NaN passes through (xt::clip would not keep it).
+    return xt::where(v < T(low), T(low), xt::where(v > T(high), T(high), v));
   });
   return record("clamp", {x}, std::move(y), [low, high](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [&](const auto& g, const auto& v) {

@@ -91,6 +91,7 @@ MatmulPlan plan_matmul(const Var& a, const Var& b, bool ta, bool tb) {
       p.y_step = p.m * p.n;
     }
   }
+  checked_numel(p.out_shape, sizeof(double), op_context("matmul"));
   if (std::max({p.m, p.n, p.k}) > static_cast<std::size_t>(INT_MAX)) {
     throw fail("a matrix dimension exceeds BLAS's int range");
   }

@@ -80,6 +80,8 @@ Plan make_plan(const char* op, const Shape& shape, const std::vector<long>& axes
       kinds.push_back(reduced[d]);
     }
   }
+  // An input with a zero-size dimension can reduce to a shape too large to exist.
+  checked_numel(p.out_shape, sizeof(double), op_context(op));
   if (p.dims.empty()) {
     p.dims.push_back(1);
     kinds.push_back(0);

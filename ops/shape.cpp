@@ -24,11 +24,7 @@ Strides row_major_strides(const Shape& shape) {
   return strides;
 }
 
-std::size_t element_count(const Shape& shape) {
-  std::size_t n = 1;
-  for (std::size_t s : shape) n *= s;
-  return n;
-}
+std::size_t element_count(const Shape& shape) { return checked_numel(shape, sizeof(double), op_context("reshape")); }
 
 // One loop of a strided copy: n steps, `dst` and `src` elements apart.
 struct Level {
@@ -320,6 +316,7 @@ Var unsqueeze(const Var& x, long axis) {
 
 // y = x repeated to `shape`; dx = dy, summed back to x's shape by the tape
 Var broadcast_to(const Var& x, const Shape& shape) {
+  checked_numel(shape, sizeof(double), op_context("broadcast_to"));
   const Shape& from = x.shape();
   const std::size_t lead = shape.size() - std::min(shape.size(), from.size());
   bool fits = from.size() <= shape.size();
