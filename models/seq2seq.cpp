@@ -94,7 +94,15 @@ std::string ids_str(const Indices& ids) {
 }
 
 /// Ids [B, T] -> [T, B]: the target's steps become contiguous rows.
-Indices transposed(const Indices& ids) { return xt::eval(xt::transpose(ids)); }
+/// (A loop: xt::eval of a transposed xarray gives a rank-4 xtensor in xtensor 0.24.)
+Indices transposed(const Indices& ids) {
+  const std::size_t rows = ids.shape()[0], cols = ids.shape()[1];
+  Indices out = filled<std::int64_t>({cols, rows}, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) out(c, r) = ids(r, c);
+  }
+  return out;
+}
 
 /// Index of each row's largest entry in a [B, V] value.
 Indices argmax_rows(const Tensor& logits) {

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "models/seq2seq.hpp"
+#include "autodiff/tape.hpp"
 #include "optim/adam.hpp"
 
 using namespace tg;
