@@ -1,5 +1,7 @@
 #include "pool.hpp"
 
+#include <cstring>
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -93,6 +95,10 @@ void* pool::allocate(std::size_t bytes) {
     p.stats.bytes_reserved -= size;
     throw std::bad_alloc();
   }
+  // Touch the whole block now: a later, larger request of the same class would
+  // otherwise fault in its tail, and resident memory would creep up over the
+  // first steps of a loop instead of settling after the first.
+  std::memset(ptr, 0, size);
   mark_handed_out(ptr, bytes, size);
   return ptr;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "../autodiff/scope.hpp"
 #include "../ops/dropout.hpp"
 #include "../ops/elementwise.hpp"
 #include "../ops/index.hpp"
@@ -126,6 +127,8 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
   for (std::size_t layer = 0; layer < o.num_layers; ++layer) {
     std::vector<Var> direction_outputs;
     for (std::size_t d = 0; d < directions; ++d) {
+      // Scopes name the layer and direction in graphs; each step is a repeat of "step".
+      NameScope where(fmt::format("l{}{}", layer, d == 1 ? "_reverse" : ""));
       const std::size_t base = (layer * directions + d) * per_direction;
       Direction dir{weights[base], weights[base + 1], o.bias ? &weights[base + 2] : nullptr,
                     o.bias ? &weights[base + 3] : nullptr};
@@ -139,6 +142,7 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
         // The backward direction walks from the end; a padded step keeps the initial
         // state, so it effectively starts at each sequence's own last step.
         const std::size_t t = d == 0 ? k : steps - 1 - k;
+        NameScope step_scope("step");
         Var x_t = reshape(slice(projected, static_cast<long>(time_axis), static_cast<long>(t),
                                 static_cast<long>(t) + 1),
                           Shape{batch, gate_width});
