@@ -483,9 +483,11 @@ Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& len
   if (!scheduled) {
     // One embedding lookup for all steps, laid out [T, B, E] so each step's rows are contiguous.
     Var embedded = dropout(decoder.embedding.forward(transposed(target_in)), options_.dropout, is_training());
-    std::vector<Var> inputs = split(embedded, std::vector<std::size_t>(steps, 1), 0);
     for (std::size_t t = 0; t < steps; ++t) {
-      DecoderStep step = decoder.step(enc.memory, squeeze(inputs[t], 0), state);
+      // One "step" scope per decoder step, its input slice included: graphs collapse the repeats.
+      NameScope step_scope("step");
+      Var input = squeeze(slice(embedded, 0, static_cast<long>(t), static_cast<long>(t) + 1), 0);
+      DecoderStep step = decoder.step(enc.memory, input, state);
       features.push_back(step.features);
       state = std::move(step.state);
     }
