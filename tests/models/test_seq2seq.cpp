@@ -505,3 +505,21 @@ TEST_CASE("Seq2Seq: the reference model matches PyTorch's loss and gradients (te
     }
   }
 }
+
+TEST_CASE("Seq2Seq: dropout acts while training only") {
+  Seq2SeqOptions o = tiny(RecurrentKind::lstm, AttentionKind::additive);
+  o.dropout = 0.3;
+  o.encoder_layers = 2;
+  o.decoder_layers = 2;
+  auto m = f64_model(o, 8);
+  const Batch b = tiny_batch();
+  const double eval_loss = m->loss(b.source, b.lengths, b.target_in, b.target_out).item();
+  CHECK(m->loss(b.source, b.lengths, b.target_in, b.target_out).item() == eval_loss);
+  m->train();
+  manual_seed(1);
+  const double first = m->loss(b.source, b.lengths, b.target_in, b.target_out).item();
+  manual_seed(1);
+  CHECK(m->loss(b.source, b.lengths, b.target_in, b.target_out).item() == first);  // masks from the default generator
+  CHECK(first != doctest::Approx(eval_loss));
+  CHECK(m->loss(b.source, b.lengths, b.target_in, b.target_out).item() != doctest::Approx(first));
+}
