@@ -16,14 +16,6 @@
 namespace tg {
 namespace {
 
-/// An integer or boolean array of `shape` holding `value` everywhere.
-template <class T>
-xt::xarray<T> filled(const std::vector<std::size_t>& shape, T value) {
-  xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
-  a.fill(value);
-  return a;
-}
-
 constexpr double minus_inf = -std::numeric_limits<double>::infinity();
 
 /// A value as float64, for reading scores on the CPU whatever the model's dtype.
@@ -56,7 +48,7 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
   EncoderState enc = model.encode(source, lengths);
   const std::size_t batch = source.shape()[0];
   std::vector<Hypothesis> out(batch);
-  Indices tokens = filled<std::int64_t>({batch}, o.bos_id);
+  Indices tokens = Indices(std::vector<std::size_t>{batch}, o.bos_id);
   DecoderState state = enc.initial;
   std::size_t remaining = batch;
   for (std::size_t t = 0; t < max_length && remaining > 0; ++t) {
@@ -162,7 +154,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
   const std::size_t batch = source.shape()[0], rows = batch * beam;
 
   // Row b*K + k is beam k of sentence b; the encoder ran once per sentence.
-  Indices sentence_of = filled<std::int64_t>({rows}, std::int64_t{});
+  Indices sentence_of = Indices(std::vector<std::size_t>{rows}, std::int64_t{});
   for (std::size_t r = 0; r < rows; ++r) sentence_of(r) = static_cast<std::int64_t>(r / beam);
   const EncoderState beams = model.select(enc, sentence_of);
   const AttentionMemory& memory = beams.memory;
@@ -171,7 +163,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
   // Only beam 0 starts alive, so the first step does not pick K copies of one hypothesis.
   std::vector<double> scores(rows, minus_inf);
   for (std::size_t b = 0; b < batch; ++b) scores[b * beam] = 0.0;
-  Indices tokens = filled<std::int64_t>({rows}, o.bos_id);
+  Indices tokens = Indices(std::vector<std::size_t>{rows}, o.bos_id);
 
   // Back-pointers: at step t, row r holds token history_token[t][r], extending row
   // history_parent[t][r] of step t, whose attention while choosing it is history_attention[t].
@@ -250,7 +242,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
     history_token.push_back(next);
     history_parent.push_back(parent);
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
-    Indices order = filled<std::int64_t>({rows}, std::int64_t{});
+    Indices order = Indices(std::vector<std::size_t>{rows}, std::int64_t{});
     for (std::size_t r = 0; r < rows; ++r) {
       order(r) = parent[r];
       tokens(r) = next[r];

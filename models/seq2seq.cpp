@@ -20,14 +20,6 @@
 namespace tg {
 namespace {
 
-/// An integer or boolean array of `shape` holding `value` everywhere.
-template <class T>
-xt::xarray<T> filled(const std::vector<std::size_t>& shape, T value) {
-  xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
-  a.fill(value);
-  return a;
-}
-
 std::size_t directions(const Seq2SeqOptions& o) { return o.bidirectional ? 2 : 1; }
 
 /// The options with decoder_hidden_size and the attention's sizes filled in, checked. Idempotent,
@@ -97,7 +89,7 @@ std::string ids_str(const Indices& ids) {
 /// (A loop: xt::eval of a transposed xarray gives a rank-4 xtensor in xtensor 0.24.)
 Indices transposed(const Indices& ids) {
   const std::size_t rows = ids.shape()[0], cols = ids.shape()[1];
-  Indices out = filled<std::int64_t>({cols, rows}, 0);
+  Indices out = Indices(std::vector<std::size_t>{cols, rows}, 0);
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < cols; ++c) out(c, r) = ids(r, c);
   }
@@ -107,7 +99,7 @@ Indices transposed(const Indices& ids) {
 /// Index of each row's largest entry in a [B, V] value.
 Indices argmax_rows(const Tensor& logits) {
   const std::size_t rows = logits.shape()[0], cols = logits.shape()[1];
-  Indices out = filled<std::int64_t>({rows}, std::int64_t{});
+  Indices out = Indices(std::vector<std::size_t>{rows}, std::int64_t{});
   dispatch(logits.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const T* p = logits.array<T>().data();
@@ -418,7 +410,7 @@ EncoderState Seq2Seq::encode(const Indices& source, const std::vector<std::int64
   const std::size_t batch = source.shape()[0], steps = source.shape()[1];
   RNNOutput rnn = encoder.forward(source, out.lengths);
   out.outputs = rnn.output;
-  Mask padding = filled<bool>({batch, steps}, bool{});
+  Mask padding = Mask(std::vector<std::size_t>{batch, steps}, bool{});
   for (std::size_t b = 0; b < batch; ++b) {
     for (std::size_t s = static_cast<std::size_t>(out.lengths[b]); s < steps; ++s) padding(b, s) = true;
   }
@@ -442,7 +434,7 @@ EncoderState Seq2Seq::select(const EncoderState& state, const Indices& rows) con
   }
   out.outputs = take_rows(state.outputs, rows);
   const std::size_t steps = state.outputs.shape()[1];
-  Mask padding = filled<bool>({rows.size(), steps}, false);
+  Mask padding = Mask(std::vector<std::size_t>{rows.size(), steps}, false);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     for (auto s = static_cast<std::size_t>(out.lengths[r]); s < steps; ++s) padding(r, s) = true;
   }
