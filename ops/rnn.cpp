@@ -1,5 +1,6 @@
 #include "rnn.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -35,35 +36,44 @@ std::pair<std::size_t, std::size_t> check_cell(const char* op, std::size_t k, co
 // y = s(f) c + s(i) tanh(g)
 // dgates_i = dy tanh(g) s(i)(1 - s(i)); dgates_f = dy c s(f)(1 - s(f));
 // dgates_g = dy s(i)(1 - tanh(g)^2); dgates_o = 0; dc = dy s(f)
+// The activations [s(i), s(f), tanh(g)] are kept for the backward: it does no exp or tanh.
 Var lstm_cell_state(const Var& gates, const Var& c) {
   auto [batch, hidden] = check_cell("lstm_cell_state", 4, gates, {&c});
+  Tensor acts;
   Tensor y = dispatch(gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> out = Array<T>::from_shape({batch, hidden});
+    Array<T> a = Array<T>::from_shape({batch, 3 * hidden});
     const T* gp = gates.value().array<T>().data();
     const T* cp = c.value().array<T>().data();
     for (std::size_t b = 0; b < batch; ++b) {
       const T* row = gp + b * 4 * hidden;
+      T* arow = a.data() + b * 3 * hidden;
       for (std::size_t j = 0; j < hidden; ++j) {
         const T i = sigmoid_of(row[j]), f = sigmoid_of(row[hidden + j]), g = std::tanh(row[2 * hidden + j]);
+        arow[j] = i;
+        arow[hidden + j] = f;
+        arow[2 * hidden + j] = g;
         out.data()[b * hidden + j] = f * cp[b * hidden + j] + i * g;
       }
     }
+    acts = Tensor(std::move(a));
     return Tensor(std::move(out));
   });
-  return record("lstm_cell_state", {gates, c}, std::move(y), [batch = batch, hidden = hidden](BackwardContext& ctx) {
+  return record("lstm_cell_state", {gates, c}, std::move(y),
+                [batch = batch, hidden = hidden, acts = std::move(acts)](BackwardContext& ctx) {
     dispatch(ctx.input(0).dtype(), [&](auto zero) {
       using T = decltype(zero);
-      const T* gp = ctx.input(0).array<T>().data();
+      const T* ap = acts.array<T>().data();
       const T* cp = ctx.input(1).array<T>().data();
       const T* dy = ctx.grad_output().array<T>().data();
       Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
       Array<T> dc = Array<T>::from_shape({batch, hidden});
       for (std::size_t b = 0; b < batch; ++b) {
-        const T* row = gp + b * 4 * hidden;
+        const T* arow = ap + b * 3 * hidden;
         T* drow = dgates.data() + b * 4 * hidden;
         for (std::size_t j = 0; j < hidden; ++j) {
-          const T i = sigmoid_of(row[j]), f = sigmoid_of(row[hidden + j]), g = std::tanh(row[2 * hidden + j]);
+          const T i = arow[j], f = arow[hidden + j], g = arow[2 * hidden + j];
           const T d = dy[b * hidden + j];
           drow[j] = d * g * i * (T(1) - i);
           drow[hidden + j] = d * cp[b * hidden + j] * f * (T(1) - f);
@@ -79,33 +89,44 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
 }
 
 // y = s(o) tanh(c'); dgates_o = dy tanh(c') s(o)(1 - s(o)), other gates 0; dc' = dy s(o)(1 - tanh(c')^2)
+// [s(o), tanh(c')] are kept for the backward.
 Var lstm_cell_output(const Var& gates, const Var& c_next) {
   auto [batch, hidden] = check_cell("lstm_cell_output", 4, gates, {&c_next});
+  Tensor acts;
   Tensor y = dispatch(gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> out = Array<T>::from_shape({batch, hidden});
+    Array<T> a = Array<T>::from_shape({batch, 2 * hidden});
     const T* gp = gates.value().array<T>().data();
     const T* cp = c_next.value().array<T>().data();
     for (std::size_t b = 0; b < batch; ++b) {
       const T* o = gp + b * 4 * hidden + 3 * hidden;
-      for (std::size_t j = 0; j < hidden; ++j) out.data()[b * hidden + j] = sigmoid_of(o[j]) * std::tanh(cp[b * hidden + j]);
+      T* arow = a.data() + b * 2 * hidden;
+      for (std::size_t j = 0; j < hidden; ++j) {
+        const T s = sigmoid_of(o[j]), t = std::tanh(cp[b * hidden + j]);
+        arow[j] = s;
+        arow[hidden + j] = t;
+        out.data()[b * hidden + j] = s * t;
+      }
     }
+    acts = Tensor(std::move(a));
     return Tensor(std::move(out));
   });
-  return record("lstm_cell_output", {gates, c_next}, std::move(y), [batch = batch, hidden = hidden](BackwardContext& ctx) {
+  return record("lstm_cell_output", {gates, c_next}, std::move(y),
+                [batch = batch, hidden = hidden, acts = std::move(acts)](BackwardContext& ctx) {
     dispatch(ctx.input(0).dtype(), [&](auto zero) {
       using T = decltype(zero);
-      const T* gp = ctx.input(0).array<T>().data();
-      const T* cp = ctx.input(1).array<T>().data();
+      const T* ap = acts.array<T>().data();
       const T* dy = ctx.grad_output().array<T>().data();
-      Array<T> dgates = xt::zeros<T>({batch, 4 * hidden});
+      Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
       Array<T> dc = Array<T>::from_shape({batch, hidden});
       for (std::size_t b = 0; b < batch; ++b) {
-        const T* o = gp + b * 4 * hidden + 3 * hidden;
-        T* dout = dgates.data() + b * 4 * hidden + 3 * hidden;
+        const T* arow = ap + b * 2 * hidden;
+        T* drow = dgates.data() + b * 4 * hidden;
+        std::fill(drow, drow + 3 * hidden, T(0));
         for (std::size_t j = 0; j < hidden; ++j) {
-          const T s = sigmoid_of(o[j]), t = std::tanh(cp[b * hidden + j]), d = dy[b * hidden + j];
-          dout[j] = d * t * s * (T(1) - s);
+          const T s = arow[j], t = arow[hidden + j], d = dy[b * hidden + j];
+          drow[3 * hidden + j] = d * t * s * (T(1) - s);
           dc.data()[b * hidden + j] = d * s * (T(1) - t * t);
         }
       }
