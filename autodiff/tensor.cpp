@@ -28,8 +28,9 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::str
     empty = empty || d == 0;
     if (d != 0) overflow = overflow || __builtin_mul_overflow(n, d, &n) || n > limit;
   }
+  // Bytes matter only where there are elements to store.
   std::size_t bytes = 0;
-  if (overflow || __builtin_mul_overflow(n, element_size, &bytes) || bytes > limit) {
+  if (overflow || (!empty && (__builtin_mul_overflow(n, element_size, &bytes) || bytes > limit))) {
     throw ShapeError(fmt::format("{}: shape {} has more elements{} than a signed 64-bit size holds", where, shape_str(shape),
                                  overflow ? "" : fmt::format(" ({} bytes each)", element_size)));
   }

@@ -43,6 +43,8 @@ def main():
                              struct.pack("<4H", 0x3c00, 0x7e00, 0x3f80, 0x0001) + struct.pack("<d", 0.1)
                              + struct.pack("<q", -7)),
         "valid_empty": good({}, b""),
+        # Found by the fuzzer: no elements, but 2^62.6 of them would overflow a byte count.
+        "valid_empty_large_shape": good({"w": entry("F64", [0, 2 ** 32, 4, 94967296], 0, 0)}, b""),
         "bad_short": b"\x02\x00\x00",
         "bad_header_past_end": raw("{}", length=64),
         "bad_header_over_limit": raw("{}", length=2 ** 40),

@@ -38,6 +38,8 @@ TEST_CASE("tensor factories reject shapes whose element count or byte size overf
   CHECK(Tensor::zeros({std::size_t{1} << 20, std::size_t{1} << 20, 0}).size() == 0);
   CHECK_THROWS_AS(Tensor::zeros({0, k2_40, k2_40}), ShapeError);
   CHECK_THROWS_AS(Tensor::zeros({k2_40, k2_40, 0}), ShapeError);
+  // Strides count elements, not bytes: 2^62 elements' strides fit even where their bytes would not.
+  CHECK(Tensor::zeros({0, std::size_t{1} << 62}, DType::f64).size() == 0);
   CHECK(checked_numel({3, 4}, 8, "test") == 12);
 }
 
