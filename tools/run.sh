@@ -11,4 +11,4 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)" --target seq2seq_strings tapegrad_cli
 mkdir -p out
 ./build/examples/seq2seq_strings --graph out/seq2seq_graph.svg "$@"
-./build/cli/tapegrad inspect out/seq2seq_strings.safetensors | tail -n 4
+./build/cli/tapegrad inspect out/seq2seq_strings.safetensors | tail -n 5
