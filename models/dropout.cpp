@@ -4,7 +4,7 @@
 
 namespace tg {
 
-Dropout::Dropout(const DropoutOptions& options, Generator& gen) : options_(options), gen_(&gen) {
+Dropout::Dropout(const DropoutOptions& options, Generator&) : options_(options) {
   if (!(options.p >= 0.0 && options.p <= 1.0)) throw Error(fmt::format("Dropout: p = {} is outside [0, 1]", options.p));
 }
 

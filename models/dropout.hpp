@@ -11,15 +11,15 @@ struct DropoutOptions {
 
 class Dropout : public Module {
  public:
-  /// Masks are drawn from `gen`, which must outlive the module (the default
-  /// generator does).
+  /// Masks are drawn from this thread's default generator (manual_seed sets
+  /// it), as torch.nn.Dropout draws from the global one; `gen` is unused and
+  /// taken only for the constructor shape every module shares.
   explicit Dropout(const DropoutOptions& options, Generator& gen = default_generator());
-  Var forward(const Var& x) const { return dropout(x, options_.p, is_training(), *gen_); }
+  Var forward(const Var& x) const { return dropout(x, options_.p, is_training()); }
   const DropoutOptions& options() const { return options_; }
 
  private:
   DropoutOptions options_;
-  Generator* gen_;
 };
 
 }  // namespace tg

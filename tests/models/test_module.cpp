@@ -202,3 +202,21 @@ TEST_CASE("Linear, Embedding, Dropout, a composite module: gradcheck over every 
   CHECK_THROWS_AS(gradcheck(f32, [&](const std::vector<Var>& xs) { return f32.forward(xs[0]); }, {test::randn({2, 3}, 1)}),
                   DTypeError);
 }
+
+TEST_CASE("Dropout draws from the default generator: seeded, and a training copy keeps working") {
+  Dropout drop({.p = 0.5});
+  Var x(Tensor::ones({64}));
+  manual_seed(9);
+  std::vector<double> a = drop.forward(x).value().to_vector();
+  manual_seed(9);
+  CHECK(drop.forward(x).value().to_vector() == a);
+  std::size_t zeros = 0;
+  for (double v : a) zeros += v == 0.0;
+  CHECK(zeros > 10);
+  CHECK(zeros < 54);
+  // copy_as builds the copy with a scratch generator that dies at its return: nothing may keep it.
+  Mlp m({});
+  auto copy = copy_as(m, DType::f64);
+  CHECK(copy->drop.is_training());
+  CHECK(copy->forward(Var(test::randn({4, 3}, 1))).shape() == Shape{4, 2});
+}
