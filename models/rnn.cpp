@@ -48,6 +48,11 @@ Var state_row(const Var& state, std::size_t index, std::size_t batch, std::size_
 
 }  // namespace
 
+[[noreturn]] void throw_bad_argument(bool shape_fits, const std::string& message) {
+  if (shape_fits) throw DTypeError(message);
+  throw ShapeError(message);
+}
+
 std::vector<std::pair<std::string, Shape>> rnn_parameter_layout(const RNNOptions& o, std::size_t gates) {
   std::vector<std::pair<std::string, Shape>> layout;
   const std::size_t directions = o.bidirectional ? 2 : 1;
@@ -73,9 +78,11 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
                                        o.input_size, o.hidden_size, o.num_layers,
                                        o.bidirectional ? ", bidirectional" : "", o.batch_first ? ", batch_first" : "");
   const char* layout = o.batch_first ? "[B, T, I]" : "[T, B, I]";
-  if (input.dim() != 3 || input.shape()[2] != o.input_size || input.dtype() != weights[0].dtype()) {
-    throw ShapeError(fmt::format("{}: input must be {} {} with I = {}, got {} {}", name, dtype_name(weights[0].dtype()),
-                                 layout, o.input_size, dtype_name(input.dtype()), shape_str(input.shape())));
+  const bool input_fits = input.dim() == 3 && input.shape()[2] == o.input_size;
+  if (!input_fits || input.dtype() != weights[0].dtype()) {
+    throw_bad_argument(
+        input_fits, fmt::format("{}: input must be {} {} with I = {}, got {} {}", name, dtype_name(weights[0].dtype()),
+                                layout, o.input_size, dtype_name(input.dtype()), shape_str(input.shape())));
   }
   const std::size_t steps = input.shape()[o.batch_first ? 1 : 0], batch = input.shape()[o.batch_first ? 0 : 1];
   const std::size_t hidden = o.hidden_size;
@@ -97,9 +104,10 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
   const Shape state_shape{o.num_layers * directions, batch, hidden};
   for (const auto& [what, state] : {std::pair{"h0", &initial.h}, std::pair{"c0", &initial.c}}) {
     if (state->defined() && (state->shape() != state_shape || state->dtype() != input.dtype())) {
-      throw ShapeError(fmt::format("{}: initial state {} must be {} {}, got {} {}", name, what,
-                                   dtype_name(input.dtype()), shape_str(state_shape), dtype_name(state->dtype()),
-                                   shape_str(state->shape())));
+      throw_bad_argument(
+          state->shape() == state_shape,
+          fmt::format("{}: initial state {} must be {} {}, got {} {}", name, what, dtype_name(input.dtype()),
+                      shape_str(state_shape), dtype_name(state->dtype()), shape_str(state->shape())));
     }
   }
 

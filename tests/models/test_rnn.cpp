@@ -202,6 +202,12 @@ TEST_CASE("recurrent layers reject bad input with messages that name it") {
                        doctest::Contains("LSTMCell(3, 4): input must be float32 [B, 3], got float32 [2, 2]"), ShapeError);
   CHECK_THROWS_WITH_AS(lstm_cell.forward(Var(Tensor::zeros({2, 3})), {Var(), Var(Tensor::zeros({3, 4}))}),
                        doctest::Contains("LSTMCell(3, 4): state c must be float32 [2, 4], got float32 [3, 4]"), ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3}, DType::f64))),
+                       doctest::Contains("input must be float32 [B, T, I] with I = 3, got float64 [2, 5, 3]"),
+                       DTypeError);
+  CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {Var(Tensor::zeros({4, 2, 4}, DType::f64)), Var()}),
+                       doctest::Contains("initial state h0 must be float32 [4, 2, 4], got float64 [4, 2, 4]"),
+                       DTypeError);
   GRUCell cell({.input_size = 3, .hidden_size = 4});
   CHECK_THROWS_WITH_AS(cell.forward(Var(Tensor::zeros({2, 3})), Var(Tensor::zeros({2, 5}))),
                        doctest::Contains("state h must be float32 [2, 4], got float32 [2, 5]"), ShapeError);
