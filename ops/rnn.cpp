@@ -162,7 +162,8 @@ Var gru_cell(const Var& x_gates, const Var& h_gates, const Var& h) {
       const T* hr = hp + b * 3 * hidden;
       T* arow = a.data() + b * 3 * hidden;
       for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid_of(xr[j] + hr[j]);
-      for (std::size_t j = 0; j < hidden; ++j) arow[2 * hidden + j] = std::tanh(xr[2 * hidden + j] + arow[j] * hr[2 * hidden + j]);
+      for (std::size_t j = 0; j < hidden; ++j)
+        arow[2 * hidden + j] = std::tanh(xr[2 * hidden + j] + arow[j] * hr[2 * hidden + j]);
       for (std::size_t j = 0; j < hidden; ++j) {
         const T z = arow[hidden + j], n = arow[2 * hidden + j];
         out.data()[b * hidden + j] = n + z * (prev[b * hidden + j] - n);  // (1 - z) n + z h, as PyTorch's kernel

@@ -47,8 +47,12 @@ TEST_CASE("LSTM and GRU pass gradcheck: layers, directions, layouts, lengths, in
     for (bool bidirectional : {false, true}) {
       CAPTURE(batch_first);
       CAPTURE(bidirectional);
-      RNNOptions o{.input_size = 3, .hidden_size = 2, .num_layers = 2, .batch_first = batch_first,
-                   .bidirectional = bidirectional, .dtype = DType::f64};
+      RNNOptions o{.input_size = 3,
+                   .hidden_size = 2,
+                   .num_layers = 2,
+                   .batch_first = batch_first,
+                   .bidirectional = bidirectional,
+                   .dtype = DType::f64};
       check_layer_gradients<LSTM>(o, {4, 2, 1}, true);
       check_layer_gradients<GRU>(o, {4, 2, 1}, true);
       check_layer_gradients<LSTM>(o, {}, false);
@@ -89,8 +93,12 @@ namespace {
 template <class M>
 void check_padding(bool bidirectional, bool batch_first) {
   manual_seed(5);
-  M m({.input_size = 2, .hidden_size = 3, .num_layers = 2, .batch_first = batch_first,
-       .bidirectional = bidirectional, .dtype = DType::f64});
+  M m({.input_size = 2,
+       .hidden_size = 3,
+       .num_layers = 2,
+       .batch_first = batch_first,
+       .bidirectional = bidirectional,
+       .dtype = DType::f64});
   const std::size_t width = bidirectional ? 6 : 3, layers = 2, directions = bidirectional ? 2 : 1;
   Tensor data = randn(batch_first ? Shape{2, 4, 2} : Shape{4, 2, 2}, 1);
   // Element j of step t of sequence b in a [*, *, n] tensor of either layout.
@@ -121,9 +129,11 @@ void check_padding(bool bidirectional, bool batch_first) {
       CHECK(y[at(1, t, j, width)] == doctest::Approx(ref.output.value().at(t * width + j)).epsilon(1e-12));
   for (std::size_t row = 0; row < layers * directions; ++row) {
     for (std::size_t j = 0; j < 3; ++j) {
-      CHECK(out.state.h.value().at(row * 6 + 3 + j) == doctest::Approx(ref.state.h.value().at(row * 3 + j)).epsilon(1e-12));
+      CHECK(out.state.h.value().at(row * 6 + 3 + j) ==
+            doctest::Approx(ref.state.h.value().at(row * 3 + j)).epsilon(1e-12));
       if (out.state.c.defined())
-        CHECK(out.state.c.value().at(row * 6 + 3 + j) == doctest::Approx(ref.state.c.value().at(row * 3 + j)).epsilon(1e-12));
+        CHECK(out.state.c.value().at(row * 6 + 3 + j) ==
+              doctest::Approx(ref.state.c.value().at(row * 3 + j)).epsilon(1e-12));
     }
   }
 }
@@ -177,13 +187,19 @@ TEST_CASE("LSTM and GRU: PyTorch's names, order and shapes") {
 
 TEST_CASE("recurrent layers reject bad input with messages that name it") {
   LSTM lstm({.input_size = 3, .hidden_size = 4, .batch_first = true});
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 3}))), doctest::Contains("input must be float32 [B, T, I] with I = 3, got float32 [2, 3]"), ShapeError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 4}))), doctest::Contains("got float32 [2, 5, 4]"), ShapeError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5}), doctest::Contains("1 lengths given for a batch of 2"), ShapeError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5, 6}), doctest::Contains("lengths[1] = 6 is outside [1, 5]"), IndexError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {0, 5}), doctest::Contains("lengths[0] = 0"), IndexError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 3}))),
+                       doctest::Contains("input must be float32 [B, T, I] with I = 3, got float32 [2, 3]"), ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 4}))), doctest::Contains("got float32 [2, 5, 4]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5}),
+                       doctest::Contains("1 lengths given for a batch of 2"), ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5, 6}),
+                       doctest::Contains("lengths[1] = 6 is outside [1, 5]"), IndexError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {0, 5}), doctest::Contains("lengths[0] = 0"),
+                       IndexError);
   CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {Var(Tensor::zeros({1, 3, 4})), Var()}),
-                       doctest::Contains("initial state h0 must be float32 [1, 2, 4], got float32 [1, 3, 4]"), ShapeError);
+                       doctest::Contains("initial state h0 must be float32 [1, 2, 4], got float32 [1, 3, 4]"),
+                       ShapeError);
   CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {Var(), Var(Tensor::zeros({2, 2, 4}))}),
                        doctest::Contains("LSTM(input_size = 3, hidden_size = 4, num_layers = 1, batch_first): initial "
                                          "state c0 must be float32 [1, 2, 4], got float32 [2, 2, 4]"),
@@ -194,20 +210,27 @@ TEST_CASE("recurrent layers reject bad input with messages that name it") {
                                          "must be float32 [T, B, I] with I = 3, got float32 [5, 2, 3, 1]"),
                        ShapeError);
   CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {Var(Tensor::zeros({2, 2, 4})), Var()}),
-                       doctest::Contains("initial state h0 must be float32 [4, 2, 4], got float32 [2, 2, 4]"), ShapeError);
+                       doctest::Contains("initial state h0 must be float32 [4, 2, 4], got float32 [2, 2, 4]"),
+                       ShapeError);
   CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {}, {1, 2, 3}),
                        doctest::Contains("3 lengths given for a batch of 2 (input [5, 2, 3])"), ShapeError);
   LSTMCell lstm_cell({.input_size = 3, .hidden_size = 4});
   CHECK_THROWS_WITH_AS(lstm_cell.forward(Var(Tensor::zeros({2, 2}))),
-                       doctest::Contains("LSTMCell(3, 4): input must be float32 [B, 3], got float32 [2, 2]"), ShapeError);
+                       doctest::Contains("LSTMCell(3, 4): input must be float32 [B, 3], got float32 [2, 2]"),
+                       ShapeError);
   CHECK_THROWS_WITH_AS(lstm_cell.forward(Var(Tensor::zeros({2, 3})), {Var(), Var(Tensor::zeros({3, 4}))}),
-                       doctest::Contains("LSTMCell(3, 4): state c must be float32 [2, 4], got float32 [3, 4]"), ShapeError);
+                       doctest::Contains("LSTMCell(3, 4): state c must be float32 [2, 4], got float32 [3, 4]"),
+                       ShapeError);
   CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3}, DType::f64))),
                        doctest::Contains("input must be float32 [B, T, I] with I = 3, got float64 [2, 5, 3]"),
                        DTypeError);
   CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {Var(Tensor::zeros({4, 2, 4}, DType::f64)), Var()}),
                        doctest::Contains("initial state h0 must be float32 [4, 2, 4], got float64 [4, 2, 4]"),
                        DTypeError);
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 0}),
+                       doctest::Contains("LSTM: num_layers (1) and hidden_size (0) must be at least 1"), Error);
+  CHECK_THROWS_WITH_AS(GRU({.input_size = 3, .hidden_size = 4, .dropout = 1.5}),
+                       doctest::Contains("GRU: dropout 1.5 is outside [0, 1]"), Error);
   GRUCell cell({.input_size = 3, .hidden_size = 4});
   CHECK_THROWS_WITH_AS(cell.forward(Var(Tensor::zeros({2, 3})), Var(Tensor::zeros({2, 5}))),
                        doctest::Contains("state h must be float32 [2, 4], got float32 [2, 5]"), ShapeError);
@@ -222,7 +245,8 @@ double rel_error(const Tensor& got, const nlohmann::json& want, double rtol, dou
   std::vector<double> g = got.to_vector(), w = want.at("data").get<std::vector<double>>();
   REQUIRE(g.size() == w.size());
   double worst = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]) / (atol + rtol * std::abs(w[i])));
+  for (std::size_t i = 0; i < g.size(); ++i)
+    worst = std::max(worst, std::abs(g[i] - w[i]) / (atol + rtol * std::abs(w[i])));
   return worst;
 }
 
@@ -234,8 +258,12 @@ StateDict params_of(const nlohmann::json& c, DType dtype) {
 
 template <class M>
 void compare_layer(const nlohmann::json& c, DType dtype, double tol, double floor) {
-  RNNOptions o{.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = c.at("batch_first").get<bool>(),
-               .bidirectional = true, .dtype = dtype};
+  RNNOptions o{.input_size = 3,
+               .hidden_size = 4,
+               .num_layers = 2,
+               .batch_first = c.at("batch_first").get<bool>(),
+               .bidirectional = true,
+               .dtype = dtype};
   M m(o);
   m.load_state_dict(params_of(c, dtype));
   Var x(test::tensor_of(c.at("input"), dtype), true);
@@ -289,14 +317,16 @@ TEST_CASE("LSTM, GRU, LSTMCell, GRUCell equal torch.nn's outputs and gradients (
         CHECK(rel_error(s.h.value(), c.at("h1"), tol, floor) <= 1);
         CHECK(rel_error(s.c.value(), c.at("c1"), tol, floor) <= 1);
         CHECK(rel_error(cs.grad(), c.at("d_c"), tol, floor) <= 1);
-        for (const auto& p : cell.named_parameters()) CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
+        for (const auto& p : cell.named_parameters())
+          CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
       } else {
         GRUCell cell({.input_size = 3, .hidden_size = 4, .dtype = dtype});
         cell.load_state_dict(params_of(c, dtype));
         Var h1 = cell.forward(x, h);
         sum(h1 * Var(test::tensor_of(c.at("r_h"), dtype))).backward();
         CHECK(rel_error(h1.value(), c.at("h1"), tol, floor) <= 1);
-        for (const auto& p : cell.named_parameters()) CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
+        for (const auto& p : cell.named_parameters())
+          CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
       }
       CHECK(rel_error(x.grad(), c.at("d_input"), tol, floor) <= 1);
       CHECK(rel_error(h.grad(), c.at("d_h"), tol, floor) <= 1);
