@@ -29,16 +29,19 @@ GRUCell::GRUCell(const GRUCellOptions& options, Generator& gen) : options_(optio
 // r, z, n from x W_ih^T + b_ih and h W_hh^T + b_hh; h' = (1 - z) n + z h (ops/rnn.hpp)
 Var GRUCell::forward(const Var& x, const Var& h) const {
   const std::size_t hidden = options_.hidden_size;
-  if (x.dim() != 2 || x.shape()[1] != options_.input_size || x.dtype() != weight_ih.dtype()) {
-    throw ShapeError(fmt::format("GRUCell({}, {}): input must be {} [B, {}], got {} {}", options_.input_size, hidden,
-                                 dtype_name(weight_ih.dtype()), options_.input_size, dtype_name(x.dtype()),
-                                 shape_str(x.shape())));
+  const bool input_fits = x.dim() == 2 && x.shape()[1] == options_.input_size;
+  if (!input_fits || x.dtype() != weight_ih.dtype()) {
+    detail::throw_bad_argument(
+        input_fits,
+        fmt::format("GRUCell({}, {}): input must be {} [B, {}], got {} {}", options_.input_size, hidden,
+                    dtype_name(weight_ih.dtype()), options_.input_size, dtype_name(x.dtype()), shape_str(x.shape())));
   }
   const Shape state_shape{x.shape()[0], hidden};
   if (h.defined() && (h.shape() != state_shape || h.dtype() != x.dtype())) {
-    throw ShapeError(fmt::format("GRUCell({}, {}): state h must be {} {}, got {} {}", options_.input_size, hidden,
-                                 dtype_name(x.dtype()), shape_str(state_shape), dtype_name(h.dtype()),
-                                 shape_str(h.shape())));
+    detail::throw_bad_argument(
+        h.shape() == state_shape,
+        fmt::format("GRUCell({}, {}): state h must be {} {}, got {} {}", options_.input_size, hidden,
+                    dtype_name(x.dtype()), shape_str(state_shape), dtype_name(h.dtype()), shape_str(h.shape())));
   }
   Var x_gates = options_.bias ? linear(x, weight_ih, bias_ih) : linear(x, weight_ih);
   Var h_prev = h.defined() ? h : Var(Tensor::zeros(state_shape, x.dtype()));

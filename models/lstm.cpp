@@ -30,17 +30,20 @@ LSTMCell::LSTMCell(const LSTMCellOptions& options, Generator& gen) : options_(op
 // [i f g o] = x W_ih^T + b_ih + h W_hh^T + b_hh; c' = s(f) c + s(i) tanh(g); h' = s(o) tanh(c')
 CellState LSTMCell::forward(const Var& x, const CellState& state) const {
   const std::size_t h = options_.hidden_size;
-  if (x.dim() != 2 || x.shape()[1] != options_.input_size || x.dtype() != weight_ih.dtype()) {
-    throw ShapeError(fmt::format("LSTMCell({}, {}): input must be {} [B, {}], got {} {}", options_.input_size, h,
-                                 dtype_name(weight_ih.dtype()), options_.input_size, dtype_name(x.dtype()),
-                                 shape_str(x.shape())));
+  const bool input_fits = x.dim() == 2 && x.shape()[1] == options_.input_size;
+  if (!input_fits || x.dtype() != weight_ih.dtype()) {
+    detail::throw_bad_argument(
+        input_fits,
+        fmt::format("LSTMCell({}, {}): input must be {} [B, {}], got {} {}", options_.input_size, h,
+                    dtype_name(weight_ih.dtype()), options_.input_size, dtype_name(x.dtype()), shape_str(x.shape())));
   }
   const Shape state_shape{x.shape()[0], h};
   for (const auto& [what, v] : {std::pair{"h", &state.h}, std::pair{"c", &state.c}}) {
     if (v->defined() && (v->shape() != state_shape || v->dtype() != x.dtype())) {
-      throw ShapeError(fmt::format("LSTMCell({}, {}): state {} must be {} {}, got {} {}", options_.input_size, h, what,
-                                   dtype_name(x.dtype()), shape_str(state_shape), dtype_name(v->dtype()),
-                                   shape_str(v->shape())));
+      detail::throw_bad_argument(
+          v->shape() == state_shape,
+          fmt::format("LSTMCell({}, {}): state {} must be {} {}, got {} {}", options_.input_size, h, what,
+                      dtype_name(x.dtype()), shape_str(state_shape), dtype_name(v->dtype()), shape_str(v->shape())));
     }
   }
   Var gates = options_.bias ? linear(x, weight_ih, bias_ih + bias_hh) : linear(x, weight_ih);

@@ -21,7 +21,7 @@ struct Direction {
   const Var* b_hh;  // [G*H] or null
 };
 
-// Input projection of every step at once: x [.., .., I] -> [.., .., G*H] in one GEMM.
+// Input projection of every step at once: rows [T*B, I] -> [T*B, G*H] in one GEMM.
 // LSTM folds both biases in here; GRU only b_ih (b_hh sits inside r * (W_hn h + b_hn)).
 Var project_inputs(CellKind kind, const Direction& d, const Var& x) {
   if (d.b_ih == nullptr) return linear(x, d.w_ih);
@@ -49,6 +49,11 @@ Var state_row(const Var& state, std::size_t index, std::size_t batch, std::size_
 
 }  // namespace
 
+[[noreturn]] void throw_bad_argument(bool shape_fits, const std::string& message) {
+  if (shape_fits) throw DTypeError(message);
+  throw ShapeError(message);
+}
+
 std::vector<std::pair<std::string, Shape>> rnn_parameter_layout(const RNNOptions& o, std::size_t gates) {
   std::vector<std::pair<std::string, Shape>> layout;
   const std::size_t directions = o.bidirectional ? 2 : 1;
@@ -74,12 +79,13 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
                                        o.input_size, o.hidden_size, o.num_layers,
                                        o.bidirectional ? ", bidirectional" : "", o.batch_first ? ", batch_first" : "");
   const char* layout = o.batch_first ? "[B, T, I]" : "[T, B, I]";
-  if (input.dim() != 3 || input.shape()[2] != o.input_size || input.dtype() != weights[0].dtype()) {
-    throw ShapeError(fmt::format("{}: input must be {} {} with I = {}, got {} {}", name, dtype_name(weights[0].dtype()),
-                                 layout, o.input_size, dtype_name(input.dtype()), shape_str(input.shape())));
+  const bool input_fits = input.dim() == 3 && input.shape()[2] == o.input_size;
+  if (!input_fits || input.dtype() != weights[0].dtype()) {
+    throw_bad_argument(
+        input_fits, fmt::format("{}: input must be {} {} with I = {}, got {} {}", name, dtype_name(weights[0].dtype()),
+                                layout, o.input_size, dtype_name(input.dtype()), shape_str(input.shape())));
   }
-  const std::size_t time_axis = o.batch_first ? 1 : 0;
-  const std::size_t steps = input.shape()[time_axis], batch = input.shape()[1 - time_axis];
+  const std::size_t steps = input.shape()[o.batch_first ? 1 : 0], batch = input.shape()[o.batch_first ? 0 : 1];
   const std::size_t hidden = o.hidden_size;
   if (steps == 0 || batch == 0) {
     throw ShapeError(fmt::format("{}: input {} has no steps or no sequences", name, shape_str(input.shape())));
@@ -99,32 +105,38 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
   const Shape state_shape{o.num_layers * directions, batch, hidden};
   for (const auto& [what, state] : {std::pair{"h0", &initial.h}, std::pair{"c0", &initial.c}}) {
     if (state->defined() && (state->shape() != state_shape || state->dtype() != input.dtype())) {
-      throw ShapeError(fmt::format("{}: initial state {} must be {} {}, got {} {}", name, what,
-                                   dtype_name(input.dtype()), shape_str(state_shape), dtype_name(state->dtype()),
-                                   shape_str(state->shape())));
+      throw_bad_argument(
+          state->shape() == state_shape,
+          fmt::format("{}: initial state {} must be {} {}, got {} {}", name, what, dtype_name(input.dtype()),
+                      shape_str(state_shape), dtype_name(state->dtype()), shape_str(state->shape())));
     }
   }
 
-  // active[t] / padded[t]: [B, 1] masks of the sequences that have / lack step t,
-  // made only for the steps that some sequence lacks (masked[t]).
-  std::vector<Mask> active(steps), padded(steps);
+  // Time-major inside: row block t of a [T*B, *] matrix is step t, so a step's
+  // projected input is one contiguous slice. active[t]: [B, 1] mask of the
+  // sequences that have step t, made only for the steps some sequence lacks
+  // (masked[t]); padded: [T, B, 1], true past each sequence's end.
+  std::vector<Mask> active(steps);
   std::vector<char> masked(steps, 0);
-  for (std::size_t t = 0; t < steps && !lengths.empty(); ++t) {
-    Mask a = Mask::from_shape({batch, 1});
-    for (std::size_t b = 0; b < batch; ++b) {
-      a(b, 0) = static_cast<std::int64_t>(t) < lengths[b];
-      masked[t] = masked[t] || !a(b, 0);
-    }
-    if (masked[t]) {
-      padded[t] = !a;
-      active[t] = std::move(a);
+  Mask padded;
+  if (!lengths.empty()) {
+    padded = Mask::from_shape({steps, batch, 1});
+    for (std::size_t t = 0; t < steps; ++t) {
+      Mask a = Mask::from_shape({batch, 1});
+      for (std::size_t b = 0; b < batch; ++b) {
+        a(b, 0) = static_cast<std::int64_t>(t) < lengths[b];
+        padded(t, b, 0) = !a(b, 0);
+        masked[t] = masked[t] || !a(b, 0);
+      }
+      if (masked[t]) active[t] = std::move(a);
     }
   }
 
   const std::size_t per_direction = o.bias ? 4 : 2;
   std::vector<Var> final_h, final_c;
-  Var x = input;
+  Var x = o.batch_first ? transpose(input, 0, 1) : input;  // [T, B, I_k]
   for (std::size_t layer = 0; layer < o.num_layers; ++layer) {
+    const Var rows = reshape(x, Shape{steps * batch, x.shape()[2]});  // [T*B, I_k]
     std::vector<Var> direction_outputs;
     for (std::size_t d = 0; d < directions; ++d) {
       // Scopes name the layer and direction in graphs; each step is a repeat of "step".
@@ -135,36 +147,34 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
       const std::size_t row = layer * directions + d;
       CellState s{state_row(initial.h, row, batch, hidden, input.dtype()),
                   kind == CellKind::lstm ? state_row(initial.c, row, batch, hidden, input.dtype()) : Var()};
-      Var projected = project_inputs(kind, dir, x);  // [T, B, G*H] or [B, T, G*H]
-      const std::size_t gate_width = projected.shape()[2];
+      Var projected = project_inputs(kind, dir, rows);  // [T*B, G*H]
       std::vector<Var> outputs(steps);
       for (std::size_t k = 0; k < steps; ++k) {
         // The backward direction walks from the end; a padded step keeps the initial
         // state, so it effectively starts at each sequence's own last step.
         const std::size_t t = d == 0 ? k : steps - 1 - k;
         NameScope step_scope("step");
-        Var x_t = reshape(slice(projected, static_cast<long>(time_axis), static_cast<long>(t),
-                                static_cast<long>(t) + 1),
-                          Shape{batch, gate_width});
+        Var x_t = slice(projected, 0, static_cast<long>(t * batch), static_cast<long>((t + 1) * batch));
         CellState next = step(kind, dir, x_t, s);
         if (masked[t]) {
-          outputs[t] = masked_fill(next.h, padded[t], 0.0);
           next.h = tg::where(active[t], next.h, s.h);
           if (kind == CellKind::lstm) next.c = tg::where(active[t], next.c, s.c);
-        } else {
-          outputs[t] = next.h;
         }
+        outputs[t] = next.h;
         s = std::move(next);
       }
       final_h.push_back(s.h);
       if (kind == CellKind::lstm) final_c.push_back(s.c);
-      direction_outputs.push_back(stack(outputs, static_cast<long>(time_axis)));
+      // A padded step's h is the held state: zeroed here in one op for the whole
+      // sequence, which also stops gradient from reaching it through the output.
+      Var sequence = stack(outputs, 0);  // [T, B, H]
+      direction_outputs.push_back(lengths.empty() ? sequence : masked_fill(sequence, padded, 0.0));
     }
     x = directions == 1 ? direction_outputs[0] : concat(direction_outputs, 2);
     if (layer + 1 < o.num_layers && o.dropout > 0) x = dropout(x, o.dropout, training);
   }
   RNNOutput out;
-  out.output = x;
+  out.output = o.batch_first ? transpose(x, 0, 1) : x;
   out.state.h = stack(final_h, 0);
   if (kind == CellKind::lstm) out.state.c = stack(final_c, 0);
   return out;

@@ -61,6 +61,10 @@ enum class CellKind { lstm, gru };
 /// layer, per direction, weight_ih, weight_hh, then (with bias) bias_ih, bias_hh.
 std::vector<std::pair<std::string, Shape>> rnn_parameter_layout(const RNNOptions& options, std::size_t gates);
 
+/// Throws DTypeError when only the dtype of an argument is wrong (shape_fits),
+/// ShapeError otherwise.
+[[noreturn]] void throw_bad_argument(bool shape_fits, const std::string& message);
+
 /// The multi-layer, bidirectional, length-masked recurrence shared by LSTM and
 /// GRU; `weights` in rnn_parameter_layout's order. `module` names the caller in errors.
 RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& options, const std::vector<Var>& weights,

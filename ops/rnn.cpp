@@ -1,11 +1,17 @@
 #include "rnn.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "kernel.hpp"
+
+// Each op keeps the activations its forward computed (sigmoids and tanhs) for
+// its backward, as the composed ops would keep their outputs: recomputing them
+// doubled the transcendental work and made the fused cells slower than the
+// dozen small ops they replace. The kept tensors are the size of the gates.
+// Each row runs its sigmoids, its tanhs and its arithmetic as separate loops:
+// measured faster than one loop mixing the library calls with the arithmetic.
 
 namespace tg {
 namespace {
@@ -36,10 +42,9 @@ std::pair<std::size_t, std::size_t> check_cell(const char* op, std::size_t k, co
 // y = s(f) c + s(i) tanh(g)
 // dgates_i = dy tanh(g) s(i)(1 - s(i)); dgates_f = dy c s(f)(1 - s(f));
 // dgates_g = dy s(i)(1 - tanh(g)^2); dgates_o = 0; dc = dy s(f)
-// The activations [s(i), s(f), tanh(g)] are kept for the backward: it does no exp or tanh.
 Var lstm_cell_state(const Var& gates, const Var& c) {
   auto [batch, hidden] = check_cell("lstm_cell_state", 4, gates, {&c});
-  Tensor acts;
+  Tensor act;  // [B, 3H]: s(i) | s(f) | tanh(g)
   Tensor y = dispatch(gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> out = Array<T>::from_shape({batch, hidden});
@@ -49,50 +54,52 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
     for (std::size_t b = 0; b < batch; ++b) {
       const T* row = gp + b * 4 * hidden;
       T* arow = a.data() + b * 3 * hidden;
-      for (std::size_t j = 0; j < hidden; ++j) {
-        const T i = sigmoid_of(row[j]), f = sigmoid_of(row[hidden + j]), g = std::tanh(row[2 * hidden + j]);
-        arow[j] = i;
-        arow[hidden + j] = f;
-        arow[2 * hidden + j] = g;
-        out.data()[b * hidden + j] = f * cp[b * hidden + j] + i * g;
-      }
+      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid_of(row[j]);
+      for (std::size_t j = 0; j < hidden; ++j) arow[2 * hidden + j] = std::tanh(row[2 * hidden + j]);
+      for (std::size_t j = 0; j < hidden; ++j)
+        out.data()[b * hidden + j] = arow[hidden + j] * cp[b * hidden + j] + arow[j] * arow[2 * hidden + j];
     }
-    acts = Tensor(std::move(a));
+    act = Tensor(std::move(a));
     return Tensor(std::move(out));
   });
   return record("lstm_cell_state", {gates, c}, std::move(y),
-                [batch = batch, hidden = hidden, acts = std::move(acts)](BackwardContext& ctx) {
-    dispatch(ctx.input(0).dtype(), [&](auto zero) {
-      using T = decltype(zero);
-      const T* ap = acts.array<T>().data();
-      const T* cp = ctx.input(1).array<T>().data();
-      const T* dy = ctx.grad_output().array<T>().data();
-      Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
-      Array<T> dc = Array<T>::from_shape({batch, hidden});
-      for (std::size_t b = 0; b < batch; ++b) {
-        const T* arow = ap + b * 3 * hidden;
-        T* drow = dgates.data() + b * 4 * hidden;
-        for (std::size_t j = 0; j < hidden; ++j) {
-          const T i = arow[j], f = arow[hidden + j], g = arow[2 * hidden + j];
-          const T d = dy[b * hidden + j];
-          drow[j] = d * g * i * (T(1) - i);
-          drow[hidden + j] = d * cp[b * hidden + j] * f * (T(1) - f);
-          drow[2 * hidden + j] = d * i * (T(1) - g * g);
-          drow[3 * hidden + j] = T(0);
-          dc.data()[b * hidden + j] = d * f;
-        }
-      }
-      if (ctx.needs_grad(0)) ctx.grad_input(0) = Tensor(std::move(dgates));
-      if (ctx.needs_grad(1)) ctx.grad_input(1) = Tensor(std::move(dc));
-    });
-  });
+                [act = std::move(act), batch = batch, hidden = hidden](BackwardContext& ctx) {
+                  dispatch(ctx.input(0).dtype(), [&](auto zero) {
+                    using T = decltype(zero);
+                    const T* ap = act.array<T>().data();
+                    const T* cp = ctx.input(1).array<T>().data();
+                    const T* dy = ctx.grad_output().array<T>().data();
+                    if (ctx.needs_grad(0)) {
+                      Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
+                      for (std::size_t b = 0; b < batch; ++b) {
+                        const T* arow = ap + b * 3 * hidden;
+                        T* drow = dgates.data() + b * 4 * hidden;
+                        for (std::size_t j = 0; j < hidden; ++j) {
+                          const T i = arow[j], f = arow[hidden + j], g = arow[2 * hidden + j];
+                          const T d = dy[b * hidden + j];
+                          drow[j] = d * g * i * (T(1) - i);
+                          drow[hidden + j] = d * cp[b * hidden + j] * f * (T(1) - f);
+                          drow[2 * hidden + j] = d * i * (T(1) - g * g);
+                          drow[3 * hidden + j] = T(0);
+                        }
+                      }
+                      ctx.grad_input(0) = Tensor(std::move(dgates));
+                    }
+                    if (ctx.needs_grad(1)) {
+                      Array<T> dc = Array<T>::from_shape({batch, hidden});
+                      for (std::size_t b = 0; b < batch; ++b)
+                        for (std::size_t j = 0; j < hidden; ++j)
+                          dc.data()[b * hidden + j] = dy[b * hidden + j] * ap[b * 3 * hidden + hidden + j];
+                      ctx.grad_input(1) = Tensor(std::move(dc));
+                    }
+                  });
+                });
 }
 
 // y = s(o) tanh(c'); dgates_o = dy tanh(c') s(o)(1 - s(o)), other gates 0; dc' = dy s(o)(1 - tanh(c')^2)
-// [s(o), tanh(c')] are kept for the backward.
 Var lstm_cell_output(const Var& gates, const Var& c_next) {
   auto [batch, hidden] = check_cell("lstm_cell_output", 4, gates, {&c_next});
-  Tensor acts;
+  Tensor act;  // [B, 2H]: s(o) | tanh(c')
   Tensor y = dispatch(gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> out = Array<T>::from_shape({batch, hidden});
@@ -102,38 +109,35 @@ Var lstm_cell_output(const Var& gates, const Var& c_next) {
     for (std::size_t b = 0; b < batch; ++b) {
       const T* o = gp + b * 4 * hidden + 3 * hidden;
       T* arow = a.data() + b * 2 * hidden;
-      for (std::size_t j = 0; j < hidden; ++j) {
-        const T s = sigmoid_of(o[j]), t = std::tanh(cp[b * hidden + j]);
-        arow[j] = s;
-        arow[hidden + j] = t;
-        out.data()[b * hidden + j] = s * t;
-      }
+      for (std::size_t j = 0; j < hidden; ++j) arow[j] = sigmoid_of(o[j]);
+      for (std::size_t j = 0; j < hidden; ++j) arow[hidden + j] = std::tanh(cp[b * hidden + j]);
+      for (std::size_t j = 0; j < hidden; ++j) out.data()[b * hidden + j] = arow[j] * arow[hidden + j];
     }
-    acts = Tensor(std::move(a));
+    act = Tensor(std::move(a));
     return Tensor(std::move(out));
   });
   return record("lstm_cell_output", {gates, c_next}, std::move(y),
-                [batch = batch, hidden = hidden, acts = std::move(acts)](BackwardContext& ctx) {
-    dispatch(ctx.input(0).dtype(), [&](auto zero) {
-      using T = decltype(zero);
-      const T* ap = acts.array<T>().data();
-      const T* dy = ctx.grad_output().array<T>().data();
-      Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
-      Array<T> dc = Array<T>::from_shape({batch, hidden});
-      for (std::size_t b = 0; b < batch; ++b) {
-        const T* arow = ap + b * 2 * hidden;
-        T* drow = dgates.data() + b * 4 * hidden;
-        std::fill(drow, drow + 3 * hidden, T(0));
-        for (std::size_t j = 0; j < hidden; ++j) {
-          const T s = arow[j], t = arow[hidden + j], d = dy[b * hidden + j];
-          drow[3 * hidden + j] = d * t * s * (T(1) - s);
-          dc.data()[b * hidden + j] = d * s * (T(1) - t * t);
-        }
-      }
-      if (ctx.needs_grad(0)) ctx.grad_input(0) = Tensor(std::move(dgates));
-      if (ctx.needs_grad(1)) ctx.grad_input(1) = Tensor(std::move(dc));
-    });
-  });
+                [act = std::move(act), batch = batch, hidden = hidden](BackwardContext& ctx) {
+                  dispatch(ctx.input(0).dtype(), [&](auto zero) {
+                    using T = decltype(zero);
+                    const T* ap = act.array<T>().data();
+                    const T* dy = ctx.grad_output().array<T>().data();
+                    Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
+                    Array<T> dc = Array<T>::from_shape({batch, hidden});
+                    for (std::size_t b = 0; b < batch; ++b) {
+                      const T* arow = ap + b * 2 * hidden;
+                      T* drow = dgates.data() + b * 4 * hidden;
+                      std::fill(drow, drow + 3 * hidden, T(0));
+                      for (std::size_t j = 0; j < hidden; ++j) {
+                        const T s = arow[j], t = arow[hidden + j], d = dy[b * hidden + j];
+                        drow[3 * hidden + j] = d * t * s * (T(1) - s);
+                        dc.data()[b * hidden + j] = d * s * (T(1) - t * t);
+                      }
+                    }
+                    if (ctx.needs_grad(0)) ctx.grad_input(0) = Tensor(std::move(dgates));
+                    if (ctx.needs_grad(1)) ctx.grad_input(1) = Tensor(std::move(dc));
+                  });
+                });
 }
 
 // y = (1 - z) n + z h with r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r hn)
@@ -145,58 +149,62 @@ Var gru_cell(const Var& x_gates, const Var& h_gates, const Var& h) {
     throw ShapeError(fmt::format("{}: x_gates {} and h_gates {} must have one shape and dtype", op_context("gru_cell"),
                                  shape_str(x_gates.shape()), shape_str(h_gates.shape())));
   }
+  Tensor act;  // [B, 3H]: r | z | n
   Tensor y = dispatch(x_gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> out = Array<T>::from_shape({batch, hidden});
+    Array<T> a = Array<T>::from_shape({batch, 3 * hidden});
     const T* xp = x_gates.value().array<T>().data();
     const T* hp = h_gates.value().array<T>().data();
     const T* prev = h.value().array<T>().data();
     for (std::size_t b = 0; b < batch; ++b) {
       const T* xr = xp + b * 3 * hidden;
       const T* hr = hp + b * 3 * hidden;
+      T* arow = a.data() + b * 3 * hidden;
+      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid_of(xr[j] + hr[j]);
+      for (std::size_t j = 0; j < hidden; ++j)
+        arow[2 * hidden + j] = std::tanh(xr[2 * hidden + j] + arow[j] * hr[2 * hidden + j]);
       for (std::size_t j = 0; j < hidden; ++j) {
-        const T r = sigmoid_of(xr[j] + hr[j]), z = sigmoid_of(xr[hidden + j] + hr[hidden + j]);
-        const T n = std::tanh(xr[2 * hidden + j] + r * hr[2 * hidden + j]);
-        out.data()[b * hidden + j] = (T(1) - z) * n + z * prev[b * hidden + j];
+        const T z = arow[hidden + j], n = arow[2 * hidden + j];
+        out.data()[b * hidden + j] = n + z * (prev[b * hidden + j] - n);  // (1 - z) n + z h, as PyTorch's kernel
       }
     }
+    act = Tensor(std::move(a));
     return Tensor(std::move(out));
   });
-  return record("gru_cell", {x_gates, h_gates, h}, std::move(y), [batch = batch, hidden = hidden](BackwardContext& ctx) {
-    dispatch(ctx.input(0).dtype(), [&](auto zero) {
-      using T = decltype(zero);
-      const T* xp = ctx.input(0).array<T>().data();
-      const T* hp = ctx.input(1).array<T>().data();
-      const T* prev = ctx.input(2).array<T>().data();
-      const T* dy = ctx.grad_output().array<T>().data();
-      Array<T> dx = Array<T>::from_shape({batch, 3 * hidden});
-      Array<T> dhg = Array<T>::from_shape({batch, 3 * hidden});
-      Array<T> dh = Array<T>::from_shape({batch, hidden});
-      for (std::size_t b = 0; b < batch; ++b) {
-        const T* xr = xp + b * 3 * hidden;
-        const T* hr = hp + b * 3 * hidden;
-        T* dxr = dx.data() + b * 3 * hidden;
-        T* dhr = dhg.data() + b * 3 * hidden;
-        for (std::size_t j = 0; j < hidden; ++j) {
-          const T r = sigmoid_of(xr[j] + hr[j]), z = sigmoid_of(xr[hidden + j] + hr[hidden + j]);
-          const T hn = hr[2 * hidden + j];
-          const T n = std::tanh(xr[2 * hidden + j] + r * hn);
-          const T d = dy[b * hidden + j], hprev = prev[b * hidden + j];
-          const T dpre_n = d * (T(1) - z) * (T(1) - n * n);
-          const T dpre_r = dpre_n * hn * r * (T(1) - r);
-          const T dpre_z = d * (hprev - n) * z * (T(1) - z);
-          dxr[j] = dhr[j] = dpre_r;
-          dxr[hidden + j] = dhr[hidden + j] = dpre_z;
-          dxr[2 * hidden + j] = dpre_n;
-          dhr[2 * hidden + j] = dpre_n * r;
-          dh.data()[b * hidden + j] = d * z;
-        }
-      }
-      if (ctx.needs_grad(0)) ctx.grad_input(0) = Tensor(std::move(dx));
-      if (ctx.needs_grad(1)) ctx.grad_input(1) = Tensor(std::move(dhg));
-      if (ctx.needs_grad(2)) ctx.grad_input(2) = Tensor(std::move(dh));
-    });
-  });
+  return record("gru_cell", {x_gates, h_gates, h}, std::move(y),
+                [act = std::move(act), batch = batch, hidden = hidden](BackwardContext& ctx) {
+                  dispatch(ctx.input(0).dtype(), [&](auto zero) {
+                    using T = decltype(zero);
+                    const T* ap = act.array<T>().data();
+                    const T* hp = ctx.input(1).array<T>().data();
+                    const T* prev = ctx.input(2).array<T>().data();
+                    const T* dy = ctx.grad_output().array<T>().data();
+                    // dx_gates equals dh_gates but in the n gate, where dh_gates has the extra factor r.
+                    Array<T> dhg = Array<T>::from_shape({batch, 3 * hidden});
+                    Array<T> dx = Array<T>::from_shape({batch, 3 * hidden});
+                    Array<T> dh = Array<T>::from_shape({batch, hidden});
+                    for (std::size_t b = 0; b < batch; ++b) {
+                      const T* arow = ap + b * 3 * hidden;
+                      const T* hr = hp + b * 3 * hidden;
+                      T* dhr = dhg.data() + b * 3 * hidden;
+                      T* dxr = dx.data() + b * 3 * hidden;
+                      for (std::size_t j = 0; j < hidden; ++j) {
+                        const T r = arow[j], z = arow[hidden + j], n = arow[2 * hidden + j];
+                        const T d = dy[b * hidden + j], hprev = prev[b * hidden + j];
+                        const T dpre_n = d * (T(1) - z) * (T(1) - n * n);
+                        dxr[j] = dhr[j] = dpre_n * hr[2 * hidden + j] * r * (T(1) - r);
+                        dxr[hidden + j] = dhr[hidden + j] = d * (hprev - n) * z * (T(1) - z);
+                        dxr[2 * hidden + j] = dpre_n;
+                        dhr[2 * hidden + j] = dpre_n * r;
+                        dh.data()[b * hidden + j] = d * z;
+                      }
+                    }
+                    if (ctx.needs_grad(0)) ctx.grad_input(0) = Tensor(std::move(dx));
+                    if (ctx.needs_grad(1)) ctx.grad_input(1) = Tensor(std::move(dhg));
+                    if (ctx.needs_grad(2)) ctx.grad_input(2) = Tensor(std::move(dh));
+                  });
+                });
 }
 
 }  // namespace tg

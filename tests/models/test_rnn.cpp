@@ -47,8 +47,12 @@ TEST_CASE("LSTM and GRU pass gradcheck: layers, directions, layouts, lengths, in
     for (bool bidirectional : {false, true}) {
       CAPTURE(batch_first);
       CAPTURE(bidirectional);
-      RNNOptions o{.input_size = 3, .hidden_size = 2, .num_layers = 2, .batch_first = batch_first,
-                   .bidirectional = bidirectional, .dtype = DType::f64};
+      RNNOptions o{.input_size = 3,
+                   .hidden_size = 2,
+                   .num_layers = 2,
+                   .batch_first = batch_first,
+                   .bidirectional = bidirectional,
+                   .dtype = DType::f64};
       check_layer_gradients<LSTM>(o, {4, 2, 1}, true);
       check_layer_gradients<GRU>(o, {4, 2, 1}, true);
       check_layer_gradients<LSTM>(o, {}, false);
@@ -82,32 +86,87 @@ TEST_CASE("LSTMCell and GRUCell pass gradcheck, with and without a state") {
   CHECK(r.passed);
 }
 
+namespace {
+
+// Sequence 1 of a batch of 2 has length 2 of T = 4: its steps 2 and 3 must give
+// exact zeros, receive exactly zero gradient, and leave the state as after step 1.
+template <class M>
+void check_padding(bool bidirectional, bool batch_first) {
+  manual_seed(5);
+  M m({.input_size = 2,
+       .hidden_size = 3,
+       .num_layers = 2,
+       .batch_first = batch_first,
+       .bidirectional = bidirectional,
+       .dtype = DType::f64});
+  const std::size_t width = bidirectional ? 6 : 3, layers = 2, directions = bidirectional ? 2 : 1;
+  Tensor data = randn(batch_first ? Shape{2, 4, 2} : Shape{4, 2, 2}, 1);
+  // Element j of step t of sequence b in a [*, *, n] tensor of either layout.
+  auto at = [&](std::size_t b, std::size_t t, std::size_t j, std::size_t n) {
+    return (batch_first ? b * 4 + t : t * 2 + b) * n + j;
+  };
+  Var x(data, true);
+  RNNOutput out = m.forward(x, {}, {4, 2});
+  std::vector<double> y = out.output.value().to_vector();
+  Var loss = weigh(out.output, 2) + weigh(out.state.h, 3);
+  if (out.state.c.defined()) loss = loss + weigh(out.state.c, 4);
+  loss.backward();
+  std::vector<double> dx = x.grad().to_vector();
+  for (std::size_t t = 2; t < 4; ++t) {
+    for (std::size_t j = 0; j < width; ++j) CHECK(y[at(1, t, j, width)] == 0.0);
+    for (std::size_t j = 0; j < 2; ++j) CHECK(dx[at(1, t, j, 2)] == 0.0);
+  }
+  CHECK(dx[at(1, 1, 0, 2)] != 0.0);
+  CHECK(dx[at(0, 3, 0, 2)] != 0.0);
+  // Sequence 1 alone, cut to its 2 steps, gives the same outputs and final state.
+  std::vector<double> alone_data;
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t j = 0; j < 2; ++j) alone_data.push_back(data.to_vector()[at(1, t, j, 2)]);
+  Shape alone_shape = batch_first ? Shape{1, 2, 2} : Shape{2, 1, 2};
+  RNNOutput ref = m.forward(Var(Tensor::from_vector(alone_data, alone_shape, DType::f64)));
+  for (std::size_t t = 0; t < 2; ++t)
+    for (std::size_t j = 0; j < width; ++j)
+      CHECK(y[at(1, t, j, width)] == doctest::Approx(ref.output.value().at(t * width + j)).epsilon(1e-12));
+  for (std::size_t row = 0; row < layers * directions; ++row) {
+    for (std::size_t j = 0; j < 3; ++j) {
+      CHECK(out.state.h.value().at(row * 6 + 3 + j) ==
+            doctest::Approx(ref.state.h.value().at(row * 3 + j)).epsilon(1e-12));
+      if (out.state.c.defined())
+        CHECK(out.state.c.value().at(row * 6 + 3 + j) ==
+              doctest::Approx(ref.state.c.value().at(row * 3 + j)).epsilon(1e-12));
+    }
+  }
+}
+
+}  // namespace
+
 TEST_CASE("padded steps: zero outputs, no gradient, final state from each sequence's last step") {
   for (bool bidirectional : {false, true}) {
-    manual_seed(5);
-    LSTM lstm({.input_size = 2, .hidden_size = 3, .batch_first = true, .bidirectional = bidirectional,
-               .dtype = DType::f64});
-    Var x(randn({2, 4, 2}, 1), true);
-    RNNOutput out = lstm.forward(x, {}, {4, 2});
-    std::vector<double> y = out.output.value().to_vector();
-    const std::size_t width = bidirectional ? 6 : 3;
-    for (std::size_t t = 2; t < 4; ++t)
-      for (std::size_t j = 0; j < width; ++j) CHECK(y[(4 + t) * width + j] == 0.0);
-    (weigh(out.output, 2) + weigh(out.state.h, 3)).backward();
-    std::vector<double> dx = x.grad().to_vector();
-    for (std::size_t t = 2; t < 4; ++t)
-      for (std::size_t j = 0; j < 2; ++j) CHECK(dx[(4 + t) * 2 + j] == 0.0);
-    CHECK(dx[4 * 2] != 0.0);
-    // Sequence 1 alone (length 2) gives the same output and final state.
-    Var alone(Tensor(randn({2, 4, 2}, 1)));
-    RNNOutput ref = lstm.forward(reshape(slice(alone, 0, 1, 2), Shape{1, 4, 2}), {}, {2});
-    for (std::size_t t = 0; t < 2; ++t)
-      for (std::size_t j = 0; j < width; ++j)
-        CHECK(y[(4 + t) * width + j] == doctest::Approx(ref.output.value().at(t * width + j)).epsilon(1e-12));
-    for (std::size_t d = 0; d < (bidirectional ? 2u : 1u); ++d)
-      for (std::size_t j = 0; j < 3; ++j)
-        CHECK(out.state.h.value().at(d * 6 + 3 + j) == doctest::Approx(ref.state.h.value().at(d * 3 + j)).epsilon(1e-12));
+    for (bool batch_first : {false, true}) {
+      CAPTURE(bidirectional);
+      CAPTURE(batch_first);
+      check_padding<LSTM>(bidirectional, batch_first);
+      check_padding<GRU>(bidirectional, batch_first);
+    }
   }
+}
+
+TEST_CASE("dropout acts between layers only, and only while training") {
+  manual_seed(6);
+  LSTM m({.input_size = 2, .hidden_size = 3, .num_layers = 2, .dropout = 0.5, .dtype = DType::f64});
+  Var x(randn({4, 2, 2}, 1));
+  m.eval();
+  Tensor eval1 = m.forward(x).output.value(), eval2 = m.forward(x).output.value();
+  CHECK(eval1.to_vector() == eval2.to_vector());
+  m.train();
+  Tensor train1 = m.forward(x).output.value(), train2 = m.forward(x).output.value();
+  CHECK(train1.to_vector() != eval1.to_vector());
+  CHECK(train1.to_vector() != train2.to_vector());
+  // One layer: no layer above to drop for, so training changes nothing.
+  GRU single({.input_size = 2, .hidden_size = 3, .dropout = 0.5, .dtype = DType::f64});
+  Tensor trained = single.forward(x).output.value();
+  single.eval();
+  CHECK(trained.to_vector() == single.forward(x).output.value().to_vector());
 }
 
 TEST_CASE("LSTM and GRU: PyTorch's names, order and shapes") {
@@ -128,13 +187,50 @@ TEST_CASE("LSTM and GRU: PyTorch's names, order and shapes") {
 
 TEST_CASE("recurrent layers reject bad input with messages that name it") {
   LSTM lstm({.input_size = 3, .hidden_size = 4, .batch_first = true});
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 3}))), doctest::Contains("input must be float32 [B, T, I] with I = 3, got float32 [2, 3]"), ShapeError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 4}))), doctest::Contains("got float32 [2, 5, 4]"), ShapeError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5}), doctest::Contains("1 lengths given for a batch of 2"), ShapeError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5, 6}), doctest::Contains("lengths[1] = 6 is outside [1, 5]"), IndexError);
-  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {0, 5}), doctest::Contains("lengths[0] = 0"), IndexError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 3}))),
+                       doctest::Contains("input must be float32 [B, T, I] with I = 3, got float32 [2, 3]"), ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 4}))), doctest::Contains("got float32 [2, 5, 4]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5}),
+                       doctest::Contains("1 lengths given for a batch of 2"), ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {5, 6}),
+                       doctest::Contains("lengths[1] = 6 is outside [1, 5]"), IndexError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {}, {0, 5}), doctest::Contains("lengths[0] = 0"),
+                       IndexError);
   CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {Var(Tensor::zeros({1, 3, 4})), Var()}),
-                       doctest::Contains("initial state h0 must be float32 [1, 2, 4], got float32 [1, 3, 4]"), ShapeError);
+                       doctest::Contains("initial state h0 must be float32 [1, 2, 4], got float32 [1, 3, 4]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3})), {Var(), Var(Tensor::zeros({2, 2, 4}))}),
+                       doctest::Contains("LSTM(input_size = 3, hidden_size = 4, num_layers = 1, batch_first): initial "
+                                         "state c0 must be float32 [1, 2, 4], got float32 [2, 2, 4]"),
+                       ShapeError);
+  GRU gru({.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+  CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3, 1}))),
+                       doctest::Contains("GRU(input_size = 3, hidden_size = 4, num_layers = 2, bidirectional): input "
+                                         "must be float32 [T, B, I] with I = 3, got float32 [5, 2, 3, 1]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {Var(Tensor::zeros({2, 2, 4})), Var()}),
+                       doctest::Contains("initial state h0 must be float32 [4, 2, 4], got float32 [2, 2, 4]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {}, {1, 2, 3}),
+                       doctest::Contains("3 lengths given for a batch of 2 (input [5, 2, 3])"), ShapeError);
+  LSTMCell lstm_cell({.input_size = 3, .hidden_size = 4});
+  CHECK_THROWS_WITH_AS(lstm_cell.forward(Var(Tensor::zeros({2, 2}))),
+                       doctest::Contains("LSTMCell(3, 4): input must be float32 [B, 3], got float32 [2, 2]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(lstm_cell.forward(Var(Tensor::zeros({2, 3})), {Var(), Var(Tensor::zeros({3, 4}))}),
+                       doctest::Contains("LSTMCell(3, 4): state c must be float32 [2, 4], got float32 [3, 4]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(lstm.forward(Var(Tensor::zeros({2, 5, 3}, DType::f64))),
+                       doctest::Contains("input must be float32 [B, T, I] with I = 3, got float64 [2, 5, 3]"),
+                       DTypeError);
+  CHECK_THROWS_WITH_AS(gru.forward(Var(Tensor::zeros({5, 2, 3})), {Var(Tensor::zeros({4, 2, 4}, DType::f64)), Var()}),
+                       doctest::Contains("initial state h0 must be float32 [4, 2, 4], got float64 [4, 2, 4]"),
+                       DTypeError);
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 0}),
+                       doctest::Contains("LSTM: num_layers (1) and hidden_size (0) must be at least 1"), Error);
+  CHECK_THROWS_WITH_AS(GRU({.input_size = 3, .hidden_size = 4, .dropout = 1.5}),
+                       doctest::Contains("GRU: dropout 1.5 is outside [0, 1]"), Error);
   GRUCell cell({.input_size = 3, .hidden_size = 4});
   CHECK_THROWS_WITH_AS(cell.forward(Var(Tensor::zeros({2, 3})), Var(Tensor::zeros({2, 5}))),
                        doctest::Contains("state h must be float32 [2, 4], got float32 [2, 5]"), ShapeError);
@@ -149,7 +245,8 @@ double rel_error(const Tensor& got, const nlohmann::json& want, double rtol, dou
   std::vector<double> g = got.to_vector(), w = want.at("data").get<std::vector<double>>();
   REQUIRE(g.size() == w.size());
   double worst = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]) / (atol + rtol * std::abs(w[i])));
+  for (std::size_t i = 0; i < g.size(); ++i)
+    worst = std::max(worst, std::abs(g[i] - w[i]) / (atol + rtol * std::abs(w[i])));
   return worst;
 }
 
@@ -161,8 +258,12 @@ StateDict params_of(const nlohmann::json& c, DType dtype) {
 
 template <class M>
 void compare_layer(const nlohmann::json& c, DType dtype, double tol, double floor) {
-  RNNOptions o{.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = c.at("batch_first").get<bool>(),
-               .bidirectional = true, .dtype = dtype};
+  RNNOptions o{.input_size = 3,
+               .hidden_size = 4,
+               .num_layers = 2,
+               .batch_first = c.at("batch_first").get<bool>(),
+               .bidirectional = true,
+               .dtype = dtype};
   M m(o);
   m.load_state_dict(params_of(c, dtype));
   Var x(test::tensor_of(c.at("input"), dtype), true);
@@ -216,14 +317,16 @@ TEST_CASE("LSTM, GRU, LSTMCell, GRUCell equal torch.nn's outputs and gradients (
         CHECK(rel_error(s.h.value(), c.at("h1"), tol, floor) <= 1);
         CHECK(rel_error(s.c.value(), c.at("c1"), tol, floor) <= 1);
         CHECK(rel_error(cs.grad(), c.at("d_c"), tol, floor) <= 1);
-        for (const auto& p : cell.named_parameters()) CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
+        for (const auto& p : cell.named_parameters())
+          CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
       } else {
         GRUCell cell({.input_size = 3, .hidden_size = 4, .dtype = dtype});
         cell.load_state_dict(params_of(c, dtype));
         Var h1 = cell.forward(x, h);
         sum(h1 * Var(test::tensor_of(c.at("r_h"), dtype))).backward();
         CHECK(rel_error(h1.value(), c.at("h1"), tol, floor) <= 1);
-        for (const auto& p : cell.named_parameters()) CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
+        for (const auto& p : cell.named_parameters())
+          CHECK(rel_error(p.var.grad(), c.at("grads").at(p.name), tol, floor) <= 1);
       }
       CHECK(rel_error(x.grad(), c.at("d_input"), tol, floor) <= 1);
       CHECK(rel_error(h.grad(), c.at("d_h"), tol, floor) <= 1);
