@@ -71,8 +71,9 @@ std::string pl_text(const std::string& text) {
   return out;
 }
 
-// cmap0: 0 background, 1 axes and text, 2.. the series (matplotlib's tab10).
-constexpr int first_series_colour = 2;
+// cmap0: 0 background, 1 axes and text, 2 grid lines, 3.. the series (matplotlib's tab10).
+constexpr int grid_colour = 2;
+constexpr int first_series_colour = 3;
 constexpr int series_colours = 10;
 void set_colours() {
   static constexpr int tab10[series_colours][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
@@ -81,6 +82,7 @@ void set_colours() {
   plscmap0n(first_series_colour + series_colours);
   plscol0(0, 255, 255, 255);
   plscol0(1, 0, 0, 0);
+  plscol0(grid_colour, 220, 220, 220);
   for (int i = 0; i < series_colours; ++i) plscol0(first_series_colour + i, tab10[i][0], tab10[i][1], tab10[i][2]);
   // cmap1 for heatmaps: white at 0 through mid blue to dark blue at 1 (matplotlib's Blues).
   const PLFLT at[] = {0.0, 0.5, 1.0};
@@ -107,6 +109,9 @@ void pad_range(double& lo, double& hi, double fraction) {
 // ---------------------------------------------------------------------------
 // Curves.
 
+// A filled circle, drawn as text centred on the point (cairo draws it with a system font).
+constexpr const char* marker = "\u25cf";
+
 // A point is drawn if both coordinates are finite (and y > 0 on a log axis);
 // on a log axis y is drawn as log10(y), which PLplot's "l" axis option labels.
 bool drawable(double x, double y, bool log_y) { return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0); }
@@ -118,9 +123,11 @@ void draw_curves(const PlotCurvesOptions& o, double xmin, double xmax, double ym
   plschr(0, 1.1);
   plvsta();
   plwind(xmin, xmax, ymin, ymax);
-  plcol0(1);
   plwidth(1);
-  plbox("bcgnst", 0, 0, o.log_y ? "bcgnstlv" : "bcgnstv", 0, 0);
+  plcol0(grid_colour);
+  plbox("g", 0, 0, "g", 0, 0);
+  plcol0(1);
+  plbox("bcnst", 0, 0, o.log_y ? "bcnstlv" : "bcnstv", 0, 0);
   pllab(pl_text(o.x_label).c_str(), pl_text(o.y_label).c_str(), pl_text(o.title).c_str());
 
   std::vector<PLINT> opts, colours, styles, symbol_colours, symbol_numbers;
@@ -137,7 +144,7 @@ void draw_curves(const PlotCurvesOptions& o, double xmin, double xmax, double ym
       if (s.line && xs.size() >= 2) plline(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
       // A lone point would vanish without a marker.
       if (!s.markers && (xs.size() == 1 || !s.line) && !xs.empty()) {
-        plstring(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), "#(728)");
+        plstring(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), marker);
       }
       xs.clear();
       ys.clear();
@@ -154,7 +161,7 @@ void draw_curves(const PlotCurvesOptions& o, double xmin, double xmax, double ym
       my.push_back(ys.back());
     }
     flush();
-    if (s.markers && !mx.empty()) plstring(static_cast<PLINT>(mx.size()), mx.data(), my.data(), "#(728)");
+    if (s.markers && !mx.empty()) plstring(static_cast<PLINT>(mx.size()), mx.data(), my.data(), marker);
     if (s.name.empty()) continue;
     names.push_back(pl_text(s.name));
     opts.push_back((s.line ? PL_LEGEND_LINE : 0) | (s.markers || !s.line ? PL_LEGEND_SYMBOL : 0));
@@ -163,14 +170,14 @@ void draw_curves(const PlotCurvesOptions& o, double xmin, double xmax, double ym
     widths.push_back(2);
     symbol_colours.push_back(colour);
     symbol_scales.push_back(1);
-    symbol_numbers.push_back(s.markers ? 3 : 1);
+    symbol_numbers.push_back(1);
   }
   plwidth(1);
   if (names.empty()) return;
   std::vector<const char*> text, symbols;
   for (const std::string& n : names) {
     text.push_back(n.c_str());
-    symbols.push_back("#(728)");
+    symbols.push_back(marker);
   }
   std::vector<PLINT> text_colours(names.size(), 1);
   PLFLT legend_width = 0, legend_height = 0;
@@ -255,7 +262,7 @@ void draw_attention(const AttentionPlot& a) {
   plwind(0, 1, 0, 1);
   plimage(bar, 1, steps, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
   plcol0(1);
-  plbox("bc", 0, 0, "bcmstv", 0.25, 5);
+  plbox("bc", 0, 0, "bcmstv", 0.2, 2);
 }
 
 }  // namespace
