@@ -239,6 +239,8 @@ class Seq2Seq : public Module {
   EncoderState select(const EncoderState& state, const Indices& rows) const;
 
   const Seq2SeqOptions& options() const { return options_; }
+  /// The scheduled-sampling generator: a training checkpoint saves and restores its state.
+  Generator& sampling_generator() const { return sampling_gen_; }
   /// Lengths as loss() takes them, checked (or counted from pad_id when empty).
   std::vector<std::int64_t> source_lengths(const Indices& source, const std::vector<std::int64_t>& lengths) const;
 

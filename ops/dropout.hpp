@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 
 #include "../autodiff/var.hpp"
 
@@ -16,6 +17,13 @@ class Generator {
   void manual_seed(std::uint64_t seed) { engine_.seed(seed); }
   /// Uniform in [0, 1), from the top 53 bits of one draw.
   double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  /// The engine's whole state as text (the standard's decimal form): a
+  /// training checkpoint stores it so that a resumed run draws what an
+  /// uninterrupted one would.
+  std::string state() const;
+  /// Restores a state() string; throws Error naming what is wrong for text
+  /// that is not one, leaving the generator unchanged.
+  void set_state(const std::string& state);
 
  private:
   std::mt19937_64 engine_;

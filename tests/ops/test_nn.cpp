@@ -376,3 +376,21 @@ TEST_CASE("dropout: identity when not training or p = 0, zeros when p = 1, an er
   Var f32(Tensor::ones({4}, DType::f32));
   CHECK(dropout(f32, 0.5, true, gen).dtype() == DType::f32);
 }
+
+TEST_CASE("Generator: a saved state continues the same draws; malformed state text is refused") {
+  tg::Generator gen(123);
+  for (int i = 0; i < 5; ++i) gen.uniform();
+  const std::string saved = gen.state();
+  std::vector<double> expected;
+  for (int i = 0; i < 10; ++i) expected.push_back(gen.uniform());
+
+  tg::Generator other(999);
+  other.set_state(saved);
+  for (double e : expected) CHECK(other.uniform() == e);
+
+  const std::string before = other.state();
+  CHECK_THROWS_WITH_AS(other.set_state("1 2 3"), doctest::Contains("not a generator state"), tg::Error);
+  CHECK_THROWS_AS(other.set_state(saved + " 7"), tg::Error);
+  CHECK_THROWS_AS(other.set_state(""), tg::Error);
+  CHECK(other.state() == before);
+}
