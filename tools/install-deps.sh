@@ -8,6 +8,7 @@ packages=(
   libxtensor-dev libxtensor-blas-dev libopenblas-dev libfmt-dev
   doctest-dev nlohmann-json3-dev libcli11-dev
   libgraphviz-dev graphviz
+  libssl-dev
   pocketsphinx-en-us
   python3-torch
 )
