@@ -17,6 +17,8 @@ void TokenStats::add(const Tensor& logits, const Indices& targets, std::int64_t 
   const std::size_t vocab = shape.back();
   const std::size_t positions = targets.size();
   const std::vector<double> values = logits.to_vector();
+  // Summed apart and added at the end, so that an error leaves the stats as they were.
+  TokenStats batch;
   for (std::size_t p = 0; p < positions; ++p) {
     const std::int64_t target = targets.flat(p);
     if (target == ignore_index) continue;
@@ -31,10 +33,11 @@ void TokenStats::add(const Tensor& logits, const Indices& targets, std::int64_t 
     double sum = 0.0;
     for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - row[best]);
     const double log_sum_exp = row[best] + std::log(sum);
-    ++tokens;
-    correct += best == static_cast<std::size_t>(target) ? 1 : 0;
-    cross_entropy_sum += log_sum_exp - row[static_cast<std::size_t>(target)];
+    ++batch.tokens;
+    batch.correct += best == static_cast<std::size_t>(target) ? 1 : 0;
+    batch.cross_entropy_sum += log_sum_exp - row[static_cast<std::size_t>(target)];
   }
+  *this += batch;
 }
 
 TokenStats& TokenStats::operator+=(const TokenStats& other) {

@@ -24,7 +24,8 @@ struct TokenStats {
 
   /// Adds the tokens of one batch: logits [..., V] and targets of the shape
   /// before V; targets equal to ignore_index are skipped. Throws ShapeError
-  /// when the shapes do not fit, IndexError for a target outside [0, V).
+  /// when the shapes do not fit, IndexError for a target outside [0, V);
+  /// nothing is added then.
   void add(const Tensor& logits, const Indices& targets, std::int64_t ignore_index = 0);
   TokenStats& operator+=(const TokenStats& other);
 
