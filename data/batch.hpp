@@ -67,6 +67,7 @@ double padding_fraction(const Batch& batch, std::int64_t pad_id = 0);
 /// DataError when batch_size is 0.
 std::vector<std::vector<std::size_t>> sequential_batches(std::size_t count, std::size_t batch_size);
 
+/// How a Batcher cuts and orders its epochs.
 struct BatcherOptions {
   std::size_t batch_size = 32;      ///< at most this many examples per batch
   std::size_t bucket_batches = 50;  ///< batches per length-sorted chunk (1: no bucketing beyond one batch)
@@ -75,6 +76,7 @@ struct BatcherOptions {
 };
 
 /// Training batches in a shuffled, length-bucketed order (see the header comment).
+/// Holds a lock for its plan cache, so it is neither copied nor moved.
 class Batcher {
  public:
   /// Takes the dataset. Throws DataError when it is empty, when batch_size or
@@ -83,6 +85,7 @@ class Batcher {
 
   /// The dataset.
   const std::vector<Example>& examples() const { return examples_; }
+  /// The options it was built with.
   const BatcherOptions& options() const { return options_; }
 
   /// Batches in every epoch (the same for all epochs).

@@ -40,6 +40,7 @@ struct G2PScore {
   double wer() const;
   /// edits / reference_tokens (0 when no tokens).
   double per() const;
+  /// Adds the counts of another part.
   G2PScore& operator+=(const G2PScore& other);
 };
 

@@ -19,9 +19,9 @@ namespace tg {
 
 /// Precision, recall and F1 of one ROUGE variant.
 struct RougeScore {
-  double precision = 0.0;
-  double recall = 0.0;
-  double f1 = 0.0;
+  double precision = 0.0;  ///< P
+  double recall = 0.0;     ///< R
+  double f1 = 0.0;         ///< 2PR / (P + R), 0 when P + R = 0
 };
 
 /// ROUGE-N with clipped n-gram counts. Throws MetricError when n is 0.
@@ -33,7 +33,9 @@ std::size_t lcs_length(const Tokens& a, const Tokens& b);
 
 /// Mean ROUGE-1, ROUGE-2 and ROUGE-L over a corpus of pairs.
 struct RougeSummary {
-  RougeScore rouge1, rouge2, rouge_l;
+  RougeScore rouge1;   ///< mean ROUGE-1
+  RougeScore rouge2;   ///< mean ROUGE-2
+  RougeScore rouge_l;  ///< mean ROUGE-L
 };
 /// The means over candidates[i] and references[i]. Throws MetricError when the
 /// counts differ or the corpus is empty.

@@ -27,6 +27,7 @@ struct TokenStats {
   /// when the shapes do not fit, IndexError for a target outside [0, V);
   /// nothing is added then.
   void add(const Tensor& logits, const Indices& targets, std::int64_t ignore_index = 0);
+  /// Adds the sums of other batches.
   TokenStats& operator+=(const TokenStats& other);
 
   /// correct / tokens (0 when no tokens).
