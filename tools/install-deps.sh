@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs tapegrad's build and test dependencies from Debian 12's packages.
+#   bash tools/install-deps.sh          everything the tests need
+#   bash tools/install-deps.sh --main   only what the main job (tools/run.sh) needs
 # Skips apt-get entirely when everything is already installed.
 set -euo pipefail
 
@@ -8,10 +10,14 @@ packages=(
   libxtensor-dev libxtensor-blas-dev libopenblas-dev libfmt-dev
   doctest-dev nlohmann-json3-dev libcli11-dev
   libgraphviz-dev graphviz
-  libplplot-dev plplot-driver-cairo
+  libssl-dev libplplot-dev plplot-driver-cairo
   pocketsphinx-en-us
-  python3-torch
 )
+# The tests also run PyTorch (a checkpoint written here must load in torch.nn);
+# the main job (--main) does not need it.
+if [ "${1:-}" != "--main" ]; then
+  packages+=(python3-torch)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
 // A user's project: checks one gradient by hand, then runs an LSTM from the
-// zoo: proves the headers (autodiff, ops, models) install and link.
+// zoo, the data split and two metrics: proves the headers (autodiff, ops, models,
+// io, data, metrics) install and link, private dependencies included.
 #include <cstdio>
 
 #include <tapegrad.hpp>
@@ -27,5 +28,11 @@ int main() {
             lstm.parameter("weight_ih_l0").grad().defined();
   std::printf("consumer: LSTM with %zu parameters, output %s\n", lstm.parameter_count(),
               tg::shape_str(out.output.shape()).c_str());
-  return ok && io_ok ? 0 : 1;
+
+  // data/ links too, with OpenSSL's libcrypto (a private dependency) behind the split;
+  // metrics/ as well. sha1("hello") mod 100 = 81.
+  bool data_ok = tg::split_bucket("hello") == 81 && tg::Vocab::from_json(tg::Vocab().to_json()).size() == 4 &&
+                 tg::edit_distance(tg::Tokens{"a", "b"}, tg::Tokens{"b"}) == 1;
+  std::printf("consumer: data and metrics %s\n", data_ok ? "ok" : "broken");
+  return ok && io_ok && data_ok ? 0 : 1;
 }

@@ -1,0 +1,47 @@
+#include "text_file.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+
+#include "../io/safetensors.hpp"
+
+namespace tg {
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(),
+                                ec ? ec.message() : std::string("no such file")));
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    throw FileError(fmt::format("cannot read '{}': not a regular file", path.string()));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(), std::strerror(errno)));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw FileError(fmt::format("cannot read '{}': {}", path.string(), std::strerror(errno)));
+  return bytes;
+}
+
+std::vector<TextLine> split_lines(std::string_view text) {
+  std::vector<TextLine> lines;
+  std::size_t begin = 0, number = 1;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
+    if (end == std::string_view::npos) end = text.size();
+    std::size_t stop = end;
+    if (end < text.size() && stop > begin && text[stop - 1] == '\r') --stop;
+    lines.push_back({text.substr(begin, stop - begin), number++, begin});
+    begin = next;
+  }
+  return lines;
+}
+
+}  // namespace tg

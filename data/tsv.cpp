@@ -1,0 +1,74 @@
+#include "tsv.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "text_file.hpp"
+#include "utf8.hpp"
+
+namespace tg {
+
+namespace {
+
+bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n'; }
+
+constexpr std::string_view bom = "\xEF\xBB\xBF";
+
+}  // namespace
+
+std::vector<std::string> tokenize(std::string_view text, Tokenization tokenization) {
+  if (tokenization == Tokenization::characters) return utf8_chars(text);
+  if (auto problem = find_invalid_utf8(text)) {
+    throw Utf8Error(fmt::format("invalid UTF-8 at byte offset {}: {}", problem->offset, problem->reason),
+                    problem->offset, problem->reason);
+  }
+  std::vector<std::string> tokens;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && is_ascii_space(text[i])) ++i;
+    const std::size_t begin = i;
+    while (i < text.size() && !is_ascii_space(text[i])) ++i;
+    if (i > begin) tokens.emplace_back(text.substr(begin, i - begin));
+  }
+  return tokens;
+}
+
+std::vector<TextPair> parse_tsv(std::string_view text, Tokenization tokenization, const std::string& source) {
+  std::size_t skipped = 0;
+  if (text.substr(0, bom.size()) == bom) skipped = bom.size();
+  std::vector<TextLine> lines = split_lines(text.substr(skipped));
+  if (lines.empty()) throw DataError(fmt::format("{}: empty corpus, no lines", source));
+  std::vector<TextPair> pairs;
+  pairs.reserve(lines.size());
+  for (const TextLine& line : lines) {
+    const std::size_t line_offset = line.offset + skipped;
+    if (auto problem = find_invalid_utf8(line.text)) {
+      throw DataError(fmt::format("{}:{}: invalid UTF-8 at byte offset {} (byte {} of the line): {}", source,
+                                  line.number, line_offset + problem->offset, problem->offset, problem->reason));
+    }
+    const auto tabs = std::count(line.text.begin(), line.text.end(), '\t');
+    if (tabs != 1) {
+      throw DataError(fmt::format("{}:{}: expected 'source<TAB>target', found {} TABs (byte offset {})", source,
+                                  line.number, tabs, line_offset));
+    }
+    const std::size_t tab = line.text.find('\t');
+    TextPair pair;
+    pair.source = tokenize(line.text.substr(0, tab), tokenization);
+    pair.target = tokenize(line.text.substr(tab + 1), tokenization);
+    pair.line = line.number;
+    if (pair.source.empty() || pair.target.empty()) {
+      throw DataError(fmt::format("{}:{}: the {} side is empty (byte offset {})", source, line.number,
+                                  pair.source.empty() ? "source" : "target", line_offset));
+    }
+    pairs.push_back(std::move(pair));
+  }
+  return pairs;
+}
+
+std::vector<TextPair> read_tsv(const std::filesystem::path& path, Tokenization tokenization) {
+  const std::string text = read_text_file(path);
+  return parse_tsv(text, tokenization, path.string());
+}
+
+}  // namespace tg

@@ -1,0 +1,107 @@
+// The CMU dictionary reader, its refusals, and the SHA-1 split on the real file.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "data/cmudict.hpp"
+#include "data_helpers.hpp"
+#include "io/safetensors.hpp"
+
+using namespace tg;
+using namespace tg::test;
+
+using Strings = std::vector<std::string>;
+
+TEST_CASE("variants merge into their word, in first-appearance order") {
+  const std::string text =
+      "# a comment line\n"
+      "tomato T AH M EY T OW\n"
+      "read(2) R EH D\n"
+      "\n"
+      "tomato(2)\tT AH M AA T OW   # British\n"
+      "read R IY D\r\n"
+      "caf\xC3\xA9 K AE F EY\n"
+      "tomato(3) T AH M EY T OW";
+  const auto entries = parse_cmudict(text, "mini.dict");
+  REQUIRE(entries.size() == 3);
+  CHECK(entries[0].word == "tomato");
+  CHECK(entries[0].graphemes == Strings{"t", "o", "m", "a", "t", "o"});
+  // The third variant repeats the first exactly and is kept once.
+  CHECK(entries[0].pronunciations ==
+        std::vector<Strings>{{"T", "AH", "M", "EY", "T", "OW"}, {"T", "AH", "M", "AA", "T", "OW"}});
+  CHECK(entries[0].line == 2);
+  CHECK(entries[1].word == "read");
+  CHECK(entries[1].pronunciations == std::vector<Strings>{{"R", "EH", "D"}, {"R", "IY", "D"}});
+  CHECK(entries[1].line == 3);
+  CHECK(entries[2].graphemes == Strings{"c", "a", "f", "\xC3\xA9"});
+}
+
+TEST_CASE("malformed dictionary lines name the file, line and byte offset") {
+  DataScratch dir;
+  auto check = [&](const std::string& bytes, std::initializer_list<std::string> phrases) {
+    const auto path = dir.write("bad.dict", bytes);
+    std::vector<std::string> all(phrases);
+    all.push_back(path.string() + ":");
+    std::string message;
+    try {
+      read_cmudict(path);
+    } catch (const DataError& e) {
+      message = e.what();
+    }
+    INFO("message: ", message);
+    REQUIRE_FALSE(message.empty());
+    for (const std::string& p : all) CHECK(message.find(p) != std::string::npos);
+  };
+  check("a AH\nlonely\n", {":2:", "'lonely' has no phonemes", "byte offset 5"});
+  check("a AH\nb # only a comment\n", {":2:", "'b' has no phonemes"});
+  check("word( W ER D\n", {":1:", "malformed variant marker in 'word('"});
+  check("word(x) W ER D\n", {":1:", "malformed variant marker in 'word(x)'"});
+  check("(2) W ER D\n", {":1:", "malformed variant marker in '(2)'"});
+  check("word(2)s W ER D\n", {":1:", "malformed variant marker"});
+  check("word) W ER D\n", {":1:", "malformed variant marker"});
+  check("a AH\nb\xC3 B IY\n", {":2:", "invalid UTF-8 at byte offset 6 (byte 1 of the line)"});
+  const auto missing = dir.path / "missing.dict";
+  expect_error<FileError>([&] { read_cmudict(missing); }, {missing.string()});
+}
+
+TEST_CASE("the split buckets are SHA-1 modulo 100") {
+  // sha1("hello") = aaf4c61d...434d, a 160-bit big-endian number; Python:
+  // int(hashlib.sha1(b"hello").hexdigest(), 16) % 100 == 81.
+  CHECK(split_bucket("hello") == 81);
+  CHECK(split_bucket("") == 5);  // int("da39a3ee...0709", 16) % 100 == 5
+  CHECK(split_of("hello") == Split::train);
+  CHECK(split_bucket("acero") == 94);  // the top of dev
+  CHECK(split_of("acero") == Split::dev);
+  CHECK(split_bucket("the") == 98);
+  CHECK(split_of("the") == Split::test);
+  CHECK(std::string(split_name(Split::dev)) == "dev");
+  CHECK(std::string(split_name(Split::test)) == "test");
+}
+
+TEST_CASE("Debian's cmudict: its size and the split's counts") {
+  const std::filesystem::path path = cmudict_default_path;
+  if (!std::filesystem::exists(path)) {
+    // tools/install-deps.sh installs it (pocketsphinx-en-us); CI must have it.
+    FAIL("missing ", path.string(), ": run tools/install-deps.sh");
+  }
+  const auto entries = read_cmudict(path);
+  CHECK(entries.size() == 125'945);
+  std::size_t pronunciations = 0;
+  std::array<std::size_t, 3> counts{};
+  std::unordered_set<std::string> words;
+  for (const DictEntry& e : entries) {
+    pronunciations += e.pronunciations.size();
+    ++counts[static_cast<std::size_t>(split_of(e.word))];
+    words.insert(e.word);
+  }
+  CHECK(words.size() == entries.size());
+  CHECK(pronunciations == 134'723);  // one per line: the file has no repeats, comments or blank lines
+  CHECK(counts[0] == 113'342);
+  CHECK(counts[1] == 6'205);
+  CHECK(counts[2] == 6'398);
+  CHECK(entries.front().word == "'bout");
+}
