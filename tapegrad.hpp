@@ -19,6 +19,7 @@
 #include "data/vocab.hpp"
 #include "io/checkpoint.hpp"
 #include "io/safetensors.hpp"
+#include "io/training_checkpoint.hpp"
 #include "ops/activation.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"

@@ -13,5 +13,13 @@ namespace tg::cli {
 
 /// `tapegrad inspect FILE`: the tensors and metadata of a safetensors file.
 void add_inspect_command(CLI::App& app);
+/// `tapegrad train`: trains a model (G2P on CMUdict, or TSV files); train.cpp.
+void add_train_command(CLI::App& app);
+/// `tapegrad eval CHECKPOINT`: WER/PER or BLEU/ROUGE of a saved model on a split or file.
+void add_eval_command(CLI::App& app);
+/// `tapegrad predict CHECKPOINT [SOURCE...]`: n-best beam search outputs with scores.
+void add_predict_command(CLI::App& app);
+/// `tapegrad graph CHECKPOINT`: the graph of one training step as SVG, PNG or DOT.
+void add_graph_command(CLI::App& app);
 
 }  // namespace tg::cli

@@ -24,8 +24,14 @@ int main(int argc, char** argv) {
   CLI::App app{"tapegrad: tools for tapegrad models and checkpoints"};
   app.require_subcommand(1);
   tg::cli::add_inspect_command(app);
+  tg::cli::add_train_command(app);
+  tg::cli::add_eval_command(app);
+  tg::cli::add_predict_command(app);
+  tg::cli::add_graph_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command that ends with its own status (train interrupted: 130)
   } catch (const CLI::ParseError& e) {
     // --help prints and succeeds; a usage error is status 2, as in most tools.
     return app.exit(e) == 0 ? 0 : 2;

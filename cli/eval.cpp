@@ -1,0 +1,69 @@
+// `tapegrad eval CHECKPOINT`: scores a saved model on a split of its task
+// (dev or test) or on a TSV file: WER and PER for G2P, BLEU-4 and ROUGE for
+// text; greedy or beam search.
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "evaluate.hpp"
+#include "saved_model.hpp"
+
+namespace tg::cli {
+namespace {
+
+struct EvalConfig {
+  std::string checkpoint;
+  std::string split = "test";
+  std::string file;
+  std::size_t beam = 5;
+  double length_penalty = 0.6;
+  std::string metric = "auto";
+  std::size_t limit = 0;
+};
+
+void run_eval(const EvalConfig& c) {
+  SavedModel saved = load_saved_model(c.checkpoint);
+  std::vector<Item> items;
+  std::string name = c.split;
+  if (!c.file.empty()) {
+    TaskOptions tsv = saved.task;
+    if (tsv.task == "g2p") {
+      // A G2P model reads a TSV lexicon: word TAB phonemes separated by spaces.
+      tsv.source_tokens = "chars";
+      tsv.target_tokens = "words";
+    }
+    items = read_items(c.file, tsv);
+    name = c.file;
+  } else {
+    TaskData data = load_task(saved.task, saved.source_vocab, saved.target_vocab);
+    items = c.split == "dev" ? data.dev : c.split == "test" ? data.test : data.train;
+  }
+  if (c.limit && items.size() > c.limit) items.resize(c.limit);
+  if (items.empty()) throw Error(fmt::format("{}: nothing to evaluate", name));
+  const std::string metric = c.metric == "auto" ? (saved.task.task == "g2p" ? "wer" : "bleu") : c.metric;
+  Scores s = evaluate(*saved.model, items, saved.source_vocab, saved.target_vocab,
+                      {.beam = c.beam, .length_penalty = c.length_penalty}, metric);
+  fmt::print("{} ({})\n", s.line(name, metric), c.beam > 1 ? fmt::format("beam {}", c.beam) : "greedy");
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto config = std::make_shared<EvalConfig>();
+  CLI::App* c = app.add_subcommand("eval", "score a saved model on dev, test or a TSV file");
+  c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required()->check(CLI::ExistingFile);
+  c->add_option("--split", config->split, "train, dev or test of the model's task")
+      ->check(CLI::IsMember({"train", "dev", "test"}))
+      ->capture_default_str();
+  c->add_option("--file", config->file, "a TSV file (source TAB target) instead of a split")->check(CLI::ExistingFile);
+  c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")->capture_default_str();
+  c->add_option("--metric", config->metric, "wer, bleu or auto (wer for g2p)")
+      ->check(CLI::IsMember({"auto", "wer", "bleu"}))
+      ->capture_default_str();
+  c->add_option("--limit", config->limit, "score only the first N items (0: all)");
+  c->callback([config]() { run_eval(*config); });
+}
+
+}  // namespace tg::cli

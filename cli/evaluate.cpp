@@ -1,0 +1,106 @@
+#include "evaluate.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "autodiff/tape.hpp"
+#include "metrics/bleu.hpp"
+#include "metrics/rouge.hpp"
+
+namespace tg::cli {
+
+std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
+                                   const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
+  // Longest first, so batches hold sources of similar length (little padding).
+  std::vector<std::size_t> order(sources.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return sources[a].size() > sources[b].size(); });
+  std::vector<Example> examples;
+  for (const Tokens& s : sources) {
+    std::vector<std::int64_t> ids = source_vocab.encode(s);
+    if (ids.empty()) throw Error("decode: a source has no tokens");
+    examples.push_back({std::move(ids), {}});
+  }
+  const bool was_training = model.is_training();
+  Seq2Seq& m = model;
+  m.eval();
+  std::vector<Prediction> out(sources.size());
+  const std::size_t batch_size = std::max<std::size_t>(1, choice.batch_size);
+  try {
+    for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
+      std::vector<std::size_t> rows(order.begin() + begin, order.begin() + std::min(order.size(), begin + batch_size));
+      Batch batch = make_batch(examples, rows);
+      std::size_t longest = 0;
+      for (std::size_t r : rows) longest = std::max(longest, examples[r].source.size());
+      const std::size_t max_length = choice.max_length ? choice.max_length : 2 * longest + 10;
+      std::vector<std::vector<Hypothesis>> hyps;
+      if (choice.beam <= 1) {
+        for (Hypothesis& h : greedy_decode(model, batch.source, batch.lengths, {.max_length = max_length})) {
+          hyps.push_back({std::move(h)});
+        }
+      } else {
+        hyps = beam_search(model, batch.source, batch.lengths,
+                           {.beam_size = choice.beam,
+                            .length_penalty = choice.length_penalty,
+                            .n_best = std::min(choice.n_best, choice.beam),
+                            .max_length = max_length});
+      }
+      current_tape().reset();
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        Prediction& p = out[rows[i]];
+        for (const Hypothesis& h : hyps[i]) {
+          p.tokens.push_back(target_vocab.decode(h.tokens));
+          p.scores.push_back(choice.beam <= 1 ? h.score : h.normalized_score);
+        }
+        if (!hyps[i].empty()) p.attention = hyps[i][0].attention;
+      }
+    }
+  } catch (...) {
+    m.train(was_training);
+    throw;
+  }
+  m.train(was_training);
+  return out;
+}
+
+std::string Scores::line(const std::string& split, const std::string& metric) const {
+  if (metric == "wer") return fmt::format("{}: WER {:.2f}% PER {:.2f}% ({} words)", split, wer, per, items);
+  return fmt::format("{}: BLEU {:.2f} ROUGE-1 {:.2f} ROUGE-2 {:.2f} ROUGE-L {:.2f} ({} sentences)", split, bleu, rouge1,
+                     rouge2, rouge_l, items);
+}
+
+Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
+                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
+                std::vector<Prediction>* predictions) {
+  std::vector<Tokens> sources;
+  for (const Item& item : items) sources.push_back(item.source);
+  std::vector<Prediction> decoded = decode_all(model, sources, source_vocab, target_vocab, choice);
+  Scores s;
+  s.items = items.size();
+  std::vector<Tokens> best;
+  std::vector<std::vector<Tokens>> references;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    best.push_back(decoded[i].tokens.empty() ? Tokens{} : decoded[i].tokens[0]);
+    references.push_back(items[i].references);
+  }
+  if (metric == "wer") {
+    G2PScore g = score_g2p(best, references);
+    s.wer = 100 * g.wer();
+    s.per = 100 * g.per();
+  } else {
+    s.bleu = 100 * corpus_bleu(references, best).score;
+    std::vector<Tokens> first;
+    for (const Item& item : items) first.push_back(item.references[0]);
+    RougeSummary r = corpus_rouge(best, first);
+    s.rouge1 = 100 * r.rouge1.f1;
+    s.rouge2 = 100 * r.rouge2.f1;
+    s.rouge_l = 100 * r.rouge_l.f1;
+  }
+  if (predictions) *predictions = std::move(decoded);
+  return s;
+}
+
+}  // namespace tg::cli

@@ -1,0 +1,48 @@
+#pragma once
+// Decoding a set of items with a trained model and scoring the predictions:
+// WER and PER for G2P (metrics/edit_distance.hpp), BLEU-4 and ROUGE for text.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "data/vocab.hpp"
+#include "metrics/edit_distance.hpp"
+#include "models/decode.hpp"
+#include "task.hpp"
+
+namespace tg::cli {
+
+struct DecodeChoice {
+  std::size_t beam = 1;           ///< 1: greedy
+  double length_penalty = 0.6;    ///< GNMT's alpha for beam search
+  std::size_t max_length = 0;     ///< 0: 2 x the longest source + 10
+  std::size_t batch_size = 256;   ///< sources decoded at once
+  std::size_t n_best = 1;         ///< hypotheses kept per source (predict)
+};
+
+/// One source's decoded hypotheses, best first.
+struct Prediction {
+  std::vector<Tokens> tokens;           ///< n_best token sequences (no EOS)
+  std::vector<double> scores;           ///< their scores (log-probabilities; normalised for beams)
+  std::vector<std::vector<double>> attention;  ///< the best hypothesis's attention [T][S]
+};
+
+/// Decodes every source (batched, longest first), in the order given; the model is put in
+/// eval mode for the decoding and left as it was.
+std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
+                                   const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
+
+/// What a split's evaluation reports.
+struct Scores {
+  std::size_t items = 0;
+  double wer = 0, per = 0;                   ///< percent (g2p)
+  double bleu = 0, rouge1 = 0, rouge2 = 0, rouge_l = 0;  ///< percent (text)
+  std::string line(const std::string& split, const std::string& metric) const;
+};
+
+/// Decodes `items` and scores them: "wer" (WER and PER) or "bleu" (BLEU-4, ROUGE-1/2/L F1).
+Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
+                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
+                std::vector<Prediction>* predictions = nullptr);
+
+}  // namespace tg::cli

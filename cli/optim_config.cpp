@@ -1,0 +1,123 @@
+#include "optim_config.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "optim/adadelta.hpp"
+#include "optim/adagrad.hpp"
+#include "optim/adam.hpp"
+#include "optim/adamw.hpp"
+#include "optim/param_groups.hpp"
+#include "optim/rmsprop.hpp"
+#include "optim/sgd.hpp"
+
+namespace tg::cli {
+
+void add_optim_options(CLI::App& c, OptimChoice& o) {
+  const char* g = "Optimizer";
+  c.add_option("--optimizer", o.optimizer, "adam, adamw, sgd, rmsprop, adagrad or adadelta")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"}))
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--lr", o.lr, "peak learning rate")->check(CLI::NonNegativeNumber)->capture_default_str()->group(g);
+  c.add_option("--weight-decay", o.weight_decay, "weight decay (none on biases and 1-D weights)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--momentum", o.momentum, "sgd and rmsprop momentum")->capture_default_str()->group(g);
+  c.add_option("--schedule", o.schedule, "constant, step, exponential, cosine, restarts, noam or plateau")
+      ->check(CLI::IsMember({"constant", "step", "exponential", "cosine", "restarts", "noam", "plateau"}))
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--warmup", o.warmup, "linear warmup steps (noam: its warmup)")->capture_default_str()->group(g);
+  c.add_option("--min-lr", o.min_lr, "cosine and restarts: the lowest lr")->capture_default_str()->group(g);
+  c.add_option("--step-size", o.step_size, "step: steps between decays; restarts: first cycle length")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--gamma", o.gamma, "step, exponential (per step) and plateau decay factor")
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--patience", o.patience, "plateau: evaluations without improvement before a decay")
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--clip-norm", o.clip_norm, "clip the gradients' global L2 norm (0: no clipping)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(g);
+}
+
+nlohmann::json optim_to_json(const OptimChoice& o) {
+  return {{"optimizer", o.optimizer}, {"lr", o.lr},           {"weight_decay", o.weight_decay},
+          {"momentum", o.momentum},   {"schedule", o.schedule}, {"warmup", o.warmup},
+          {"min_lr", o.min_lr},       {"step_size", o.step_size}, {"gamma", o.gamma},
+          {"patience", o.patience},   {"clip_norm", o.clip_norm}};
+}
+
+OptimChoice optim_from_json(const nlohmann::json& j) {
+  OptimChoice o;
+  j.at("optimizer").get_to(o.optimizer);
+  j.at("lr").get_to(o.lr);
+  j.at("weight_decay").get_to(o.weight_decay);
+  j.at("momentum").get_to(o.momentum);
+  j.at("schedule").get_to(o.schedule);
+  j.at("warmup").get_to(o.warmup);
+  j.at("min_lr").get_to(o.min_lr);
+  j.at("step_size").get_to(o.step_size);
+  j.at("gamma").get_to(o.gamma);
+  j.at("patience").get_to(o.patience);
+  j.at("clip_norm").get_to(o.clip_norm);
+  return o;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimChoice& o, const Module& m) {
+  std::vector<ParamGroup> groups = weight_decay_groups(m, o.weight_decay);
+  // An empty group (a model without biases, say) is left out.
+  groups.erase(std::remove_if(groups.begin(), groups.end(), [](const ParamGroup& g) { return g.params.empty(); }),
+               groups.end());
+  if (o.optimizer == "adam") return std::make_unique<Adam>(groups, AdamOptions{.lr = o.lr});
+  if (o.optimizer == "adamw") return std::make_unique<AdamW>(groups, AdamWOptions{.lr = o.lr});
+  if (o.optimizer == "sgd") return std::make_unique<Sgd>(groups, SgdOptions{.lr = o.lr, .momentum = o.momentum});
+  if (o.optimizer == "rmsprop") {
+    return std::make_unique<Rmsprop>(groups, RmspropOptions{.lr = o.lr, .momentum = o.momentum});
+  }
+  if (o.optimizer == "adagrad") return std::make_unique<Adagrad>(groups, AdagradOptions{.lr = o.lr});
+  if (o.optimizer == "adadelta") return std::make_unique<Adadelta>(groups, AdadeltaOptions{.lr = o.lr});
+  throw Error(fmt::format("unknown optimizer '{}'", o.optimizer));
+}
+
+std::unique_ptr<LrScheduler> make_schedule(const OptimChoice& o, Optimizer& optimizer, std::size_t total_steps) {
+  const auto warmup = static_cast<std::int64_t>(o.warmup);
+  const auto after_warmup = std::max<std::int64_t>(1, static_cast<std::int64_t>(total_steps) - warmup);
+  std::unique_ptr<LrScheduler> inner;
+  if (o.schedule == "constant" || o.schedule == "plateau") {
+    if (warmup == 0) return nullptr;
+    inner = std::make_unique<StepLR>(optimizer, StepLROptions{.step_size = 1, .gamma = 1.0});
+  } else if (o.schedule == "step") {
+    inner = std::make_unique<StepLR>(optimizer, StepLROptions{.step_size = std::int64_t(o.step_size), .gamma = o.gamma});
+  } else if (o.schedule == "exponential") {
+    inner = std::make_unique<ExponentialLR>(optimizer, ExponentialLROptions{.gamma = o.gamma});
+  } else if (o.schedule == "cosine") {
+    inner = std::make_unique<CosineAnnealingLR>(optimizer,
+                                                CosineAnnealingLROptions{.t_max = after_warmup, .eta_min = o.min_lr});
+  } else if (o.schedule == "restarts") {
+    inner = std::make_unique<CosineAnnealingWarmRestarts>(
+        optimizer, CosineAnnealingWarmRestartsOptions{.t_0 = std::int64_t(o.step_size), .eta_min = o.min_lr});
+  } else if (o.schedule == "noam") {
+    return std::make_unique<NoamLR>(optimizer, NoamLROptions{.warmup = std::max<std::int64_t>(1, warmup),
+                                                             .scale = std::sqrt(double(std::max<std::int64_t>(1, warmup)))});
+  } else {
+    throw Error(fmt::format("unknown schedule '{}'", o.schedule));
+  }
+  if (warmup == 0) return inner;
+  return std::make_unique<LinearWarmup>(std::move(inner), LinearWarmupOptions{.start_factor = 0.01, .warmup_steps = warmup});
+}
+
+std::unique_ptr<ReduceLROnPlateau> make_plateau(const OptimChoice& o, Optimizer& optimizer) {
+  if (o.schedule != "plateau") return nullptr;
+  return std::make_unique<ReduceLROnPlateau>(
+      optimizer, ReduceLROnPlateauOptions{.factor = o.gamma, .patience = std::int64_t(o.patience)});
+}
+
+}  // namespace tg::cli

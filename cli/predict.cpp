@@ -1,0 +1,69 @@
+// `tapegrad predict CHECKPOINT [SOURCE...]`: beam search on the sources given
+// as arguments, or one per line on stdin; prints the n best outputs with their
+// scores.
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "commands.hpp"
+#include "evaluate.hpp"
+#include "saved_model.hpp"
+
+namespace tg::cli {
+namespace {
+
+struct PredictConfig {
+  std::string checkpoint;
+  std::vector<std::string> sources;
+  std::size_t beam = 5;
+  std::size_t n_best = 1;
+  double length_penalty = 0.6;
+};
+
+void run_predict(const PredictConfig& c) {
+  SavedModel saved = load_saved_model(c.checkpoint);
+  std::vector<std::string> sources = c.sources;
+  if (sources.empty()) {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) sources.push_back(line);
+    }
+  }
+  if (sources.empty()) throw Error("nothing to predict: give sources as arguments or one per line on stdin");
+  std::vector<Tokens> tokens;
+  for (const std::string& s : sources) {
+    Tokens t = tokenize_source(s, saved.task);
+    if (t.empty()) throw Error(fmt::format("'{}' has no tokens", s));
+    tokens.push_back(std::move(t));
+  }
+  const std::size_t beam = std::max(c.beam, c.n_best);
+  std::vector<Prediction> p = decode_all(*saved.model, tokens, saved.source_vocab, saved.target_vocab,
+                                         {.beam = beam, .length_penalty = c.length_penalty, .n_best = c.n_best});
+  const std::string separator = saved.task.task == "g2p" || saved.task.target_tokens == "words" ? " " : "";
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    for (std::size_t k = 0; k < p[i].tokens.size(); ++k) {
+      if (c.n_best == 1) {
+        fmt::print("{}\t{}\n", sources[i], fmt::join(p[i].tokens[k], separator));
+      } else {
+        fmt::print("{}\t{}\t{}\t{:.4f}\n", sources[i], k + 1, fmt::join(p[i].tokens[k], separator), p[i].scores[k]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto config = std::make_shared<PredictConfig>();
+  CLI::App* c = app.add_subcommand("predict", "beam search on words or sentences (arguments, or lines on stdin)");
+  c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required()->check(CLI::ExistingFile);
+  c->add_option("sources", config->sources, "words or sentences (none: read stdin)");
+  c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--n-best", config->n_best, "outputs per source, with their scores")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")->capture_default_str();
+  c->callback([config]() { run_predict(*config); });
+}
+
+}  // namespace tg::cli

@@ -1,0 +1,84 @@
+#include "saved_model.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/training_checkpoint.hpp"
+#include "model_config.hpp"
+
+namespace tg::cli {
+
+Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
+                        const TaskOptions& task) {
+  nlohmann::ordered_json t = {{"task", task.task},
+                              {"dictionary", task.dictionary},
+                              {"train", task.train_file},
+                              {"dev", task.dev_file},
+                              {"test", task.test_file},
+                              {"source_tokens", task.source_tokens},
+                              {"target_tokens", task.target_tokens},
+                              {"min_count", task.min_count}};
+  return {{kModelKey, options_to_json(options)},
+          {kSourceVocabKey, source_vocab.to_json()},
+          {kTargetVocabKey, target_vocab.to_json()},
+          {kTaskKey, t.dump()}};
+}
+
+namespace {
+
+const std::string& required(const Metadata& metadata, const char* key, const std::string& source) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) {
+    throw Error(fmt::format("{}: no '{}' in the metadata: not a model saved by tapegrad train", source, key));
+  }
+  return it->second;
+}
+
+}  // namespace
+
+TaskOptions task_from_metadata(const Metadata& metadata, const std::string& source) {
+  TaskOptions task;
+  try {
+    nlohmann::json t = nlohmann::json::parse(required(metadata, kTaskKey, source));
+    t.at("task").get_to(task.task);
+    t.at("dictionary").get_to(task.dictionary);
+    t.at("train").get_to(task.train_file);
+    t.at("dev").get_to(task.dev_file);
+    t.at("test").get_to(task.test_file);
+    t.at("source_tokens").get_to(task.source_tokens);
+    t.at("target_tokens").get_to(task.target_tokens);
+    t.at("min_count").get_to(task.min_count);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", source, kTaskKey, e.what()));
+  }
+  return task;
+}
+
+SavedModel load_saved_model(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  SavedModel saved;
+  saved.metadata = read_checkpoint_metadata(path);
+  saved.options = options_from_json(required(saved.metadata, kModelKey, source), source);
+  try {
+    saved.source_vocab = Vocab::from_json(required(saved.metadata, kSourceVocabKey, source));
+    saved.target_vocab = Vocab::from_json(required(saved.metadata, kTargetVocabKey, source));
+  } catch (const DataError& e) {
+    throw Error(fmt::format("{}: {}", source, e.what()));
+  }
+  if (saved.source_vocab.size() != saved.options.source_vocab_size ||
+      saved.target_vocab.size() != saved.options.target_vocab_size) {
+    throw Error(fmt::format("{}: the vocabularies ({} and {} tokens) do not match the model ({} and {})", source,
+                            saved.source_vocab.size(), saved.target_vocab.size(), saved.options.source_vocab_size,
+                            saved.options.target_vocab_size));
+  }
+  saved.task = task_from_metadata(saved.metadata, source);
+  saved.model = std::make_unique<Seq2Seq>(saved.options);
+  LoadResult result = load_checkpoint(*saved.model, path, /*strict=*/false);
+  if (!result.missing_keys.empty()) {
+    throw CheckpointError(fmt::format("{}: missing parameters {}", source, fmt::join(result.missing_keys, ", ")));
+  }
+  saved.model->eval();
+  return saved;
+}
+
+}  // namespace tg::cli

@@ -1,0 +1,43 @@
+#pragma once
+// A model saved by `tapegrad train`: its parameters, configuration, vocabularies
+// and task, everything eval, predict and graph need to rebuild it.
+//
+// Metadata keys: "tapegrad.model" (Seq2SeqOptions as JSON), "tapegrad.source_vocab" and
+// "tapegrad.target_vocab" (Vocab::to_json), "tapegrad.task" (the task options as JSON),
+// "tapegrad.training" (the run's position and options; training checkpoints only).
+#include <filesystem>
+#include <memory>
+
+#include "data/vocab.hpp"
+#include "io/safetensors.hpp"
+#include "models/seq2seq.hpp"
+#include "task.hpp"
+
+namespace tg::cli {
+
+inline constexpr const char* kModelKey = "tapegrad.model";
+inline constexpr const char* kSourceVocabKey = "tapegrad.source_vocab";
+inline constexpr const char* kTargetVocabKey = "tapegrad.target_vocab";
+inline constexpr const char* kTaskKey = "tapegrad.task";
+inline constexpr const char* kTrainingKey = "tapegrad.training";
+
+struct SavedModel {
+  Seq2SeqOptions options;
+  std::unique_ptr<Seq2Seq> model;
+  Vocab source_vocab, target_vocab;
+  TaskOptions task;
+  Metadata metadata;
+};
+
+/// The metadata that describes a model (configuration, vocabularies, task).
+Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
+                        const TaskOptions& task);
+
+/// Reads the task options back from metadata; throws Error naming the file.
+TaskOptions task_from_metadata(const Metadata& metadata, const std::string& source);
+
+/// Rebuilds the model from `path`'s metadata and loads its parameters (a training
+/// checkpoint's optimizer state is ignored). Throws naming the file and what is missing.
+SavedModel load_saved_model(const std::filesystem::path& path);
+
+}  // namespace tg::cli

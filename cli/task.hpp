@@ -1,0 +1,58 @@
+#pragma once
+// The data of a training task as the command line sees it: grapheme-to-phoneme
+// on CMUdict (split by SHA-1 of the word, data/cmudict.hpp), or parallel TSV
+// files for any sequence task. Every item is one source with all of its
+// references (all pronunciations of a word; all targets that a TSV file gives
+// for the same source): training sees one example per reference, scoring
+// counts a prediction right when it equals any of them.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "data/batch.hpp"
+#include "data/vocab.hpp"
+#include "metrics/edit_distance.hpp"
+
+namespace tg::cli {
+
+struct TaskOptions {
+  std::string task = "g2p";                ///< "g2p" or "tsv"
+  std::string dictionary = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict";  ///< g2p
+  std::string train_file, dev_file, test_file;  ///< tsv
+  std::string source_tokens = "chars";     ///< tsv: "chars" or "words"
+  std::string target_tokens = "words";     ///< tsv: "chars" or "words"
+  std::size_t min_count = 1;               ///< rarer tokens become <unk> in the vocabularies
+};
+
+/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens.
+void add_task_options(CLI::App& command, TaskOptions& options, bool with_train_files = true);
+
+struct Item {
+  Tokens source;
+  std::vector<Tokens> references;
+};
+
+struct TaskData {
+  std::string name;  ///< "g2p" or "tsv"
+  std::vector<Item> train, dev, test;
+  Vocab source_vocab, target_vocab;
+};
+
+/// Reads the task's data. The vocabularies are built from the training part
+/// unless given (a saved model's). Throws (FileError, DataError) naming the
+/// file and line of bad input, and Error for an empty part that is needed.
+TaskData load_task(const TaskOptions& options, const std::optional<Vocab>& source_vocab = {},
+                   const std::optional<Vocab>& target_vocab = {});
+
+/// Items of a TSV file (sources with all their targets), tokenized as `options` says.
+std::vector<Item> read_items(const std::string& path, const TaskOptions& options);
+/// Tokens of one source string typed by a user (predict), as `options` tokenizes sources.
+Tokens tokenize_source(const std::string& text, const TaskOptions& options);
+
+/// One training example per reference of every item.
+std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,
+                                       const Vocab& target_vocab);
+
+}  // namespace tg::cli

@@ -1,0 +1,550 @@
+// `tapegrad train`: trains an attention encoder-decoder on G2P (CMUdict) or on
+// TSV files, with progress, dev scores as it goes, resumable checkpoints, a
+// metrics log, a loss curve and attention heatmaps; then scores the best
+// model on dev and test and predicts a few new words.
+//
+// Files in --out: checkpoint-<step>.safetensors (the last --keep training
+// checkpoints: model, optimizer, schedule, generators, position in the data),
+// best.safetensors (the model with the best dev score), metrics.jsonl,
+// loss.png and attention.png.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <regex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "autodiff/mode.hpp"
+#include "autodiff/tape.hpp"
+#include "commands.hpp"
+#include "evaluate.hpp"
+#include "io/training_checkpoint.hpp"
+#include "model_config.hpp"
+#include "optim/clip.hpp"
+#include "optim_config.hpp"
+#include "plot/plot.hpp"
+#include "progress.hpp"
+#include "saved_model.hpp"
+#include "task.hpp"
+
+namespace tg::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+// Words that are not in CMUdict, to show what the model makes of new words.
+const std::vector<std::string> kNewWords = {"tapegrad", "gradient", "backprop", "xtensor", "zoomable", "flibbertigibbet"};
+
+struct TrainConfig {
+  TaskOptions task;
+  ModelChoice model;
+  OptimChoice optim;
+  std::size_t batch_size = 64;
+  std::size_t epochs = 0;
+  std::size_t steps = 0;
+  double time_budget = 0;  // minutes
+  std::size_t eval_every = 0;
+  std::size_t dev_sample = 1000;
+  std::size_t checkpoint_every = 1000;
+  std::size_t keep = 3;
+  std::string out = "out";
+  std::string resume;
+  std::uint64_t seed = 1;
+  std::size_t beam = 5;
+  std::string metric = "auto";
+  std::vector<std::string> words;
+  bool plots = true;
+};
+
+nlohmann::json config_to_json(const TrainConfig& c) {
+  return {{"model", nlohmann::json::parse(options_to_json(make_options(c.model, 1, 1)))},
+          {"optim", optim_to_json(c.optim)},
+          {"batch_size", c.batch_size},
+          {"epochs", c.epochs},
+          {"steps", c.steps},
+          {"time_budget", c.time_budget},
+          {"eval_every", c.eval_every},
+          {"dev_sample", c.dev_sample},
+          {"seed", c.seed},
+          {"metric", c.metric}};
+}
+
+// Where the run is: everything besides tensors that a resumed run needs.
+struct Position {
+  std::size_t step = 0;         // optimizer steps taken
+  std::uint64_t epoch = 0;      // 0-based epoch of the next batch
+  std::size_t index = 0;        // next batch within the epoch
+  std::size_t total_steps = 0;  // the schedule's horizon
+  double elapsed = 0;           // seconds of training so far, over all runs
+  double best = std::numeric_limits<double>::infinity();  // best dev score (lower is better)
+  std::size_t best_step = 0;
+  nlohmann::json history = nlohmann::json::object();  // curves for the plots
+};
+
+nlohmann::json position_to_json(const Position& p) {
+  return {{"step", p.step},         {"epoch", p.epoch}, {"index", p.index},           {"total_steps", p.total_steps},
+          {"elapsed", p.elapsed},   {"best", p.best},   {"best_step", p.best_step}, {"history", p.history}};
+}
+
+Position position_from_json(const nlohmann::json& j) {
+  Position p;
+  j.at("step").get_to(p.step);
+  j.at("epoch").get_to(p.epoch);
+  j.at("index").get_to(p.index);
+  j.at("total_steps").get_to(p.total_steps);
+  j.at("elapsed").get_to(p.elapsed);
+  p.best = j.at("best").is_null() ? std::numeric_limits<double>::infinity() : j.at("best").get<double>();
+  j.at("best_step").get_to(p.best_step);
+  p.history = j.at("history");
+  return p;
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+// The metrics log: one JSON object per line, appended (a resumed run continues it).
+class MetricsLog {
+ public:
+  explicit MetricsLog(const fs::path& path) : path_(path), out_(path, std::ios::app) {
+    if (!out_) throw FileError(fmt::format("cannot open the metrics log '{}' for appending", path.string()));
+  }
+  void write(const nlohmann::json& record) {
+    out_ << record.dump() << '\n';
+    out_.flush();
+    if (!out_) throw FileError(fmt::format("cannot write to the metrics log '{}'", path_.string()));
+  }
+
+ private:
+  fs::path path_;
+  std::ofstream out_;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(TrainConfig config) : c_(std::move(config)) {}
+  int run();
+
+ private:
+  void setup();
+  void plan_horizon();
+  double measure_seconds_per_step();
+  bool train_step(const Batch& batch);
+  void evaluate_dev();
+  void save_training_checkpoint_now();
+  void finish();
+  void draw_plots();
+  Metadata metadata() const;
+  double dev_loss();
+  std::string metric() const { return c_.metric == "auto" ? (data_.name == "g2p" ? "wer" : "bleu") : c_.metric; }
+  double budget_seconds() const { return c_.time_budget > 0 ? c_.time_budget * 60 : -1; }
+
+  TrainConfig c_;
+  TaskData data_;
+  Seq2SeqOptions options_;
+  std::unique_ptr<Seq2Seq> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LrScheduler> schedule_;
+  std::unique_ptr<ReduceLROnPlateau> plateau_;
+  std::unique_ptr<Batcher> batcher_;
+  std::unique_ptr<MetricsLog> log_;
+  std::unique_ptr<Progress> progress_;
+  std::vector<Item> dev_sample_;
+  Position pos_;
+  double loss_sum_ = 0;
+  std::size_t loss_count_ = 0;
+  double running_loss_ = 0;
+};
+
+void Trainer::setup() {
+  fs::create_directories(c_.out);
+  std::optional<Vocab> source_vocab, target_vocab;
+  TrainingCheckpoint resumed;
+  Metadata resumed_metadata;
+  if (!c_.resume.empty()) {
+    // The run's configuration comes from the checkpoint; the budget and --out may change.
+    resumed_metadata = read_checkpoint_metadata(c_.resume);
+    SavedModel saved = load_saved_model(c_.resume);  // checks configuration and vocabularies
+    auto it = resumed_metadata.find(kTrainingKey);
+    if (it == resumed_metadata.end()) {
+      throw Error(fmt::format("{}: not a training checkpoint (no '{}'); best.safetensors holds only the model",
+                              c_.resume, kTrainingKey));
+    }
+    nlohmann::json training = nlohmann::json::parse(it->second);
+    nlohmann::json config = training.at("config");
+    c_.task = saved.task;
+    c_.optim = optim_from_json(config.at("optim"));
+    config.at("batch_size").get_to(c_.batch_size);
+    config.at("epochs").get_to(c_.epochs);
+    config.at("steps").get_to(c_.steps);
+    config.at("eval_every").get_to(c_.eval_every);
+    config.at("dev_sample").get_to(c_.dev_sample);
+    config.at("seed").get_to(c_.seed);
+    config.at("metric").get_to(c_.metric);
+    source_vocab = saved.source_vocab;
+    target_vocab = saved.target_vocab;
+    options_ = saved.options;
+    pos_ = position_from_json(training.at("position"));
+  }
+  data_ = load_task(c_.task, source_vocab, target_vocab);
+  if (c_.resume.empty()) {
+    options_ = make_options(c_.model, data_.source_vocab.size(), data_.target_vocab.size());
+  }
+  manual_seed(c_.seed);
+  Generator init(c_.seed);
+  model_ = std::make_unique<Seq2Seq>(options_, init);
+  optimizer_ = make_optimizer(c_.optim, *model_);
+  batcher_ = std::make_unique<Batcher>(training_examples(data_.train, data_.source_vocab, data_.target_vocab),
+                                       BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
+  dev_sample_.assign(data_.dev.begin(), data_.dev.begin() + std::min(data_.dev.size(), c_.dev_sample));
+  if (c_.eval_every == 0) c_.eval_every = std::max<std::size_t>(1, batcher_->batches_per_epoch() / 2);
+
+  if (!c_.resume.empty()) {
+    TrainingCheckpoint ckpt = load_training_checkpoint(c_.resume, *model_);
+    optimizer_->load_state_dict(ckpt.states.at("optimizer"));
+    schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
+    if (schedule_) schedule_->load_state_dict(ckpt.states.at("schedule"));
+    plateau_ = make_plateau(c_.optim, *optimizer_);
+    if (plateau_) plateau_->load_state_dict(ckpt.states.at("plateau"));
+    nlohmann::json training = nlohmann::json::parse(ckpt.metadata.at(kTrainingKey));
+    default_generator().set_state(training.at("generator").get<std::string>());
+    model_->sampling_generator().set_state(training.at("sampling_generator").get<std::string>());
+  } else {
+    plan_horizon();
+    schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
+    plateau_ = make_plateau(c_.optim, *optimizer_);
+  }
+  log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
+}
+
+double Trainer::measure_seconds_per_step() {
+  // A few steps of a throwaway copy on batches spread over the first epoch;
+  // the default generator is put back, so the real run draws what it would.
+  const std::string saved_generator = default_generator().state();
+  Generator scratch(c_.seed + 1);
+  Seq2Seq copy(options_, scratch);
+  std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, copy);
+  const std::size_t n = std::min<std::size_t>(12, batcher_->batches_per_epoch());
+  double seconds = 0;
+  for (std::size_t i = 0; i < n + 2; ++i) {
+    Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
+    auto start = clock_type::now();
+    opt->zero_grad();
+    Var loss = copy.loss(b.source, b.lengths, b.target_in, b.target_out);
+    loss.backward();
+    opt->step();
+    current_tape().reset();
+    if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
+  }
+  default_generator().set_state(saved_generator);
+  return seconds / double(n);
+}
+
+void Trainer::plan_horizon() {
+  const std::size_t per_epoch = batcher_->batches_per_epoch();
+  std::size_t total = 0;
+  if (c_.steps) total = c_.steps;
+  if (c_.epochs) total = total ? std::min(total, c_.epochs * per_epoch) : c_.epochs * per_epoch;
+  if (c_.time_budget > 0) {
+    // Steps that fit the budget, less the time the dev evaluations take (about 4%).
+    const double sps = measure_seconds_per_step();
+    const auto fit = static_cast<std::size_t>(0.96 * budget_seconds() / sps);
+    fmt::print("measured {:.0f} ms per step: about {} steps fit {} minutes\n", 1000 * sps, fit, c_.time_budget);
+    total = total ? std::min(total, fit) : fit;
+  }
+  if (total == 0) total = 10 * per_epoch;  // nothing said: 10 epochs
+  pos_.total_steps = std::max<std::size_t>(1, total);
+}
+
+bool Trainer::train_step(const Batch& b) {
+  optimizer_->zero_grad();
+  Var loss = model_->loss(b.source, b.lengths, b.target_in, b.target_out);
+  const double value = loss.item();
+  loss.backward();
+  current_tape().reset();
+  bool stepped = true;
+  if (c_.optim.clip_norm > 0) {
+    GradNorm norm = clip_grad_norm(optimizer_->parameters(), c_.optim.clip_norm);
+    if (!norm.finite) {
+      progress_->print(fmt::format("step {}: the gradient norm is {}; step skipped, parameters untouched",
+                                   pos_.step + 1, norm.total_norm));
+      stepped = false;
+    }
+  }
+  if (stepped) optimizer_->step();
+  if (schedule_) schedule_->step();
+  ++pos_.step;
+  if (std::isfinite(value)) {
+    loss_sum_ += value;
+    ++loss_count_;
+    running_loss_ = loss_count_ == 1 && running_loss_ == 0 ? value : 0.95 * running_loss_ + 0.05 * value;
+  }
+  return stepped;
+}
+
+double Trainer::dev_loss() {
+  if (dev_sample_.empty()) return std::nan("");
+  NoGradGuard no_grad;
+  model_->eval();
+  std::vector<Example> examples = training_examples(dev_sample_, data_.source_vocab, data_.target_vocab);
+  double sum = 0;
+  std::size_t tokens = 0;
+  for (const std::vector<std::size_t>& rows : sequential_batches(examples.size(), 256)) {
+    Batch b = make_batch(examples, rows);
+    std::size_t n = 0;
+    for (std::size_t r : rows) n += examples[r].target.size() + 1;
+    sum += model_->loss(b.source, b.lengths, b.target_in, b.target_out).item() * double(n);
+    tokens += n;
+    current_tape().reset();
+  }
+  model_->train();
+  return sum / double(tokens);
+}
+
+Metadata Trainer::metadata() const { return model_metadata(options_, data_.source_vocab, data_.target_vocab, c_.task); }
+
+void Trainer::evaluate_dev() {
+  if (dev_sample_.empty()) return;
+  const auto start = clock_type::now();
+  const double loss = dev_loss();
+  Scores s = evaluate(*model_, dev_sample_, data_.source_vocab, data_.target_vocab, {.beam = 1}, metric());
+  const double score = metric() == "wer" ? s.wer : -s.bleu;
+  const bool best = score < pos_.best;
+  if (best) {
+    pos_.best = score;
+    pos_.best_step = pos_.step;
+    save_checkpoint(*model_, fs::path(c_.out) / "best.safetensors", metadata());
+  }
+  if (plateau_) plateau_->step(score);
+  const std::string line = metric() == "wer" ? fmt::format("dev ({} words, greedy): WER {:.2f}% PER {:.2f}%", s.items, s.wer, s.per)
+                                             : fmt::format("dev ({} sentences, greedy): BLEU {:.2f}", s.items, s.bleu);
+  progress_->print(fmt::format("step {} epoch {}: loss {:.4f} dev loss {:.4f}  {}{}", pos_.step, pos_.epoch + 1,
+                               running_loss_, loss, line, best ? "  (best)" : ""));
+  nlohmann::json record = {{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"dev_loss", loss},
+                           {"elapsed", pos_.elapsed}};
+  if (metric() == "wer") {
+    record["dev_wer"] = s.wer;
+    record["dev_per"] = s.per;
+  } else {
+    record["dev_bleu"] = s.bleu;
+  }
+  log_->write(record);
+  pos_.history["dev_step"].push_back(pos_.step);
+  pos_.history["dev_loss"].push_back(loss);
+  pos_.history["dev_score"].push_back(metric() == "wer" ? s.wer : s.bleu);
+  // Evaluation time counts against the budget too, but not towards tokens per second.
+  pos_.elapsed += std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+void Trainer::save_training_checkpoint_now() {
+  NamedStates states{{"optimizer", optimizer_->state_dict()}};
+  if (schedule_) states["schedule"] = schedule_->state_dict();
+  if (plateau_) states["plateau"] = plateau_->state_dict();
+  Metadata meta = metadata();
+  nlohmann::json training = {{"config", config_to_json(c_)},
+                             {"position", position_to_json(pos_)},
+                             {"generator", default_generator().state()},
+                             {"sampling_generator", model_->sampling_generator().state()}};
+  meta[kTrainingKey] = training.dump();
+  const fs::path path = fs::path(c_.out) / fmt::format("checkpoint-{:07}.safetensors", pos_.step);
+  save_training_checkpoint(path, *model_, states, meta);
+  // Keep the newest --keep training checkpoints (names sort by step).
+  std::vector<fs::path> existing;
+  const std::regex pattern("checkpoint-[0-9]{7}\\.safetensors");
+  for (const fs::directory_entry& e : fs::directory_iterator(c_.out)) {
+    if (std::regex_match(e.path().filename().string(), pattern)) existing.push_back(e.path());
+  }
+  std::sort(existing.begin(), existing.end());
+  for (std::size_t i = 0; i + c_.keep < existing.size(); ++i) fs::remove(existing[i]);
+}
+
+void Trainer::draw_plots() {
+  if (!c_.plots) return;
+  const nlohmann::json& h = pos_.history;
+  PlotCurvesOptions curves;
+  curves.title = "training";
+  curves.y_label = "cross-entropy";
+  if (h.contains("train_step")) {
+    curves.series.push_back({.name = "train loss", .x = h["train_step"].get<std::vector<double>>(),
+                             .y = h["train_loss"].get<std::vector<double>>()});
+  }
+  if (h.contains("dev_step")) {
+    curves.series.push_back({.name = "dev loss", .x = h["dev_step"].get<std::vector<double>>(),
+                             .y = h["dev_loss"].get<std::vector<double>>(), .markers = true});
+  }
+  if (!curves.series.empty()) {
+    plot_curves(fs::path(c_.out) / "loss.png", curves);
+    progress_->print(fmt::format("loss curve: {}", (fs::path(c_.out) / "loss.png").string()));
+  }
+  // Attention of the first few dev items.
+  std::vector<Item> few(dev_sample_.begin(), dev_sample_.begin() + std::min<std::size_t>(4, dev_sample_.size()));
+  if (few.empty()) return;
+  std::vector<Tokens> sources;
+  for (const Item& i : few) sources.push_back(i.source);
+  std::vector<Prediction> predicted = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab, {.beam = 1});
+  std::vector<AttentionPlot> plots;
+  for (std::size_t i = 0; i < few.size(); ++i) {
+    AttentionPlot p;
+    p.weights = predicted[i].attention;
+    p.source_labels = few[i].source;
+    p.target_labels = predicted[i].tokens[0];
+    p.target_labels.push_back("</s>");
+    p.target_labels.resize(p.weights.size(), "");
+    std::string word;
+    for (const std::string& t : few[i].source) word += t;
+    p.title = word;
+    plots.push_back(std::move(p));
+  }
+  plot_attention_grid(fs::path(c_.out) / "attention.png", plots);
+  progress_->print(fmt::format("attention heatmaps: {}", (fs::path(c_.out) / "attention.png").string()));
+}
+
+void Trainer::finish() {
+  progress_->finish();
+  draw_plots();
+  // The best model on dev (when there is one), scored with beam search.
+  const fs::path best = fs::path(c_.out) / "best.safetensors";
+  if (fs::exists(best) && pos_.best_step > 0) {
+    load_checkpoint(*model_, best);
+    fmt::print("best dev score at step {}: {}\n", pos_.best_step, best.string());
+  }
+  const DecodeChoice decode{.beam = c_.beam};
+  const std::string decoding = c_.beam > 1 ? fmt::format("beam {}", c_.beam) : "greedy";
+  std::string test_line;
+  if (!data_.dev.empty()) {
+    Scores s = evaluate(*model_, data_.dev, data_.source_vocab, data_.target_vocab, decode, metric());
+    fmt::print("{} ({})\n", s.line("dev", metric()), decoding);
+    log_->write({{"split", "dev"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu}});
+  }
+  if (!data_.test.empty()) {
+    Scores s = evaluate(*model_, data_.test, data_.source_vocab, data_.target_vocab, decode, metric());
+    test_line = s.line("test", metric());
+    log_->write({{"split", "test"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu},
+                 {"rouge1", s.rouge1}, {"rouge2", s.rouge2}, {"rouge_l", s.rouge_l}});
+  }
+  std::vector<std::string> words = c_.words;
+  if (words.empty() && data_.name == "g2p") words = kNewWords;
+  if (!words.empty()) {
+    std::vector<Tokens> sources;
+    for (const std::string& w : words) sources.push_back(tokenize_source(w, c_.task));
+    std::vector<Prediction> p = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab, decode);
+    fmt::print("new words ({}):\n", decoding);
+    for (std::size_t i = 0; i < words.size(); ++i) fmt::print("  {:<18} {}\n", words[i], fmt::join(p[i].tokens[0], " "));
+  }
+  if (!test_line.empty()) fmt::print("{} ({})\n", test_line, decoding);
+}
+
+int Trainer::run() {
+  setup();
+  const std::size_t per_epoch = batcher_->batches_per_epoch();
+  fmt::print("task {}: {} train, {} dev, {} test items; vocabularies {} -> {} tokens\n", data_.name,
+             data_.train.size(), data_.dev.size(), data_.test.size(), data_.source_vocab.size(),
+             data_.target_vocab.size());
+  fmt::print("model: {} parameters; {} batches of {} per epoch; {} steps planned{}\n", model_->parameter_count(),
+             per_epoch, c_.batch_size, pos_.total_steps,
+             c_.resume.empty() ? "" : fmt::format(", resuming at step {} from {}", pos_.step, c_.resume));
+  std::fflush(stdout);
+  progress_ = std::make_unique<Progress>(pos_.total_steps);
+  std::signal(SIGINT, on_interrupt);
+  const double budget = budget_seconds();
+  bool interrupted = false;
+  while (pos_.step < pos_.total_steps) {
+    if (budget >= 0 && pos_.elapsed >= budget) {
+      progress_->print(fmt::format("time budget of {} minutes reached at step {}", c_.time_budget, pos_.step));
+      break;
+    }
+    if (g_interrupted) {
+      interrupted = true;
+      break;
+    }
+    const auto start = clock_type::now();
+    Batch b = batcher_->batch(pos_.epoch, pos_.index);
+    std::size_t tokens = 0;
+    for (std::int64_t l : b.lengths) tokens += static_cast<std::size_t>(l);
+    for (std::size_t r : b.rows) tokens += batcher_->examples()[r].target.size() + 1;
+    train_step(b);
+    if (++pos_.index == per_epoch) {
+      pos_.index = 0;
+      ++pos_.epoch;
+    }
+    pos_.elapsed += std::chrono::duration<double>(clock_type::now() - start).count();
+    progress_->update(pos_.epoch + (pos_.index > 0), pos_.step, running_loss_, tokens,
+                      budget >= 0 ? budget - pos_.elapsed : -1);
+    if (pos_.step % 50 == 0 && loss_count_ > 0) {
+      const double mean = loss_sum_ / double(loss_count_);
+      log_->write({{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"loss", mean},
+                   {"lr", optimizer_->lr()}, {"tokens_per_second", progress_->tokens_per_second()},
+                   {"elapsed", pos_.elapsed}});
+      pos_.history["train_step"].push_back(pos_.step);
+      pos_.history["train_loss"].push_back(mean);
+      loss_sum_ = 0;
+      loss_count_ = 0;
+    }
+    if (pos_.step % c_.eval_every == 0 || pos_.step == pos_.total_steps) evaluate_dev();
+    if (c_.checkpoint_every && pos_.step % c_.checkpoint_every == 0) save_training_checkpoint_now();
+  }
+  std::signal(SIGINT, SIG_DFL);
+  if (pos_.step % c_.eval_every != 0 && pos_.step != pos_.total_steps && !interrupted) evaluate_dev();
+  save_training_checkpoint_now();
+  const fs::path last = fs::path(c_.out) / fmt::format("checkpoint-{:07}.safetensors", pos_.step);
+  if (interrupted) {
+    progress_->finish();
+    fmt::print("interrupted at step {}: checkpoint written to {}; continue with --resume {}\n", pos_.step,
+               last.string(), last.string());
+    return 130;
+  }
+  progress_->print(fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed),
+                               last.string()));
+  finish();
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto config = std::make_shared<TrainConfig>();
+  CLI::App* c = app.add_subcommand("train", "train an attention encoder-decoder (G2P on CMUdict, or TSV files)");
+  add_task_options(*c, config->task);
+  add_model_options(*c, config->model);
+  add_optim_options(*c, config->optim);
+  const char* g = "Training";
+  c->add_option("--batch-size", config->batch_size, "examples per step")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
+  c->add_option("--epochs", config->epochs, "stop after this many epochs (0: no limit)")->group(g);
+  c->add_option("--steps", config->steps, "stop after this many steps (0: no limit)")->group(g);
+  c->add_option("--time-budget", config->time_budget, "minutes of training, evaluations included (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(g);
+  c->add_option("--eval-every", config->eval_every, "steps between dev evaluations (0: twice per epoch)")->group(g);
+  c->add_option("--dev-sample", config->dev_sample, "dev items scored during training")->capture_default_str()->group(g);
+  c->add_option("--checkpoint-every", config->checkpoint_every, "steps between training checkpoints (0: only at the end)")
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--keep", config->keep, "training checkpoints kept")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
+  c->add_option("--out", config->out, "folder for checkpoints, the metrics log and the plots")->capture_default_str()->group(g);
+  c->add_option("--resume", config->resume, "continue from this training checkpoint (its configuration is used)")
+      ->check(CLI::ExistingFile)
+      ->group(g);
+  c->add_option("--seed", config->seed, "seed of the initialisation, the data order and dropout")->capture_default_str()->group(g);
+  c->add_option("--beam", config->beam, "beam size of the final evaluation (1: greedy)")->capture_default_str()->group(g);
+  c->add_option("--metric", config->metric, "wer (WER and PER), bleu (BLEU and ROUGE), or auto (wer for g2p)")
+      ->check(CLI::IsMember({"auto", "wer", "bleu"}))
+      ->group(g);
+  c->add_option("--words", config->words, "sources to predict at the end (g2p: a few words not in CMUdict)")->group(g);
+  c->add_flag("!--no-plots", config->plots, "do not draw loss.png and attention.png")->group(g);
+  c->callback([config]() {
+    Trainer trainer(*config);
+    const int status = trainer.run();
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace tg::cli
