@@ -19,7 +19,7 @@ TEST_CASE("optimizers reject parameters they could never update") {
                        Error);
   CHECK_THROWS_WITH_AS(Adam({p, p}), doctest::Contains("parameter 1 ('p', shape [2], float64) appears more than once"),
                        Error);
-  CHECK_THROWS_WITH_AS(Sgd({}), "Sgd: got an empty parameter list", Error);
+  CHECK_THROWS_WITH_AS(Sgd(std::vector<Var>{}), "Sgd: got an empty parameter list", Error);
   CHECK_THROWS_WITH_AS(Adam({p, Var()}), "Adam: parameter 1 is an undefined Var", Error);
 }
 
