@@ -25,12 +25,12 @@ namespace tg {
 ///   tg::AdamW opt({{.params = weights}, {.params = biases, .weight_decay = 0.0}}, {.lr = 3e-4});
 struct ParamGroup {
   /// The group's parameters; a group may be empty, but not every group.
-  std::vector<Var> params;
+  std::vector<Var> params{};
   /// Learning rate of the group, >= 0; unset: the options' lr.
-  std::optional<double> lr;
+  std::optional<double> lr{};
   /// Weight decay of the group, >= 0; unset: the options' weight_decay (for
   /// AdamW the decoupled decay, for the others the L2 penalty added to the gradient).
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
 };
 
 /// The learning rate and weight decay in force for one group.
