@@ -103,6 +103,7 @@ void LrScheduler::load_state_dict(const std::map<std::string, Tensor>& state) {
     base_lrs_[g] = state.at(fmt::format("group.{}.base_lr", g)).item();
     last_lr_[g] = state.at(fmt::format("group.{}.last_lr", g)).item();
   }
+  after_load();
 }
 
 // ---- closed-form schedules ----
@@ -202,6 +203,8 @@ double LinearWarmup::lr_at(std::size_t g, std::int64_t t) const {
   const double s = options_.start_factor;
   return base_lrs()[g] * (s + (1 - s) * static_cast<double>(t) / static_cast<double>(w));
 }
+
+void LinearWarmup::after_load() { inner_->base_lrs_ = base_lrs(); }
 
 // ---- ReduceLROnPlateau ----
 

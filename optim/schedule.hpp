@@ -61,8 +61,12 @@ class LrScheduler {
   void start();
   /// Throws tg::Error "<name>: invalid <option> = <value>; it must be <rule>" unless ok.
   void check(bool ok, const char* option, double value, const char* rule) const;
+  /// Called at the end of load_state_dict, for state that derives from the base lrs.
+  virtual void after_load() {}
 
  private:
+  // LinearWarmup hands its loaded base lrs on to its inner schedule.
+  friend class LinearWarmup;
   void apply();
 
   const char* name_;
@@ -187,6 +191,9 @@ class LinearWarmup : public LrScheduler {
   LinearWarmup(std::unique_ptr<LrScheduler> inner, const LinearWarmupOptions& options);
   double lr_at(std::size_t g, std::int64_t t) const override;
   const LrScheduler& inner() const { return *inner_; }
+
+ protected:
+  void after_load() override;
 
  private:
   std::unique_ptr<LrScheduler> inner_;

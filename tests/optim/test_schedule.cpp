@@ -120,10 +120,13 @@ TEST_CASE("a schedule resumed from state dicts sets exactly the lrs of an uninte
     CHECK(schedule_state.at("step").item() == 12);
 
     TwoGroups second;
-    // A fresh schedule starts at step 0; loading moves it (and the optimizer) to step 12.
-    std::unique_ptr<LrScheduler> c = make_schedule(second.sgd, k.at("kind"), k.at("options"));
+    // Loading the optimizer first gives the fresh schedule step 12's lrs as base lrs: loading
+    // the schedule's state restores the true ones (the inner schedule's too) and the step.
     second.sgd.load_state_dict(optimizer_state);
+    std::unique_ptr<LrScheduler> c = make_schedule(second.sgd, k.at("kind"), k.at("options"));
     c->load_state_dict(schedule_state);
+    CHECK(c->base_lrs() == std::vector<double>{0.1, 0.02});
+    second.sgd.load_state_dict(optimizer_state);
     CHECK(c->last_lr() == b->last_lr());
     for (int t = 0; t < 12; ++t) a->step();
     for (int t = 12; t < 30; ++t) {
