@@ -57,7 +57,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options)
 void AdamW::check_options() const {
   check_non_negative("eps", options_.eps);
   for (auto [option, beta] : {std::pair{"beta1", options_.beta1}, std::pair{"beta2", options_.beta2}}) {
-    if (!(beta >= 0 && beta < 1)) throw Error(fmt::format("AdamW: invalid {} = {}; it must be in [0, 1)", option, beta));
+    if (!(beta >= 0 && beta < 1))
+      throw Error(fmt::format("AdamW: invalid {} = {}; it must be in [0, 1)", option, beta));
   }
 }
 

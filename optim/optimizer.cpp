@@ -52,7 +52,9 @@ Optimizer::Optimizer(const char* name, std::vector<ParamGroup> groups, double lr
   for (std::size_t g = 0; g < groups.size(); ++g) {
     GroupSettings s{groups[g].lr.value_or(lr), groups[g].weight_decay.value_or(weight_decay)};
     for (auto [option, value] : {std::pair{"lr", s.lr}, std::pair{"weight_decay", s.weight_decay}}) {
-      if (!(value >= 0)) throw Error(fmt::format("{}: invalid {} = {} in group {}; it must be >= 0", name_, option, value, g));
+      if (!(value >= 0)) {
+        throw Error(fmt::format("{}: invalid {} = {} in group {}; it must be >= 0", name_, option, value, g));
+      }
     }
     groups_.push_back(s);
     for (Var& p : groups[g].params) {
@@ -168,8 +170,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     }
     const auto& [i, name] = *param;
     if (i >= params_.size()) {
-      problems.push_back(
-          fmt::format("unexpected key '{}' (the optimizer has {} parameters)", key, params_.size()));
+      problems.push_back(fmt::format("unexpected key '{}' (the optimizer has {} parameters)", key, params_.size()));
       continue;
     }
     const StateEntry* entry = nullptr;

@@ -97,8 +97,11 @@ class Optimizer {
   /// One named piece of a parameter's state: a tensor buffer (shaped as the
   /// parameter) or a step count. Exactly one of the pointers is set.
   struct StateEntry {
-    const char* name;
+    /// The key's last part: "exp_avg", "step".
+    const char* name = nullptr;
+    /// A buffer shaped as the parameter; undefined while the state is fresh.
     Tensor* tensor = nullptr;
+    /// A step count; 0 while the state is fresh.
     std::int64_t* count = nullptr;
   };
   /// Every entry parameter i's state has once created, with these options

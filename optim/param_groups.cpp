@@ -4,9 +4,7 @@
 
 namespace tg {
 
-bool is_no_decay(const NamedVar& param) {
-  return param.name.ends_with("bias") || param.var.dim() <= 1;
-}
+bool is_no_decay(const NamedVar& param) { return param.name.ends_with("bias") || param.var.dim() <= 1; }
 
 std::vector<ParamGroup> weight_decay_groups(const Module& m, double weight_decay) {
   if (!(weight_decay >= 0)) {

@@ -100,7 +100,8 @@ const RmspropState& Rmsprop::state(const Var& param) const { return state_[index
 
 std::vector<Optimizer::StateEntry> Rmsprop::state_entries(std::size_t i) {
   RmspropState& s = state_[i];
-  std::vector<StateEntry> entries = {{.name = "step", .count = &s.step}, {.name = "square_avg", .tensor = &s.square_avg}};
+  std::vector<StateEntry> entries = {{.name = "step", .count = &s.step},
+                                     {.name = "square_avg", .tensor = &s.square_avg}};
   if (options_.momentum > 0) entries.push_back({.name = "momentum_buffer", .tensor = &s.momentum_buffer});
   if (options_.centered) entries.push_back({.name = "grad_avg", .tensor = &s.grad_avg});
   return entries;

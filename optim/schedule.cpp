@@ -51,8 +51,7 @@ std::vector<double> group_lrs(const Optimizer& optimizer) {
 
 // ---- LrScheduler ----
 
-LrScheduler::LrScheduler(const char* name, Optimizer& optimizer)
-    : LrScheduler(name, optimizer, group_lrs(optimizer)) {}
+LrScheduler::LrScheduler(const char* name, Optimizer& optimizer) : LrScheduler(name, optimizer, group_lrs(optimizer)) {}
 
 LrScheduler::LrScheduler(const char* name, Optimizer& optimizer, std::vector<double> base_lrs)
     : name_(name), optimizer_(optimizer), base_lrs_(std::move(base_lrs)) {}
@@ -108,7 +107,8 @@ void LrScheduler::load_state_dict(const std::map<std::string, Tensor>& state) {
 
 // ---- closed-form schedules ----
 
-StepLR::StepLR(Optimizer& optimizer, const StepLROptions& options) : LrScheduler("StepLR", optimizer), options_(options) {
+StepLR::StepLR(Optimizer& optimizer, const StepLROptions& options)
+    : LrScheduler("StepLR", optimizer), options_(options) {
   check(options.step_size >= 1, "step_size", static_cast<double>(options.step_size), ">= 1");
   check(options.gamma >= 0, "gamma", options.gamma, ">= 0");
   start();
@@ -167,7 +167,8 @@ double CosineAnnealingWarmRestarts::lr_at(std::size_t g, std::int64_t t) const {
   return eta_min + (base_lrs()[g] - eta_min) * (1 + std::cos(angle)) / 2;
 }
 
-NoamLR::NoamLR(Optimizer& optimizer, const NoamLROptions& options) : LrScheduler("NoamLR", optimizer), options_(options) {
+NoamLR::NoamLR(Optimizer& optimizer, const NoamLROptions& options)
+    : LrScheduler("NoamLR", optimizer), options_(options) {
   check(options.warmup >= 1, "warmup", static_cast<double>(options.warmup), ">= 1");
   check(options.scale > 0, "scale", options.scale, "> 0");
   start();

@@ -39,6 +39,7 @@ class LrScheduler {
   const std::vector<double>& base_lrs() const { return base_lrs_; }
   /// The lrs this schedule last set, per group (PyTorch's get_last_lr()).
   const std::vector<double>& last_lr() const { return last_lr_; }
+  /// The optimizer whose group lrs this schedule sets.
   Optimizer& optimizer() const { return optimizer_; }
   /// "StepLR", ...: the name errors start with.
   const char* name() const { return name_; }
@@ -190,6 +191,7 @@ class LinearWarmup : public LrScheduler {
   /// Throws tg::Error for a null inner, start_factor outside [0, 1] or warmup_steps < 1.
   LinearWarmup(std::unique_ptr<LrScheduler> inner, const LinearWarmupOptions& options);
   double lr_at(std::size_t g, std::int64_t t) const override;
+  /// The schedule that follows the warmup.
   const LrScheduler& inner() const { return *inner_; }
 
  protected:

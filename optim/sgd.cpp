@@ -32,12 +32,16 @@ void sgd_update(T* p, const T* grad, T* buffer, std::size_t n, const SgdOptions&
 }  // namespace
 
 Sgd::Sgd(std::vector<Var> params, const SgdOptions& options)
-    : Optimizer("Sgd", std::move(params), options.lr, options.weight_decay), options_(options), state_(parameters().size()) {
+    : Optimizer("Sgd", std::move(params), options.lr, options.weight_decay),
+      options_(options),
+      state_(parameters().size()) {
   check_options();
 }
 
 Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
-    : Optimizer("Sgd", std::move(groups), options.lr, options.weight_decay), options_(options), state_(parameters().size()) {
+    : Optimizer("Sgd", std::move(groups), options.lr, options.weight_decay),
+      options_(options),
+      state_(parameters().size()) {
   check_options();
 }
 

@@ -20,8 +20,9 @@ TEST_CASE("k accumulated micro-batches of loss / k step like one batch k times l
   auto rows = [](const Tensor& t, std::size_t begin, std::size_t count) {
     std::vector<double> values = t.to_vector();
     const std::size_t width = t.shape()[1];
-    return Tensor::from_vector(std::vector<double>(values.begin() + begin * width, values.begin() + (begin + count) * width),
-                               {count, width}, DType::f64);
+    return Tensor::from_vector(
+        std::vector<double>(values.begin() + begin * width, values.begin() + (begin + count) * width), {count, width},
+        DType::f64);
   };
   for (int step = 0; step < 3; ++step) {
     current_tape().reset();

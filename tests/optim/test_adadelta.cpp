@@ -24,11 +24,13 @@ TEST_CASE("Adadelta options are validated with the option's name and value") {
   CHECK_THROWS_WITH_AS(Adadelta({p}, {.rho = 1.5}), "Adadelta: invalid rho = 1.5; it must be in [0, 1]", Error);
   CHECK_THROWS_WITH_AS(Adadelta({p}, {.rho = -0.1}), "Adadelta: invalid rho = -0.1; it must be in [0, 1]", Error);
   CHECK_THROWS_WITH_AS(Adadelta({p}, {.eps = -1}), "Adadelta: invalid eps = -1; it must be >= 0", Error);
-  CHECK_THROWS_WITH_AS(Adadelta({p}, {.weight_decay = -1}), "Adadelta: invalid weight_decay = -1; it must be >= 0", Error);
+  CHECK_THROWS_WITH_AS(Adadelta({p}, {.weight_decay = -1}), "Adadelta: invalid weight_decay = -1; it must be >= 0",
+                       Error);
   CHECK_NOTHROW(Adadelta({p}, {.rho = 1.0}));
 }
 
 TEST_CASE("Adadelta lowers the loss") {
-  test::check_loss_goes_down(
-      [](std::vector<Var> params) { return std::make_unique<Adadelta>(std::move(params), AdadeltaOptions{.lr = 10.0}); });
+  test::check_loss_goes_down([](std::vector<Var> params) {
+    return std::make_unique<Adadelta>(std::move(params), AdadeltaOptions{.lr = 10.0});
+  });
 }

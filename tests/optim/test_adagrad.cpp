@@ -23,7 +23,8 @@ TEST_CASE("Adagrad options are validated with the option's name and value") {
   Var p = param({1.0});
   CHECK_THROWS_WITH_AS(Adagrad({p}, {.lr = -1}), "Adagrad: invalid lr = -1; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(Adagrad({p}, {.lr_decay = -1}), "Adagrad: invalid lr_decay = -1; it must be >= 0", Error);
-  CHECK_THROWS_WITH_AS(Adagrad({p}, {.weight_decay = -1}), "Adagrad: invalid weight_decay = -1; it must be >= 0", Error);
+  CHECK_THROWS_WITH_AS(Adagrad({p}, {.weight_decay = -1}), "Adagrad: invalid weight_decay = -1; it must be >= 0",
+                       Error);
   CHECK_THROWS_WITH_AS(Adagrad({p}, {.initial_accumulator_value = -1}),
                        "Adagrad: invalid initial_accumulator_value = -1; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(Adagrad({p}, {.eps = -1}), "Adagrad: invalid eps = -1; it must be >= 0", Error);

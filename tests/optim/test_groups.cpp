@@ -11,8 +11,10 @@ TEST_CASE("each group steps with its own lr and weight decay; unset values take 
   Var w = param({1.0, 2.0});
   Var b = param({1.0});
   Var c = param({1.0});
-  Sgd sgd(std::vector<ParamGroup>{{.params = {w}}, {.params = {b}, .lr = 0.5, .weight_decay = 0.0}, {.params = {c}, .lr = 0.2}},
-          {.lr = 0.1, .weight_decay = 0.5});
+  Sgd sgd(
+      std::vector<ParamGroup>{
+          {.params = {w}}, {.params = {b}, .lr = 0.5, .weight_decay = 0.0}, {.params = {c}, .lr = 0.2}},
+      {.lr = 0.1, .weight_decay = 0.5});
   CHECK(sgd.group_count() == 3);
   CHECK(sgd.parameters().size() == 3);
   CHECK(sgd.group_lr(0) == 0.1);
@@ -101,6 +103,6 @@ TEST_CASE("weight_decay_groups: no decay for biases and LayerNorm weights") {
   CHECK(adamw.group_weight_decay(adamw.group_of(block.fc.weight)) == 0.01);
   CHECK(is_no_decay({"encoder.proj.bias", Var::parameter(Tensor::zeros({2, 2}), "b")}));
   CHECK_FALSE(is_no_decay({"encoder.proj.weight", Var::parameter(Tensor::zeros({2, 2}), "w")}));
-  CHECK_THROWS_WITH_AS(weight_decay_groups(block, -1), "weight_decay_groups: invalid weight_decay = -1; it must be >= 0",
-                       Error);
+  CHECK_THROWS_WITH_AS(weight_decay_groups(block, -1),
+                       "weight_decay_groups: invalid weight_decay = -1; it must be >= 0", Error);
 }

@@ -33,12 +33,14 @@ TEST_CASE("Rmsprop options are validated with the option's name and value") {
   CHECK_THROWS_WITH_AS(Rmsprop({p}, {.lr = -1}), "Rmsprop: invalid lr = -1; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(Rmsprop({p}, {.alpha = -0.1}), "Rmsprop: invalid alpha = -0.1; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(Rmsprop({p}, {.eps = -1}), "Rmsprop: invalid eps = -1; it must be >= 0", Error);
-  CHECK_THROWS_WITH_AS(Rmsprop({p}, {.weight_decay = -1}), "Rmsprop: invalid weight_decay = -1; it must be >= 0", Error);
+  CHECK_THROWS_WITH_AS(Rmsprop({p}, {.weight_decay = -1}), "Rmsprop: invalid weight_decay = -1; it must be >= 0",
+                       Error);
   CHECK_THROWS_WITH_AS(Rmsprop({p}, {.momentum = -1}), "Rmsprop: invalid momentum = -1; it must be >= 0", Error);
 }
 
 TEST_CASE("Rmsprop lowers the loss") {
   for (const RmspropOptions& o : {RmspropOptions{}, RmspropOptions{.momentum = 0.5, .centered = true}}) {
-    test::check_loss_goes_down([&](std::vector<Var> params) { return std::make_unique<Rmsprop>(std::move(params), o); });
+    test::check_loss_goes_down(
+        [&](std::vector<Var> params) { return std::make_unique<Rmsprop>(std::move(params), o); });
   }
 }

@@ -31,21 +31,24 @@ std::unique_ptr<LrScheduler> make_schedule(Optimizer& optimizer, const std::stri
   if (kind == "step") {
     return std::make_unique<StepLR>(optimizer, StepLROptions{.step_size = o.at("step_size"), .gamma = o.at("gamma")});
   }
-  if (kind == "exponential") return std::make_unique<ExponentialLR>(optimizer, ExponentialLROptions{.gamma = o.at("gamma")});
+  if (kind == "exponential")
+    return std::make_unique<ExponentialLR>(optimizer, ExponentialLROptions{.gamma = o.at("gamma")});
   if (kind == "cosine") {
     return std::make_unique<CosineAnnealingLR>(
         optimizer, CosineAnnealingLROptions{.t_max = o.at("t_max"), .eta_min = o.value("eta_min", 0.0)});
   }
   if (kind == "warm_restarts") {
     return std::make_unique<CosineAnnealingWarmRestarts>(
-        optimizer, CosineAnnealingWarmRestartsOptions{.t_0 = o.at("t_0"), .t_mult = o.at("t_mult"), .eta_min = o.at("eta_min")});
+        optimizer,
+        CosineAnnealingWarmRestartsOptions{.t_0 = o.at("t_0"), .t_mult = o.at("t_mult"), .eta_min = o.at("eta_min")});
   }
-  if (kind == "noam") return std::make_unique<NoamLR>(optimizer, NoamLROptions{.warmup = o.at("warmup"), .scale = o.at("scale")});
+  if (kind == "noam")
+    return std::make_unique<NoamLR>(optimizer, NoamLROptions{.warmup = o.at("warmup"), .scale = o.at("scale")});
   REQUIRE(kind == "warmup");
   const json& inner = o.at("inner");
-  return std::make_unique<LinearWarmup>(make_schedule(optimizer, inner.at("kind"), inner),
-                                        LinearWarmupOptions{.start_factor = o.at("start_factor"),
-                                                            .warmup_steps = o.at("warmup_steps")});
+  return std::make_unique<LinearWarmup>(
+      make_schedule(optimizer, inner.at("kind"), inner),
+      LinearWarmupOptions{.start_factor = o.at("start_factor"), .warmup_steps = o.at("warmup_steps")});
 }
 
 void check_lrs(const Optimizer& optimizer, const std::vector<double>& last_lr, const json& want) {
@@ -164,7 +167,8 @@ TEST_CASE("schedule load_state_dict refuses missing, unexpected and malformed ke
   s.erase("group.1.base_lr");
   s["group.2.base_lr"] = Tensor::scalar(0.1, DType::f64);
   CHECK_THROWS_WITH_AS(schedule.load_state_dict(s),
-                       "StepLR: load_state_dict: missing key 'group.1.base_lr'; unexpected key 'group.2.base_lr'", Error);
+                       "StepLR: load_state_dict: missing key 'group.1.base_lr'; unexpected key 'group.2.base_lr'",
+                       Error);
   s = schedule.state_dict();
   s["step"] = Tensor::scalar(-1, DType::f64);
   CHECK_THROWS_WITH_AS(schedule.load_state_dict(s), doctest::Contains("'step' = -1 is not a step count"), Error);
@@ -183,8 +187,10 @@ TEST_CASE("schedule options are validated with the option's name and value") {
   CHECK_THROWS_WITH_AS(StepLR(o, {.gamma = -0.5}), "StepLR: invalid gamma = -0.5; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(ExponentialLR(o, {.gamma = std::nan("")}), "ExponentialLR: invalid gamma = nan; it must be >= 0",
                        Error);
-  CHECK_THROWS_WITH_AS(CosineAnnealingLR(o, {.t_max = 0}), "CosineAnnealingLR: invalid t_max = 0; it must be >= 1", Error);
-  CHECK_THROWS_WITH_AS(CosineAnnealingLR(o, {.t_max = 5, .eta_min = -1}), doctest::Contains("invalid eta_min = -1"), Error);
+  CHECK_THROWS_WITH_AS(CosineAnnealingLR(o, {.t_max = 0}), "CosineAnnealingLR: invalid t_max = 0; it must be >= 1",
+                       Error);
+  CHECK_THROWS_WITH_AS(CosineAnnealingLR(o, {.t_max = 5, .eta_min = -1}), doctest::Contains("invalid eta_min = -1"),
+                       Error);
   CHECK_THROWS_WITH_AS(CosineAnnealingWarmRestarts(o, {.t_0 = 0}),
                        "CosineAnnealingWarmRestarts: invalid t_0 = 0; it must be >= 1", Error);
   CHECK_THROWS_WITH_AS(CosineAnnealingWarmRestarts(o, {.t_0 = 2, .t_mult = 0}), doctest::Contains("invalid t_mult = 0"),
@@ -196,8 +202,8 @@ TEST_CASE("schedule options are validated with the option's name and value") {
                        "LinearWarmup: invalid start_factor = 1.5; it must be in [0, 1]", Error);
   CHECK_THROWS_WITH_AS(LinearWarmup(std::make_unique<StepLR>(o, StepLROptions{}), {.warmup_steps = 0}),
                        "LinearWarmup: invalid warmup_steps = 0; it must be >= 1", Error);
-  CHECK_THROWS_WITH_AS(ReduceLROnPlateau(o, {.factor = 1.0}), "ReduceLROnPlateau: invalid factor = 1; it must be in [0, 1)",
-                       Error);
+  CHECK_THROWS_WITH_AS(ReduceLROnPlateau(o, {.factor = 1.0}),
+                       "ReduceLROnPlateau: invalid factor = 1; it must be in [0, 1)", Error);
   CHECK_THROWS_WITH_AS(ReduceLROnPlateau(o, {.patience = -1}), doctest::Contains("invalid patience = -1"), Error);
   CHECK_THROWS_WITH_AS(ReduceLROnPlateau(o, {.threshold = -1}), doctest::Contains("invalid threshold = -1"), Error);
   CHECK_THROWS_WITH_AS(ReduceLROnPlateau(o, {.cooldown = -1}), doctest::Contains("invalid cooldown = -1"), Error);

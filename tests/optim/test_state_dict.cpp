@@ -15,7 +15,8 @@ using Factory = std::function<std::unique_ptr<Optimizer>(std::vector<ParamGroup>
 
 template <class O, class Options>
 std::pair<std::string, Factory> config(std::string name, Options options) {
-  return {std::move(name), [options](std::vector<ParamGroup> groups) { return std::make_unique<O>(std::move(groups), options); }};
+  return {std::move(name),
+          [options](std::vector<ParamGroup> groups) { return std::make_unique<O>(std::move(groups), options); }};
 }
 
 std::vector<std::pair<std::string, Factory>> configs() {
@@ -45,7 +46,8 @@ struct Problem {
     for (const Var& p : other.params) params.push_back(Var::parameter(p.value(), p.name()));
   }
   std::vector<ParamGroup> groups() const {
-    return {{.params = {params[0], params[2]}, .weight_decay = 0.05}, {.params = {params[1]}, .lr = 0.02, .weight_decay = 0.0}};
+    return {{.params = {params[0], params[2]}, .weight_decay = 0.05},
+            {.params = {params[1]}, .lr = 0.02, .weight_decay = 0.0}};
   }
   // Step s's gradients; parameter 2 has none at steps 0 and 3, so its state starts late.
   void set_grads(int s) {
@@ -183,12 +185,12 @@ TEST_CASE("load_state_dict refuses a state dict that does not fit, and changes n
 
   // A state dict of an optimizer with more parameters names each extra one.
   Adam one({c}, {.lr = 0.3});
-  CHECK_THROWS_WITH_AS(one.load_state_dict(good), doctest::Contains("unexpected key 'param.1.exp_avg' (the optimizer has 1 parameters)"),
-                       Error);
+  CHECK_THROWS_WITH_AS(one.load_state_dict(good),
+                       doctest::Contains("unexpected key 'param.1.exp_avg' (the optimizer has 1 parameters)"), Error);
   // Another optimizer's state: its buffers are unexpected and Adam's missing.
   Rmsprop rms({c, d});
-  CHECK_THROWS_WITH_AS(rms.load_state_dict(good), doctest::Contains("unexpected key 'param.0.exp_avg' (Rmsprop keeps no"),
-                       Error);
+  CHECK_THROWS_WITH_AS(rms.load_state_dict(good),
+                       doctest::Contains("unexpected key 'param.0.exp_avg' (Rmsprop keeps no"), Error);
 
   other.load_state_dict(good);
   CHECK(other.lr() == 0.1);
