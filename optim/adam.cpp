@@ -13,9 +13,9 @@ namespace {
 // are computed in double and rounded to T once, as PyTorch passes Python
 // floats to kernels of the tensor's dtype. step_size = lr / (1 - beta1^t).
 template <class T>
-void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const AdamOptions& o, double step_size,
-                 double bias_correction2_sqrt) {
-  const T weight_decay = static_cast<T>(o.weight_decay);
+void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const AdamOptions& o, double decay,
+                 double step_size, double bias_correction2_sqrt) {
+  const T weight_decay = static_cast<T>(decay);
   const T beta1 = static_cast<T>(o.beta1);
   const T beta2 = static_cast<T>(o.beta2);
   const T one_minus_beta1 = static_cast<T>(1 - o.beta1);
@@ -25,7 +25,7 @@ void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const 
   const T neg_step_size = static_cast<T>(-step_size);
   for (std::size_t i = 0; i < n; ++i) {
     T g = grad[i];
-    if (o.weight_decay != 0) g = g + weight_decay * p[i];
+    if (decay != 0) g = g + weight_decay * p[i];
     m[i] = m[i] * beta1 + one_minus_beta1 * g;
     v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
     T second = v[i];
@@ -42,12 +42,25 @@ void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const 
 }  // namespace
 
 Adam::Adam(std::vector<Var> params, const AdamOptions& options)
-    : Optimizer("Adam", std::move(params), options.lr), options_(options), state_(parameters().size()) {
+    : Optimizer("Adam", std::move(params), options.lr, options.weight_decay),
+      options_(options),
+      state_(parameters().size()) {
+  check_options();
+}
+
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options)
+    : Optimizer("Adam", std::move(groups), options.lr, options.weight_decay),
+      options_(options),
+      state_(parameters().size()) {
+  check_options();
+}
+
+void Adam::check_options() const {
+  const AdamOptions& options = options_;
   check_non_negative("eps", options.eps);
   for (auto [option, beta] : {std::pair{"beta1", options.beta1}, std::pair{"beta2", options.beta2}}) {
     if (!(beta >= 0 && beta < 1)) throw Error(fmt::format("Adam: invalid {} = {}; it must be in [0, 1)", option, beta));
   }
-  check_non_negative("weight_decay", options.weight_decay);
 }
 
 void Adam::step() {
@@ -64,13 +77,14 @@ void Adam::step() {
     check_state(i, s.exp_avg, "exp_avg");
     ++s.step;
     const double t = static_cast<double>(s.step);
-    const double step_size = lr() / (1 - std::pow(options_.beta1, t));
+    const double step_size = settings(i).lr / (1 - std::pow(options_.beta1, t));
     const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
     dispatch(value.dtype(), [&](auto zero) {
       using T = decltype(zero);
       T* vmax = options_.amsgrad ? s.max_exp_avg_sq.array<T>().data() : nullptr;
       adam_update<T>(value.array<T>().data(), grad->array<T>().data(), s.exp_avg.array<T>().data(),
-                     s.exp_avg_sq.array<T>().data(), vmax, value.size(), options_, step_size, bias_correction2_sqrt);
+                     s.exp_avg_sq.array<T>().data(), vmax, value.size(), options_, settings(i).weight_decay, step_size,
+                     bias_correction2_sqrt);
     });
   }
 }
@@ -78,6 +92,7 @@ void Adam::step() {
 AdamOptions Adam::options() const {
   AdamOptions o = options_;
   o.lr = lr();
+  o.weight_decay = group_weight_decay(0);
   return o;
 }
 
@@ -87,5 +102,14 @@ const AdamState& Adam::state(std::size_t i) const {
 }
 
 const AdamState& Adam::state(const Var& param) const { return state_[index_of(param)]; }
+
+std::vector<Optimizer::StateEntry> Adam::state_entries(std::size_t i) {
+  AdamState& s = state_[i];
+  std::vector<StateEntry> entries = {{.name = "step", .count = &s.step},
+                                     {.name = "exp_avg", .tensor = &s.exp_avg},
+                                     {.name = "exp_avg_sq", .tensor = &s.exp_avg_sq}};
+  if (options_.amsgrad) entries.push_back({.name = "max_exp_avg_sq", .tensor = &s.max_exp_avg_sq});
+  return entries;
+}
 
 }  // namespace tg

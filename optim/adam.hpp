@@ -50,17 +50,24 @@ class Adam : public Optimizer {
   /// (or NaN), or a beta outside [0, 1); and for parameters as Optimizer's
   /// constructor does.
   Adam(std::vector<Var> params, const AdamOptions& options = {});
+  /// Parameter groups with their own lr and weight_decay (unset: the options').
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& options = {});
 
   void step() override;
 
-  /// The options, with lr as set_lr() left it.
+  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
   AdamOptions options() const;
   /// State of parameter i (the order of parameters()); IndexError if out of range.
   const AdamState& state(std::size_t i) const;
   /// State of `param`; IndexError if it is not one of parameters().
   const AdamState& state(const Var& param) const;
 
+ protected:
+  std::vector<StateEntry> state_entries(std::size_t i) override;
+
  private:
+  void check_options() const;
+
   AdamOptions options_;
   std::vector<AdamState> state_;
 };

@@ -12,14 +12,15 @@ namespace {
 // are rounded to T once, as PyTorch's kernels take their scalars in the
 // tensor's dtype. `first` fills the momentum buffer with the gradient.
 template <class T>
-void sgd_update(T* p, const T* grad, T* buffer, std::size_t n, const SgdOptions& o, double lr, bool first) {
-  const T weight_decay = static_cast<T>(o.weight_decay);
+void sgd_update(T* p, const T* grad, T* buffer, std::size_t n, const SgdOptions& o, const GroupSettings& group,
+                bool first) {
+  const T weight_decay = static_cast<T>(group.weight_decay);
   const T momentum = static_cast<T>(o.momentum);
   const T keep = static_cast<T>(1 - o.dampening);
-  const T neg_lr = static_cast<T>(-lr);
+  const T neg_lr = static_cast<T>(-group.lr);
   for (std::size_t i = 0; i < n; ++i) {
     T d = grad[i];
-    if (o.weight_decay != 0) d = d + weight_decay * p[i];
+    if (group.weight_decay != 0) d = d + weight_decay * p[i];
     if (buffer != nullptr) {
       buffer[i] = first ? d : buffer[i] * momentum + keep * d;
       d = o.nesterov ? d + momentum * buffer[i] : buffer[i];
@@ -31,9 +32,22 @@ void sgd_update(T* p, const T* grad, T* buffer, std::size_t n, const SgdOptions&
 }  // namespace
 
 Sgd::Sgd(std::vector<Var> params, const SgdOptions& options)
-    : Optimizer("Sgd", std::move(params), options.lr), options_(options), state_(parameters().size()) {
-  check_non_negative("momentum", options.momentum);
-  check_non_negative("weight_decay", options.weight_decay);
+    : Optimizer("Sgd", std::move(params), options.lr, options.weight_decay),
+      options_(options),
+      state_(parameters().size()) {
+  check_options();
+}
+
+Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
+    : Optimizer("Sgd", std::move(groups), options.lr, options.weight_decay),
+      options_(options),
+      state_(parameters().size()) {
+  check_options();
+}
+
+void Sgd::check_options() const {
+  check_non_negative("momentum", options_.momentum);
+  const SgdOptions& options = options_;
   if (std::isnan(options.dampening)) throw Error("Sgd: invalid dampening = nan");
   if (options.nesterov && (options.momentum <= 0 || options.dampening != 0)) {
     throw Error(fmt::format("Sgd: nesterov momentum requires momentum > 0 and dampening == 0 (got momentum = {}, "
@@ -54,7 +68,8 @@ void Sgd::step() {
     dispatch(value.dtype(), [&](auto zero) {
       using T = decltype(zero);
       T* momentum = buffer.defined() ? buffer.array<T>().data() : nullptr;
-      sgd_update<T>(value.array<T>().data(), grad->array<T>().data(), momentum, value.size(), options_, lr(), first);
+      sgd_update<T>(value.array<T>().data(), grad->array<T>().data(), momentum, value.size(), options_, settings(i),
+                    first);
     });
   }
 }
@@ -62,6 +77,7 @@ void Sgd::step() {
 SgdOptions Sgd::options() const {
   SgdOptions o = options_;
   o.lr = lr();
+  o.weight_decay = group_weight_decay(0);
   return o;
 }
 
@@ -71,5 +87,10 @@ const SgdState& Sgd::state(std::size_t i) const {
 }
 
 const SgdState& Sgd::state(const Var& param) const { return state_[index_of(param)]; }
+
+std::vector<Optimizer::StateEntry> Sgd::state_entries(std::size_t i) {
+  if (options_.momentum == 0) return {};
+  return {{.name = "momentum_buffer", .tensor = &state_[i].momentum_buffer}};
+}
 
 }  // namespace tg

@@ -39,17 +39,24 @@ class Sgd : public Optimizer {
   /// below 0 (or NaN), NaN dampening, or nesterov without momentum > 0 and
   /// dampening == 0; and for parameters as Optimizer's constructor does.
   Sgd(std::vector<Var> params, const SgdOptions& options = {});
+  /// Parameter groups with their own lr and weight_decay (unset: the options').
+  Sgd(std::vector<ParamGroup> groups, const SgdOptions& options = {});
 
   void step() override;
 
-  /// The options, with lr as set_lr() left it.
+  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
   SgdOptions options() const;
   /// State of parameter i (the order of parameters()); IndexError if out of range.
   const SgdState& state(std::size_t i) const;
   /// State of `param`; IndexError if it is not one of parameters().
   const SgdState& state(const Var& param) const;
 
+ protected:
+  std::vector<StateEntry> state_entries(std::size_t i) override;
+
  private:
+  void check_options() const;
+
   SgdOptions options_;
   std::vector<SgdState> state_;
 };

@@ -19,7 +19,7 @@ TEST_CASE("optimizers reject parameters they could never update") {
                        Error);
   CHECK_THROWS_WITH_AS(Adam({p, p}), doctest::Contains("parameter 1 ('p', shape [2], float64) appears more than once"),
                        Error);
-  CHECK_THROWS_WITH_AS(Sgd({}), "Sgd: got an empty parameter list", Error);
+  CHECK_THROWS_WITH_AS(Sgd(std::vector<Var>{}), "Sgd: got an empty parameter list", Error);
   CHECK_THROWS_WITH_AS(Adam({p, Var()}), "Adam: parameter 1 is an undefined Var", Error);
 }
 
@@ -120,12 +120,15 @@ TEST_CASE("steps after the first allocate no tensor storage") {
     b.grad() = Tensor::normal({32}, 0, 1, 6, dtype);
     Sgd sgd({w, b}, {.momentum = 0.9, .weight_decay = 1e-4, .nesterov = true});
     Adam adam({w, b}, {.weight_decay = 1e-4, .amsgrad = true});
-    sgd.step();
-    adam.step();
+    AdamW adamw({w, b}, {.amsgrad = true});
+    Rmsprop rmsprop({w, b}, {.momentum = 0.9, .centered = true});
+    Adagrad adagrad({w, b}, {.weight_decay = 1e-4});
+    Adadelta adadelta({w, b}, {.weight_decay = 1e-4});
+    const std::vector<Optimizer*> all = {&sgd, &adam, &adamw, &rmsprop, &adagrad, &adadelta};
+    for (Optimizer* o : all) o->step();
     const std::uint64_t allocations = memory_stats().allocations;
     for (int i = 0; i < 5; ++i) {
-      sgd.step();
-      adam.step();
+      for (Optimizer* o : all) o->step();
     }
     CHECK(memory_stats().allocations == allocations);
   }
