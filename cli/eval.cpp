@@ -52,7 +52,7 @@ void run_eval(const EvalConfig& c) {
 void add_eval_command(CLI::App& app) {
   auto config = std::make_shared<EvalConfig>();
   CLI::App* c = app.add_subcommand("eval", "score a saved model on dev, test or a TSV file");
-  c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required()->check(CLI::ExistingFile);
+  c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required();
   c->add_option("--split", config->split, "train, dev or test of the model's task")
       ->check(CLI::IsMember({"train", "dev", "test"}))
       ->capture_default_str();

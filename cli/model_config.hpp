@@ -13,8 +13,8 @@ namespace tg::cli {
 /// What the command line chooses; the vocabulary sizes and special ids come from the data.
 struct ModelChoice {
   std::string cell = "lstm";
-  std::size_t embedding = 128;
-  std::size_t hidden = 256;          ///< encoder, per direction
+  std::size_t embedding = 64;
+  std::size_t hidden = 128;          ///< encoder, per direction
   std::size_t decoder_hidden = 0;    ///< 0: directions * hidden (identity bridge)
   std::size_t encoder_layers = 1;
   std::size_t decoder_layers = 1;
@@ -22,7 +22,7 @@ struct ModelChoice {
   std::string attention = "general";
   std::size_t attention_size = 0;
   std::size_t heads = 4;
-  double dropout = 0.2;
+  double dropout = 0.0;
   double label_smoothing = 0.1;
   bool tie_embeddings = false;
 };

@@ -15,7 +15,7 @@ namespace tg::cli {
 
 struct OptimChoice {
   std::string optimizer = "adam";  ///< adam, adamw, sgd, rmsprop, adagrad, adadelta
-  double lr = 3e-3;
+  double lr = 4e-3;
   double weight_decay = 0;         ///< no decay on biases and 1-D (LayerNorm) weights
   double momentum = 0.9;           ///< sgd, rmsprop
   std::string schedule = "cosine"; ///< constant, step, exponential, cosine, restarts, noam, plateau

@@ -58,7 +58,7 @@ void run_predict(const PredictConfig& c) {
 void add_predict_command(CLI::App& app) {
   auto config = std::make_shared<PredictConfig>();
   CLI::App* c = app.add_subcommand("predict", "beam search on words or sentences (arguments, or lines on stdin)");
-  c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required()->check(CLI::ExistingFile);
+  c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required();
   c->add_option("sources", config->sources, "words or sentences (none: read stdin)");
   c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--n-best", config->n_best, "outputs per source, with their scores")->check(CLI::PositiveNumber)->capture_default_str();

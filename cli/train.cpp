@@ -26,12 +26,15 @@
 #include "evaluate.hpp"
 #include "io/training_checkpoint.hpp"
 #include "model_config.hpp"
+#include "ops/blas.hpp"
+#include "ops/elementwise.hpp"
 #include "optim/clip.hpp"
 #include "optim_config.hpp"
 #include "plot/plot.hpp"
 #include "progress.hpp"
 #include "saved_model.hpp"
 #include "task.hpp"
+#include "worker.hpp"
 
 namespace tg::cli {
 namespace {
@@ -46,7 +49,7 @@ struct TrainConfig {
   TaskOptions task;
   ModelChoice model;
   OptimChoice optim;
-  std::size_t batch_size = 64;
+  std::size_t batch_size = 128;
   std::size_t epochs = 0;
   std::size_t steps = 0;
   double time_budget = 0;  // minutes
@@ -61,6 +64,8 @@ struct TrainConfig {
   std::string metric = "auto";
   std::vector<std::string> words;
   bool plots = true;
+  int threads = 1;
+  std::size_t workers = 2;
 };
 
 nlohmann::json config_to_json(const TrainConfig& c) {
@@ -73,7 +78,8 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"eval_every", c.eval_every},
           {"dev_sample", c.dev_sample},
           {"seed", c.seed},
-          {"metric", c.metric}};
+          {"metric", c.metric},
+          {"workers", c.workers}};
 }
 
 // Where the run is: everything besides tensors that a resumed run needs.
@@ -138,6 +144,9 @@ class Trainer {
   void setup();
   void plan_horizon();
   double measure_seconds_per_step();
+  double forward_backward(Seq2Seq& model, Seq2Seq* replica, const Batch& batch);
+  static void sync_replica(const Seq2Seq& model, Seq2Seq& replica);
+  std::string worker_generator_state();
   bool train_step(const Batch& batch);
   void evaluate_dev();
   void save_training_checkpoint_now();
@@ -152,6 +161,10 @@ class Trainer {
   TaskData data_;
   Seq2SeqOptions options_;
   std::unique_ptr<Seq2Seq> model_;
+  // Data parallelism over two threads: the worker computes the gradient of the
+  // second half of each batch on a replica of the model, synced after each step.
+  std::unique_ptr<Seq2Seq> replica_;
+  std::unique_ptr<Worker> worker_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> schedule_;
   std::unique_ptr<ReduceLROnPlateau> plateau_;
@@ -168,7 +181,6 @@ class Trainer {
 void Trainer::setup() {
   fs::create_directories(c_.out);
   std::optional<Vocab> source_vocab, target_vocab;
-  TrainingCheckpoint resumed;
   Metadata resumed_metadata;
   if (!c_.resume.empty()) {
     // The run's configuration comes from the checkpoint; the budget and --out may change.
@@ -179,21 +191,26 @@ void Trainer::setup() {
       throw Error(fmt::format("{}: not a training checkpoint (no '{}'); best.safetensors holds only the model",
                               c_.resume, kTrainingKey));
     }
-    nlohmann::json training = nlohmann::json::parse(it->second);
-    nlohmann::json config = training.at("config");
-    c_.task = saved.task;
-    c_.optim = optim_from_json(config.at("optim"));
-    config.at("batch_size").get_to(c_.batch_size);
-    config.at("epochs").get_to(c_.epochs);
-    config.at("steps").get_to(c_.steps);
-    config.at("eval_every").get_to(c_.eval_every);
-    config.at("dev_sample").get_to(c_.dev_sample);
-    config.at("seed").get_to(c_.seed);
-    config.at("metric").get_to(c_.metric);
+    try {
+      nlohmann::json training = nlohmann::json::parse(it->second);
+      nlohmann::json config = training.at("config");
+      c_.task = saved.task;
+      c_.optim = optim_from_json(config.at("optim"));
+      config.at("batch_size").get_to(c_.batch_size);
+      config.at("epochs").get_to(c_.epochs);
+      config.at("steps").get_to(c_.steps);
+      config.at("eval_every").get_to(c_.eval_every);
+      config.at("dev_sample").get_to(c_.dev_sample);
+      config.at("seed").get_to(c_.seed);
+      config.at("metric").get_to(c_.metric);
+      config.at("workers").get_to(c_.workers);
+      pos_ = position_from_json(training.at("position"));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
+    }
     source_vocab = saved.source_vocab;
     target_vocab = saved.target_vocab;
     options_ = saved.options;
-    pos_ = position_from_json(training.at("position"));
   }
   data_ = load_task(c_.task, source_vocab, target_vocab);
   if (c_.resume.empty()) {
@@ -202,50 +219,145 @@ void Trainer::setup() {
   manual_seed(c_.seed);
   Generator init(c_.seed);
   model_ = std::make_unique<Seq2Seq>(options_, init);
+  if (c_.workers > 2) throw Error(fmt::format("--workers {}: 1 or 2", c_.workers));
+  if (c_.workers == 2) {
+    replica_ = std::make_unique<Seq2Seq>(options_, init);
+    worker_ = std::make_unique<Worker>();
+    const std::uint64_t seed = c_.seed + 1;
+    worker_->run([seed] { manual_seed(seed); });  // the worker's own dropout masks
+  }
   optimizer_ = make_optimizer(c_.optim, *model_);
   batcher_ = std::make_unique<Batcher>(training_examples(data_.train, data_.source_vocab, data_.target_vocab),
                                        BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
   dev_sample_.assign(data_.dev.begin(), data_.dev.begin() + std::min(data_.dev.size(), c_.dev_sample));
-  if (c_.eval_every == 0) c_.eval_every = std::max<std::size_t>(1, batcher_->batches_per_epoch() / 2);
+  if (c_.eval_every == 0) c_.eval_every = batcher_->batches_per_epoch();
 
   if (!c_.resume.empty()) {
-    TrainingCheckpoint ckpt = load_training_checkpoint(c_.resume, *model_);
-    optimizer_->load_state_dict(ckpt.states.at("optimizer"));
+    // As a fresh run builds them (the schedules take their base lrs from the
+    // optimizer's initial lr), then every state as it was at the checkpoint.
     schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
-    if (schedule_) schedule_->load_state_dict(ckpt.states.at("schedule"));
     plateau_ = make_plateau(c_.optim, *optimizer_);
-    if (plateau_) plateau_->load_state_dict(ckpt.states.at("plateau"));
-    nlohmann::json training = nlohmann::json::parse(ckpt.metadata.at(kTrainingKey));
-    default_generator().set_state(training.at("generator").get<std::string>());
-    model_->sampling_generator().set_state(training.at("sampling_generator").get<std::string>());
+    TrainingCheckpoint ckpt = load_training_checkpoint(c_.resume, *model_);
+    auto state = [&](const char* name) -> const std::map<std::string, Tensor>& {
+      auto it = ckpt.states.find(name);
+      if (it == ckpt.states.end()) throw CheckpointError(fmt::format("{}: no '{}' state", c_.resume, name));
+      return it->second;
+    };
+    optimizer_->load_state_dict(state("optimizer"));
+    if (schedule_) schedule_->load_state_dict(state("schedule"));
+    if (plateau_) plateau_->load_state_dict(state("plateau"));
+    std::string generator, sampling_generator, worker_generator;
+    try {
+      nlohmann::json training = nlohmann::json::parse(ckpt.metadata.at(kTrainingKey));
+      training.at("generator").get_to(generator);
+      training.at("sampling_generator").get_to(sampling_generator);
+      training.at("worker_generator").get_to(worker_generator);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
+    }
+    default_generator().set_state(generator);
+    model_->sampling_generator().set_state(sampling_generator);
+    if (worker_) worker_->run([&worker_generator] { default_generator().set_state(worker_generator); });
   } else {
     plan_horizon();
     schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
     plateau_ = make_plateau(c_.optim, *optimizer_);
   }
+  if (replica_) sync_replica(*model_, *replica_);
   log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
 }
 
+std::string Trainer::worker_generator_state() {
+  std::string state;
+  if (worker_) worker_->run([&state] { state = default_generator().state(); });
+  return state;
+}
+
+void Trainer::sync_replica(const Seq2Seq& model, Seq2Seq& replica) {
+  std::vector<NamedVar> from = model.named_parameters(), to = replica.named_parameters();
+  for (std::size_t i = 0; i < from.size(); ++i) to[i].var.value() = from[i].var.value();
+}
+
+// The gradient of the batch's mean token loss in model's parameters (undefined
+// gradients first): on one thread, or split in two halves, the second on the
+// worker with the replica, each half's loss weighted by its share of the target
+// tokens so that the sum is the whole batch's mean. Returns that mean.
+double Trainer::forward_backward(Seq2Seq& model, Seq2Seq* replica, const Batch& b) {
+  for (Var& p : model.parameters()) p.grad() = Tensor();
+  if (replica == nullptr || b.rows.size() < 2) {
+    Var loss = model.loss(b.source, b.lengths, b.target_in, b.target_out);
+    const double value = loss.item();
+    loss.backward();
+    current_tape().reset();
+    return value;
+  }
+  for (Var& p : replica->parameters()) p.grad() = Tensor();
+  const std::size_t half = b.rows.size() / 2;
+  const std::vector<std::size_t> first(b.rows.begin(), b.rows.begin() + std::ptrdiff_t(half));
+  const std::vector<std::size_t> second(b.rows.begin() + std::ptrdiff_t(half), b.rows.end());
+  const Batch b0 = batcher_->batch_of(first), b1 = batcher_->batch_of(second);
+  auto tokens = [&](const std::vector<std::size_t>& rows) {
+    double n = 0;
+    for (std::size_t r : rows) n += double(batcher_->examples()[r].target.size() + 1);
+    return n;
+  };
+  const double n0 = tokens(first), n1 = tokens(second), n = n0 + n1;
+  double value1 = 0;
+  worker_->start([&] {
+    Var loss = replica->loss(b1.source, b1.lengths, b1.target_in, b1.target_out);
+    value1 = loss.item();
+    (loss * (n1 / n)).backward();
+    current_tape().reset();
+  });
+  double value0 = 0;
+  try {
+    Var loss = model.loss(b0.source, b0.lengths, b0.target_in, b0.target_out);
+    value0 = loss.item();
+    (loss * (n0 / n)).backward();
+    current_tape().reset();
+  } catch (...) {
+    try {
+      worker_->wait();
+    } catch (...) {
+    }
+    throw;
+  }
+  worker_->wait();
+  std::vector<Var> mine = model.parameters(), theirs = replica->parameters();
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    const Tensor& g = theirs[i].grad();
+    if (!g.defined()) continue;
+    if (mine[i].grad().defined()) {
+      mine[i].grad().add_(g);
+    } else {
+      mine[i].grad() = g;
+    }
+  }
+  return (value0 * n0 + value1 * n1) / n;
+}
+
 double Trainer::measure_seconds_per_step() {
-  // A few steps of a throwaway copy on batches spread over the first epoch;
-  // the default generator is put back, so the real run draws what it would.
+  // A few steps of throwaway copies on batches spread over the first epoch;
+  // the generators are put back, so the real run draws what it would.
   const std::string saved_generator = default_generator().state();
+  const std::string saved_worker_generator = worker_generator_state();
   Generator scratch(c_.seed + 1);
   Seq2Seq copy(options_, scratch);
+  std::unique_ptr<Seq2Seq> replica_copy = replica_ ? std::make_unique<Seq2Seq>(options_, scratch) : nullptr;
+  if (replica_copy) sync_replica(copy, *replica_copy);
   std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, copy);
   const std::size_t n = std::min<std::size_t>(12, batcher_->batches_per_epoch());
   double seconds = 0;
   for (std::size_t i = 0; i < n + 2; ++i) {
     Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
     auto start = clock_type::now();
-    opt->zero_grad();
-    Var loss = copy.loss(b.source, b.lengths, b.target_in, b.target_out);
-    loss.backward();
+    forward_backward(copy, replica_copy.get(), b);
     opt->step();
-    current_tape().reset();
+    if (replica_copy) sync_replica(copy, *replica_copy);
     if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
   }
   default_generator().set_state(saved_generator);
+  if (worker_) worker_->run([&] { default_generator().set_state(saved_worker_generator); });
   return seconds / double(n);
 }
 
@@ -255,9 +367,11 @@ void Trainer::plan_horizon() {
   if (c_.steps) total = c_.steps;
   if (c_.epochs) total = total ? std::min(total, c_.epochs * per_epoch) : c_.epochs * per_epoch;
   if (c_.time_budget > 0) {
-    // Steps that fit the budget, less the time the dev evaluations take (about 4%).
+    // Steps that fit the budget: the timed batches run a little faster than an
+    // epoch's average, and the dev evaluations take their share (measured: 88%
+    // of the naive count is what a 10-minute G2P run completes).
     const double sps = measure_seconds_per_step();
-    const auto fit = static_cast<std::size_t>(0.96 * budget_seconds() / sps);
+    const auto fit = static_cast<std::size_t>(0.88 * budget_seconds() / sps);
     fmt::print("measured {:.0f} ms per step: about {} steps fit {} minutes\n", 1000 * sps, fit, c_.time_budget);
     total = total ? std::min(total, fit) : fit;
   }
@@ -266,11 +380,7 @@ void Trainer::plan_horizon() {
 }
 
 bool Trainer::train_step(const Batch& b) {
-  optimizer_->zero_grad();
-  Var loss = model_->loss(b.source, b.lengths, b.target_in, b.target_out);
-  const double value = loss.item();
-  loss.backward();
-  current_tape().reset();
+  const double value = forward_backward(*model_, replica_.get(), b);
   bool stepped = true;
   if (c_.optim.clip_norm > 0) {
     GradNorm norm = clip_grad_norm(optimizer_->parameters(), c_.optim.clip_norm);
@@ -281,6 +391,7 @@ bool Trainer::train_step(const Batch& b) {
     }
   }
   if (stepped) optimizer_->step();
+  if (replica_) sync_replica(*model_, *replica_);
   if (schedule_) schedule_->step();
   ++pos_.step;
   if (std::isfinite(value)) {
@@ -353,7 +464,8 @@ void Trainer::save_training_checkpoint_now() {
   nlohmann::json training = {{"config", config_to_json(c_)},
                              {"position", position_to_json(pos_)},
                              {"generator", default_generator().state()},
-                             {"sampling_generator", model_->sampling_generator().state()}};
+                             {"sampling_generator", model_->sampling_generator().state()},
+                             {"worker_generator", worker_generator_state()}};
   meta[kTrainingKey] = training.dump();
   const fs::path path = fs::path(c_.out) / fmt::format("checkpoint-{:07}.safetensors", pos_.step);
   save_training_checkpoint(path, *model_, states, meta);
@@ -523,7 +635,7 @@ void add_train_command(CLI::App& app) {
   c->add_option("--time-budget", config->time_budget, "minutes of training, evaluations included (0: none)")
       ->check(CLI::NonNegativeNumber)
       ->group(g);
-  c->add_option("--eval-every", config->eval_every, "steps between dev evaluations (0: twice per epoch)")->group(g);
+  c->add_option("--eval-every", config->eval_every, "steps between dev evaluations (0: once per epoch)")->group(g);
   c->add_option("--dev-sample", config->dev_sample, "dev items scored during training")->capture_default_str()->group(g);
   c->add_option("--checkpoint-every", config->checkpoint_every, "steps between training checkpoints (0: only at the end)")
       ->capture_default_str()
@@ -531,7 +643,6 @@ void add_train_command(CLI::App& app) {
   c->add_option("--keep", config->keep, "training checkpoints kept")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
   c->add_option("--out", config->out, "folder for checkpoints, the metrics log and the plots")->capture_default_str()->group(g);
   c->add_option("--resume", config->resume, "continue from this training checkpoint (its configuration is used)")
-      ->check(CLI::ExistingFile)
       ->group(g);
   c->add_option("--seed", config->seed, "seed of the initialisation, the data order and dropout")->capture_default_str()->group(g);
   c->add_option("--beam", config->beam, "beam size of the final evaluation (1: greedy)")->capture_default_str()->group(g);
@@ -540,7 +651,16 @@ void add_train_command(CLI::App& app) {
       ->group(g);
   c->add_option("--words", config->words, "sources to predict at the end (g2p: a few words not in CMUdict)")->group(g);
   c->add_flag("!--no-plots", config->plots, "do not draw loss.png and attention.png")->group(g);
+  c->add_option("--workers", config->workers, "data-parallel replicas on threads, each on a share of every batch (1 or 2)")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--threads", config->threads, "BLAS threads (one is faster for models of this size: docs/cli.md)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(g);
   c->callback([config]() {
+    set_blas_threads(config->threads);
     Trainer trainer(*config);
     const int status = trainer.run();
     if (status != 0) throw CLI::RuntimeError(status);

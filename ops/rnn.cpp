@@ -4,22 +4,20 @@
 
 #include <fmt/format.h>
 
+#include "fast_math.hpp"
 #include "kernel.hpp"
 
 // Each op keeps the activations its forward computed (sigmoids and tanhs) for
 // its backward, as the composed ops would keep their outputs: recomputing them
 // doubled the transcendental work and made the fused cells slower than the
 // dozen small ops they replace. The kept tensors are the size of the gates.
-// Each row runs its sigmoids, its tanhs and its arithmetic as separate loops:
-// measured faster than one loop mixing the library calls with the arithmetic.
+// Each row runs its sigmoids, its tanhs and its arithmetic as separate loops, so
+// that each vectorises; float uses the branch-free exp of fast_math.hpp.
 
 namespace tg {
 namespace {
 
-template <class T>
-T sigmoid_of(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
+using fast::sigmoid;
 
 // gates [B, k*H] and each state [B, H] of one dtype; returns (B, H).
 std::pair<std::size_t, std::size_t> check_cell(const char* op, std::size_t k, const Var& gates,
@@ -54,8 +52,8 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
     for (std::size_t b = 0; b < batch; ++b) {
       const T* row = gp + b * 4 * hidden;
       T* arow = a.data() + b * 3 * hidden;
-      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid_of(row[j]);
-      for (std::size_t j = 0; j < hidden; ++j) arow[2 * hidden + j] = std::tanh(row[2 * hidden + j]);
+      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid(row[j]);
+      for (std::size_t j = 0; j < hidden; ++j) arow[2 * hidden + j] = fast::tanh(row[2 * hidden + j]);
       for (std::size_t j = 0; j < hidden; ++j)
         out.data()[b * hidden + j] = arow[hidden + j] * cp[b * hidden + j] + arow[j] * arow[2 * hidden + j];
     }
@@ -109,8 +107,8 @@ Var lstm_cell_output(const Var& gates, const Var& c_next) {
     for (std::size_t b = 0; b < batch; ++b) {
       const T* o = gp + b * 4 * hidden + 3 * hidden;
       T* arow = a.data() + b * 2 * hidden;
-      for (std::size_t j = 0; j < hidden; ++j) arow[j] = sigmoid_of(o[j]);
-      for (std::size_t j = 0; j < hidden; ++j) arow[hidden + j] = std::tanh(cp[b * hidden + j]);
+      for (std::size_t j = 0; j < hidden; ++j) arow[j] = sigmoid(o[j]);
+      for (std::size_t j = 0; j < hidden; ++j) arow[hidden + j] = fast::tanh(cp[b * hidden + j]);
       for (std::size_t j = 0; j < hidden; ++j) out.data()[b * hidden + j] = arow[j] * arow[hidden + j];
     }
     act = Tensor(std::move(a));
@@ -161,9 +159,9 @@ Var gru_cell(const Var& x_gates, const Var& h_gates, const Var& h) {
       const T* xr = xp + b * 3 * hidden;
       const T* hr = hp + b * 3 * hidden;
       T* arow = a.data() + b * 3 * hidden;
-      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid_of(xr[j] + hr[j]);
+      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid(xr[j] + hr[j]);
       for (std::size_t j = 0; j < hidden; ++j)
-        arow[2 * hidden + j] = std::tanh(xr[2 * hidden + j] + arow[j] * hr[2 * hidden + j]);
+        arow[2 * hidden + j] = fast::tanh(xr[2 * hidden + j] + arow[j] * hr[2 * hidden + j]);
       for (std::size_t j = 0; j < hidden; ++j) {
         const T z = arow[hidden + j], n = arow[2 * hidden + j];
         out.data()[b * hidden + j] = n + z * (prev[b * hidden + j] - n);  // (1 - z) n + z h, as PyTorch's kernel

@@ -198,6 +198,13 @@ std::size_t label_step(std::size_t count, double label_mm, double length_mm) {
   return std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(count) / fit)));
 }
 
+// Fills the unit square with lower-left corner (x, y) in colour map 1 at `value` (0..1).
+void fill_cell(PLFLT x, PLFLT y, PLFLT value) {
+  PLFLT xs[4] = {x, x + 1, x + 1, x}, ys[4] = {y, y, y + 1, y + 1};
+  plcol1(value);
+  plfill(4, xs, ys);
+}
+
 // Draws `a` in the current subpage: the heatmap, the labels of every cell
 // that fits, and a colour bar on the right.
 void draw_attention(const AttentionPlot& a) {
@@ -206,19 +213,17 @@ void draw_attention(const AttentionPlot& a) {
   pladv(0);
   plcol0(1);
 
-  // Cells as PLplot wants them: image[x][y], y counting up from the bottom.
-  std::vector<std::vector<PLFLT>> image(cols, std::vector<PLFLT>(rows));
-  for (std::size_t t = 0; t < rows; ++t) {
-    for (std::size_t s = 0; s < cols; ++s) image[s][rows - 1 - t] = std::clamp(a.weights[t][s], 0.0, 1.0);
-  }
-  std::vector<const PLFLT*> columns;
-  for (const auto& c : image) columns.push_back(c.data());
-
   const PLFLT left = 0.16, right = 0.84, bottom = 0.2, top = 0.88;
   plvpor(left, right, bottom, top);
   const auto S = static_cast<PLFLT>(cols), T = static_cast<PLFLT>(rows);
   plwind(0, S, 0, T);
-  plimage(columns.data(), static_cast<PLINT>(cols), static_cast<PLINT>(rows), 0, S, 0, T, 0, 1, 0, S, 0, T);
+  // One filled rectangle per cell: cell (t, s) covers [s, s + 1] x [T - 1 - t, T - t]. (plimage
+  // would take the values as the corners of an interpolated grid and shift every cell.)
+  for (std::size_t t = 0; t < rows; ++t) {
+    for (std::size_t s = 0; s < cols; ++s) {
+      fill_cell(static_cast<PLFLT>(s), static_cast<PLFLT>(rows - 1 - t), std::clamp(a.weights[t][s], 0.0, 1.0));
+    }
+  }
   plcol0(1);
   plbox("bc", 0, 0, "bc", 0, 0);
 
@@ -255,12 +260,10 @@ void draw_attention(const AttentionPlot& a) {
 
   // The colour bar: the 0..1 scale as an image, numbered on its right.
   constexpr int steps = 64;
-  std::vector<PLFLT> gradient(steps);
-  for (int i = 0; i < steps; ++i) gradient[static_cast<std::size_t>(i)] = (i + 0.5) / steps;
-  const PLFLT* bar[] = {gradient.data()};
   plvpor(right + 0.03, right + 0.06, bottom, top);
+  plwind(0, 1, 0, steps);
+  for (int i = 0; i < steps; ++i) fill_cell(0, i, (i + 0.5) / steps);
   plwind(0, 1, 0, 1);
-  plimage(bar, 1, steps, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
   plcol0(1);
   plbox("bc", 0, 0, "bcmstv", 0.2, 2);
 }

@@ -25,7 +25,7 @@ using namespace tg;
 namespace {
 
 /// A batch with source padding (lengths 4 and 2) and target padding (3 and 4 tokens).
-struct Batch {
+struct TinyBatch {
   Indices source;
   std::vector<std::int64_t> lengths;
   Indices target_in;
@@ -33,8 +33,8 @@ struct Batch {
 };
 
 // Real tokens are >= 3: 0 pad, 1 BOS, 2 EOS.
-Batch tiny_batch() {
-  Batch b;
+TinyBatch tiny_batch() {
+  TinyBatch b;
   b.source = Indices{{3, 5, 4, 6}, {6, 3, 0, 0}};
   b.lengths = {4, 2};
   b.target_in = Indices{{1, 4, 3, 0}, {1, 5, 5, 3}};
@@ -65,7 +65,7 @@ std::unique_ptr<Seq2Seq> f64_model(const Seq2SeqOptions& o, std::uint64_t seed) 
 
 void check_loss_gradcheck(const Seq2SeqOptions& o, std::uint64_t seed = 1) {
   auto m = f64_model(o, seed);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   GradcheckReport report =
       gradcheck(*m, [&](const std::vector<Var>&) { return m->loss(b.source, b.lengths, b.target_in, b.target_out); });
   INFO(report.message());
@@ -76,7 +76,7 @@ void check_loss_gradcheck(const Seq2SeqOptions& o, std::uint64_t seed = 1) {
 /// every parameter at once, at gradcheck's tolerances.
 void check_directional_derivatives(const Seq2SeqOptions& o, std::uint64_t seed) {
   auto m = f64_model(o, seed);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   auto loss = [&] { return m->loss(b.source, b.lengths, b.target_in, b.target_out); };
   const std::vector<NamedVar> params = m->named_parameters();
   m->zero_grad();
@@ -129,7 +129,7 @@ struct LossAndGrads {
   std::vector<std::vector<double>> grads;
 };
 
-LossAndGrads loss_and_grads(Seq2Seq& m, const Batch& b) {
+LossAndGrads loss_and_grads(Seq2Seq& m, const TinyBatch& b) {
   m.zero_grad();
   Var l = m.loss(b.source, b.lengths, b.target_in, b.target_out);
   l.backward();
@@ -189,7 +189,7 @@ TEST_CASE("Seq2Seq: the reference model computes SPEC's equations") {
   Seq2Seq built(Seq2SeqOptions::reference(7, 3, 4), gen);
   auto m = copy_as(built, DType::f64);
   m->eval();
-  Batch b = tiny_batch();
+  TinyBatch b = tiny_batch();
   b.source = Indices{{3, 5, 4, 6}, {5, 3, 4, 4}};  // no source padding: the encoder loop stays plain
   b.lengths = {4, 4};
   auto p = [&](const std::string& name) {
@@ -313,30 +313,30 @@ TEST_CASE("Seq2Seq: directional derivatives of the loss over all parameters") {
 
 TEST_CASE("Seq2Seq: padded target and source positions change neither loss nor gradients") {
   auto m = f64_model(tiny(RecurrentKind::lstm, AttentionKind::additive), 7);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   const LossAndGrads base = loss_and_grads(*m, b);
 
-  Batch more = b;
+  TinyBatch more = b;
   more.target_in = padded(b.target_in, 3);
   more.target_out = padded(b.target_out, 3);
   check_same(base, loss_and_grads(*m, more));
 
-  Batch source_padded = b;
+  TinyBatch source_padded = b;
   source_padded.source = padded(b.source, 2);
   check_same(base, loss_and_grads(*m, source_padded));
 
   // Tokens after a sentence's end in target_in feed only steps whose targets are padding.
-  Batch garbage = b;
+  TinyBatch garbage = b;
   garbage.target_in(0, 3) = 5;
   check_same(base, loss_and_grads(*m, garbage));
 
   // Empty lengths are counted from the padding.
-  Batch counted = b;
+  TinyBatch counted = b;
   counted.lengths.clear();
   check_same(base, loss_and_grads(*m, counted));
 
   // A padded target position does count once it holds a real target.
-  Batch unmasked = b;
+  TinyBatch unmasked = b;
   unmasked.target_out(0, 3) = 4;
   CHECK(loss_and_grads(*m, unmasked).loss != doctest::Approx(base.loss));
 }
@@ -345,7 +345,7 @@ TEST_CASE("Seq2Seq: the one-GEMM teacher-forced logits equal incremental decode_
   Seq2SeqOptions o = tiny(RecurrentKind::lstm, AttentionKind::general);
   o.decoder_layers = 2;
   auto m = f64_model(o, 9);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   Var logits = m->forward(b.source, b.lengths, b.target_in);  // [B, T, V]
   REQUIRE(logits.shape() == Shape{2, 4, 6});
   EncoderState enc = m->encode(b.source, b.lengths);
@@ -371,7 +371,7 @@ TEST_CASE("Seq2Seq: the one-GEMM teacher-forced logits equal incremental decode_
 
 TEST_CASE("Seq2Seq: scheduled sampling") {
   Seq2SeqOptions o = tiny(RecurrentKind::lstm, AttentionKind::additive);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   SUBCASE("probability 0 is teacher forcing; eval mode never samples") {
     o.sampling_probability = 0.0;
     auto m = f64_model(o, 4);
@@ -427,7 +427,7 @@ TEST_CASE("Seq2Seq: scheduled sampling") {
 TEST_CASE("Seq2Seq: errors name the argument and the shapes") {
   Seq2SeqOptions o = tiny(RecurrentKind::lstm, AttentionKind::additive);
   Seq2Seq m(o);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   CHECK_THROWS_AS(m.loss(b.source, {4}, b.target_in, b.target_out), ShapeError);
   CHECK_THROWS_AS(m.loss(b.source, {4, 5}, b.target_in, b.target_out), IndexError);
   CHECK_THROWS_AS(m.loss(b.source, b.lengths, b.target_in, padded(b.target_out, 1)), ShapeError);
@@ -457,7 +457,7 @@ TEST_CASE("Seq2Seq: Adam steps lower the reference model's loss (float32)") {
   manual_seed(11);
   Seq2Seq m(Seq2SeqOptions::reference(8, 6, 8));
   Adam adam(m.parameters(), {.lr = 1e-2});
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   std::vector<double> losses;
   for (int step = 0; step < 30; ++step) {
     adam.zero_grad();
@@ -512,7 +512,7 @@ TEST_CASE("Seq2Seq: dropout acts while training only") {
   o.encoder_layers = 2;
   o.decoder_layers = 2;
   auto m = f64_model(o, 8);
-  const Batch b = tiny_batch();
+  const TinyBatch b = tiny_batch();
   const double eval_loss = m->loss(b.source, b.lengths, b.target_in, b.target_out).item();
   CHECK(m->loss(b.source, b.lengths, b.target_in, b.target_out).item() == eval_loss);
   m->train();

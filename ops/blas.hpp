@@ -1,0 +1,31 @@
+#pragma once
+/// The BLAS under matmul (OpenBLAS): which kernels it chose for this CPU.
+///
+/// OpenBLAS picks its kernels once, when it is loaded, from the CPU's model
+/// number. A release older than the CPU (Debian 12's 0.3.21 on Sapphire or
+/// Emerald Rapids, say) does not know the model and falls back to its generic
+/// SSE3 kernels ("Prescott"): sgemm then runs 4-5x below what the CPU can do.
+/// The environment variable OPENBLAS_CORETYPE overrides the choice, but only
+/// before the library loads; the `tapegrad` command line therefore sets it and
+/// starts itself again (cli/main.cpp). See docs/performance.md.
+
+#include <string>
+
+namespace tg {
+
+/// Threads OpenBLAS uses for one matrix product. Small products (an RNN step of a
+/// batch of 64-128 rows) run faster on one thread than split over two, whose
+/// hand-off costs more than it saves; large ones scale.
+int blas_threads();
+/// Sets them (>= 1); throws Error otherwise.
+void set_blas_threads(int threads);
+
+/// OpenBLAS's name for the kernels in use: "Haswell", "SkylakeX", "Cooperlake", "Prescott", ...
+std::string blas_core_name();
+
+/// The OPENBLAS_CORETYPE this CPU should use when OpenBLAS fell back to generic
+/// kernels although the CPU has AVX2 or AVX-512 ("COOPERLAKE", "SKYLAKEX" or
+/// "HASWELL"); empty when the kernels in use are fine.
+std::string blas_better_core();
+
+}  // namespace tg

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# `tapegrad train`, `eval`, `predict` and `graph` end to end on a tiny TSV task
+# (reversing strings of letters), and what must never happen to a user's data:
+#   - a run stopped after step 6 and resumed ends bitwise equal to an uninterrupted one;
+#   - Ctrl-C writes a checkpoint and exits with status 130, and the run resumes from it;
+#   - a failed save (file too large for the disk's limit) leaves the existing checkpoint intact;
+#   - bad input (missing file, malformed line, empty corpus, a file that is not a tapegrad
+#     model, a model where a training checkpoint is needed) is one clear line naming it.
+# usage: check_train.sh TAPEGRAD COMPARE_CHECKPOINTS SOURCE_DIR
+set -uo pipefail
+tapegrad=$1 compare=$2 source_dir=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_in() {  # expect_in FILE PATTERN WHAT
+  grep -Eq -- "$2" "$1" || { fail "$3: no match for '$2' in:"; cat "$1"; }
+}
+
+# 300 training, 40 dev and 40 test strings of 2-6 letters (all different) and their reversals.
+awk 'BEGIN { srand(7); for (i = 0; i < 380;) { n = 2 + int(rand() * 5); s = ""; r = "";
+  for (j = 0; j < n; j++) { c = substr("abcdef", 1 + int(rand() * 6), 1); s = s c; r = c (r == "" ? "" : " ") r }
+  if (s in seen) continue; seen[s] = 1
+  f = i < 300 ? "train.tsv" : i < 340 ? "dev.tsv" : "test.tsv"; print s "\t" r > f; i++ } }'
+small=(--task tsv --train train.tsv --dev dev.tsv --test test.tsv --embedding 12 --hidden 10 --batch-size 16
+       --eval-every 4 --keep 5 --dropout 0.3 --warmup 3)
+
+# An uninterrupted run of 12 steps, with checkpoints at 6 and 12.
+"$tapegrad" train "${small[@]}" --steps 12 --checkpoint-every 6 --out a > a.log 2>&1 || { fail "train exit $?"; cat a.log; }
+for f in best.safetensors checkpoint-0000006.safetensors checkpoint-0000012.safetensors metrics.jsonl loss.png attention.png; do
+  [ -s "a/$f" ] || fail "train left no a/$f"
+done
+expect_in a.log '^dev \(40 sentences, greedy\)|dev \(40 sentences, greedy\)' "dev scores while training"
+expect_in a.log '^test: BLEU [0-9.]+ ROUGE-1 [0-9.]+ ROUGE-2 [0-9.]+ ROUGE-L [0-9.]+ \(40 sentences\)' "test line"
+expect_in a/metrics.jsonl '"dev_bleu"' "metrics log"
+head -c 8 a/loss.png | od -An -c | grep -q 'P   N   G' || fail "loss.png is not a PNG"
+
+# Resumed from step 6: bitwise the same parameters and optimizer state at step 12.
+"$tapegrad" train --resume a/checkpoint-0000006.safetensors --out b > b.log 2>&1 || { fail "resume exit $?"; cat b.log; }
+expect_in b.log 'resuming at step 6' "resume note"
+"$compare" a/checkpoint-0000012.safetensors b/checkpoint-0000012.safetensors > cmp.log 2>&1 || { fail "resumed run differs"; cat cmp.log; }
+
+# eval, predict and graph on the best model.
+"$tapegrad" eval a/best.safetensors --split test --metric wer > eval.log 2>&1 || fail "eval exit $?"
+expect_in eval.log '^test: WER [0-9.]+% PER [0-9.]+% \(40 words\) \(beam 5\)$' "eval on the test split"
+"$tapegrad" eval a/best.safetensors --file dev.tsv --beam 1 > eval2.log 2>&1 || fail "eval --file exit $?"
+expect_in eval2.log 'dev.tsv: BLEU' "eval on a file"
+"$tapegrad" predict a/best.safetensors abc fedcba > predict.log 2>&1 || fail "predict exit $?"
+[ "$(wc -l < predict.log)" -eq 2 ] || { fail "predict: two lines expected"; cat predict.log; }
+expect_in predict.log '^abc	' "predict output"
+printf 'ab\ncd\n' | "$tapegrad" predict a/best.safetensors --n-best 3 > nbest.log 2>&1 || fail "predict stdin exit $?"
+[ "$(grep -c '^ab	' nbest.log)" -eq 3 ] || { fail "predict --n-best 3: three lines for ab"; cat nbest.log; }
+expect_in nbest.log '^cd	3	.*	-?[0-9]+\.[0-9]{4}$' "n-best line with a score"
+"$tapegrad" graph a/best.safetensors --out step.svg > graph.log 2>&1 || fail "graph exit $?"
+grep -q '<svg' step.svg || fail "graph: step.svg is not SVG"
+
+# Ctrl-C: a checkpoint, status 130, and the run continues from it.
+"$tapegrad" train "${small[@]}" --steps 100000000 --checkpoint-every 0 --no-plots --out c > c.log 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [ -s c/metrics.jsonl ] && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+status=$?
+[ $status -eq 130 ] || fail "Ctrl-C: exit $status, expected 130"
+expect_in c.log 'interrupted at step [0-9]+: checkpoint written to c/checkpoint-[0-9]{7}\.safetensors' "Ctrl-C note"
+ckpt=$(ls c/checkpoint-*.safetensors | tail -n 1)
+[ -s "$ckpt" ] || fail "Ctrl-C left no checkpoint"
+
+# A save that fails (the file-size limit stands in for a full disk) names the file and
+# leaves the checkpoint already there untouched, with no temporary file beside it.
+cp a/checkpoint-0000012.safetensors before.safetensors
+cp a/best.safetensors best_before.safetensors
+( trap '' XFSZ; ulimit -f 40; exec "$tapegrad" train --resume a/checkpoint-0000006.safetensors --out a ) > full.log 2>&1
+status=$?
+[ $status -eq 1 ] || { fail "failed save: exit $status, expected 1"; cat full.log; }
+expect_in full.log "a/(best|checkpoint-0000012)\\.safetensors" "failed save names the file"
+cmp -s before.safetensors a/checkpoint-0000012.safetensors || fail "failed save changed the existing checkpoint"
+cmp -s best_before.safetensors a/best.safetensors || fail "failed save changed the best model"
+[ -z "$(ls a | grep -v -E '^(best|checkpoint-[0-9]{7})\.safetensors$|^metrics\.jsonl$|\.png$')" ] || { fail "files left behind:"; ls a; }
+
+# Bad input: one line on stderr naming what is wrong, status 1.
+expect_error() {  # expect_error PATTERN ARGS...
+  local pattern=$1; shift
+  "$tapegrad" "$@" > err.out 2> err.log
+  local status=$?
+  [ $status -eq 1 ] || fail "tapegrad $*: exit $status, expected 1"
+  [ "$(wc -l < err.log)" -eq 1 ] || { fail "tapegrad $*: one line on stderr expected"; cat err.log; }
+  expect_in err.log "$pattern" "tapegrad $*"
+}
+expect_error 'missing\.tsv' train --task tsv --train missing.tsv --out d
+printf 'abc\tc b a\nno tab here\n' > bad.tsv
+expect_error 'bad\.tsv:2' train --task tsv --train bad.tsv --out d
+: > empty.tsv
+expect_error 'empty\.tsv' train --task tsv --train empty.tsv --out d
+printf 'ab\xff\tb a\n' > utf8.tsv
+expect_error 'utf8\.tsv:1.*byte' train --task tsv --train utf8.tsv --out d
+expect_error 'not a model saved by tapegrad train' eval "$source_dir/tests/fixtures/torch_model.safetensors"
+expect_error 'not a training checkpoint' train --resume a/best.safetensors --out d
+expect_error 'not-a-file' predict not-a-file abc
+
+if [ $failures -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"

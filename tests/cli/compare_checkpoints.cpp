@@ -1,0 +1,44 @@
+// compare_checkpoints A B: exit 0 when the two safetensors files hold the same
+// tensors (names, dtypes, shapes and every byte of every value), metadata
+// aside; otherwise prints the first difference and exits 1. Used by
+// check_train.cmake: a resumed run must end bitwise equal to an uninterrupted one.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "io/safetensors.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: compare_checkpoints A B\n");
+    return 2;
+  }
+  try {
+    const tg::SafetensorsFile a = tg::load_safetensors(argv[1]), b = tg::load_safetensors(argv[2]);
+    if (a.tensors.size() != b.tensors.size()) {
+      std::printf("%zu tensors in %s, %zu in %s\n", a.tensors.size(), argv[1], b.tensors.size(), argv[2]);
+      return 1;
+    }
+    for (std::size_t i = 0; i < a.tensors.size(); ++i) {
+      const tg::SafetensorsEntry &x = a.header.tensors[i], &y = b.header.tensors[i];
+      if (x.name != y.name || x.dtype != y.dtype || x.shape != y.shape) {
+        std::printf("tensor %zu: '%s' and '%s' differ in name, dtype or shape\n", i, x.name.c_str(), y.name.c_str());
+        return 1;
+      }
+      const auto* p = std::get_if<tg::Tensor>(&a.tensors[i].value);
+      const auto* q = std::get_if<tg::Tensor>(&b.tensors[i].value);
+      if (p && q) {
+        const std::vector<double> u = p->to_vector(), v = q->to_vector();
+        if (std::memcmp(u.data(), v.data(), u.size() * sizeof(double)) != 0) {
+          std::printf("tensor '%s' differs\n", x.name.c_str());
+          return 1;
+        }
+      }
+    }
+    std::printf("%zu tensors, bitwise equal\n", a.tensors.size());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "compare_checkpoints: %s\n", e.what());
+    return 2;
+  }
+}
