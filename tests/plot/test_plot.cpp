@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -350,4 +351,56 @@ TEST_CASE("plots from several threads are drawn one at a time") {
   }
   for (auto& t : threads) t.join();
   CHECK(files_in(dir.path) == std::vector<std::string>{"a1.png", "a3.png", "c0.png", "c2.png"});
+}
+
+namespace {
+
+// The dark (weight 1) cells of an SVG heatmap: the bounding boxes of the filled
+// paths whose red channel is below 50% (white = 0 has 100%) and that are larger
+// than 10 x 10 points (the colour bar's steps and the glyphs are smaller).
+struct Box {
+  double x0, x1, y0, y1;
+};
+std::vector<Box> dark_cells(const std::string& svg) {
+  std::vector<Box> out;
+  std::size_t at = 0;
+  while ((at = svg.find("<path", at)) != std::string::npos) {
+    const std::size_t end = svg.find('>', at);
+    const std::string path = svg.substr(at, end - at);
+    at = end;
+    const std::size_t fill = path.find("fill:rgb(");
+    const std::size_t d = path.find(" d=\"");
+    if (fill == std::string::npos || d == std::string::npos) continue;
+    if (std::stod(path.substr(fill + 9)) >= 50) continue;
+    Box box{1e9, -1e9, 1e9, -1e9};
+    std::string numbers = path.substr(d + 4, path.find('"', d + 4) - d - 4);
+    for (char& c : numbers) {
+      if (c == 'M' || c == 'L' || c == 'Z' || c == 'C') c = ' ';
+    }
+    std::istringstream in(numbers);
+    double x, y;
+    while (in >> x >> y) {
+      box = {std::min(box.x0, x), std::max(box.x1, x), std::min(box.y0, y), std::max(box.y1, y)};
+    }
+    if (box.x1 - box.x0 > 10 && box.y1 - box.y0 > 10) out.push_back(box);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("plot_attention: each weight fills exactly its own cell (row t = output t, column s = input s)") {
+  TempDir dir;
+  // One dark cell each: (t 0, s 1) and (t 1, s 0) of a 2 x 2 map.
+  tg::plot_attention(dir / "a.svg", {{0, 1}, {0, 0}}, {"a", "b"}, {"A", "B"}, "a");
+  tg::plot_attention(dir / "b.svg", {{0, 0}, {1, 0}}, {"a", "b"}, {"A", "B"}, "b");
+  const std::vector<Box> a = dark_cells(read_bytes(dir / "a.svg")), b = dark_cells(read_bytes(dir / "b.svg"));
+  REQUIRE(a.size() == 1);
+  REQUIRE(b.size() == 1);
+  // Same size, side by side: a's cell is one cell right of b's and one row away from it.
+  const double w = a[0].x1 - a[0].x0, h = a[0].y1 - a[0].y0;
+  CHECK(b[0].x1 - b[0].x0 == doctest::Approx(w).epsilon(0.01));
+  CHECK(b[0].y1 - b[0].y0 == doctest::Approx(h).epsilon(0.01));
+  CHECK(a[0].x0 == doctest::Approx(b[0].x1).epsilon(0.01));
+  CHECK(std::abs(a[0].y0 - b[0].y0) == doctest::Approx(h).epsilon(0.01));
 }
