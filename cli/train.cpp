@@ -552,7 +552,8 @@ void Trainer::finish() {
     fmt::print("new words ({}):\n", decoding);
     for (std::size_t i = 0; i < words.size(); ++i) fmt::print("  {:<18} {}\n", words[i], fmt::join(p[i].tokens[0], " "));
   }
-  if (!test_line.empty()) fmt::print("{} ({})\n", test_line, decoding);
+  // Last, in the form scripts read: "test: WER 27.31% PER 6.52% (6398 words)".
+  if (!test_line.empty()) fmt::print("test scores ({}):\n{}\n", decoding, test_line);
 }
 
 int Trainer::run() {
