@@ -1,9 +1,6 @@
 // tapegrad: the command line. Subcommands are registered from their own files
 // (commands.hpp); errors become one line on stderr and exit status 1.
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -24,13 +21,9 @@ std::string one_line(std::string text) {
 
 // OpenBLAS chose generic kernels for a CPU it does not know (ops/blas.hpp):
 // start again with OPENBLAS_CORETYPE set, which it reads only when it loads.
-// Never when the variable is already set (by the user, or by this).
 void use_fast_blas(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-  const std::string core = tg::blas_better_core();
+  const std::string core = tg::restart_with_better_blas(argv);
   if (core.empty()) return;
-  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-  execv("/proc/self/exe", argv);
   std::fprintf(stderr, "tapegrad: note: OpenBLAS runs its generic kernels (%s) on this CPU; set "
                "OPENBLAS_CORETYPE=%s for matrix products about 4x faster\n", tg::blas_core_name().c_str(), core.c_str());
 }

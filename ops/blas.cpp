@@ -1,5 +1,9 @@
 #include "blas.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <cblas.h>
 #include <fmt/format.h>
 
@@ -33,6 +37,15 @@ std::string blas_better_core() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "HASWELL";
 #endif
   return "";
+}
+
+std::string restart_with_better_blas(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";  // chosen by the user, or by a restart
+  const std::string core = blas_better_core();
+  if (core.empty()) return "";
+  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  return core;  // execv failed: go on with the slow kernels
 }
 
 }  // namespace tg

@@ -28,4 +28,11 @@ std::string blas_core_name();
 /// "HASWELL"); empty when the kernels in use are fine.
 std::string blas_better_core();
 
+/// When blas_better_core() names a core and OPENBLAS_CORETYPE is not set, sets it
+/// and replaces the process with a fresh start of the same program (execv of
+/// /proc/self/exe with argv), so that OpenBLAS loads its fast kernels. Returns
+/// only when it did nothing (or the restart failed): then it returns the core
+/// that would have been better ("" if none), for a note to the user.
+std::string restart_with_better_blas(char** argv);
+
 }  // namespace tg
