@@ -29,7 +29,7 @@ std::string blas_better_core() {
   if (core != "Prescott" && core != "Core2" && core != "Nehalem" && core != "Atom") return "";
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bf16")) return "COOPERLAKE";
+  // SkylakeX's sgemm is Cooperlake's too; 0.3.21 cannot force "Cooperlake" by name.
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq")) {
     return "SKYLAKEX";

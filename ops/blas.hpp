@@ -24,8 +24,8 @@ void set_blas_threads(int threads);
 std::string blas_core_name();
 
 /// The OPENBLAS_CORETYPE this CPU should use when OpenBLAS fell back to generic
-/// kernels although the CPU has AVX2 or AVX-512 ("COOPERLAKE", "SKYLAKEX" or
-/// "HASWELL"); empty when the kernels in use are fine.
+/// kernels although the CPU has AVX2 or AVX-512 ("SKYLAKEX" or "HASWELL");
+/// empty when the kernels in use are fine.
 std::string blas_better_core();
 
 /// When blas_better_core() names a core and OPENBLAS_CORETYPE is not set, sets it
