@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <regex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -110,6 +109,17 @@ Position position_from_json(const nlohmann::json& j) {
   j.at("best_step").get_to(p.best_step);
   p.history = j.at("history");
   return p;
+}
+
+// "checkpoint-" + 7 digits + ".safetensors": the files save_training_checkpoint_now writes.
+bool is_checkpoint_name(const std::string& name) {
+  const std::string head = "checkpoint-", tail = ".safetensors";
+  if (name.size() != head.size() + 7 + tail.size()) return false;
+  if (name.compare(0, head.size(), head) != 0 || name.compare(head.size() + 7, tail.size(), tail) != 0) return false;
+  for (std::size_t i = head.size(); i < head.size() + 7; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+  }
+  return true;
 }
 
 volatile std::sig_atomic_t g_interrupted = 0;
@@ -471,9 +481,8 @@ void Trainer::save_training_checkpoint_now() {
   save_training_checkpoint(path, *model_, states, meta);
   // Keep the newest --keep training checkpoints (names sort by step).
   std::vector<fs::path> existing;
-  const std::regex pattern("checkpoint-[0-9]{7}\\.safetensors");
   for (const fs::directory_entry& e : fs::directory_iterator(c_.out)) {
-    if (std::regex_match(e.path().filename().string(), pattern)) existing.push_back(e.path());
+    if (is_checkpoint_name(e.path().filename().string())) existing.push_back(e.path());
   }
   std::sort(existing.begin(), existing.end());
   for (std::size_t i = 0; i + c_.keep < existing.size(); ++i) fs::remove(existing[i]);
