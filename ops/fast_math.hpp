@@ -34,11 +34,11 @@ inline float exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  std::int32_t bits;
+  // Unsigned arithmetic: n may be negative, and the sum wraps to the right bits.
+  std::uint32_t bits, shifted_bits;
   std::memcpy(&bits, &p, sizeof bits);
-  std::int32_t shifted_bits;
   std::memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
-  bits += (shifted_bits - 0x4B400000) << 23;  // + n in the exponent
+  bits += (shifted_bits - 0x4B400000u) << 23;  // + n in the exponent
   float out;
   std::memcpy(&out, &bits, sizeof out);
   return out;
