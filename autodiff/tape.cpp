@@ -1,5 +1,6 @@
 #include "tape.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_set>
@@ -80,8 +81,25 @@ Tensor sum_to_shape(const Tensor& grad, const Shape& target) {
   }
   // xt::sum over an empty array offsets a null pointer (UBSan): the sum of nothing is zeros.
   if (grad.size() == 0) return Tensor::zeros(target, grad.dtype());
+  // The common case, a bias's gradient: the summed axes lead, so the sum is
+  // one of rows, in a flat loop (xt::sum's reducer walks it element by element).
+  bool leading = true;
+  for (std::size_t i = 0; i < axes.size(); ++i) leading = leading && axes[i] == i;
+  std::size_t rows = 1;
+  for (std::size_t axis : axes) rows *= from[axis];
+  const std::size_t cols = grad.size() / rows;
   return dispatch(grad.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
+    if (leading) {
+      Array<T> summed = Array<T>::from_shape(target);
+      const T* g = grad.array<T>().data();
+      T* s = summed.data();
+      std::copy(g, g + cols, s);
+      for (std::size_t r = 1; r < rows; ++r) {
+        for (std::size_t j = 0; j < cols; ++j) s[j] += g[r * cols + j];
+      }
+      return Tensor(std::move(summed));
+    }
     Array<T> summed = xt::sum(grad.array<T>(), axes);
     summed.reshape(target);
     return Tensor(std::move(summed));

@@ -20,7 +20,7 @@ void check_binary(const char* op, const Var& a, const Var& b) {
 // y = a + b; da = dy, db = dy
 Var add(const Var& a, const Var& b) {
   check_binary("add", a, b);
-  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x + z; });
+  Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x + z; });
   return record("add", {a, b}, std::move(y), [](BackwardContext& c) {
     if (c.needs_grad(0)) c.grad_input(0) = c.grad_output();
     if (c.needs_grad(1)) c.grad_input(1) = c.grad_output();
@@ -30,7 +30,7 @@ Var add(const Var& a, const Var& b) {
 // y = a - b; da = dy, db = -dy
 Var sub(const Var& a, const Var& b) {
   check_binary("sub", a, b);
-  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x - z; });
+  Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x - z; });
   return record("sub", {a, b}, std::move(y), [](BackwardContext& c) {
     if (c.needs_grad(0)) c.grad_input(0) = c.grad_output();
     if (c.needs_grad(1)) c.grad_input(1) = kernel::unary(c.grad_output(), [](const auto& g) { return -g; });
@@ -40,21 +40,21 @@ Var sub(const Var& a, const Var& b) {
 // y = a * b; da = dy * b, db = dy * a
 Var mul(const Var& a, const Var& b) {
   check_binary("mul", a, b);
-  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x * z; });
+  Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x * z; });
   return record("mul", {a, b}, std::move(y), [](BackwardContext& c) {
     auto times = [](const auto& g, const auto& x) { return g * x; };
-    if (c.needs_grad(0)) c.grad_input(0) = kernel::binary(c.grad_output(), c.input(1), times);
-    if (c.needs_grad(1)) c.grad_input(1) = kernel::binary(c.grad_output(), c.input(0), times);
+    if (c.needs_grad(0)) c.grad_input(0) = kernel::arithmetic(c.grad_output(), c.input(1), times);
+    if (c.needs_grad(1)) c.grad_input(1) = kernel::arithmetic(c.grad_output(), c.input(0), times);
   });
 }
 
 // y = a / b; da = dy / b, db = -dy * y / b
 Var div(const Var& a, const Var& b) {
   check_binary("div", a, b);
-  Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return x / z; });
+  Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x / z; });
   return record("div", {a, b}, std::move(y), [](BackwardContext& c) {
     if (c.needs_grad(0)) {
-      c.grad_input(0) = kernel::binary(c.grad_output(), c.input(1), [](const auto& g, const auto& z) { return g / z; });
+      c.grad_input(0) = kernel::arithmetic(c.grad_output(), c.input(1), [](const auto& g, const auto& z) { return g / z; });
     }
     if (c.needs_grad(1)) {
       c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(1),

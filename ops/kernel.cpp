@@ -1,5 +1,7 @@
 #include "kernel.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace tg::kernel {
@@ -26,6 +28,33 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   }
   checked_numel(out, sizeof(double), op_context(op));
   return out;
+}
+
+RowBroadcast row_broadcast(const Shape& a, const Shape& b) {
+  auto numel = [](const Shape& s) {
+    std::size_t n = 1;
+    for (std::size_t d : s) n *= d;
+    return n;
+  };
+  // Is `part`, without its leading 1s, the trailing dims of `full`?
+  auto is_suffix = [](const Shape& part, const Shape& full) {
+    std::size_t first = 0;
+    while (first < part.size() && part[first] == 1) ++first;
+    const std::size_t len = part.size() - first;
+    return len <= full.size() && std::equal(part.begin() + static_cast<long>(first), part.end(),
+                                            full.end() - static_cast<long>(len));
+  };
+  RowBroadcast rb;
+  const std::size_t na = numel(a), nb = numel(b);
+  if (na == 0 || nb == 0) return rb;
+  if (a == b) {
+    rb = {true, true, true, 1, na};
+  } else if (a.size() >= b.size() && is_suffix(b, a)) {
+    rb = {true, true, false, na / nb, nb};
+  } else if (b.size() >= a.size() && is_suffix(a, b)) {
+    rb = {true, false, true, nb / na, na};
+  }
+  return rb;
 }
 
 std::size_t normalize_axis(const char* op, long axis, std::size_t rank) {

@@ -15,6 +15,16 @@ namespace tg::kernel {
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 /// NumPy broadcast of two shapes; throws ShapeError naming the op, its scope and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+/// How two shapes broadcast when the smaller operand repeats along rows: one
+/// operand has the broadcast shape, [rows, cols] once flattened, and the
+/// other (leading 1s aside) is its last dims, [cols], or the same shape.
+struct RowBroadcast {
+  bool applies = false;
+  bool a_full = false, b_full = false;  // which operands have the broadcast shape
+  std::size_t rows = 0, cols = 0;
+};
+RowBroadcast row_broadcast(const Shape& a, const Shape& b);
+
 /// Normalises a possibly negative axis against `rank`; throws naming the op.
 std::size_t normalize_axis(const char* op, long axis, std::size_t rank);
 
@@ -42,6 +52,30 @@ Tensor ternary(const Tensor& a, const Tensor& b, const Tensor& c, F&& expr) {
   return dispatch(a.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     return Tensor(Array<T>(expr(a.array<T>(), b.array<T>(), c.array<T>())));
+  });
+}
+
+/// binary() for an `expr` of plain arithmetic, which also applies to scalars:
+/// when the operands broadcast along rows (equal shapes, or a bias over rows)
+/// it runs one flat loop, which the compiler vectorises; xtensor's
+/// broadcasting assignment walks steppers element by element instead.
+template <class F>
+Tensor arithmetic(const Tensor& a, const Tensor& b, F&& expr) {
+  const RowBroadcast rb = row_broadcast(a.shape(), b.shape());
+  if (!rb.applies) return binary(a, b, expr);
+  return dispatch(a.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    Array<T> y = Array<T>::from_shape(rb.a_full ? a.shape() : b.shape());
+    const T* pa = a.array<T>().data();
+    const T* pb = b.array<T>().data();
+    T* py = y.data();
+    for (std::size_t r = 0; r < rb.rows; ++r) {
+      const T* ar = rb.a_full ? pa + r * rb.cols : pa;
+      const T* br = rb.b_full ? pb + r * rb.cols : pb;
+      T* yr = py + r * rb.cols;
+      for (std::size_t j = 0; j < rb.cols; ++j) yr[j] = expr(ar[j], br[j]);
+    }
+    return Tensor(std::move(y));
   });
 }
 

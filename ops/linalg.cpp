@@ -4,6 +4,7 @@
 #include <climits>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <cblas.h>
 #include <fmt/format.h>
@@ -180,16 +181,70 @@ Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
   });
 }
 
-// y = x weight^T + bias; a composite, differentiated through matmul and add.
-Var linear(const Var& x, const Var& weight, const Var& bias) {
-  check_linear(x, weight, &bias);
-  return add(matmul(x, weight, false, true), bias);
+namespace {
+
+// y = x weight^T + bias over the rows of x [R, in] (R = its leading dims);
+// dx = dy weight, dweight = dy^T x, dbias = the column sums of dy. One op
+// rather than matmul then add: the bias is copied into y and the gemm adds onto
+// it, which saves a broadcast add over y in the forward and a reduction node.
+Var linear_op(const Var& x, const Var& weight, const Var* bias) {
+  check_linear(x, weight, bias);
+  const std::size_t out = weight.shape()[0], in = weight.shape()[1];
+  Shape y_shape = x.shape();
+  y_shape.back() = out;
+  checked_numel(y_shape, sizeof(double), op_context("linear"));
+  std::size_t rows = 1;
+  for (std::size_t d = 0; d + 1 < x.dim(); ++d) rows *= x.shape()[d];
+  if (std::max({rows, out, in}) > static_cast<std::size_t>(INT_MAX)) {
+    throw ShapeError(fmt::format("{}: x {} and weight {} exceed BLAS's int range", op_context("linear"),
+                                 shape_str(x.shape()), shape_str(weight.shape())));
+  }
+  Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    Array<T> y = Array<T>::from_shape(y_shape);
+    if (bias) {
+      const T* b = bias->value().array<T>().data();
+      for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out, y.data() + r * out);
+    }
+    // With no bias and in = 0, gemm's k = 0 writes the zeros.
+    gemm(false, true, rows, out, in, x.value().array<T>().data(), weight.value().array<T>().data(), bias != nullptr,
+         y.data());
+    return Tensor(std::move(y));
+  });
+  std::vector<Var> inputs{x, weight};
+  if (bias) inputs.push_back(*bias);
+  return record("linear", inputs, std::move(y), [rows, out, in](BackwardContext& c) {
+    dispatch(c.input(0).dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      const T* g = c.grad_output().array<T>().data();
+      if (c.needs_grad(0)) {
+        Array<T> dx = Array<T>::from_shape(c.input(0).shape());
+        gemm(false, false, rows, in, out, g, c.input(1).array<T>().data(), false, dx.data());
+        c.grad_input(0) = Tensor(std::move(dx));
+      }
+      if (c.needs_grad(1)) {
+        Array<T> dw = Array<T>::from_shape(c.input(1).shape());
+        gemm(true, false, out, in, rows, g, c.input(0).array<T>().data(), false, dw.data());
+        c.grad_input(1) = Tensor(std::move(dw));
+      }
+      if (c.num_inputs() > 2 && c.needs_grad(2)) {
+        Array<T> db = Array<T>::from_shape({out});
+        T* d = db.data();
+        std::fill(d, d + out, T(0));
+        for (std::size_t r = 0; r < rows; ++r) {
+          const T* gr = g + r * out;
+          for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
+        }
+        c.grad_input(2) = Tensor(std::move(db));
+      }
+    });
+  });
 }
 
-// y = x weight^T
-Var linear(const Var& x, const Var& weight) {
-  check_linear(x, weight, nullptr);
-  return matmul(x, weight, false, true);
-}
+}  // namespace
+
+Var linear(const Var& x, const Var& weight, const Var& bias) { return linear_op(x, weight, &bias); }
+
+Var linear(const Var& x, const Var& weight) { return linear_op(x, weight, nullptr); }
 
 }  // namespace tg

@@ -19,7 +19,7 @@ namespace tg {
 Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
 
 /// x @ weight^T + bias, in PyTorch's layout: x [..., in] of rank 2 or 3,
-/// weight [out, in], bias [out]. Built from matmul and add (no backward of its own).
+/// weight [out, in], bias [out]. One op with its own backward (one gemm per gradient).
 Var linear(const Var& x, const Var& weight, const Var& bias);
 /// x @ weight^T.
 Var linear(const Var& x, const Var& weight);

@@ -1,5 +1,7 @@
 #include <cmath>
 
+#include <xtensor/xreducer.hpp>
+
 #include "check.hpp"
 #include "ops/elementwise.hpp"
 #include "tapegrad.hpp"
@@ -89,4 +91,48 @@ TEST_CASE("maximum splits the gradient evenly on ties, as PyTorch") {
   y.backward(Tensor::ones({2}, DType::f64));
   CHECK(a.grad().to_vector() == std::vector<double>{0.5, 0});
   CHECK(b.grad().to_vector() == std::vector<double>{0.5, 1});
+}
+
+TEST_CASE("arithmetic's flat loops equal xtensor's broadcasting, in values and in reduced gradients") {
+  // The row-broadcast fast path (equal shapes, a suffix repeated over rows, a
+  // scalar) and the fallback (a middle axis of size 1) against xtensor itself.
+  std::vector<std::pair<Shape, Shape>> cases = broadcast_cases();
+  cases.emplace_back(Shape{4, 1}, Shape{4, 6});
+  cases.emplace_back(Shape{6}, Shape{2, 1, 6});
+  cases.emplace_back(Shape{2, 3, 6}, Shape{1, 3, 6});
+  cases.emplace_back(Shape{1, 1, 5}, Shape{2, 5});
+  std::uint64_t seed = 900;
+  for (auto [sa, sb] : cases) {
+    CAPTURE(shape_str(sa));
+    CAPTURE(shape_str(sb));
+    Tensor a = randn(sa, seed++), b = rand(sb, 0.5, 2.0, seed++);
+    const Array<double>& xa = a.array<double>();
+    const Array<double>& xb = b.array<double>();
+    auto same = [](const Var& y, const Array<double>& expected) {
+      CHECK(y.shape() == Shape(expected.shape().begin(), expected.shape().end()));
+      CHECK(y.value().array<double>() == expected);
+    };
+    same(add(Var(a), Var(b)), Array<double>(xa + xb));
+    same(add(Var(b), Var(a)), Array<double>(xb + xa));
+    same(sub(Var(a), Var(b)), Array<double>(xa - xb));
+    same(mul(Var(a), Var(b)), Array<double>(xa * xb));
+    same(div(Var(a), Var(b)), Array<double>(xa / xb));
+    // The gradient of each input is dy summed down to its shape (sum_to_shape).
+    Var va(a, true), vb(b, true);
+    Var y = add(va, vb);
+    Tensor dy = randn(y.shape(), seed++);
+    y.backward(dy);
+    std::vector<std::size_t> axes_a, axes_b;
+    const Shape& sy = y.shape();
+    for (std::size_t d = 0; d < sy.size(); ++d) {
+      const std::size_t lead_a = sy.size() - sa.size(), lead_b = sy.size() - sb.size();
+      if (d < lead_a || (sa[d - lead_a] == 1 && sy[d] != 1)) axes_a.push_back(d);
+      if (d < lead_b || (sb[d - lead_b] == 1 && sy[d] != 1)) axes_b.push_back(d);
+    }
+    Array<double> ga = xt::sum(dy.array<double>(), axes_a), gb = xt::sum(dy.array<double>(), axes_b);
+    ga.reshape(sa);
+    gb.reshape(sb);
+    CHECK(xt::allclose(va.grad().array<double>(), ga, 1e-12, 1e-12));
+    CHECK(xt::allclose(vb.grad().array<double>(), gb, 1e-12, 1e-12));
+  }
 }
