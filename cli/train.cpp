@@ -153,6 +153,7 @@ class Trainer {
  private:
   void setup();
   void plan_horizon();
+  void replan_horizon(std::size_t first_step, double first_elapsed);
   double measure_seconds_per_step();
   double forward_backward(Seq2Seq& model, Seq2Seq* replica, const Batch& batch);
   static void sync_replica(const Seq2Seq& model, Seq2Seq& replica);
@@ -390,6 +391,34 @@ void Trainer::plan_horizon() {
   pos_.total_steps = std::max<std::size_t>(1, total);
 }
 
+// The first plan comes from a few timed steps, which a busy machine makes
+// noisy (59 to 91 ms per step measured for one model here): too long a plan
+// ends the run before the schedule has decayed, too short a one wastes the
+// budget. So once 15% of the budget has gone, the horizon is planned again
+// from the steps taken so far (evaluations included) and the schedule goes on
+// toward the new end from the step it is at.
+void Trainer::replan_horizon(std::size_t first_step, double first_elapsed) {
+  const double sps = (pos_.elapsed - first_elapsed) / double(pos_.step - first_step);
+  auto fit = pos_.step + static_cast<std::size_t>(0.97 * std::max(0.0, budget_seconds() - pos_.elapsed) / sps);
+  if (c_.steps) fit = std::min(fit, c_.steps);
+  if (c_.epochs) fit = std::min(fit, c_.epochs * batcher_->batches_per_epoch());
+  fit = std::max(fit, pos_.step + 1);
+  progress_->print(fmt::format("{:.0f} ms per step over the first {} steps, evaluations included: {} steps fit "
+                               "{} minutes (planned: {})",
+                               1000 * sps, pos_.step - first_step, fit, c_.time_budget, pos_.total_steps));
+  pos_.total_steps = fit;
+  progress_->set_total_steps(fit);
+  if (!schedule_) return;
+  // The new schedule starts from the old one's state (its step and base lrs);
+  // building it set the optimizer's lrs to its step 0, so they are put back.
+  const std::map<std::string, Tensor> state = schedule_->state_dict();
+  std::vector<double> lrs;
+  for (std::size_t g = 0; g < optimizer_->group_count(); ++g) lrs.push_back(optimizer_->group_lr(g));
+  schedule_ = make_schedule(c_.optim, *optimizer_, fit);
+  schedule_->load_state_dict(state);
+  for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_->set_group_lr(g, lrs[g]);
+}
+
 bool Trainer::train_step(const Batch& b) {
   const double value = forward_backward(*model_, replica_.get(), b);
   bool stepped = true;
@@ -579,8 +608,15 @@ int Trainer::run() {
   progress_ = std::make_unique<Progress>(pos_.total_steps);
   std::signal(SIGINT, on_interrupt);
   const double budget = budget_seconds();
+  const std::size_t first_step = pos_.step;
+  const double first_elapsed = pos_.elapsed;
+  bool replan = budget >= 0 && c_.resume.empty();
   bool interrupted = false;
   while (pos_.step < pos_.total_steps) {
+    if (replan && pos_.elapsed >= 0.15 * budget && pos_.step > first_step) {
+      replan_horizon(first_step, first_elapsed);
+      replan = false;
+    }
     if (budget >= 0 && pos_.elapsed >= budget) {
       progress_->print(fmt::format("time budget of {} minutes reached at step {}", c_.time_budget, pos_.step));
       break;

@@ -56,6 +56,13 @@ expect_in nbest.log '^cd	3	.*	-?[0-9]+\.[0-9]{4}$' "n-best line with a score"
 "$tapegrad" graph a/best.safetensors --out step.svg > graph.log 2>&1 || fail "graph exit $?"
 grep -q '<svg' step.svg || fail "graph: step.svg is not SVG"
 
+# A time budget: the horizon is planned from timed steps, then planned again from the
+# steps taken once 15% of the budget has gone.
+"$tapegrad" train "${small[@]}" --time-budget 0.05 --no-plots --out t > t.log 2>&1 || { fail "time budget exit $?"; cat t.log; }
+expect_in t.log '^measured [0-9]+ ms per step: about [0-9]+ steps fit 0.05 minutes$' "first plan"
+expect_in t.log '[0-9]+ ms per step over the first [0-9]+ steps, evaluations included: [0-9]+ steps fit 0.05 minutes' "second plan"
+expect_in t.log '^trained [0-9]+ steps in' "time-budget run's end"
+
 # Ctrl-C: a checkpoint, status 130, and the run continues from it.
 "$tapegrad" train "${small[@]}" --steps 100000000 --checkpoint-every 0 --no-plots --out c > c.log 2>&1 &
 pid=$!
