@@ -53,7 +53,7 @@ struct TrainConfig {
   std::size_t steps = 0;
   double time_budget = 0;  // minutes
   std::size_t eval_every = 0;
-  std::size_t dev_sample = 1000;
+  std::size_t dev_sample = 0;  // 0: all of dev
   std::size_t checkpoint_every = 1000;
   std::size_t keep = 3;
   std::string out = "out";
@@ -240,7 +240,10 @@ void Trainer::setup() {
   optimizer_ = make_optimizer(c_.optim, *model_);
   batcher_ = std::make_unique<Batcher>(training_examples(data_.train, data_.source_vocab, data_.target_vocab),
                                        BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
-  dev_sample_.assign(data_.dev.begin(), data_.dev.begin() + std::min(data_.dev.size(), c_.dev_sample));
+  // All of dev by default: greedy on a 1,000-word sample is noisy enough to keep an earlier
+  // checkpoint over a better final one (G2P: 29.23% against 29.02% test WER).
+  const std::size_t sample = c_.dev_sample == 0 ? data_.dev.size() : std::min(data_.dev.size(), c_.dev_sample);
+  dev_sample_.assign(data_.dev.begin(), data_.dev.begin() + static_cast<std::ptrdiff_t>(sample));
   if (c_.eval_every == 0) c_.eval_every = batcher_->batches_per_epoch();
 
   if (!c_.resume.empty()) {
@@ -683,7 +686,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->group(g);
   c->add_option("--eval-every", config->eval_every, "steps between dev evaluations (0: once per epoch)")->group(g);
-  c->add_option("--dev-sample", config->dev_sample, "dev items scored during training")->capture_default_str()->group(g);
+  c->add_option("--dev-sample", config->dev_sample, "dev items scored during training (0: all)")->capture_default_str()->group(g);
   c->add_option("--checkpoint-every", config->checkpoint_every, "steps between training checkpoints (0: only at the end)")
       ->capture_default_str()
       ->group(g);
