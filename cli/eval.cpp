@@ -2,6 +2,8 @@
 // (dev or test) or on a TSV file: WER and PER for G2P, BLEU-4 and ROUGE for
 // text; greedy or beam search.
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -14,6 +16,7 @@ namespace {
 
 struct EvalConfig {
   std::string checkpoint;
+  std::vector<std::string> ensemble;
   std::string split = "test";
   std::string file;
   std::size_t beam = 5;
@@ -23,7 +26,8 @@ struct EvalConfig {
 };
 
 void run_eval(const EvalConfig& c) {
-  SavedModel saved = load_saved_model(c.checkpoint);
+  std::vector<SavedModel> models = load_ensemble(c.checkpoint, c.ensemble);
+  const SavedModel& saved = models[0];
   std::vector<Item> items;
   std::string name = c.split;
   if (!c.file.empty()) {
@@ -42,9 +46,10 @@ void run_eval(const EvalConfig& c) {
   if (c.limit && items.size() > c.limit) items.resize(c.limit);
   if (items.empty()) throw Error(fmt::format("{}: nothing to evaluate", name));
   const std::string metric = c.metric == "auto" ? (saved.task.task == "g2p" ? "wer" : "bleu") : c.metric;
-  Scores s = evaluate(*saved.model, items, saved.source_vocab, saved.target_vocab,
+  Scores s = evaluate(ensemble_of(models), items, saved.source_vocab, saved.target_vocab,
                       {.beam = c.beam, .length_penalty = c.length_penalty}, metric);
-  fmt::print("{} ({})\n", s.line(name, metric), c.beam > 1 ? fmt::format("beam {}", c.beam) : "greedy");
+  fmt::print("{} ({}{})\n", s.line(name, metric), c.beam > 1 ? fmt::format("beam {}", c.beam) : "greedy",
+             models.size() > 1 ? fmt::format(", ensemble of {}", models.size()) : "");
 }
 
 }  // namespace
@@ -53,6 +58,10 @@ void add_eval_command(CLI::App& app) {
   auto config = std::make_shared<EvalConfig>();
   CLI::App* c = app.add_subcommand("eval", "score a saved model on dev, test or a TSV file");
   c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required();
+  c->add_option("--ensemble", config->ensemble,
+                "another model of the same vocabularies, decoding with the first (repeat for more)")
+      ->allow_extra_args(false)  // one file per --ensemble: the sources follow
+      ->check(CLI::ExistingFile);
   c->add_option("--split", config->split, "train, dev or test of the model's task")
       ->check(CLI::IsMember({"train", "dev", "test"}))
       ->capture_default_str();

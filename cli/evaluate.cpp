@@ -13,6 +13,12 @@ namespace tg::cli {
 
 std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
+  Seq2Seq* one[] = {&model};
+  return decode_all(std::span<Seq2Seq* const>(one), sources, source_vocab, target_vocab, choice);
+}
+
+std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::vector<Tokens>& sources,
+                                   const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
   // Longest first, so batches hold sources of similar length (little padding).
   std::vector<std::size_t> order(sources.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -24,9 +30,16 @@ std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& so
     if (ids.empty()) throw Error("decode: a source has no tokens");
     examples.push_back({std::move(ids), {}});
   }
-  const bool was_training = model.is_training();
-  Seq2Seq& m = model;
-  m.eval();
+  std::vector<bool> was_training;
+  std::vector<const Seq2Seq*> ensemble;
+  for (Seq2Seq* m : models) {
+    was_training.push_back(m->is_training());
+    m->eval();
+    ensemble.push_back(m);
+  }
+  auto restore = [&] {
+    for (std::size_t i = 0; i < models.size(); ++i) models[i]->train(was_training[i]);
+  };
   std::vector<Prediction> out(sources.size());
   const std::size_t batch_size = std::max<std::size_t>(1, choice.batch_size);
   try {
@@ -37,15 +50,15 @@ std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& so
       for (std::size_t r : rows) longest = std::max(longest, examples[r].source.size());
       const std::size_t max_length = choice.max_length ? choice.max_length : 2 * longest + 10;
       std::vector<std::vector<Hypothesis>> hyps;
-      if (choice.beam <= 1) {
-        for (Hypothesis& h : greedy_decode(model, batch.source, batch.lengths, {.max_length = max_length})) {
+      if (choice.beam <= 1 && ensemble.size() == 1) {
+        for (Hypothesis& h : greedy_decode(*ensemble[0], batch.source, batch.lengths, {.max_length = max_length})) {
           hyps.push_back({std::move(h)});
         }
-      } else {
-        hyps = beam_search(model, batch.source, batch.lengths,
-                           {.beam_size = choice.beam,
+      } else {  // an ensemble decodes greedily as a beam of 1
+        hyps = beam_search(ensemble, batch.source, batch.lengths,
+                           {.beam_size = std::max<std::size_t>(1, choice.beam),
                             .length_penalty = choice.length_penalty,
-                            .n_best = std::min(choice.n_best, choice.beam),
+                            .n_best = std::min(choice.n_best, std::max<std::size_t>(1, choice.beam)),
                             .max_length = max_length});
       }
       current_tape().reset();
@@ -59,10 +72,10 @@ std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& so
       }
     }
   } catch (...) {
-    m.train(was_training);
+    restore();
     throw;
   }
-  m.train(was_training);
+  restore();
   return out;
 }
 
@@ -75,9 +88,16 @@ std::string Scores::line(const std::string& split, const std::string& metric) co
 Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions) {
+  Seq2Seq* one[] = {&model};
+  return evaluate(std::span<Seq2Seq* const>(one), items, source_vocab, target_vocab, choice, metric, predictions);
+}
+
+Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
+                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
+                std::vector<Prediction>* predictions) {
   std::vector<Tokens> sources;
   for (const Item& item : items) sources.push_back(item.source);
-  std::vector<Prediction> decoded = decode_all(model, sources, source_vocab, target_vocab, choice);
+  std::vector<Prediction> decoded = decode_all(models, sources, source_vocab, target_vocab, choice);
   Scores s;
   s.items = items.size();
   std::vector<Tokens> best;

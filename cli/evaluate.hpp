@@ -2,6 +2,7 @@
 // Decoding a set of items with a trained model and scoring the predictions:
 // WER and PER for G2P (metrics/edit_distance.hpp), BLEU-4 and ROUGE for text.
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct Prediction {
 /// eval mode for the decoding and left as it was.
 std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
+/// The same for an ensemble (models of one task and vocabularies): beam search over the mean
+/// of their log-probabilities, a beam of 1 for greedy.
+std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::vector<Tokens>& sources,
+                                   const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
 
 /// What a split's evaluation reports.
 struct Scores {
@@ -42,6 +47,9 @@ struct Scores {
 
 /// Decodes `items` and scores them: "wer" (WER and PER) or "bleu" (BLEU-4, ROUGE-1/2/L F1).
 Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
+                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
+                std::vector<Prediction>* predictions = nullptr);
+Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions = nullptr);
 

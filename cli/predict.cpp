@@ -16,6 +16,7 @@ namespace {
 
 struct PredictConfig {
   std::string checkpoint;
+  std::vector<std::string> ensemble;
   std::vector<std::string> sources;
   std::size_t beam = 5;
   std::size_t n_best = 1;
@@ -23,7 +24,8 @@ struct PredictConfig {
 };
 
 void run_predict(const PredictConfig& c) {
-  SavedModel saved = load_saved_model(c.checkpoint);
+  std::vector<SavedModel> models = load_ensemble(c.checkpoint, c.ensemble);
+  const SavedModel& saved = models[0];
   std::vector<std::string> sources = c.sources;
   if (sources.empty()) {
     for (std::string line; std::getline(std::cin, line);) {
@@ -39,7 +41,7 @@ void run_predict(const PredictConfig& c) {
     tokens.push_back(std::move(t));
   }
   const std::size_t beam = std::max(c.beam, c.n_best);
-  std::vector<Prediction> p = decode_all(*saved.model, tokens, saved.source_vocab, saved.target_vocab,
+  std::vector<Prediction> p = decode_all(ensemble_of(models), tokens, saved.source_vocab, saved.target_vocab,
                                          {.beam = beam, .length_penalty = c.length_penalty, .n_best = c.n_best});
   const std::string separator = saved.task.task == "g2p" || saved.task.target_tokens == "words" ? " " : "";
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -60,6 +62,10 @@ void add_predict_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand("predict", "beam search on words or sentences (arguments, or lines on stdin)");
   c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required();
   c->add_option("sources", config->sources, "words or sentences (none: read stdin)");
+  c->add_option("--ensemble", config->ensemble,
+                "another model of the same vocabularies, decoding with the first (repeat for more)")
+      ->allow_extra_args(false)  // one file per --ensemble: the sources follow
+      ->check(CLI::ExistingFile);
   c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--n-best", config->n_best, "outputs per source, with their scores")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")->capture_default_str();

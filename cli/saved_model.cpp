@@ -81,4 +81,26 @@ SavedModel load_saved_model(const std::filesystem::path& path) {
   return saved;
 }
 
+std::vector<SavedModel> load_ensemble(const std::string& first, const std::vector<std::string>& others) {
+  std::vector<SavedModel> models;
+  models.push_back(load_saved_model(first));
+  for (const std::string& path : others) {
+    SavedModel m = load_saved_model(path);
+    if (!(m.source_vocab == models[0].source_vocab) || !(m.target_vocab == models[0].target_vocab)) {
+      throw Error(fmt::format("{}: its vocabularies ({} and {} tokens) differ from those of {} ({} and {}); an "
+                              "ensemble needs models trained on the same vocabularies",
+                              path, m.source_vocab.size(), m.target_vocab.size(), first,
+                              models[0].source_vocab.size(), models[0].target_vocab.size()));
+    }
+    models.push_back(std::move(m));
+  }
+  return models;
+}
+
+std::vector<Seq2Seq*> ensemble_of(const std::vector<SavedModel>& models) {
+  std::vector<Seq2Seq*> out;
+  for (const SavedModel& m : models) out.push_back(m.model.get());
+  return out;
+}
+
 }  // namespace tg::cli

@@ -7,6 +7,8 @@
 // "tapegrad.training" (the run's position and options; training checkpoints only).
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "data/vocab.hpp"
 #include "io/safetensors.hpp"
@@ -39,5 +41,11 @@ TaskOptions task_from_metadata(const Metadata& metadata, const std::string& sour
 /// Rebuilds the model from `path`'s metadata and loads its parameters (a training
 /// checkpoint's optimizer state is ignored). Throws naming the file and what is missing.
 SavedModel load_saved_model(const std::filesystem::path& path);
+
+/// The model at `first` and those at `others`, for an ensemble: every one must
+/// have the first's vocabularies (Error naming the file that differs).
+std::vector<SavedModel> load_ensemble(const std::string& first, const std::vector<std::string>& others);
+/// The models of load_ensemble's result, as decode_all and evaluate take them.
+std::vector<Seq2Seq*> ensemble_of(const std::vector<SavedModel>& models);
 
 }  // namespace tg::cli

@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,25 @@ std::vector<double> attention_row(const Tensor& weights, std::size_t r, std::int
 void check_source(const Indices& source, const char* who) {
   if (source.dimension() != 2 || source.shape()[0] == 0) {
     throw ShapeError(fmt::format("{}: source must be [B, S] with B >= 1, got rank {}", who, source.dimension()));
+  }
+}
+
+/// The models of an ensemble read and write the same tokens: the same
+/// vocabulary sizes and special ids.
+void check_ensemble(std::span<const Seq2Seq* const> models) {
+  if (models.empty()) throw Error("beam_search: an ensemble needs at least one model");
+  const Seq2SeqOptions& first = models[0]->options();
+  for (std::size_t m = 1; m < models.size(); ++m) {
+    const Seq2SeqOptions& o = models[m]->options();
+    if (o.source_vocab_size != first.source_vocab_size || o.target_vocab_size != first.target_vocab_size || o.pad_id != first.pad_id ||
+        o.bos_id != first.bos_id || o.eos_id != first.eos_id) {
+      throw Error(fmt::format(
+          "beam_search: ensemble model {} has vocabularies {} -> {} (pad {}, bos {}, eos {}) but model 0 has {} -> {} "
+          "(pad {}, bos {}, eos {})",
+          m, o.source_vocab_size, o.target_vocab_size, o.pad_id, o.bos_id, o.eos_id, first.source_vocab_size,
+          first.target_vocab_size,
+          first.pad_id, first.bos_id, first.eos_id));
+    }
   }
 }
 
@@ -141,6 +161,13 @@ std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Gene
 std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Indices& source,
                                                  const std::vector<std::int64_t>& lengths,
                                                  const BeamSearchOptions& options) {
+  const Seq2Seq* one[] = {&model};
+  return beam_search(std::span<const Seq2Seq* const>(one), source, lengths, options);
+}
+
+std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const> models, const Indices& source,
+                                                 const std::vector<std::int64_t>& lengths,
+                                                 const BeamSearchOptions& options) {
   NoGradGuard no_grad;
   check_source(source, "beam_search");
   const std::size_t beam = options.beam_size;
@@ -149,16 +176,22 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
                             "max_length >= 1 (got {})",
                             beam, options.n_best, options.max_length));
   }
-  const Seq2SeqOptions& o = model.options();
-  EncoderState enc = model.encode(source, lengths);
+  check_ensemble(models);
+  const Seq2SeqOptions& o = models[0]->options();
   const std::size_t batch = source.shape()[0], rows = batch * beam;
 
-  // Row b*K + k is beam k of sentence b; the encoder ran once per sentence.
+  // Row b*K + k is beam k of sentence b; each encoder ran once per sentence.
   Indices sentence_of = Indices(std::vector<std::size_t>{rows}, std::int64_t{});
   for (std::size_t r = 0; r < rows; ++r) sentence_of(r) = static_cast<std::int64_t>(r / beam);
-  const EncoderState beams = model.select(enc, sentence_of);
-  const AttentionMemory& memory = beams.memory;
-  DecoderState state = beams.initial;
+  std::vector<EncoderState> beams;
+  std::vector<DecoderState> states;
+  std::vector<std::int64_t> source_lengths;  // per sentence
+  for (const Seq2Seq* m : models) {
+    EncoderState enc = m->encode(source, lengths);
+    if (source_lengths.empty()) source_lengths = enc.lengths;
+    beams.push_back(m->select(enc, sentence_of));
+    states.push_back(beams.back().initial);
+  }
 
   // Only beam 0 starts alive, so the first step does not pick K copies of one hypothesis.
   std::vector<double> scores(rows, minus_inf);
@@ -176,12 +209,12 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
   auto build = [&](std::size_t b, std::size_t parent, std::size_t t, std::int64_t v, double score, bool ended) {
     Hypothesis h;
     h.tokens.push_back(v);
-    h.attention.push_back(attention_row(history_attention[t], parent, enc.lengths[b]));
+    h.attention.push_back(attention_row(history_attention[t], parent, source_lengths[b]));
     std::size_t r = parent;
     for (std::size_t s = t; s-- > 0;) {
       h.tokens.push_back(history_token[s][r]);
       r = static_cast<std::size_t>(history_parent[s][r]);
-      h.attention.push_back(attention_row(history_attention[s], r, enc.lengths[b]));
+      h.attention.push_back(attention_row(history_attention[s], r, source_lengths[b]));
     }
     std::reverse(h.tokens.begin(), h.tokens.end());
     std::reverse(h.attention.begin(), h.attention.end());
@@ -193,9 +226,19 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
 
   std::vector<std::pair<double, std::size_t>> candidates;
   for (std::size_t t = 0; t < options.max_length; ++t) {
-    DecoderStep step = model.decode_step(memory, tokens, state);
-    const Tensor log_probs = as_f64(log_softmax(step.logits, -1));
-    history_attention.push_back(as_f64(step.attention));
+    // An ensemble scores with the mean of its models' log-probabilities; the
+    // attention shown is the first model's.
+    std::vector<DecoderStep> steps;
+    for (std::size_t m = 0; m < models.size(); ++m) {
+      steps.push_back(models[m]->decode_step(beams[m].memory, tokens, states[m]));
+    }
+    Tensor log_probs = as_f64(log_softmax(steps[0].logits, -1));
+    if (models.size() > 1) {
+      log_probs = Tensor(Array<double>(log_probs.array<double>()));  // a copy of its own to add into
+      for (std::size_t m = 1; m < models.size(); ++m) log_probs.add_(as_f64(log_softmax(steps[m].logits, -1)));
+      log_probs.array<double>() /= static_cast<double>(models.size());
+    }
+    history_attention.push_back(as_f64(steps[0].attention));
     const std::size_t vocab = log_probs.shape()[1];
     const double* lp = log_probs.array<double>().data();
     std::vector<std::int64_t> parent(rows), next(rows, o.eos_id);
@@ -247,7 +290,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
       order(r) = parent[r];
       tokens(r) = next[r];
     }
-    state = take_rows(step.state, order);
+    for (std::size_t m = 0; m < models.size(); ++m) states[m] = take_rows(steps[m].state, order);
     scores = std::move(next_scores);
   }
 

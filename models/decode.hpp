@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "seq2seq.hpp"
@@ -67,6 +68,15 @@ std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& sourc
 /// hypotheses by normalized_score, best first. Decoder states follow their beams through
 /// embedding-as-index gathers of the [B*K, H] rows.
 std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Indices& source,
+                                                 const std::vector<std::int64_t>& lengths = {},
+                                                 const BeamSearchOptions& options = {});
+
+/// Beam search over an ensemble: every model encodes the source and follows the same
+/// hypotheses, which are scored by the mean of the models' log-probabilities at each step
+/// (Hypothesis::score is that mean's sum; the attention is the first model's). The models
+/// must share vocabulary sizes and special ids (Error otherwise, naming both); one model is
+/// exactly beam_search(model, ...).
+std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const> models, const Indices& source,
                                                  const std::vector<std::int64_t>& lengths = {},
                                                  const BeamSearchOptions& options = {});
 

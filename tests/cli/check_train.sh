@@ -53,6 +53,12 @@ expect_in predict.log '^abc	' "predict output"
 printf 'ab\ncd\n' | "$tapegrad" predict a/best.safetensors --n-best 3 > nbest.log 2>&1 || fail "predict stdin exit $?"
 [ "$(grep -c '^ab	' nbest.log)" -eq 3 ] || { fail "predict --n-best 3: three lines for ab"; cat nbest.log; }
 expect_in nbest.log '^cd	3	.*	-?[0-9]+\.[0-9]{4}$' "n-best line with a score"
+# An ensemble: a model with itself scores as the model alone; two checkpoints decode together.
+"$tapegrad" eval a/best.safetensors --ensemble a/best.safetensors --split test --metric wer > ens.log 2>&1 || fail "eval --ensemble exit $?"
+expect_in ens.log "^$(sed 's/ (beam 5)$//' eval.log | sed 's/[.()]/\\&/g') \\(beam 5, ensemble of 2\\)$" "ensemble of a model with itself"
+"$tapegrad" predict a/best.safetensors --ensemble a/checkpoint-0000006.safetensors abc > ens_predict.log 2>&1 || fail "predict --ensemble exit $?"
+[ "$(wc -l < ens_predict.log)" -eq 1 ] || { fail "predict --ensemble: one line expected"; cat ens_predict.log; }
+expect_in ens_predict.log '^abc	' "predict --ensemble output"
 "$tapegrad" graph a/best.safetensors --out step.svg > graph.log 2>&1 || fail "graph exit $?"
 grep -q '<svg' step.svg || fail "graph: step.svg is not SVG"
 
@@ -105,6 +111,9 @@ printf 'ab\xff\tb a\n' > utf8.tsv
 expect_error 'utf8\.tsv:1.*byte' train --task tsv --train utf8.tsv --out d
 expect_error 'not a model saved by tapegrad train' eval "$source_dir/tests/fixtures/torch_model.safetensors"
 expect_error 'not a training checkpoint' train --resume a/best.safetensors --out d
+printf 'xyz\tz y x\n' > other.tsv
+"$tapegrad" train --task tsv --train other.tsv --dev other.tsv --embedding 4 --hidden 4 --steps 1 --no-plots --out g > g.log 2>&1 || fail "other vocabulary: exit $?"
+expect_error 'g/best\.safetensors: its vocabularies' eval a/best.safetensors --ensemble g/best.safetensors
 expect_error 'not-a-file' predict not-a-file abc
 
 if [ $failures -ne 0 ]; then

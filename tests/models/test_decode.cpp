@@ -314,3 +314,44 @@ TEST_CASE("decode: bad options throw") {
   CHECK_THROWS_AS(sample(*m, kSource, gen, kLengths, {.top_p = 0.0}), Error);
   CHECK_THROWS_AS(greedy_decode(*m, Indices{1, 2, 3}), ShapeError);
 }
+
+TEST_CASE("decode: an ensemble scores with the mean of its models' log-probabilities") {
+  auto m1 = f64_model(small(RecurrentKind::lstm, AttentionKind::general), 11);
+  auto m2 = f64_model(small(RecurrentKind::gru, AttentionKind::additive), 12);
+  const BeamSearchOptions options{.beam_size = 3, .length_penalty = 0.6, .n_best = 3, .max_length = 6};
+
+  // A model with itself is that model alone: (a + a) / 2 == a exactly.
+  const Seq2Seq* twice[] = {m1.get(), m1.get()};
+  std::vector<std::vector<Hypothesis>> alone_beams = beam_search(*m1, kSource, kLengths, options);
+  std::vector<std::vector<Hypothesis>> twice_beams = beam_search(std::span<const Seq2Seq* const>(twice), kSource, kLengths, options);
+  REQUIRE(twice_beams.size() == alone_beams.size());
+  for (std::size_t b = 0; b < alone_beams.size(); ++b) {
+    REQUIRE(twice_beams[b].size() == alone_beams[b].size());
+    for (std::size_t i = 0; i < alone_beams[b].size(); ++i) {
+      CHECK(twice_beams[b][i].tokens == alone_beams[b][i].tokens);
+      CHECK(twice_beams[b][i].score == alone_beams[b][i].score);
+    }
+  }
+
+  // Two different models: each hypothesis's score is the mean of the two models' scores of it.
+  const Seq2Seq* pair[] = {m1.get(), m2.get()};
+  std::vector<std::vector<Hypothesis>> beams = beam_search(std::span<const Seq2Seq* const>(pair), kSource, kLengths, options);
+  for (std::size_t b = 0; b < 3; ++b) {
+    REQUIRE(beams[b].size() == 3);
+    for (std::size_t i = 0; i < beams[b].size(); ++i) {
+      const Hypothesis& h = beams[b][i];
+      const double mean = (sequence_score(*m1, alone(b), h.tokens) + sequence_score(*m2, alone(b), h.tokens)) / 2;
+      CHECK(h.score == doctest::Approx(mean).epsilon(1e-9));
+      CHECK(h.attention.size() == h.tokens.size());
+      if (i > 0) CHECK(beams[b][i - 1].normalized_score >= h.normalized_score);
+    }
+  }
+
+  // Models that do not share the vocabularies are refused, naming both.
+  Seq2SeqOptions other = small(RecurrentKind::lstm, AttentionKind::general);
+  other.target_vocab_size = 8;
+  auto m3 = f64_model(other, 13);
+  const Seq2Seq* mismatched[] = {m1.get(), m3.get()};
+  CHECK_THROWS_WITH_AS(beam_search(std::span<const Seq2Seq* const>(mismatched), kSource, kLengths, options),
+                       doctest::Contains("ensemble model 1 has vocabularies 9 -> 8"), Error);
+}
