@@ -32,6 +32,7 @@ void use_fast_blas(char** argv) {
 
 int main(int argc, char** argv) {
   use_fast_blas(argv);
+  tg::flush_denormals();
   CLI::App app{"tapegrad: tools for tapegrad models and checkpoints"};
   app.require_subcommand(1);
   tg::cli::add_inspect_command(app);

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "ops/blas.hpp"
+
 namespace tg::cli {
 
 Worker::Worker() : thread_([this] { loop(); }) {}
@@ -32,6 +34,7 @@ void Worker::wait() {
 }
 
 void Worker::loop() {
+  tg::flush_denormals();  // as the main thread (cli/main.cpp): per thread
   std::unique_lock lock(mutex_);
   while (true) {
     cv_.wait(lock, [this] { return busy_ || stop_; });

@@ -1,5 +1,9 @@
 #include "blas.hpp"
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -46,6 +50,12 @@ std::string restart_with_better_blas(char** argv) {
   setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
   execv("/proc/self/exe", argv);
   return core;  // execv failed: go on with the slow kernels
+}
+
+void flush_denormals() {
+#if defined(__SSE__) || defined(__x86_64__)
+  _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) and DAZ (bit 6)
+#endif
 }
 
 }  // namespace tg
