@@ -173,6 +173,16 @@ void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_p
   output->entry = static_cast<std::uint32_t>(entries_.size() - 1);
 }
 
+void Tape::check_gathered(const TapeEntry& entry, std::span<const Var> inputs) const {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& g = inputs[i].node()->grad;
+    if (!inputs[i].requires_grad() || !g.defined() || all_finite(g)) continue;
+    throw AnomalyError(fmt::format("anomaly: backward of {} left {} in the gradient of input {}; inputs: {}",
+                                   entry_context(entry), has_nan(g) ? "NaN" : "inf", i,
+                                   input_shapes(inputs)));
+  }
+}
+
 void Tape::accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::size_t input_index) {
   if (grad.dtype() != node.value.dtype()) {
     throw BackwardError(fmt::format("backward of {}: gradient for input {} is {} but the input is {}",
@@ -245,6 +255,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
     for (Tensor& g : grad_scratch_) g.reset();
     BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_);
     e.backward(ctx);
+    if (is_anomaly_enabled()) check_gathered(e, inputs);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (!grad_scratch_[i].defined() || !inputs[i].requires_grad()) continue;
       accumulate(*inputs[i].node(), std::move(grad_scratch_[i]), e, i);

@@ -22,7 +22,7 @@ namespace tg {
 /// hold a gradient of the output's broadcast shape: the tape sums it down.
 class BackwardContext {
  public:
-  BackwardContext(std::span<const Var> inputs, const Tensor& output, const Tensor& grad_output,
+  BackwardContext(std::span<const Var> inputs, const Tensor& output, Tensor& grad_output,
                   std::span<Tensor> grad_inputs)
       : inputs_(inputs), output_(output), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
 
@@ -33,10 +33,28 @@ class BackwardContext {
   bool needs_grad(std::size_t i) const { return inputs_[i].requires_grad(); }
   Tensor& grad_input(std::size_t i) { return grad_inputs_[i]; }
 
+  /// The output's gradient itself, moved out: the tape frees it right after
+  /// this backward, so the last use of dy may take it instead of copying it
+  /// (grad_output() is undefined afterwards).
+  Tensor take_grad_output() { return std::move(grad_output_); }
+  /// The gradient input i has gathered so far from ops later on the tape (of
+  /// its shape and dtype), or null when it has none yet or needs none. An op
+  /// may add its contribution into it in place (a gemm with beta = 1, a slice
+  /// into its window) instead of filling grad_input(i), which saves a tensor
+  /// of the input's size and the tape's add. The tape checks such gradients
+  /// for anomalies after the backward, as it checks those it adds itself.
+  Tensor* gathered_grad(std::size_t i) const {
+    if (!needs_grad(i)) return nullptr;
+    Node& n = *inputs_[i].node();
+    // A gradient set by hand to another shape or dtype goes the tape's checked way.
+    const bool fits = n.grad.defined() && n.grad.dtype() == n.value.dtype() && n.grad.shape() == n.value.shape();
+    return fits ? &n.grad : nullptr;
+  }
+
  private:
   std::span<const Var> inputs_;
   const Tensor& output_;
-  const Tensor& grad_output_;
+  Tensor& grad_output_;
   std::span<Tensor> grad_inputs_;
 };
 
@@ -91,6 +109,8 @@ class Tape {
 
  private:
   void accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::size_t input_index);
+  /// Anomaly mode: the gradients an op may have added into in place (gathered_grad) are finite.
+  void check_gathered(const TapeEntry& entry, std::span<const Var> inputs) const;
 
   std::vector<TapeEntry> entries_;
   std::vector<Var> inputs_;

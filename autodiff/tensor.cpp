@@ -166,6 +166,18 @@ void Tensor::add_(const Tensor& other) {
   });
 }
 
+void Tensor::reshape(const Shape& shape) {
+  std::size_t n = 1;
+  for (std::size_t d : shape) n *= d;
+  if (n != size()) {
+    throw ShapeError(fmt::format("Tensor::reshape: cannot lay out {} as {}", shape_str(this->shape()), shape_str(shape)));
+  }
+  dispatch(dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    array<T>().reshape(shape);
+  });
+}
+
 std::string Tensor::str() const {
   if (!defined()) return "Tensor(undefined)";
   std::vector<double> v = to_vector();

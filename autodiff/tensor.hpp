@@ -108,6 +108,9 @@ class Tensor {
   void fill(double value);
   /// this += other, with other of the same shape and dtype.
   void add_(const Tensor& other);
+  /// The same elements, relabelled as `shape` (row-major, nothing moves); the
+  /// element counts must agree (ShapeError naming both shapes otherwise).
+  void reshape(const Shape& shape);
 
   std::string str() const;
 

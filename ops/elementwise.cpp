@@ -22,8 +22,9 @@ Var add(const Var& a, const Var& b) {
   check_binary("add", a, b);
   Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x + z; });
   return record("add", {a, b}, std::move(y), [](BackwardContext& c) {
-    if (c.needs_grad(0)) c.grad_input(0) = c.grad_output();
+    // dy itself goes to a (the last use takes it); b gets a copy.
     if (c.needs_grad(1)) c.grad_input(1) = c.grad_output();
+    if (c.needs_grad(0)) c.grad_input(0) = c.take_grad_output();
   });
 }
 
@@ -32,8 +33,8 @@ Var sub(const Var& a, const Var& b) {
   check_binary("sub", a, b);
   Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x - z; });
   return record("sub", {a, b}, std::move(y), [](BackwardContext& c) {
-    if (c.needs_grad(0)) c.grad_input(0) = c.grad_output();
     if (c.needs_grad(1)) c.grad_input(1) = kernel::unary(c.grad_output(), [](const auto& g) { return -g; });
+    if (c.needs_grad(0)) c.grad_input(0) = c.take_grad_output();
   });
 }
 

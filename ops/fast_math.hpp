@@ -50,16 +50,13 @@ inline float tanh(float x) { return 2.0f / (1.0f + fast::exp(-2.0f * x)) - 1.0f;
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double tanh(double x) { return std::tanh(x); }
 
-/// out[i] = sigmoid(in[i]) for i < n (out may be in).
-template <class T>
-void sigmoid(const T* in, T* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = fast::sigmoid(in[i]);
-}
-
-/// out[i] = tanh(in[i]) for i < n (out may be in).
-template <class T>
-void tanh(const T* in, T* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = fast::tanh(in[i]);
-}
+/// out[i] = sigmoid(in[i]) and out[i] = tanh(in[i]) for i < n (out may be
+/// in). The float versions are compiled for AVX-512, for AVX2 with FMA and for
+/// the baseline, and the loader picks the best the CPU has (target_clones in
+/// fast_math.cpp): the baseline alone runs 4 floats at a time (SSE2).
+void sigmoid(const float* in, float* out, std::size_t n);
+void tanh(const float* in, float* out, std::size_t n);
+void sigmoid(const double* in, double* out, std::size_t n);
+void tanh(const double* in, double* out, std::size_t n);
 
 }  // namespace tg::fast

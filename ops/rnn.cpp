@@ -1,6 +1,7 @@
 #include "rnn.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -12,7 +13,8 @@
 // doubled the transcendental work and made the fused cells slower than the
 // dozen small ops they replace. The kept tensors are the size of the gates.
 // Each row runs its sigmoids, its tanhs and its arithmetic as separate loops, so
-// that each vectorises; float uses the branch-free exp of fast_math.hpp.
+// that each vectorises; float uses the branch-free exp of fast_math.hpp, whose
+// array functions are compiled for the CPU's widest vectors.
 
 namespace tg {
 namespace {
@@ -52,8 +54,8 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
     for (std::size_t b = 0; b < batch; ++b) {
       const T* row = gp + b * 4 * hidden;
       T* arow = a.data() + b * 3 * hidden;
-      for (std::size_t j = 0; j < 2 * hidden; ++j) arow[j] = sigmoid(row[j]);
-      for (std::size_t j = 0; j < hidden; ++j) arow[2 * hidden + j] = fast::tanh(row[2 * hidden + j]);
+      fast::sigmoid(row, arow, 2 * hidden);
+      fast::tanh(row + 2 * hidden, arow + 2 * hidden, hidden);
       for (std::size_t j = 0; j < hidden; ++j)
         out.data()[b * hidden + j] = arow[hidden + j] * cp[b * hidden + j] + arow[j] * arow[2 * hidden + j];
     }
@@ -68,20 +70,37 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
                     const T* cp = ctx.input(1).array<T>().data();
                     const T* dy = ctx.grad_output().array<T>().data();
                     if (ctx.needs_grad(0)) {
-                      Array<T> dgates = Array<T>::from_shape({batch, 4 * hidden});
-                      for (std::size_t b = 0; b < batch; ++b) {
-                        const T* arow = ap + b * 3 * hidden;
-                        T* drow = dgates.data() + b * 4 * hidden;
-                        for (std::size_t j = 0; j < hidden; ++j) {
-                          const T i = arow[j], f = arow[hidden + j], g = arow[2 * hidden + j];
-                          const T d = dy[b * hidden + j];
-                          drow[j] = d * g * i * (T(1) - i);
-                          drow[hidden + j] = d * cp[b * hidden + j] * f * (T(1) - f);
-                          drow[2 * hidden + j] = d * i * (T(1) - g * g);
-                          drow[3 * hidden + j] = T(0);
+                      // lstm_cell_output's backward (later on the tape) has usually
+                      // gathered the o part already: add the other three into it.
+                      Tensor* gathered = ctx.gathered_grad(0);
+                      Array<T> fresh;
+                      if (!gathered) fresh = Array<T>::from_shape({batch, 4 * hidden});
+                      T* base = gathered ? gathered->array<T>().data() : fresh.data();
+                      auto write = [&](auto accumulate) {
+                        for (std::size_t b = 0; b < batch; ++b) {
+                          const T* arow = ap + b * 3 * hidden;
+                          T* drow = base + b * 4 * hidden;
+                          for (std::size_t j = 0; j < hidden; ++j) {
+                            const T i = arow[j], f = arow[hidden + j], g = arow[2 * hidden + j];
+                            const T d = dy[b * hidden + j];
+                            const T di = d * g * i * (T(1) - i), df = d * cp[b * hidden + j] * f * (T(1) - f),
+                                    dg = d * i * (T(1) - g * g);
+                            if constexpr (decltype(accumulate)::value) {
+                              drow[j] += di;
+                              drow[hidden + j] += df;
+                              drow[2 * hidden + j] += dg;
+                            } else {
+                              drow[j] = di;
+                              drow[hidden + j] = df;
+                              drow[2 * hidden + j] = dg;
+                              drow[3 * hidden + j] = T(0);
+                            }
+                          }
                         }
-                      }
-                      ctx.grad_input(0) = Tensor(std::move(dgates));
+                      };
+                      if (gathered) write(std::true_type{});
+                      else write(std::false_type{});
+                      if (!gathered) ctx.grad_input(0) = Tensor(std::move(fresh));
                     }
                     if (ctx.needs_grad(1)) {
                       Array<T> dc = Array<T>::from_shape({batch, hidden});
@@ -107,8 +126,8 @@ Var lstm_cell_output(const Var& gates, const Var& c_next) {
     for (std::size_t b = 0; b < batch; ++b) {
       const T* o = gp + b * 4 * hidden + 3 * hidden;
       T* arow = a.data() + b * 2 * hidden;
-      for (std::size_t j = 0; j < hidden; ++j) arow[j] = sigmoid(o[j]);
-      for (std::size_t j = 0; j < hidden; ++j) arow[hidden + j] = fast::tanh(cp[b * hidden + j]);
+      fast::sigmoid(o, arow, hidden);
+      fast::tanh(cp + b * hidden, arow + hidden, hidden);
       for (std::size_t j = 0; j < hidden; ++j) out.data()[b * hidden + j] = arow[j] * arow[hidden + j];
     }
     act = Tensor(std::move(a));

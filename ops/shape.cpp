@@ -144,6 +144,40 @@ void write_window(Tensor& dst, const Window& w, const Tensor& src) {
   });
 }
 
+// Adds the contiguous tensor `src` (of the window's shape) into dst's window:
+// the backward of a slice into a gradient that already exists.
+void add_window(Tensor& dst, const Window& w, const Tensor& src) {
+  dispatch(dst.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if (src.size() == 0) return;
+    const std::size_t rank = w.shape.size();
+    const std::size_t inner = rank == 0 ? 1 : w.shape[rank - 1];
+    const std::ptrdiff_t inner_stride = rank == 0 ? 1 : w.strides[rank - 1];
+    const std::size_t outer = src.size() / inner;
+    T* d = dst.array<T>().data();
+    const T* s = src.array<T>().data();
+    std::vector<std::size_t> index(rank, 0);  // odometer over the outer dims
+    std::ptrdiff_t offset = w.offset;
+    for (std::size_t row = 0; row < outer; ++row) {
+      T* out = d + offset;
+      const T* in = s + row * inner;
+      if (inner_stride == 1) {
+        for (std::size_t j = 0; j < inner; ++j) out[j] += in[j];
+      } else {
+        for (std::size_t j = 0; j < inner; ++j) out[static_cast<std::ptrdiff_t>(j) * inner_stride] += in[j];
+      }
+      for (std::size_t k = rank > 0 ? rank - 1 : 0; k-- > 0;) {
+        if (++index[k] < w.shape[k]) {
+          offset += w.strides[k];
+          break;
+        }
+        index[k] = 0;
+        offset -= w.strides[k] * static_cast<std::ptrdiff_t>(w.shape[k] - 1);
+      }
+    }
+  });
+}
+
 // The same values laid out as `shape` (same element count).
 Tensor reshaped(const Tensor& x, const Shape& shape) {
   return dispatch(x.dtype(), [&](auto zero) -> Tensor {
@@ -166,7 +200,11 @@ Tensor permuted(const Tensor& x, const std::vector<std::size_t>& dims) {
 }
 
 // The backward of every op that only relabels the shape: dx = dy laid out as x.
-void reshape_backward(BackwardContext& c) { c.grad_input(0) = reshaped(c.grad_output(), c.input(0).shape()); }
+void reshape_backward(BackwardContext& c) {
+  Tensor dx = c.take_grad_output();  // the same values: relabelled, not copied
+  dx.reshape(c.input(0).shape());
+  c.grad_input(0) = std::move(dx);
+}
 
 // `shape` with a new dimension of size n before dimension `at`. Built by hand:
 // GCC 12 warns (-Warray-bounds, falsely) inside svector::insert.
@@ -418,6 +456,12 @@ Var slice(const Var& x, long axis, long start, long end, long step) {
   w.shape[ax] = static_cast<std::size_t>(count);
   w.strides[ax] *= step;
   return record("slice", {x}, read_window(x.value(), w), [w](BackwardContext& c) {
+    // Slicing every step of a sequence would otherwise cost a zero tensor of
+    // the whole sequence per step: later steps add into the gathered gradient.
+    if (Tensor* gathered = c.gathered_grad(0)) {
+      add_window(*gathered, w, c.grad_output());
+      return;
+    }
     Tensor dx = Tensor::zeros(c.input(0).shape(), c.input(0).dtype());
     write_window(dx, w, c.grad_output());
     c.grad_input(0) = std::move(dx);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <thread>
+#include <vector>
 
 #include "ops/blas.hpp"
 #include "ops/fast_math.hpp"
@@ -62,4 +63,28 @@ TEST_CASE("flush_denormals flushes the calling thread's denormal floats to zero,
   CHECK(flushed == 0.0f);
 #endif
   CHECK(halve(smallest_normal) > 0.0f);  // this thread keeps gradual underflow
+}
+
+TEST_CASE("fast::sigmoid and tanh over arrays (the CPU's widest clone) keep the same bounds, tails included") {
+  // Lengths around the vector widths, so that every clone's tail loop runs.
+  for (std::size_t n : {1, 3, 15, 16, 17, 33, 1000}) {
+    CAPTURE(n);
+    std::vector<float> in(n), sig(n), th(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = -20.0f + 40.0f * static_cast<float>(i) / static_cast<float>(n);
+    tg::fast::sigmoid(in.data(), sig.data(), n);
+    tg::fast::tanh(in.data(), th.data(), n);
+    double worst_sigmoid = 0, worst_tanh = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double x = in[i];
+      worst_sigmoid = std::max(worst_sigmoid, std::abs(sig[i] - 1 / (1 + std::exp(-x))));
+      worst_tanh = std::max(worst_tanh, std::abs(th[i] - std::tanh(x)));
+    }
+    CHECK(worst_sigmoid <= 2e-7);
+    CHECK(worst_tanh <= 2e-7);
+  }
+  // In place, and doubles through the standard library.
+  std::vector<double> d{-1.0, 0.0, 0.5};
+  tg::fast::tanh(d.data(), d.data(), d.size());
+  CHECK(d[0] == std::tanh(-1.0));
+  CHECK(d[2] == std::tanh(0.5));
 }
