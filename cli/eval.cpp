@@ -17,6 +17,7 @@ namespace {
 struct EvalConfig {
   std::string checkpoint;
   std::vector<std::string> ensemble;
+  std::vector<std::string> rescore;
   std::string split = "test";
   std::string file;
   std::size_t beam = 5;
@@ -26,7 +27,12 @@ struct EvalConfig {
 };
 
 void run_eval(const EvalConfig& c) {
-  std::vector<SavedModel> models = load_ensemble(c.checkpoint, c.ensemble);
+  std::vector<std::string> others = c.ensemble;
+  others.insert(others.end(), c.rescore.begin(), c.rescore.end());
+  std::vector<SavedModel> models = load_ensemble(c.checkpoint, others);
+  std::vector<std::string> paths = {c.checkpoint};
+  paths.insert(paths.end(), others.begin(), others.end());
+  const std::vector<DecodingGroup> groups = rescoring_groups(models, 1 + c.ensemble.size(), paths);
   const SavedModel& saved = models[0];
   std::vector<Item> items;
   std::string name = c.split;
@@ -46,10 +52,20 @@ void run_eval(const EvalConfig& c) {
   if (c.limit && items.size() > c.limit) items.resize(c.limit);
   if (items.empty()) throw Error(fmt::format("{}: nothing to evaluate", name));
   const std::string metric = c.metric == "auto" ? (saved.task.task == "g2p" ? "wer" : "bleu") : c.metric;
-  Scores s = evaluate(ensemble_of(models), items, saved.source_vocab, saved.target_vocab,
-                      {.beam = c.beam, .length_penalty = c.length_penalty}, metric);
-  fmt::print("{} ({}{})\n", s.line(name, metric), c.beam > 1 ? fmt::format("beam {}", c.beam) : "greedy",
-             models.size() > 1 ? fmt::format(", ensemble of {}", models.size()) : "");
+  const DecodeChoice choice{.beam = c.beam, .length_penalty = c.length_penalty,
+                            .reversed_target = groups[0].reversed_target};
+  Scores s;
+  if (groups.size() == 1) {
+    s = evaluate(groups[0].models, items, saved.source_vocab, saved.target_vocab, choice, metric);
+  } else {
+    std::vector<Tokens> sources;
+    for (const Item& item : items) sources.push_back(item.source);
+    s = score_predictions(items, rescore_all(groups, sources, saved.source_vocab, saved.target_vocab, choice), metric);
+  }
+  const std::size_t ensemble = groups[0].models.size();
+  fmt::print("{} ({}{}{})\n", s.line(name, metric), c.beam > 1 ? fmt::format("beam {}", c.beam) : "greedy",
+             ensemble > 1 ? fmt::format(", ensemble of {}", ensemble) : "",
+             groups.size() > 1 ? fmt::format(", rescored with {} more", groups.size() - 1) : "");
 }
 
 }  // namespace
@@ -61,6 +77,11 @@ void add_eval_command(CLI::App& app) {
   c->add_option("--ensemble", config->ensemble,
                 "another model of the same vocabularies, decoding with the first (repeat for more)")
       ->allow_extra_args(false)  // one file per --ensemble: the sources follow
+      ->check(CLI::ExistingFile);
+  c->add_option("--rescore", config->rescore,
+                "a model that also proposes its n-best and scores every candidate, e.g. one trained with "
+                "--reverse-target (repeat for more)")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
   c->add_option("--split", config->split, "train, dev or test of the model's task")
       ->check(CLI::IsMember({"train", "dev", "test"}))

@@ -66,9 +66,15 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
         Prediction& p = out[rows[i]];
         for (const Hypothesis& h : hyps[i]) {
           p.tokens.push_back(target_vocab.decode(h.tokens));
+          if (choice.reversed_target) std::reverse(p.tokens.back().begin(), p.tokens.back().end());
           p.scores.push_back(choice.beam <= 1 ? h.score : h.normalized_score);
         }
         if (!hyps[i].empty()) p.attention = hyps[i][0].attention;
+        if (choice.reversed_target) {
+          // One row per written token, then EOS's: the tokens' rows follow them back in order.
+          const std::size_t n = p.tokens.empty() ? 0 : std::min(p.tokens[0].size(), p.attention.size());
+          std::reverse(p.attention.begin(), p.attention.begin() + static_cast<std::ptrdiff_t>(n));
+        }
       }
     }
   } catch (...) {
@@ -76,6 +82,105 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
     throw;
   }
   restore();
+  return out;
+}
+
+namespace {
+
+/// One (source, candidate) pair to score.
+struct Candidate {
+  std::size_t source;
+  std::vector<std::int64_t> ids;  ///< in written order (left to right)
+};
+
+/// Each candidate's log-probability under `model`, in batches of sources of similar length.
+std::vector<double> forced_scores(const Seq2Seq& model, bool reversed, const std::vector<Candidate>& candidates,
+                                  const std::vector<std::vector<std::int64_t>>& sources, std::size_t batch_size) {
+  std::vector<std::size_t> order(candidates.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return sources[candidates[a].source].size() > sources[candidates[b].source].size();
+  });
+  std::vector<Example> examples;
+  for (const Candidate& c : candidates) examples.push_back({sources[c.source], {}});
+  std::vector<double> out(candidates.size());
+  for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
+    std::vector<std::size_t> rows(order.begin() + begin, order.begin() + std::min(order.size(), begin + batch_size));
+    Batch batch = make_batch(examples, rows);
+    std::vector<std::vector<std::int64_t>> targets;
+    for (std::size_t r : rows) {
+      targets.push_back(candidates[r].ids);
+      if (reversed) std::reverse(targets.back().begin(), targets.back().end());
+    }
+    std::vector<double> scores = score_targets(model, batch.source, batch.lengths, targets);
+    current_tape().reset();
+    for (std::size_t i = 0; i < rows.size(); ++i) out[rows[i]] = scores[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
+                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
+  if (groups.empty()) throw Error("rescore: no models");
+  // Every group's n-best, put in left-to-right order, pooled per source without repeats.
+  DecodeChoice propose = choice;
+  propose.beam = std::max<std::size_t>(1, choice.beam);
+  propose.n_best = propose.beam;
+  std::vector<std::vector<Tokens>> pooled(sources.size());
+  for (const DecodingGroup& g : groups) {
+    propose.reversed_target = g.reversed_target;
+    std::vector<Prediction> p = decode_all(g.models, sources, source_vocab, target_vocab, propose);
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      for (Tokens& t : p[i].tokens) {
+        if (std::find(pooled[i].begin(), pooled[i].end(), t) == pooled[i].end()) pooled[i].push_back(std::move(t));
+      }
+    }
+  }
+  std::vector<std::vector<std::int64_t>> source_ids;
+  for (const Tokens& s : sources) source_ids.push_back(source_vocab.encode(s));
+  std::vector<Candidate> candidates;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    for (const Tokens& t : pooled[i]) candidates.push_back({i, target_vocab.encode(t)});
+  }
+  // The mean over every model of its log-probability of each candidate.
+  std::vector<double> total(candidates.size(), 0.0);
+  std::size_t models = 0;
+  for (const DecodingGroup& g : groups) {
+    for (Seq2Seq* m : g.models) {
+      const bool was_training = m->is_training();
+      m->eval();
+      std::vector<double> s;
+      try {
+        s = forced_scores(*m, g.reversed_target, candidates, source_ids, std::max<std::size_t>(1, choice.batch_size));
+      } catch (...) {
+        m->train(was_training);
+        throw;
+      }
+      m->train(was_training);
+      for (std::size_t c = 0; c < candidates.size(); ++c) total[c] += s[c];
+      ++models;
+    }
+  }
+  std::vector<Prediction> out(sources.size());
+  std::vector<std::vector<std::pair<double, std::size_t>>> ranked(sources.size());
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    // + 1 for the EOS that every score counts.
+    const double lp = length_penalty(candidates[c].ids.size() + 1, choice.length_penalty);
+    ranked[candidates[c].source].push_back({total[c] / double(models) / lp, c});
+  }
+  std::size_t c = 0;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    std::vector<std::pair<double, std::size_t>>& r = ranked[i];
+    // Best first; ties keep the pooled order (the first group's ranking first).
+    std::stable_sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (std::size_t k = 0; k < r.size() && k < std::max<std::size_t>(1, choice.n_best); ++k) {
+      out[i].tokens.push_back(pooled[i][r[k].second - c]);
+      out[i].scores.push_back(r[k].first);
+    }
+    c += pooled[i].size();
+  }
   return out;
 }
 
@@ -98,6 +203,16 @@ Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items
   std::vector<Tokens> sources;
   for (const Item& item : items) sources.push_back(item.source);
   std::vector<Prediction> decoded = decode_all(models, sources, source_vocab, target_vocab, choice);
+  Scores s = score_predictions(items, decoded, metric);
+  if (predictions) *predictions = std::move(decoded);
+  return s;
+}
+
+Scores score_predictions(const std::vector<Item>& items, const std::vector<Prediction>& decoded,
+                         const std::string& metric) {
+  if (decoded.size() != items.size()) {
+    throw Error(fmt::format("score_predictions: {} predictions for {} items", decoded.size(), items.size()));
+  }
   Scores s;
   s.items = items.size();
   std::vector<Tokens> best;
@@ -119,7 +234,6 @@ Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items
     s.rouge2 = 100 * r.rouge2.f1;
     s.rouge_l = 100 * r.rouge_l.f1;
   }
-  if (predictions) *predictions = std::move(decoded);
   return s;
 }
 

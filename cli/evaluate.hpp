@@ -19,6 +19,7 @@ struct DecodeChoice {
   std::size_t max_length = 0;     ///< 0: 2 x the longest source + 10
   std::size_t batch_size = 256;   ///< sources decoded at once
   std::size_t n_best = 1;         ///< hypotheses kept per source (predict)
+  bool reversed_target = false;   ///< the model writes right to left: outputs are put back in order
 };
 
 /// One source's decoded hypotheses, best first.
@@ -37,6 +38,21 @@ std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& so
 std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
 
+/// Models that decode together (an ensemble) and the direction they write targets in.
+struct DecodingGroup {
+  std::vector<Seq2Seq*> models;
+  bool reversed_target = false;
+};
+
+/// Rescoring, as in Liu et al. (2016, agreement of left-to-right and right-to-left models):
+/// every group proposes its n-best for each source (beam search, choice.beam of them); every
+/// candidate is scored by every model of every group (score_targets, reversed for a group that
+/// writes right to left), and the candidates are ranked by the mean of those log-probabilities
+/// over the models, divided by the length penalty as beam search ranks. choice.n_best of them
+/// are returned per source, with that score; no attention.
+std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
+                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
+
 /// What a split's evaluation reports.
 struct Scores {
   std::size_t items = 0;
@@ -45,7 +61,12 @@ struct Scores {
   std::string line(const std::string& split, const std::string& metric) const;
 };
 
-/// Decodes `items` and scores them: "wer" (WER and PER) or "bleu" (BLEU-4, ROUGE-1/2/L F1).
+/// Scores the best prediction of each item against its references: "wer" (WER and PER) or
+/// "bleu" (BLEU-4, ROUGE-1/2/L F1).
+Scores score_predictions(const std::vector<Item>& items, const std::vector<Prediction>& predictions,
+                         const std::string& metric);
+
+/// Decodes `items` and scores them as score_predictions does.
 Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions = nullptr);

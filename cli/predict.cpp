@@ -17,6 +17,7 @@ namespace {
 struct PredictConfig {
   std::string checkpoint;
   std::vector<std::string> ensemble;
+  std::vector<std::string> rescore;
   std::vector<std::string> sources;
   std::size_t beam = 5;
   std::size_t n_best = 1;
@@ -24,7 +25,12 @@ struct PredictConfig {
 };
 
 void run_predict(const PredictConfig& c) {
-  std::vector<SavedModel> models = load_ensemble(c.checkpoint, c.ensemble);
+  std::vector<std::string> others = c.ensemble;
+  others.insert(others.end(), c.rescore.begin(), c.rescore.end());
+  std::vector<SavedModel> models = load_ensemble(c.checkpoint, others);
+  std::vector<std::string> paths = {c.checkpoint};
+  paths.insert(paths.end(), others.begin(), others.end());
+  const std::vector<DecodingGroup> groups = rescoring_groups(models, 1 + c.ensemble.size(), paths);
   const SavedModel& saved = models[0];
   std::vector<std::string> sources = c.sources;
   if (sources.empty()) {
@@ -41,8 +47,11 @@ void run_predict(const PredictConfig& c) {
     tokens.push_back(std::move(t));
   }
   const std::size_t beam = std::max(c.beam, c.n_best);
-  std::vector<Prediction> p = decode_all(ensemble_of(models), tokens, saved.source_vocab, saved.target_vocab,
-                                         {.beam = beam, .length_penalty = c.length_penalty, .n_best = c.n_best});
+  const DecodeChoice choice{.beam = beam, .length_penalty = c.length_penalty, .n_best = c.n_best,
+                            .reversed_target = groups[0].reversed_target};
+  std::vector<Prediction> p = groups.size() == 1
+                                  ? decode_all(groups[0].models, tokens, saved.source_vocab, saved.target_vocab, choice)
+                                  : rescore_all(groups, tokens, saved.source_vocab, saved.target_vocab, choice);
   const std::string separator = saved.task.task == "g2p" || saved.task.target_tokens == "words" ? " " : "";
   for (std::size_t i = 0; i < sources.size(); ++i) {
     for (std::size_t k = 0; k < p[i].tokens.size(); ++k) {
@@ -65,6 +74,11 @@ void add_predict_command(CLI::App& app) {
   c->add_option("--ensemble", config->ensemble,
                 "another model of the same vocabularies, decoding with the first (repeat for more)")
       ->allow_extra_args(false)  // one file per --ensemble: the sources follow
+      ->check(CLI::ExistingFile);
+  c->add_option("--rescore", config->rescore,
+                "a model that also proposes its n-best and scores every candidate, e.g. one trained with "
+                "--reverse-target (repeat for more)")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
   c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--n-best", config->n_best, "outputs per source, with their scores")->check(CLI::PositiveNumber)->capture_default_str();

@@ -17,7 +17,8 @@ Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab
                               {"test", task.test_file},
                               {"source_tokens", task.source_tokens},
                               {"target_tokens", task.target_tokens},
-                              {"min_count", task.min_count}};
+                              {"min_count", task.min_count},
+                              {"reverse_target", task.reverse_target}};
   return {{kModelKey, options_to_json(options)},
           {kSourceVocabKey, source_vocab.to_json()},
           {kTargetVocabKey, target_vocab.to_json()},
@@ -48,6 +49,7 @@ TaskOptions task_from_metadata(const Metadata& metadata, const std::string& sour
     t.at("source_tokens").get_to(task.source_tokens);
     t.at("target_tokens").get_to(task.target_tokens);
     t.at("min_count").get_to(task.min_count);
+    task.reverse_target = t.value("reverse_target", false);  // absent from models saved before it existed
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", source, kTaskKey, e.what()));
   }
@@ -97,10 +99,25 @@ std::vector<SavedModel> load_ensemble(const std::string& first, const std::vecto
   return models;
 }
 
-std::vector<Seq2Seq*> ensemble_of(const std::vector<SavedModel>& models) {
-  std::vector<Seq2Seq*> out;
-  for (const SavedModel& m : models) out.push_back(m.model.get());
-  return out;
+std::vector<DecodingGroup> rescoring_groups(const std::vector<SavedModel>& models, std::size_t ensemble_size,
+                                            const std::vector<std::string>& paths) {
+  std::vector<DecodingGroup> groups(1);
+  groups[0].reversed_target = models.at(0).task.reverse_target;
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const bool reversed = models[m].task.reverse_target;
+    if (m < ensemble_size) {
+      if (reversed != groups[0].reversed_target) {
+        throw Error(fmt::format("{} writes targets {} but {} writes them {}: an ensemble decodes in one direction "
+                                "(give the other with --rescore)",
+                                paths.at(m), reversed ? "right to left" : "left to right", paths.at(0),
+                                groups[0].reversed_target ? "right to left" : "left to right"));
+      }
+      groups[0].models.push_back(models[m].model.get());
+    } else {
+      groups.push_back({{models[m].model.get()}, reversed});
+    }
+  }
+  return groups;
 }
 
 }  // namespace tg::cli

@@ -13,6 +13,7 @@
 #include "data/vocab.hpp"
 #include "io/safetensors.hpp"
 #include "models/seq2seq.hpp"
+#include "evaluate.hpp"
 #include "task.hpp"
 
 namespace tg::cli {
@@ -45,7 +46,10 @@ SavedModel load_saved_model(const std::filesystem::path& path);
 /// The model at `first` and those at `others`, for an ensemble: every one must
 /// have the first's vocabularies (Error naming the file that differs).
 std::vector<SavedModel> load_ensemble(const std::string& first, const std::vector<std::string>& others);
-/// The models of load_ensemble's result, as decode_all and evaluate take them.
-std::vector<Seq2Seq*> ensemble_of(const std::vector<SavedModel>& models);
+/// The decoding groups of `tapegrad eval|predict --rescore`: the first `ensemble_size` models
+/// decode together (they must write in one direction: Error naming the file that differs), and
+/// each model after them is a group of its own. `paths` names the models in the same order.
+std::vector<DecodingGroup> rescoring_groups(const std::vector<SavedModel>& models, std::size_t ensemble_size,
+                                            const std::vector<std::string>& paths);
 
 }  // namespace tg::cli

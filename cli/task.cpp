@@ -1,5 +1,6 @@
 #include "task.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -17,6 +18,9 @@ void add_task_options(CLI::App& c, TaskOptions& o, bool with_train_files) {
   c.add_option("--dictionary", o.dictionary, "g2p: the CMUdict file")->capture_default_str()->group("Data");
   if (with_train_files) {
     c.add_option("--train", o.train_file, "tsv: training pairs (source TAB target per line)")->group("Data");
+    c.add_flag("--reverse-target", o.reverse_target,
+               "write targets right to left (a model to rescore a left-to-right one's n-best: eval --rescore)")
+        ->group("Data");
   }
   c.add_option("--dev", o.dev_file, "tsv: development pairs")->group("Data");
   c.add_option("--test", o.test_file, "tsv: test pairs")->group("Data");
@@ -118,11 +122,15 @@ TaskData load_task(const TaskOptions& o, const std::optional<Vocab>& source_voca
 }
 
 std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,
-                                       const Vocab& target_vocab) {
+                                       const Vocab& target_vocab, bool reverse_target) {
   std::vector<Example> out;
   for (const Item& item : items) {
     std::vector<std::int64_t> source = source_vocab.encode(item.source);
-    for (const Tokens& r : item.references) out.push_back({source, target_vocab.encode(r)});
+    for (const Tokens& r : item.references) {
+      std::vector<std::int64_t> target = target_vocab.encode(r);
+      if (reverse_target) std::reverse(target.begin(), target.end());
+      out.push_back({source, std::move(target)});
+    }
   }
   return out;
 }

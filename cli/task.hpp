@@ -24,9 +24,14 @@ struct TaskOptions {
   std::string source_tokens = "chars";     ///< tsv: "chars" or "words"
   std::string target_tokens = "words";     ///< tsv: "chars" or "words"
   std::size_t min_count = 1;               ///< rarer tokens become <unk> in the vocabularies
+  /// The model writes each target right to left (trained on reversed targets); decoding puts
+  /// its outputs back in order. A right-to-left model rescores a left-to-right one's n-best
+  /// lists well: the two make different errors (eval --rescore).
+  bool reverse_target = false;
 };
 
-/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens.
+/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens, and
+/// --reverse-target with the training files.
 void add_task_options(CLI::App& command, TaskOptions& options, bool with_train_files = true);
 
 struct Item {
@@ -51,8 +56,8 @@ std::vector<Item> read_items(const std::string& path, const TaskOptions& options
 /// Tokens of one source string typed by a user (predict), as `options` tokenizes sources.
 Tokens tokenize_source(const std::string& text, const TaskOptions& options);
 
-/// One training example per reference of every item.
+/// One training example per reference of every item; each target reversed when `reverse_target`.
 std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,
-                                       const Vocab& target_vocab);
+                                       const Vocab& target_vocab, bool reverse_target = false);
 
 }  // namespace tg::cli

@@ -238,8 +238,9 @@ void Trainer::setup() {
     worker_->run([seed] { manual_seed(seed); });  // the worker's own dropout masks
   }
   optimizer_ = make_optimizer(c_.optim, *model_);
-  batcher_ = std::make_unique<Batcher>(training_examples(data_.train, data_.source_vocab, data_.target_vocab),
-                                       BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
+  batcher_ = std::make_unique<Batcher>(
+      training_examples(data_.train, data_.source_vocab, data_.target_vocab, c_.task.reverse_target),
+      BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
   // All of dev by default: greedy on a 1,000-word sample is noisy enough to keep an earlier
   // checkpoint over a better final one (G2P: 29.23% against 29.02% test WER).
   const std::size_t sample = c_.dev_sample == 0 ? data_.dev.size() : std::min(data_.dev.size(), c_.dev_sample);
@@ -449,7 +450,8 @@ double Trainer::dev_loss() {
   if (dev_sample_.empty()) return std::nan("");
   NoGradGuard no_grad;
   model_->eval();
-  std::vector<Example> examples = training_examples(dev_sample_, data_.source_vocab, data_.target_vocab);
+  std::vector<Example> examples =
+      training_examples(dev_sample_, data_.source_vocab, data_.target_vocab, c_.task.reverse_target);
   double sum = 0;
   std::size_t tokens = 0;
   for (const std::vector<std::size_t>& rows : sequential_batches(examples.size(), 256)) {
@@ -470,7 +472,8 @@ void Trainer::evaluate_dev() {
   if (dev_sample_.empty()) return;
   const auto start = clock_type::now();
   const double loss = dev_loss();
-  Scores s = evaluate(*model_, dev_sample_, data_.source_vocab, data_.target_vocab, {.beam = 1}, metric());
+  Scores s = evaluate(*model_, dev_sample_, data_.source_vocab, data_.target_vocab,
+                      {.beam = 1, .reversed_target = c_.task.reverse_target}, metric());
   const double score = metric() == "wer" ? s.wer : -s.bleu;
   const bool best = score < pos_.best;
   if (best) {
@@ -544,7 +547,8 @@ void Trainer::draw_plots() {
   if (few.empty()) return;
   std::vector<Tokens> sources;
   for (const Item& i : few) sources.push_back(i.source);
-  std::vector<Prediction> predicted = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab, {.beam = 1});
+  std::vector<Prediction> predicted = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab,
+                                                 {.beam = 1, .reversed_target = c_.task.reverse_target});
   std::vector<AttentionPlot> plots;
   for (std::size_t i = 0; i < few.size(); ++i) {
     AttentionPlot p;
@@ -571,7 +575,7 @@ void Trainer::finish() {
     load_checkpoint(*model_, best);
     fmt::print("best dev score at step {}: {}\n", pos_.best_step, best.string());
   }
-  const DecodeChoice decode{.beam = c_.beam};
+  const DecodeChoice decode{.beam = c_.beam, .reversed_target = c_.task.reverse_target};
   const std::string decoding = c_.beam > 1 ? fmt::format("beam {}", c_.beam) : "greedy";
   std::string test_line;
   if (!data_.dev.empty()) {

@@ -103,6 +103,48 @@ double length_penalty(std::size_t length, double alpha) {
   return std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
+std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
+                                  const std::vector<std::int64_t>& lengths,
+                                  const std::vector<std::vector<std::int64_t>>& targets) {
+  NoGradGuard no_grad;
+  check_source(source, "score_targets");
+  const Seq2SeqOptions& o = model.options();
+  const std::size_t batch = source.shape()[0];
+  if (targets.size() != batch) {
+    throw ShapeError(fmt::format("score_targets: {} targets for a source of batch size {}", targets.size(), batch));
+  }
+  std::size_t longest = 0;
+  for (std::size_t b = 0; b < batch; ++b) {
+    for (std::int64_t v : targets[b]) {
+      if (v < 0 || static_cast<std::size_t>(v) >= o.target_vocab_size) {
+        throw IndexError(fmt::format("score_targets: target {} holds token {}, outside [0, {})", b, v,
+                                     o.target_vocab_size));
+      }
+    }
+    longest = std::max(longest, targets[b].size());
+  }
+  EncoderState enc = model.encode(source, lengths);
+  std::vector<double> scores(batch, 0.0);
+  Indices tokens = Indices(std::vector<std::size_t>{batch}, o.bos_id);
+  DecoderState state = enc.initial;
+  // Step t scores token t of each target, and at t = its length the EOS; a
+  // finished sentence goes on being fed EOS and its rows are not read.
+  for (std::size_t t = 0; t <= longest; ++t) {
+    DecoderStep step = model.decode_step(enc.memory, tokens, state);
+    const Tensor log_probs = as_f64(log_softmax(step.logits, -1));
+    const std::size_t vocab = log_probs.shape()[1];
+    for (std::size_t b = 0; b < batch; ++b) {
+      const std::vector<std::int64_t>& y = targets[b];
+      if (t > y.size()) continue;
+      const std::int64_t v = t < y.size() ? y[t] : o.eos_id;
+      scores[b] += log_probs.array<double>().data()[b * vocab + static_cast<std::size_t>(v)];
+      tokens(b) = v;
+    }
+    state = std::move(step.state);
+  }
+  return scores;
+}
+
 std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
                                       const std::vector<std::int64_t>& lengths, const GreedyOptions& options) {
   auto argmax = [](std::size_t, const double* logits, const double*, std::size_t vocab) {

@@ -80,6 +80,15 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
                                                  const std::vector<std::int64_t>& lengths = {},
                                                  const BeamSearchOptions& options = {});
 
+/// The log-probability of given targets under the model (teacher forcing): for sentence b, the
+/// sum of log p(targets[b][t] | source, targets[b][<t]) over its tokens and a final eos_id, as
+/// Hypothesis::score counts them (targets hold no BOS and no EOS). Rescoring another model's
+/// hypotheses uses it. source [B, S] and lengths as Seq2Seq::loss; one target per sentence,
+/// each token in [0, V_t) (Error naming the sentence and the token otherwise).
+std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
+                                  const std::vector<std::int64_t>& lengths,
+                                  const std::vector<std::vector<std::int64_t>>& targets);
+
 /// Ancestral sampling from the model's distribution with temperature, then top-k, then top-p
 /// truncation, one draw per sentence and step from `gen` (the same seed gives the same samples).
 std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Generator& gen,

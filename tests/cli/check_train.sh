@@ -59,6 +59,24 @@ expect_in ens.log "^$(sed 's/ (beam 5)$//' eval.log | sed 's/[.()]/\\&/g') \\(be
 "$tapegrad" predict a/best.safetensors --ensemble a/checkpoint-0000006.safetensors abc > ens_predict.log 2>&1 || fail "predict --ensemble exit $?"
 [ "$(wc -l < ens_predict.log)" -eq 1 ] || { fail "predict --ensemble: one line expected"; cat ens_predict.log; }
 expect_in ens_predict.log '^abc	' "predict --ensemble output"
+# Right to left (--reverse-target): on this task (reversal) such a model learns to copy, and
+# decoding puts its output back in order, so it scores well only if that works.
+learned=(--task tsv --train train.tsv --dev dev.tsv --test test.tsv --embedding 12 --hidden 16 --batch-size 16
+         --warmup 3 --lr 1e-2 --steps 200 --no-plots --checkpoint-every 0)
+"$tapegrad" train "${learned[@]}" --reverse-target --out r > r.log 2>&1 || { fail "train --reverse-target exit $?"; cat r.log; }
+"$tapegrad" train "${learned[@]}" --out l > l.log 2>&1 || { fail "train (left to right) exit $?"; cat l.log; }
+bleu=$(tail -n 1 r.log | sed -E 's/^test: BLEU ([0-9.]+) .*/\1/')
+awk -v b="$bleu" 'BEGIN { exit !(b > 80) }' || { fail "right-to-left model: test BLEU $bleu, expected above 80"; tail -n 3 r.log; }
+# Rescoring: a model rescoring its own n-best ranks it as its beam did; left to right with right
+# to left runs; an ensemble must decode in one direction.
+"$tapegrad" eval l/best.safetensors > l_eval.log 2>&1 || fail "eval l exit $?"
+"$tapegrad" eval l/best.safetensors --rescore l/best.safetensors > l_self.log 2>&1 || fail "eval --rescore (itself) exit $?"
+expect_in l_self.log "^$(sed 's/ (beam 5)$//' l_eval.log | sed 's/[.()]/\\&/g') \\(beam 5, rescored with 1 more\\)$" "a model rescoring itself"
+"$tapegrad" eval l/best.safetensors --rescore r/best.safetensors > lr.log 2>&1 || fail "eval --rescore exit $?"
+expect_in lr.log '^test: BLEU [0-9.]+ .* \(beam 5, rescored with 1 more\)$' "left to right rescored by right to left"
+"$tapegrad" predict l/best.safetensors --rescore r/best.safetensors --n-best 3 abc > lr_predict.log 2>&1 || fail "predict --rescore exit $?"
+[ "$(wc -l < lr_predict.log)" -eq 3 ] || { fail "predict --rescore --n-best 3: three lines expected"; cat lr_predict.log; }
+expect_in lr_predict.log '^abc	1	c b a	' "predict --rescore: abc reversed, first"
 "$tapegrad" graph a/best.safetensors --out step.svg > graph.log 2>&1 || fail "graph exit $?"
 grep -q '<svg' step.svg || fail "graph: step.svg is not SVG"
 
@@ -114,6 +132,8 @@ expect_error 'not a training checkpoint' train --resume a/best.safetensors --out
 printf 'xyz\tz y x\n' > other.tsv
 "$tapegrad" train --task tsv --train other.tsv --dev other.tsv --embedding 4 --hidden 4 --steps 1 --no-plots --out g > g.log 2>&1 || fail "other vocabulary: exit $?"
 expect_error 'g/best\.safetensors: its vocabularies' eval a/best.safetensors --ensemble g/best.safetensors
+expect_error 'r/best\.safetensors writes targets right to left but l/best\.safetensors writes them left to right' \
+  eval l/best.safetensors --ensemble r/best.safetensors
 expect_error 'not-a-file' predict not-a-file abc
 
 if [ $failures -ne 0 ]; then

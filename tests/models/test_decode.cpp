@@ -269,6 +269,43 @@ TEST_CASE("decode: beam search n-best lists are sorted, distinct, scored and wit
   for (const Hypothesis& h : sample(*m, kSource, gen, kLengths, {.max_length = 3})) CHECK(h.tokens.size() <= 3);
 }
 
+TEST_CASE("decode: score_targets gives each target's log-probability, EOS included, as decoding scores it") {
+  for (AttentionKind kind : {AttentionKind::general, AttentionKind::additive}) {
+    auto m = f64_model(small(RecurrentKind::lstm, kind), 6);
+    const BeamSearchOptions options{.beam_size = 4, .length_penalty = 0.6, .n_best = 4, .max_length = 12};
+    std::vector<std::vector<Hypothesis>> beams = beam_search(*m, kSource, kLengths, options);
+    // Hypothesis k of every sentence at once: targets of different lengths in one batch.
+    for (std::size_t k = 0; k < 4; ++k) {
+      std::vector<std::vector<std::int64_t>> targets;
+      for (std::size_t b = 0; b < 3; ++b) {
+        const Hypothesis& h = beams[b][k];
+        targets.emplace_back(h.tokens.begin(), h.tokens.end() - (h.finished ? 1 : 0));  // without its EOS
+      }
+      std::vector<double> scores = score_targets(*m, kSource, kLengths, targets);
+      REQUIRE(scores.size() == 3);
+      for (std::size_t b = 0; b < 3; ++b) {
+        const Hypothesis& h = beams[b][k];
+        if (h.finished) CHECK(scores[b] == doctest::Approx(h.score).epsilon(1e-9));
+        // Finished or cut by max_length, the target is scored with an EOS after it.
+        std::vector<std::int64_t> with_eos = targets[b];
+        with_eos.push_back(2);
+        CHECK(scores[b] == doctest::Approx(sequence_score(*m, alone(b), with_eos)).epsilon(1e-9));
+      }
+    }
+    // Any sequence, not only what a decoder found: here "5 5 3" then EOS for every sentence.
+    std::vector<double> same = score_targets(*m, kSource, kLengths, {{5, 5, 3}, {5, 5, 3}, {5, 5, 3}});
+    for (std::size_t b = 0; b < 3; ++b) {
+      CHECK(same[b] == doctest::Approx(sequence_score(*m, alone(b), {5, 5, 3, 2})).epsilon(1e-9));
+    }
+    // The empty target: log p(EOS) at the first step.
+    CHECK(score_targets(*m, alone(1), {}, {{}})[0] == doctest::Approx(sequence_score(*m, alone(1), {2})).epsilon(1e-9));
+  }
+  auto m = f64_model(small(RecurrentKind::gru, AttentionKind::dot), 2);
+  CHECK_THROWS_AS(score_targets(*m, kSource, kLengths, {{3}, {4}}), ShapeError);
+  CHECK_THROWS_WITH_AS(score_targets(*m, kSource, kLengths, {{3}, {4, 7}, {5}}),
+                       doctest::Contains("target 1 holds token 7, outside [0, 7)"), IndexError);
+}
+
 TEST_CASE("decode: sampling is reproducible per seed and follows top-k") {
   auto m = f64_model(small(RecurrentKind::lstm, AttentionKind::dot), 5);
   const SamplingOptions options{.temperature = 2.0, .max_length = 10};
