@@ -22,7 +22,7 @@ mkdir -p "$out"
 # on the machine's speed or on what else runs on it. Training two models side
 # by side, one per core, was measured at only 5% more throughput than one
 # after the other on both cores, and gives no result until both end.
-model=(--task g2p --embedding 128 --hidden 256 --encoder-layers 2 --dropout 0.2 --lr 3e-3 --warmup 800
+model=(--task g2p --embedding 128 --hidden 256 --encoder-layers 2 --dropout 0.2 --lr 2e-3 --warmup 800
        --epochs 30 --dev-sample 2000 --seed 1)
 # Not part of a training checkpoint: given again when a run resumes.
 run=(--beam 10 --words tapegrad gradient)
