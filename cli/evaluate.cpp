@@ -163,23 +163,23 @@ std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const
       ++models;
     }
   }
-  std::vector<Prediction> out(sources.size());
+  // Per source: (score, index into pooled[i]), the candidates in pooled order.
   std::vector<std::vector<std::pair<double, std::size_t>>> ranked(sources.size());
   for (std::size_t c = 0; c < candidates.size(); ++c) {
     // + 1 for the EOS that every score counts.
     const double lp = length_penalty(candidates[c].ids.size() + 1, choice.length_penalty);
-    ranked[candidates[c].source].push_back({total[c] / double(models) / lp, c});
+    std::vector<std::pair<double, std::size_t>>& r = ranked[candidates[c].source];
+    r.push_back({total[c] / double(models) / lp, r.size()});
   }
-  std::size_t c = 0;
+  std::vector<Prediction> out(sources.size());
   for (std::size_t i = 0; i < sources.size(); ++i) {
     std::vector<std::pair<double, std::size_t>>& r = ranked[i];
     // Best first; ties keep the pooled order (the first group's ranking first).
     std::stable_sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     for (std::size_t k = 0; k < r.size() && k < std::max<std::size_t>(1, choice.n_best); ++k) {
-      out[i].tokens.push_back(pooled[i][r[k].second - c]);
+      out[i].tokens.push_back(pooled[i][r[k].second]);
       out[i].scores.push_back(r[k].first);
     }
-    c += pooled[i].size();
   }
   return out;
 }

@@ -25,13 +25,9 @@ struct PredictConfig {
 };
 
 void run_predict(const PredictConfig& c) {
-  std::vector<std::string> others = c.ensemble;
-  others.insert(others.end(), c.rescore.begin(), c.rescore.end());
-  std::vector<SavedModel> models = load_ensemble(c.checkpoint, others);
-  std::vector<std::string> paths = {c.checkpoint};
-  paths.insert(paths.end(), others.begin(), others.end());
-  const std::vector<DecodingGroup> groups = rescoring_groups(models, 1 + c.ensemble.size(), paths);
-  const SavedModel& saved = models[0];
+  const DecodingModels loaded = load_for_decoding(c.checkpoint, c.ensemble, c.rescore);
+  const std::vector<DecodingGroup>& groups = loaded.groups;
+  const SavedModel& saved = loaded.models[0];
   std::vector<std::string> sources = c.sources;
   if (sources.empty()) {
     for (std::string line; std::getline(std::cin, line);) {

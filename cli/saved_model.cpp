@@ -99,9 +99,17 @@ std::vector<SavedModel> load_ensemble(const std::string& first, const std::vecto
   return models;
 }
 
-std::vector<DecodingGroup> rescoring_groups(const std::vector<SavedModel>& models, std::size_t ensemble_size,
-                                            const std::vector<std::string>& paths) {
-  std::vector<DecodingGroup> groups(1);
+DecodingModels load_for_decoding(const std::string& first, const std::vector<std::string>& ensemble,
+                                 const std::vector<std::string>& rescore) {
+  std::vector<std::string> others = ensemble;
+  others.insert(others.end(), rescore.begin(), rescore.end());
+  DecodingModels out{load_ensemble(first, others), {}};
+  std::vector<std::string> paths = {first};
+  paths.insert(paths.end(), others.begin(), others.end());
+  const std::vector<SavedModel>& models = out.models;
+  const std::size_t ensemble_size = 1 + ensemble.size();
+  std::vector<DecodingGroup>& groups = out.groups;
+  groups.resize(1);
   groups[0].reversed_target = models.at(0).task.reverse_target;
   for (std::size_t m = 0; m < models.size(); ++m) {
     const bool reversed = models[m].task.reverse_target;
@@ -117,7 +125,7 @@ std::vector<DecodingGroup> rescoring_groups(const std::vector<SavedModel>& model
       groups.push_back({{models[m].model.get()}, reversed});
     }
   }
-  return groups;
+  return out;
 }
 
 }  // namespace tg::cli

@@ -46,10 +46,15 @@ SavedModel load_saved_model(const std::filesystem::path& path);
 /// The model at `first` and those at `others`, for an ensemble: every one must
 /// have the first's vocabularies (Error naming the file that differs).
 std::vector<SavedModel> load_ensemble(const std::string& first, const std::vector<std::string>& others);
-/// The decoding groups of `tapegrad eval|predict --rescore`: the first `ensemble_size` models
-/// decode together (they must write in one direction: Error naming the file that differs), and
-/// each model after them is a group of its own. `paths` names the models in the same order.
-std::vector<DecodingGroup> rescoring_groups(const std::vector<SavedModel>& models, std::size_t ensemble_size,
-                                            const std::vector<std::string>& paths);
+/// What `tapegrad eval` and `predict` decode with: the model at `first`, its `--ensemble` and its
+/// `--rescore` models (loaded as load_ensemble does), and their decoding groups: `first` and
+/// the ensemble decode together (they must write in one direction: Error naming the file that
+/// differs), each rescoring model is a group of its own.
+struct DecodingModels {
+  std::vector<SavedModel> models;
+  std::vector<DecodingGroup> groups;  ///< pointing into models
+};
+DecodingModels load_for_decoding(const std::string& first, const std::vector<std::string>& ensemble,
+                                 const std::vector<std::string>& rescore);
 
 }  // namespace tg::cli
