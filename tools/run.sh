@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs the dependencies, builds the `tapegrad` command line
 # (Release), and trains the default grapheme-to-phoneme model on Debian's
-# CMUdict for 11.5 minutes, printing progress and dev WER/PER as it goes, then
+# CMUdict for 11 minutes, printing progress and dev WER/PER as it goes, then
 # the test WER and PER (beam search) and pronunciations of a few new words.
 # It leaves in out/: the checkpoints (best.safetensors, the last training
 # checkpoints), metrics.jsonl, loss.png and attention.png. Extra arguments go
@@ -11,4 +11,4 @@ cd "$(dirname "$0")/.."
 bash tools/install-deps.sh --main
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build -j "$(nproc)" --target tapegrad_cli
-./build/cli/tapegrad train --task g2p --time-budget 11.5 --out out "$@"
+./build/cli/tapegrad train --task g2p --time-budget 11 --out out "$@"

@@ -81,10 +81,11 @@ expect_in lr_predict.log '^abc	1	c b a	' "predict --rescore: abc reversed, first
 grep -q '<svg' step.svg || fail "graph: step.svg is not SVG"
 
 # A time budget: the horizon is planned from timed steps, then planned again from the
-# steps taken once 15% of the budget has gone.
+# steps taken once 15% and once half of the budget has gone.
 "$tapegrad" train "${small[@]}" --time-budget 0.05 --no-plots --out t > t.log 2>&1 || { fail "time budget exit $?"; cat t.log; }
 expect_in t.log '^measured [0-9]+ ms per step: about [0-9]+ steps fit 0.05 minutes$' "first plan"
-expect_in t.log '[0-9]+ ms per step over the first [0-9]+ steps, evaluations included: [0-9]+ steps fit 0.05 minutes' "second plan"
+expect_in t.log '[0-9]+ ms per step over the last [0-9]+ steps, evaluations included: [0-9]+ steps fit 0.05 minutes' "second plan"
+[ "$(grep -c 'ms per step over the last' t.log)" -eq 2 ] || { fail "time budget: two plans after the first expected"; cat t.log; }
 expect_in t.log '^trained [0-9]+ steps in' "time-budget run's end"
 
 # Ctrl-C: a checkpoint, status 130, and the run continues from it.
