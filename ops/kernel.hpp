@@ -2,6 +2,7 @@
 /// Helpers shared by the op families: argument checks whose messages name the
 /// op, and dtype-dispatched kernels written once over xtensor expressions.
 
+#include <algorithm>
 #include <utility>
 
 #include <xtensor/xarray.hpp>
@@ -27,6 +28,29 @@ RowBroadcast row_broadcast(const Shape& a, const Shape& b);
 
 /// Normalises a possibly negative axis against `rank`; throws naming the op.
 std::size_t normalize_axis(const char* op, long axis, std::size_t rank);
+
+/// Where a backward writes the gradient of input i: into the gradient that
+/// input has already gathered (a gemm then adds with beta = 1, a kernel with
+/// +=), or into a new array that finish() hands to the tape.
+template <class T>
+class GradTarget {
+ public:
+  GradTarget(BackwardContext& c, std::size_t i) : gathered_(c.gathered_grad(i)) {
+    if (!gathered_) fresh_ = Array<T>::from_shape(c.input(i).shape());
+  }
+  T* data() { return gathered_ ? gathered_->array<T>().data() : fresh_.data(); }
+  bool accumulate() const { return gathered_ != nullptr; }
+  // Hands a new array to the tape; `untouched`: nothing was written (zeros).
+  void finish(BackwardContext& c, std::size_t i, bool untouched) {
+    if (gathered_) return;
+    if (untouched) std::fill(fresh_.begin(), fresh_.end(), T(0));
+    c.grad_input(i) = Tensor(std::move(fresh_));
+  }
+
+ private:
+  Tensor* gathered_;
+  Array<T> fresh_;
+};
 
 /// Evaluates `expr(x)` (an xtensor expression over x's array) into a new tensor of x's dtype.
 template <class F>

@@ -108,28 +108,6 @@ Array<T> matmul_forward(const Array<T>& a, const Array<T>& b, const MatmulPlan& 
   return y;
 }
 
-// Where a gradient of input i is written: into the gradient that input has
-// already gathered (gemms then add with beta = 1), or into a new array.
-template <class T>
-class GradTarget {
- public:
-  GradTarget(BackwardContext& c, std::size_t i) : gathered_(c.gathered_grad(i)) {
-    if (!gathered_) fresh_ = Array<T>::from_shape(c.input(i).shape());
-  }
-  T* data() { return gathered_ ? gathered_->array<T>().data() : fresh_.data(); }
-  bool accumulate() const { return gathered_ != nullptr; }
-  // Hands a new array to the tape; `untouched`: nothing was written (zeros).
-  void finish(BackwardContext& c, std::size_t i, bool untouched) {
-    if (gathered_) return;
-    if (untouched) std::fill(fresh_.begin(), fresh_.end(), T(0));
-    c.grad_input(i) = Tensor(std::move(fresh_));
-  }
-
- private:
-  Tensor* gathered_;
-  Array<T> fresh_;
-};
-
 // With g = dy_i: d op(a) = g op(b)^T and d op(b) = op(a)^T g, mapped back
 // through the flags (da = op(b) g^T when a is transposed, db = g^T op(a) when
 // b is). A shared operand's gradient adds up over the batch in place.
@@ -139,7 +117,7 @@ void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
   const T* b = c.input(1).array<T>().data();
   const T* g = c.grad_output().array<T>().data();
   if (c.needs_grad(0)) {
-    GradTarget<T> da(c, 0);
+    kernel::GradTarget<T> da(c, 0);
     for (std::size_t i = 0; i < p.batch; ++i) {
       const T* gi = g + i * p.y_step;
       const T* bi = b + i * p.b_step;
@@ -154,7 +132,7 @@ void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
     da.finish(c, 0, p.batch == 0);
   }
   if (c.needs_grad(1)) {
-    GradTarget<T> db(c, 1);
+    kernel::GradTarget<T> db(c, 1);
     for (std::size_t i = 0; i < p.batch; ++i) {
       const T* gi = g + i * p.y_step;
       const T* ai = a + i * p.a_step;
@@ -239,17 +217,17 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
       const T* g = c.grad_output().array<T>().data();
       // gemm's k = 0 (in = 0 or rows = 0) writes zeros, or adds nothing.
       if (c.needs_grad(0)) {
-        GradTarget<T> dx(c, 0);
+        kernel::GradTarget<T> dx(c, 0);
         gemm(false, false, rows, in, out, g, c.input(1).array<T>().data(), dx.accumulate(), dx.data());
         dx.finish(c, 0, false);
       }
       if (c.needs_grad(1)) {
-        GradTarget<T> dw(c, 1);
+        kernel::GradTarget<T> dw(c, 1);
         gemm(true, false, out, in, rows, g, c.input(0).array<T>().data(), dw.accumulate(), dw.data());
         dw.finish(c, 1, false);
       }
       if (c.num_inputs() > 2 && c.needs_grad(2)) {
-        GradTarget<T> db(c, 2);
+        kernel::GradTarget<T> db(c, 2);
         T* d = db.data();
         if (!db.accumulate()) std::fill(d, d + out, T(0));
         for (std::size_t r = 0; r < rows; ++r) {

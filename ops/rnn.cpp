@@ -72,10 +72,8 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
                     if (ctx.needs_grad(0)) {
                       // lstm_cell_output's backward (later on the tape) has usually
                       // gathered the o part already: add the other three into it.
-                      Tensor* gathered = ctx.gathered_grad(0);
-                      Array<T> fresh;
-                      if (!gathered) fresh = Array<T>::from_shape({batch, 4 * hidden});
-                      T* base = gathered ? gathered->array<T>().data() : fresh.data();
+                      kernel::GradTarget<T> dgates(ctx, 0);
+                      T* base = dgates.data();
                       auto write = [&](auto accumulate) {
                         for (std::size_t b = 0; b < batch; ++b) {
                           const T* arow = ap + b * 3 * hidden;
@@ -98,9 +96,9 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
                           }
                         }
                       };
-                      if (gathered) write(std::true_type{});
+                      if (dgates.accumulate()) write(std::true_type{});
                       else write(std::false_type{});
-                      if (!gathered) ctx.grad_input(0) = Tensor(std::move(fresh));
+                      dgates.finish(ctx, 0, false);
                     }
                     if (ctx.needs_grad(1)) {
                       Array<T> dc = Array<T>::from_shape({batch, hidden});
