@@ -11,6 +11,28 @@ if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok
 fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
   -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF
+if [ "${1:-}" = "--seq2seq" ]; then
+  # The SPEC workload: bash tools/bench.sh --seq2seq [--size tiny|small|medium]
+  shift
+  size=all
+  [ "${1:-}" = "--size" ] && size=$2
+  command -v /usr/bin/time > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time
+  cmake --build build-bench -j "$(nproc)" --target bench_seq2seq
+  for threads in 1 2; do
+    echo "== $threads thread(s)"
+    OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads ./build-bench/bench/bench_seq2seq --threads "$threads" --size "$size"
+  done
+  echo "== peak resident memory, 10 steps of one engine alone (1 thread)"
+  for s in tiny small medium; do
+    [ "$size" = all ] || [ "$size" = "$s" ] || continue
+    for engine in tapegrad libtorch; do
+      kb=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/time -v ./build-bench/bench/bench_seq2seq --threads 1 \
+             --size "$s" --engine "$engine" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
+      echo "seq2seq $s $engine peak RSS $((kb / 1024)) MiB"
+    done
+  done
+  exit 0
+fi
 cmake --build build-bench -j "$(nproc)" --target bench_overhead
 for threads in 1 2; do
   echo "== $threads thread(s)"
