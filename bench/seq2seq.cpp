@@ -6,15 +6,22 @@
 // the same run. `--engine tapegrad|libtorch --steps N` runs one engine alone (for peak
 // resident memory under /usr/bin/time -v).
 //
-// usage: bench_seq2seq [--size tiny|small|medium|all] [--threads N] [--reps N]
-//                      [--engine both|tapegrad|libtorch] [--steps N]
+// Then greedy and beam-5 decoding of the medium model (same weights in both engines):
+//   decode beam5 threads=1 tapegrad 300.0 ms libtorch 700.0 ms ratio 2.33
+//
+// usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
+//                      [--reps N] [--engine both|tapegrad|libtorch] [--steps N]
 #include <cblas.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -114,6 +121,21 @@ struct TorchSeq2Seq : torch::nn::Module {
     output = register_module("output", torch::nn::Linear(2 * H, V));
   }
 
+  // One decoder step (SPEC.md's): the new state and context, and the log-probabilities of the next token.
+  struct Step {
+    torch::Tensor s, c, context, log_probs;
+  };
+  Step step(const torch::Tensor& h, const torch::Tensor& k, const torch::Tensor& padding, const torch::Tensor& tokens,
+            const torch::Tensor& s, const torch::Tensor& c, const torch::Tensor& context) {
+    Step out;
+    std::tie(out.s, out.c) = cell(torch::cat({target_embedding(tokens), context}, 1), std::make_tuple(s, c));
+    torch::Tensor scores = torch::tanh(k + query(out.s).unsqueeze(1)).matmul(v);
+    scores = scores.masked_fill(padding, -std::numeric_limits<float>::infinity());
+    out.context = torch::bmm(torch::softmax(scores, 1).unsqueeze(1), h).squeeze(1);
+    out.log_probs = torch::log_softmax(output(torch::cat({out.s, out.context}, 1)), 1);
+    return out;
+  }
+
   torch::Tensor loss(const torch::Tensor& source, const torch::Tensor& target_in, const torch::Tensor& target_out) {
     auto [h, final_state] = encoder->forward(source_embedding(source));
     const torch::Tensor k = keys(h);
@@ -159,6 +181,228 @@ struct TheirsStep {
   }
 };
 
+// ---- Decoding: the reference model with the same weights in both engines ----
+
+// tapegrad's parameter names -> the LibTorch model's.
+void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
+  const std::map<std::string, std::string> names = {
+      {"encoder.embedding.weight", "source_embedding.weight"},
+      {"encoder.rnn.weight_ih_l0", "encoder.weight_ih_l0"},
+      {"encoder.rnn.weight_hh_l0", "encoder.weight_hh_l0"},
+      {"encoder.rnn.bias_ih_l0", "encoder.bias_ih_l0"},
+      {"encoder.rnn.bias_hh_l0", "encoder.bias_hh_l0"},
+      {"decoder.embedding.weight", "target_embedding.weight"},
+      {"decoder.cells.0.weight_ih", "cell.weight_ih"},
+      {"decoder.cells.0.weight_hh", "cell.weight_hh"},
+      {"decoder.cells.0.bias_ih", "cell.bias_ih"},
+      {"decoder.cells.0.bias_hh", "cell.bias_hh"},
+      {"decoder.attention.v", "v"},
+      {"decoder.attention.query_proj.weight", "query.weight"},
+      {"decoder.attention.query_proj.bias", "query.bias"},
+      {"decoder.attention.key_proj.weight", "keys.weight"},
+      {"decoder.output.weight", "output.weight"},
+      {"decoder.output.bias", "output.bias"}};
+  torch::NoGradGuard no_grad;
+  auto theirs = to.named_parameters();
+  std::size_t copied = 0;
+  for (const tg::NamedVar& p : from.named_parameters()) {
+    const auto it = names.find(p.name);
+    if (it == names.end() || !theirs.contains(it->second)) {
+      throw std::runtime_error("copy_weights: no LibTorch parameter for " + p.name);
+    }
+    torch::Tensor dst = theirs[it->second];
+    const tg::Array<float>& src = p.var.value().array<float>();
+    if (static_cast<std::size_t>(dst.numel()) != src.size()) throw std::runtime_error("copy_weights: size of " + p.name);
+    dst.copy_(torch::from_blob(const_cast<float*>(src.data()), dst.sizes(), torch::kFloat));
+    ++copied;
+  }
+  if (copied != theirs.size()) throw std::runtime_error("copy_weights: LibTorch has parameters tapegrad lacks");
+}
+
+constexpr std::int64_t kBos = 1, kEos = 2;
+
+// Greedy decoding in LibTorch: the most likely token at each step until every sentence has
+// written EOS or max_length tokens; returns each sentence's tokens (EOS excluded).
+std::vector<std::vector<std::int64_t>> torch_greedy(TorchSeq2Seq& m, const torch::Tensor& source, long max_length) {
+  torch::NoGradGuard no_grad;
+  auto [h, final_state] = m.encoder->forward(m.source_embedding(source));
+  const torch::Tensor k = m.keys(h), padding = source.eq(0);
+  torch::Tensor s = std::get<0>(final_state).squeeze(0), c = std::get<1>(final_state).squeeze(0);
+  torch::Tensor context = torch::zeros_like(s);
+  const long batch = source.size(0);
+  torch::Tensor tokens = torch::full({batch}, kBos, torch::kLong);
+  std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(batch));
+  std::vector<bool> done(static_cast<std::size_t>(batch), false);
+  for (long t = 0; t < max_length; ++t) {
+    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
+    tokens = step.log_probs.argmax(1);
+    s = step.s, c = step.c, context = step.context;
+    const auto next = tokens.accessor<std::int64_t, 1>();
+    bool all = true;
+    for (long b = 0; b < batch; ++b) {
+      if (done[b]) continue;
+      if (next[b] == kEos) done[b] = true;
+      else out[b].push_back(next[b]);
+      all = all && done[b];
+    }
+    if (all) break;
+  }
+  return out;
+}
+
+// Beam search in LibTorch, the algorithm of tapegrad's beam_search (models/decode.hpp): B*K rows,
+// only beam 0 alive at first, the 2K best extensions of each sentence ranked, EOS among the first
+// K ends a hypothesis, GNMT's length penalty ranks the finished ones. Returns the best per sentence.
+std::vector<std::vector<std::int64_t>> torch_beam(TorchSeq2Seq& m, const torch::Tensor& source, long beam,
+                                                  long max_length, double alpha) {
+  torch::NoGradGuard no_grad;
+  const long batch = source.size(0), rows = batch * beam;
+  auto [h0, final_state] = m.encoder->forward(m.source_embedding(source));
+  const torch::Tensor rows_of = torch::arange(batch).repeat_interleave(beam);
+  const torch::Tensor h = h0.index_select(0, rows_of), k = m.keys(h), padding = source.eq(0).index_select(0, rows_of);
+  torch::Tensor s = std::get<0>(final_state).squeeze(0).index_select(0, rows_of);
+  torch::Tensor c = std::get<1>(final_state).squeeze(0).index_select(0, rows_of);
+  torch::Tensor context = torch::zeros_like(s);
+  const double minus_inf = -std::numeric_limits<double>::infinity();
+  std::vector<double> scores(static_cast<std::size_t>(rows), minus_inf);
+  for (long b = 0; b < batch; ++b) scores[b * beam] = 0;
+  torch::Tensor tokens = torch::full({rows}, kBos, torch::kLong);
+  std::vector<std::vector<std::int64_t>> history_token, history_parent;
+  struct Finished {
+    double normalized;
+    std::vector<std::int64_t> tokens;
+  };
+  std::vector<std::vector<Finished>> finished(static_cast<std::size_t>(batch));
+  std::vector<bool> done(static_cast<std::size_t>(batch), false);
+  auto build = [&](long parent, std::size_t t, std::int64_t v, double score, bool with_last) {
+    std::vector<std::int64_t> seq;
+    if (with_last) seq.push_back(v);
+    long r = parent;
+    for (std::size_t u = t; u-- > 0;) {
+      seq.push_back(history_token[u][r]);
+      r = history_parent[u][r];
+    }
+    std::reverse(seq.begin(), seq.end());
+    const double penalty = std::pow((5.0 + double(seq.size() + (with_last ? 0 : 1))) / 6.0, alpha);
+    return Finished{score / penalty, seq};
+  };
+  for (long t = 0; t < max_length; ++t) {
+    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
+    const long vocab = step.log_probs.size(1);
+    torch::Tensor total = (step.log_probs.to(torch::kDouble) +
+                           torch::tensor(scores, torch::kDouble).unsqueeze(1)).view({batch, beam * vocab});
+    auto [top_values, top_flat] = total.topk(2 * beam, 1);
+    const auto value = top_values.accessor<double, 2>();
+    const auto flat = top_flat.accessor<std::int64_t, 2>();
+    std::vector<std::int64_t> parent(static_cast<std::size_t>(rows)), next(static_cast<std::size_t>(rows), kEos);
+    std::vector<double> next_scores(static_cast<std::size_t>(rows), minus_inf);
+    for (long r = 0; r < rows; ++r) parent[r] = r;
+    const bool last = t + 1 == max_length;
+    for (long b = 0; b < batch; ++b) {
+      if (done[b]) continue;
+      long alive = 0;
+      for (long i = 0; i < 2 * beam; ++i) {
+        const double score = value[b][i];
+        if (score == minus_inf) break;
+        const long from = b * beam + flat[b][i] / vocab;
+        const std::int64_t v = flat[b][i] % vocab;
+        if (v == kEos) {
+          if (i < beam) finished[b].push_back(build(from, std::size_t(t), v, score, false));
+        } else if (alive < beam) {
+          const long slot = b * beam + alive++;
+          parent[slot] = from;
+          next[slot] = v;
+          next_scores[slot] = score;
+        }
+      }
+      if (long(finished[b].size()) >= beam || alive == 0) {
+        done[b] = true;
+      } else if (last) {
+        for (long i = 0; i < alive; ++i) {
+          const long slot = b * beam + i;
+          finished[b].push_back(build(parent[slot], std::size_t(t), next[slot], next_scores[slot], true));
+        }
+        done[b] = true;
+      }
+    }
+    history_token.push_back(next);
+    history_parent.push_back(parent);
+    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    const torch::Tensor order = torch::tensor(parent, torch::kLong);
+    s = step.s.index_select(0, order), c = step.c.index_select(0, order);
+    context = step.context.index_select(0, order);
+    tokens = torch::tensor(next, torch::kLong);
+    scores = std::move(next_scores);
+  }
+  std::vector<std::vector<std::int64_t>> best;
+  for (std::vector<Finished>& list : finished) {
+    std::stable_sort(list.begin(), list.end(), [](const Finished& a, const Finished& b) { return a.normalized > b.normalized; });
+    best.push_back(list.empty() ? std::vector<std::int64_t>{} : list[0].tokens);
+  }
+  return best;
+}
+
+// tapegrad's best hypothesis per sentence, EOS excluded.
+std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std::vector<tg::Hypothesis>>& hyps) {
+  std::vector<std::vector<std::int64_t>> out;
+  for (const auto& list : hyps) {
+    std::vector<std::int64_t> t = list.empty() ? std::vector<std::int64_t>{} : list[0].tokens;
+    if (!t.empty() && t.back() == kEos) t.pop_back();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// Greedy and beam-5 decoding of a batch of 64 sentences of length 30 by the medium reference
+// model, up to 30 output steps; the same weights in both engines, so both write the same tokens
+// (up to float rounding, counted and printed).
+void bench_decoding(int threads, int reps) {
+  const Size s = kSizes[2];
+  const Data data = make_data(s);
+  OursStep ours(s, data);
+  ours.model.eval();
+  auto theirs = std::make_shared<TorchSeq2Seq>(s);
+  copy_weights(ours.model, *theirs);
+  theirs->eval();
+  const torch::Tensor source = TheirsStep::tensor(data.source, s);
+  const long max_length = static_cast<long>(s.length);
+  for (const long beam : {1L, 5L}) {
+    std::vector<std::vector<std::int64_t>> ours_out, theirs_out;
+    auto run_ours = [&] {
+      if (beam == 1) {
+        std::vector<std::vector<tg::Hypothesis>> lists;
+        for (tg::Hypothesis& h : tg::greedy_decode(ours.model, ours.source, ours.lengths, {.max_length = s.length}))
+          lists.push_back({std::move(h)});
+        ours_out = best_tokens(lists);
+      } else {
+        ours_out = best_tokens(tg::beam_search(ours.model, ours.source, ours.lengths,
+                                               {.beam_size = std::size_t(beam), .length_penalty = 0.6, .n_best = 1,
+                                                .max_length = s.length}));
+      }
+      tg::current_tape().reset();
+    };
+    auto run_theirs = [&] {
+      theirs_out = beam == 1 ? torch_greedy(*theirs, source, max_length)
+                             : torch_beam(*theirs, source, beam, max_length, 0.6);
+    };
+    const bench::Comparison c = bench::compare(run_ours, run_theirs, 1, reps > 0 ? reps : 5);
+    std::size_t same = 0, steps = 0;
+    for (std::size_t b = 0; b < ours_out.size(); ++b) {
+      same += b < theirs_out.size() && ours_out[b] == theirs_out[b];
+      steps = std::max(steps, ours_out[b].size());
+    }
+    const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
+    const std::string name = beam == 1 ? "greedy" : "beam5";
+    std::printf("decode %s threads=%d tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", name.c_str(), threads, ours_ms,
+                theirs_ms, c.ratio());
+    std::printf("  sentences/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
+                "the same best output for %zu of %zu sentences (longest %zu tokens)\n",
+                double(s.batch) / (ours_ms / 1e3), double(s.batch) / (theirs_ms / 1e3), c.ours.min_us / 1e3,
+                c.theirs.min_us / 1e3, same, ours_out.size(), steps);
+    std::fflush(stdout);
+  }
+}
+
 // The sgemm rate of this BLAS on a large square product, GFLOP/s.
 double sgemm_gflops() {
   const int n = 1024;
@@ -174,7 +418,7 @@ double sgemm_gflops() {
 
 int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);  // both engines share this process's OpenBLAS
-  std::string size = "all", engine = "both";
+  std::string size = "all", engine = "both", task = "all";
   int threads = 1, reps = 0, steps = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
@@ -183,6 +427,7 @@ int main(int argc, char** argv) {
     else if (key == "--reps") reps = std::atoi(value.c_str());
     else if (key == "--engine") engine = value;
     else if (key == "--steps") steps = std::atoi(value.c_str());
+    else if (key == "--task") task = value;
     else {
       std::fprintf(stderr, "bench_seq2seq: unknown option %s\n", key.c_str());
       return 1;
@@ -193,8 +438,13 @@ int main(int argc, char** argv) {
   torch::manual_seed(1);
   const double gemm_rate = engine == "both" ? sgemm_gflops() : 0;
   if (engine == "both") std::printf("sgemm %d thread(s): %.1f GFLOP/s (1024x1024x1024)\n", threads, gemm_rate);
-  bool any = false;
+  if (task != "all" && task != "train" && task != "decode") {
+    std::fprintf(stderr, "bench_seq2seq: unknown task %s (train, decode or all)\n", task.c_str());
+    return 1;
+  }
+  bool any = task == "decode";
   for (const Size& s : kSizes) {
+    if (task == "decode") break;
     if (size != "all" && size != s.name) continue;
     any = true;
     const Data data = make_data(s);
@@ -228,5 +478,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_seq2seq: unknown size %s (tiny, small, medium or all)\n", size.c_str());
     return 1;
   }
+  if (engine == "both" && task != "train") bench_decoding(threads, reps);
   return 0;
 }
