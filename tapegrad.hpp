@@ -21,6 +21,7 @@
 #include "io/safetensors.hpp"
 #include "io/training_checkpoint.hpp"
 #include "ops/activation.hpp"
+#include "ops/attention.hpp"
 #include "ops/blas.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"

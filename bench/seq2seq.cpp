@@ -356,7 +356,7 @@ std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std::vector
 // Greedy and beam-5 decoding of a batch of 64 sentences of length 30 by the medium reference
 // model, up to 30 output steps; the same weights in both engines, so both write the same tokens
 // (up to float rounding, counted and printed).
-void bench_decoding(int threads, int reps) {
+void bench_decoding(int threads, int reps, const std::string& engine) {
   const Size s = kSizes[2];
   const Data data = make_data(s);
   OursStep ours(s, data);
@@ -385,6 +385,11 @@ void bench_decoding(int threads, int reps) {
       theirs_out = beam == 1 ? torch_greedy(*theirs, source, max_length)
                              : torch_beam(*theirs, source, beam, max_length, 0.6);
     };
+    if (engine != "both") {  // one engine alone, for a profile
+      for (int i = 0; i < (reps > 0 ? reps : 5); ++i) engine == "tapegrad" ? run_ours() : run_theirs();
+      std::printf("decode beam=%ld threads=%d %s: done\n", beam, threads, engine.c_str());
+      continue;
+    }
     const bench::Comparison c = bench::compare(run_ours, run_theirs, 1, reps > 0 ? reps : 5);
     std::size_t same = 0, steps = 0;
     for (std::size_t b = 0; b < ours_out.size(); ++b) {
@@ -478,6 +483,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_seq2seq: unknown size %s (tiny, small, medium or all)\n", size.c_str());
     return 1;
   }
-  if (engine == "both" && task != "train") bench_decoding(threads, reps);
+  if (task != "train") bench_decoding(threads, reps, engine);
   return 0;
 }

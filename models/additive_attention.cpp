@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "../ops/activation.hpp"
+#include "../ops/attention.hpp"
 #include "../ops/elementwise.hpp"
 #include "../ops/linalg.hpp"
 #include "../ops/shape.hpp"
@@ -46,11 +46,8 @@ AttentionMemory AdditiveAttention::prepare(const Var& keys, const Var& values, c
 
 AttentionResult AdditiveAttention::attend(const AttentionMemory& memory, const Var& query) const {
   check_query(memory, query);
-  const std::size_t b = memory.batch, s = memory.keys.shape()[1], a = attention_size();
-  Var q = reshape(query_proj.forward(query), Shape{b, 1, a});              // [B, 1, A]
-  Var hidden = tanh(memory.keys + q);                                       // [B, S, A]
-  Var scores = reshape(matmul(hidden, reshape(v, Shape{a, 1})), Shape{b, s});  // [B, S]
-  return weigh_values(scores, memory);
+  // v . tanh(keys + q) in one pass (ops/attention.hpp): [B, S]
+  return weigh_values(additive_scores(memory.keys, query_proj.forward(query), v), memory);
 }
 
 }  // namespace tg

@@ -2,13 +2,20 @@
 
 #include <xtensor/xmath.hpp>
 
+#include "fast_math.hpp"
 #include "kernel.hpp"
 
 namespace tg {
 
 // y = tanh(x); dx = dy * (1 - y^2)
 Var tanh(const Var& x) {
-  Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::tanh(v); });
+  Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    const Array<T>& in = x.value().array<T>();
+    Array<T> out = Array<T>::from_shape(in.shape());
+    fast::tanh(in.data(), out.data(), in.size());  // vectorised for float (fast_math.hpp)
+    return Tensor(std::move(out));
+  });
   return record("tanh", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
       using T = typename std::decay_t<decltype(g)>::value_type;
