@@ -37,10 +37,16 @@ FloatKernel best_kernel() {
   return map_baseline<F>;
 }
 
+float exp_or_zero_one(float x) { return exp_or_zero(x); }
 float sigmoid_one(float x) { return sigmoid(x); }
 float tanh_one(float x) { return tanh(x); }
 
 }  // namespace
+
+void exp_or_zero(const float* in, float* out, std::size_t n) {
+  static const FloatKernel kernel = best_kernel<exp_or_zero_one>();
+  kernel(in, out, n);
+}
 
 void sigmoid(const float* in, float* out, std::size_t n) {
   static const FloatKernel kernel = best_kernel<sigmoid_one>();

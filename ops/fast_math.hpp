@@ -44,16 +44,21 @@ inline float exp(float x) {
   return out;
 }
 
+/// e^x, but exactly 0 below -87 (e^-87 ~ 1.6e-38, at the edge of the normal floats) and
+/// for -inf: a softmax's masked entries stay exactly 0.
+inline float exp_or_zero(float x) { return x < -87.0f ? 0.0f : fast::exp(x); }
+
 inline float sigmoid(float x) { return 1.0f / (1.0f + fast::exp(-x)); }
 inline float tanh(float x) { return 2.0f / (1.0f + fast::exp(-2.0f * x)) - 1.0f; }
 
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double tanh(double x) { return std::tanh(x); }
 
-/// out[i] = sigmoid(in[i]) and out[i] = tanh(in[i]) for i < n (out may be
+/// out[i] = exp_or_zero(in[i]), sigmoid(in[i]) or tanh(in[i]) for i < n (out may be
 /// in). The float versions are compiled for AVX-512, for AVX2 with FMA and for
 /// the baseline, and the loader picks the best the CPU has (target_clones in
 /// fast_math.cpp): the baseline alone runs 4 floats at a time (SSE2).
+void exp_or_zero(const float* in, float* out, std::size_t n);
 void sigmoid(const float* in, float* out, std::size_t n);
 void tanh(const float* in, float* out, std::size_t n);
 void sigmoid(const double* in, double* out, std::size_t n);

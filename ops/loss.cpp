@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "fast_math.hpp"
 #include "kernel.hpp"
 
 namespace tg {
@@ -56,6 +58,17 @@ struct Saved {
   CrossEntropyOptions options;
 };
 
+// sum_c e^(row_c - shift) for a float row: the exps vectorised (fast_math.hpp),
+// the sum in double. `scratch` is reused from row to row.
+double sum_exp_shifted(const float* row, std::size_t classes, double shift, std::vector<float>& scratch) {
+  scratch.resize(classes);
+  for (std::size_t c = 0; c < classes; ++c) scratch[c] = static_cast<float>(row[c] - shift);
+  fast::exp_or_zero(scratch.data(), scratch.data(), classes);
+  double sum = 0;
+  for (std::size_t c = 0; c < classes; ++c) sum += scratch[c];
+  return sum;
+}
+
 // loss_r = (1 - eps) (lse_r - x_rt) + eps mean_c(lse_r - x_rc); sums run in double.
 template <class T>
 Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
@@ -63,6 +76,7 @@ Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
   const double eps = s.options.label_smoothing;
   Array<T> losses = Array<T>::from_shape(to_shape(s.targets));
   s.lse.assign(rows, 0.0);
+  std::vector<float> scratch;
   double total = 0;
   for (std::size_t r = 0; r < rows; ++r) {
     const std::int64_t t = s.targets.data()[r];
@@ -72,7 +86,11 @@ Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
     const T* row = x.data() + r * classes;
     double m = -inf, sum = 0, loss = 0;
     for (std::size_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
-    for (std::size_t c = 0; c < classes && m != -inf; ++c) sum += std::exp(row[c] - m);
+    if constexpr (std::is_same_v<T, float>) {
+      if (m != -inf) sum = sum_exp_shifted(row, classes, m, scratch);
+    } else {
+      for (std::size_t c = 0; c < classes && m != -inf; ++c) sum += std::exp(row[c] - m);
+    }
     const double lse = m == -inf ? -inf : m + std::log(sum);
     s.lse[r] = lse;
     // A fully masked row gives the target probability 0: loss +inf, not NaN.
@@ -109,6 +127,19 @@ Array<T> cross_entropy_backward(const Array<T>& x, const Array<T>& dy, const Sav
     double w = s.options.reduction == Reduction::none ? dy.data()[r] : dy.data()[0];
     if (s.options.reduction == Reduction::mean) w /= static_cast<double>(s.count);
     const T* row = x.data() + r * classes;
+    if constexpr (std::is_same_v<T, float>) {
+      // softmax(x_r) = e^(x_r - lse_r), the exps vectorised; out holds them first.
+      if (s.lse[r] == -inf) {
+        std::fill(out, out + classes, 0.0f);
+      } else {
+        for (std::size_t c = 0; c < classes; ++c) out[c] = static_cast<float>(row[c] - s.lse[r]);
+        fast::exp_or_zero(out, out, classes);
+      }
+      const auto fw = static_cast<float>(w), off = static_cast<float>(eps / static_cast<double>(classes));
+      for (std::size_t c = 0; c < classes; ++c) out[c] = (out[c] - off) * fw;
+      if (t >= 0) out[t] -= static_cast<float>((1 - eps) * w);
+      continue;
+    }
     for (std::size_t c = 0; c < classes; ++c) {
       double p = s.lse[r] == -inf ? 0.0 : std::exp(row[c] - s.lse[r]);
       double target = eps / static_cast<double>(classes) + (static_cast<std::int64_t>(c) == t ? 1 - eps : 0.0);

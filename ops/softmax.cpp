@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "fast_math.hpp"
 #include "kernel.hpp"
 
 namespace tg {
@@ -31,6 +33,23 @@ struct Rows {
 template <class T>
 constexpr T neg_inf = -std::numeric_limits<T>::infinity();
 
+// One contiguous float row of softmax or log_softmax, its max m known: e^(x - m)
+// by the vectorised exp of fast_math.hpp (masked -inf entries give exactly 0),
+// summed in double.
+void float_row(const float* in, float* out, std::size_t n, float m, bool log) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = in[i] - m;
+  fast::exp_or_zero(out, out, n);
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += out[i];
+  if (log) {
+    const float log_s = static_cast<float>(std::log(s));
+    for (std::size_t i = 0; i < n; ++i) out[i] = (in[i] - m) - log_s;
+  } else {
+    const float inv = static_cast<float>(1.0 / s);
+    for (std::size_t i = 0; i < n; ++i) out[i] *= inv;
+  }
+}
+
 // The forward of both ops; `log` picks log_softmax. Sums run in double.
 template <class T>
 Array<T> softmax_forward(const Array<T>& x, const Rows& rows, bool log) {
@@ -44,6 +63,12 @@ Array<T> softmax_forward(const Array<T>& x, const Rows& rows, bool log) {
     if (m == neg_inf<T>) {  // fully masked: nothing to normalise
       for (std::size_t i = first; i < end; i += stride) out[i] = log ? neg_inf<T> : T(0);
       return;
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      if (stride == 1) {  // a contiguous row (the last axis): exps vectorised, the sum in double
+        float_row(in + first, out + first, rows.n, m, log);
+        return;
+      }
     }
     double s = 0;
     for (std::size_t i = first; i < end; i += stride) s += std::exp(static_cast<double>(in[i] - m));

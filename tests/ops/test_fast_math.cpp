@@ -88,3 +88,28 @@ TEST_CASE("fast::sigmoid and tanh over arrays (the CPU's widest clone) keep the 
   CHECK(d[0] == std::tanh(-1.0));
   CHECK(d[2] == std::tanh(0.5));
 }
+
+TEST_CASE("fast::exp_or_zero over arrays: within 2 ulp of std::exp, exactly 0 below -87 and for -inf") {
+  for (std::size_t n : {1, 3, 15, 16, 17, 33, 1000}) {
+    CAPTURE(n);
+    std::vector<float> in(n), out(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = -86.0f + 170.0f * static_cast<float>(i) / static_cast<float>(n);
+    tg::fast::exp_or_zero(in.data(), out.data(), n);
+    double worst_ulps = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double want = std::exp(static_cast<double>(in[i]));
+      const double ulp = std::nextafter(static_cast<float>(want), std::numeric_limits<float>::infinity()) -
+                         static_cast<float>(want);
+      worst_ulps = std::max(worst_ulps, std::abs(out[i] - want) / ulp);
+    }
+    CHECK(worst_ulps <= 2.0);
+  }
+  std::vector<float> edge{-std::numeric_limits<float>::infinity(), -1000.0f, -87.5f, -86.9f,
+                          std::numeric_limits<float>::quiet_NaN()};
+  tg::fast::exp_or_zero(edge.data(), edge.data(), edge.size());
+  CHECK(edge[0] == 0.0f);
+  CHECK(edge[1] == 0.0f);
+  CHECK(edge[2] == 0.0f);
+  CHECK(edge[3] > 0.0f);
+  CHECK(std::isnan(edge[4]));
+}
