@@ -19,6 +19,11 @@ namespace {
 
 constexpr double minus_inf = -std::numeric_limits<double>::infinity();
 
+/// Beam search's order of candidates (score, index): higher score first, then lower index.
+bool better_candidate(const std::pair<double, std::size_t>& a, const std::pair<double, std::size_t>& c) {
+  return a.first > c.first || (a.first == c.first && a.second < c.second);
+}
+
 /// A value as float64, for reading scores on the CPU whatever the model's dtype.
 Tensor as_f64(const Var& v) { return v.value().dtype() == DType::f64 ? v.value() : v.value().to(DType::f64); }
 
@@ -289,18 +294,25 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
     const bool last = t + 1 == options.max_length;
     for (std::size_t b = 0; b < batch; ++b) {
       if (done[b]) continue;
+      // The 2K best extensions (score, k * V + token), best first, ties to the lower index: each
+      // beam has one EOS, so at least K of them are not EOS. Scanned in index order, a candidate
+      // enters only when it beats the worst kept, which after the first few is rare.
+      const std::size_t ranked = 2 * beam;
       candidates.clear();
       for (std::size_t k = 0; k < beam; ++k) {
         const std::size_t r = b * beam + k;
         if (scores[r] == minus_inf) continue;
-        for (std::size_t v = 0; v < vocab; ++v) candidates.emplace_back(scores[r] + lp[r * vocab + v], k * vocab + v);
+        const double* row = lp + r * vocab;
+        for (std::size_t v = 0; v < vocab; ++v) {
+          const double score = scores[r] + row[v];
+          if (candidates.size() == ranked && !(score > candidates.back().first)) continue;
+          const std::pair<double, std::size_t> c{score, k * vocab + v};
+          candidates.insert(std::upper_bound(candidates.begin(), candidates.end(), c, better_candidate), c);
+          if (candidates.size() > ranked) candidates.pop_back();
+        }
       }
-      // The 2K best are enough: each beam has one EOS, so at least K of them are not EOS.
-      const std::size_t ranked = std::min(2 * beam, candidates.size());
-      std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(ranked), candidates.end(),
-                        [](const auto& a, const auto& c) { return a.first > c.first || (a.first == c.first && a.second < c.second); });
       std::size_t alive = 0;
-      for (std::size_t i = 0; i < ranked; ++i) {
+      for (std::size_t i = 0; i < candidates.size(); ++i) {
         const auto [score, flat] = candidates[i];
         if (score == minus_inf) break;
         const std::size_t from = b * beam + flat / vocab;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
+
+#include <cblas.h>
 
 #include <fmt/format.h>
 
@@ -10,6 +13,17 @@
 #include "kernel.hpp"
 
 namespace tg {
+namespace {
+
+// x . y by BLAS: its kernels vectorise the sum, which plain C++ may not reorder.
+float dot(const float* x, const float* y, std::size_t n) {
+  return cblas_sdot(static_cast<blasint>(n), x, 1, y, 1);
+}
+double dot(const double* x, const double* y, std::size_t n) {
+  return cblas_ddot(static_cast<blasint>(n), x, 1, y, 1);
+}
+
+}  // namespace
 
 // y[b, s] = v . t[b, s, :] with t = tanh(keys[b, s, :] + query[b, :])
 // dpre[b, s, a] = dy[b, s] v[a] (1 - t^2):  dkeys = dpre, dquery[b] = sum_s dpre[b, s], dv = sum_{b, s} dy t
@@ -41,9 +55,7 @@ Var additive_scores(const Var& keys, const Var& query, const Var& v) {
         T* trow = t.data() + (keep ? (b * steps + s) * size : 0);
         for (std::size_t a = 0; a < size; ++a) trow[a] = krow[a] + qrow[a];
         fast::tanh(trow, trow, size);
-        T dot = 0;
-        for (std::size_t a = 0; a < size; ++a) dot += vp[a] * trow[a];
-        out.data()[b * steps + s] = dot;
+        out.data()[b * steps + s] = dot(trow, vp, size);
       }
     }
     if (keep) saved = Tensor(std::move(t));
@@ -65,20 +77,27 @@ Var additive_scores(const Var& keys, const Var& query, const Var& v) {
                     Array<T> dv = Array<T>::from_shape(want_v ? Shape{size} : Shape{0});
                     std::fill(dquery.begin(), dquery.end(), T(0));
                     std::fill(dv.begin(), dv.end(), T(0));
+                    std::vector<T> pre(size);  // the gradient at tanh's input, one row
                     for (std::size_t b = 0; b < batch; ++b) {
-                      T* dq = want_query ? dquery.data() + b * size : nullptr;
                       for (std::size_t s = 0; s < steps; ++s) {
                         const T g = dy[b * steps + s];
                         const T* trow = tp + (b * steps + s) * size;
-                        T* dk = want_keys ? dkeys->data() + (b * steps + s) * size : nullptr;
-                        const bool add = want_keys && dkeys->accumulate();
-                        for (std::size_t a = 0; a < size; ++a) {
-                          const T pre = g * vp[a] * (T(1) - trow[a] * trow[a]);
-                          if (dk) dk[a] = add ? dk[a] + pre : pre;
-                          if (dq) dq[a] += pre;
+                        for (std::size_t a = 0; a < size; ++a) pre[a] = g * vp[a] * (T(1) - trow[a] * trow[a]);
+                        if (want_keys) {
+                          T* dk = dkeys->data() + (b * steps + s) * size;
+                          if (dkeys->accumulate()) {
+                            for (std::size_t a = 0; a < size; ++a) dk[a] += pre[a];
+                          } else {
+                            std::copy(pre.begin(), pre.end(), dk);
+                          }
                         }
-                        if (want_v)
+                        if (want_query) {
+                          T* dq = dquery.data() + b * size;
+                          for (std::size_t a = 0; a < size; ++a) dq[a] += pre[a];
+                        }
+                        if (want_v) {
                           for (std::size_t a = 0; a < size; ++a) dv.data()[a] += g * trow[a];
+                        }
                       }
                     }
                     if (want_keys) dkeys->finish(c, 0, false);
