@@ -24,6 +24,28 @@ bool better_candidate(const std::pair<double, std::size_t>& a, const std::pair<d
   return a.first > c.first || (a.first == c.first && a.second < c.second);
 }
 
+/// The 2K best extensions (score, k * V + token) of one sentence's K beams, best first, from
+/// the log-probabilities of its rows [K, V] and the beams' scores (-inf: not alive). Scanned in
+/// index order, a candidate enters only when it beats the worst kept, which after the first
+/// few is rare.
+template <class T>
+void best_extensions(const T* log_probs, std::size_t vocab, std::size_t beam, std::span<const double> scores,
+                     std::vector<std::pair<double, std::size_t>>& candidates) {
+  const std::size_t ranked = 2 * beam;
+  candidates.clear();
+  for (std::size_t k = 0; k < beam; ++k) {
+    if (scores[k] == minus_inf) continue;
+    const T* row = log_probs + k * vocab;
+    for (std::size_t v = 0; v < vocab; ++v) {
+      const double score = scores[k] + static_cast<double>(row[v]);
+      if (candidates.size() == ranked && !(score > candidates.back().first)) continue;
+      const std::pair<double, std::size_t> c{score, k * vocab + v};
+      candidates.insert(std::upper_bound(candidates.begin(), candidates.end(), c, better_candidate), c);
+      if (candidates.size() > ranked) candidates.pop_back();
+    }
+  }
+}
+
 /// A value as float64, for reading scores on the CPU whatever the model's dtype.
 Tensor as_f64(const Var& v) { return v.value().dtype() == DType::f64 ? v.value() : v.value().to(DType::f64); }
 
@@ -60,12 +82,12 @@ void check_ensemble(std::span<const Seq2Seq* const> models) {
 }
 
 /// The shared loop of greedy decoding and sampling: one token per sentence and step from
-/// choose(sentence, logits row, log-probability row, V).
-using Chooser = std::function<std::int64_t(std::size_t, const double*, const double*, std::size_t)>;
-
+/// choose(sentence, logits row, log-probability row, V), the rows in the model's dtype (a
+/// generic lambda: no [B, V] copy to float64 per step).
+template <class Choose>
 std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& source,
                                           const std::vector<std::int64_t>& lengths, std::size_t max_length,
-                                          const Chooser& choose, const char* who) {
+                                          Choose&& choose, const char* who) {
   NoGradGuard no_grad;
   check_source(source, who);
   if (max_length == 0) throw Error(fmt::format("{}: max_length must be >= 1", who));
@@ -78,24 +100,27 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
   std::size_t remaining = batch;
   for (std::size_t t = 0; t < max_length && remaining > 0; ++t) {
     DecoderStep step = model.decode_step(enc.memory, tokens, state);
-    const Tensor logits = as_f64(step.logits);
-    const Tensor log_probs = as_f64(log_softmax(step.logits, -1));
+    const Tensor& logits = step.logits.value();
+    const Tensor log_probs = log_softmax(step.logits, -1).value();
     const Tensor weights = as_f64(step.attention);
     const std::size_t vocab = logits.shape()[1];
-    for (std::size_t b = 0; b < batch; ++b) {
-      Hypothesis& h = out[b];
-      if (h.finished) continue;
-      const double* lp = log_probs.array<double>().data() + b * vocab;
-      const std::int64_t v = choose(b, logits.array<double>().data() + b * vocab, lp, vocab);
-      h.tokens.push_back(v);
-      h.score += lp[v];
-      h.attention.push_back(attention_row(weights, b, enc.lengths[b]));
-      tokens(b) = v;
-      if (v == o.eos_id) {
-        h.finished = true;
-        --remaining;
+    dispatch(logits.dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      for (std::size_t b = 0; b < batch; ++b) {
+        Hypothesis& h = out[b];
+        if (h.finished) continue;
+        const T* lp = log_probs.array<T>().data() + b * vocab;
+        const std::int64_t v = choose(b, logits.array<T>().data() + b * vocab, lp, vocab);
+        h.tokens.push_back(v);
+        h.score += static_cast<double>(lp[v]);
+        h.attention.push_back(attention_row(weights, b, enc.lengths[b]));
+        tokens(b) = v;
+        if (v == o.eos_id) {
+          h.finished = true;
+          --remaining;
+        }
       }
-    }
+    });
     state = std::move(step.state);
   }
   for (Hypothesis& h : out) h.normalized_score = h.score;
@@ -152,7 +177,7 @@ std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
 
 std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
                                       const std::vector<std::int64_t>& lengths, const GreedyOptions& options) {
-  auto argmax = [](std::size_t, const double* logits, const double*, std::size_t vocab) {
+  auto argmax = [](std::size_t, const auto* logits, const auto*, std::size_t vocab) {
     return static_cast<std::int64_t>(std::max_element(logits, logits + vocab) - logits);
   };
   return decode_one_by_one(model, source, lengths, options.max_length, argmax, "greedy_decode");
@@ -168,7 +193,7 @@ std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Gene
   }
   std::vector<std::size_t> order;
   std::vector<double> probs;
-  auto draw = [&](std::size_t, const double* logits, const double*, std::size_t vocab) -> std::int64_t {
+  auto draw = [&](std::size_t, const auto* logits, const auto*, std::size_t vocab) -> std::int64_t {
     // Most likely first; ties by token id, so that top_k = 1 picks what greedy picks.
     order.resize(vocab);
     std::iota(order.begin(), order.end(), std::size_t{0});
@@ -279,38 +304,27 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
     for (std::size_t m = 0; m < models.size(); ++m) {
       steps.push_back(models[m]->decode_step(beams[m].memory, tokens, states[m]));
     }
-    Tensor log_probs = as_f64(log_softmax(steps[0].logits, -1));
+    // One model's log-probabilities stay in its dtype (no copy of [B*K, V] per step).
+    Tensor log_probs = log_softmax(steps[0].logits, -1).value();
     if (models.size() > 1) {
-      log_probs = Tensor(Array<double>(log_probs.array<double>()));  // a copy of its own to add into
+      log_probs = Tensor(Array<double>(log_probs.to(DType::f64).array<double>()));  // a copy of its own to add into
       for (std::size_t m = 1; m < models.size(); ++m) log_probs.add_(as_f64(log_softmax(steps[m].logits, -1)));
       log_probs.array<double>() /= static_cast<double>(models.size());
     }
     history_attention.push_back(as_f64(steps[0].attention));
     const std::size_t vocab = log_probs.shape()[1];
-    const double* lp = log_probs.array<double>().data();
     std::vector<std::int64_t> parent(rows), next(rows, o.eos_id);
     std::vector<double> next_scores(rows, minus_inf);
     for (std::size_t r = 0; r < rows; ++r) parent[r] = static_cast<std::int64_t>(r);
     const bool last = t + 1 == options.max_length;
     for (std::size_t b = 0; b < batch; ++b) {
       if (done[b]) continue;
-      // The 2K best extensions (score, k * V + token), best first, ties to the lower index: each
-      // beam has one EOS, so at least K of them are not EOS. Scanned in index order, a candidate
-      // enters only when it beats the worst kept, which after the first few is rare.
-      const std::size_t ranked = 2 * beam;
-      candidates.clear();
-      for (std::size_t k = 0; k < beam; ++k) {
-        const std::size_t r = b * beam + k;
-        if (scores[r] == minus_inf) continue;
-        const double* row = lp + r * vocab;
-        for (std::size_t v = 0; v < vocab; ++v) {
-          const double score = scores[r] + row[v];
-          if (candidates.size() == ranked && !(score > candidates.back().first)) continue;
-          const std::pair<double, std::size_t> c{score, k * vocab + v};
-          candidates.insert(std::upper_bound(candidates.begin(), candidates.end(), c, better_candidate), c);
-          if (candidates.size() > ranked) candidates.pop_back();
-        }
-      }
+      // The 2K best extensions: each beam has one EOS, so at least K of them are not EOS.
+      dispatch(log_probs.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        best_extensions(log_probs.array<T>().data() + b * beam * vocab, vocab, beam,
+                        std::span<const double>(scores).subspan(b * beam, beam), candidates);
+      });
       std::size_t alive = 0;
       for (std::size_t i = 0; i < candidates.size(); ++i) {
         const auto [score, flat] = candidates[i];

@@ -37,11 +37,50 @@ FloatKernel best_kernel() {
   return map_baseline<F>;
 }
 
+// The largest of x[0..n) (-inf when n = 0), as std::max(m, x[i]) in order would give it:
+// 16 running maxima, so that the compiler can keep them in one vector.
+inline float max_in_lanes(const float* x, std::size_t n) {
+  constexpr std::size_t lanes = 16;
+  float m[lanes];
+  for (float& v : m) v = -__builtin_inff();
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (std::size_t j = 0; j < lanes; ++j) m[j] = m[j] < x[i + j] ? x[i + j] : m[j];
+  float out = -__builtin_inff();
+  for (float v : m) out = out < v ? v : out;
+  for (; i < n; ++i) out = out < x[i] ? x[i] : out;
+  return out;
+}
+
+using MaxKernel = float (*)(const float*, std::size_t);
+float max_baseline(const float* x, std::size_t n) { return max_in_lanes(x, n); }
+__attribute__((target("avx2,fma"))) float max_avx2(const float* x, std::size_t n) { return max_in_lanes(x, n); }
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float max_avx512(const float* x, std::size_t n) {
+  return max_in_lanes(x, n);
+}
+
+MaxKernel best_max_kernel() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+    return max_avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return max_avx2;
+#endif
+  return max_baseline;
+}
+
 float exp_or_zero_one(float x) { return exp_or_zero(x); }
 float sigmoid_one(float x) { return sigmoid(x); }
 float tanh_one(float x) { return tanh(x); }
 
 }  // namespace
+
+float max(const float* x, std::size_t n) {
+  static const MaxKernel kernel = best_max_kernel();
+  return kernel(x, n);
+}
 
 void exp_or_zero(const float* in, float* out, std::size_t n) {
   static const FloatKernel kernel = best_kernel<exp_or_zero_one>();

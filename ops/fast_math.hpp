@@ -59,6 +59,9 @@ inline double tanh(double x) { return std::tanh(x); }
 /// the baseline, and the loader picks the best the CPU has (target_clones in
 /// fast_math.cpp): the baseline alone runs 4 floats at a time (SSE2).
 void exp_or_zero(const float* in, float* out, std::size_t n);
+/// The largest of x[0..n), as a chain of m = std::max(m, x[i]) from m = -inf gives it: -inf
+/// when n = 0, NaN entries skipped. Vectorised as exp_or_zero.
+float max(const float* x, std::size_t n);
 void sigmoid(const float* in, float* out, std::size_t n);
 void tanh(const float* in, float* out, std::size_t n);
 void sigmoid(const double* in, double* out, std::size_t n);

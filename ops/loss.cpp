@@ -85,7 +85,11 @@ Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
     ++s.count;
     const T* row = x.data() + r * classes;
     double m = -inf, sum = 0, loss = 0;
-    for (std::size_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
+    if constexpr (std::is_same_v<T, float>) {
+      m = static_cast<double>(fast::max(row, classes));
+    } else {
+      for (std::size_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
+    }
     if constexpr (std::is_same_v<T, float>) {
       if (m != -inf) sum = sum_exp_shifted(row, classes, m, scratch);
     } else {

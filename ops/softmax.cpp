@@ -1,5 +1,6 @@
 #include "softmax.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -33,10 +34,15 @@ struct Rows {
 template <class T>
 constexpr T neg_inf = -std::numeric_limits<T>::infinity();
 
-// One contiguous float row of softmax or log_softmax, its max m known: e^(x - m)
-// by the vectorised exp of fast_math.hpp (masked -inf entries give exactly 0),
-// summed in double.
-void float_row(const float* in, float* out, std::size_t n, float m, bool log) {
+// One contiguous float row of softmax or log_softmax: e^(x - max) by the
+// vectorised exp of fast_math.hpp (masked -inf entries give exactly 0), summed
+// in double.
+void float_row(const float* in, float* out, std::size_t n, bool log) {
+  const float m = fast::max(in, n);
+  if (m == neg_inf<float>) {  // fully masked: nothing to normalise
+    std::fill(out, out + n, log ? neg_inf<float> : 0.0f);
+    return;
+  }
   for (std::size_t i = 0; i < n; ++i) out[i] = in[i] - m;
   fast::exp_or_zero(out, out, n);
   double s = 0;
@@ -57,18 +63,18 @@ Array<T> softmax_forward(const Array<T>& x, const Rows& rows, bool log) {
   const T* in = x.data();
   T* out = y.data();
   rows.each([&](std::size_t first, std::size_t stride) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (stride == 1) {  // a contiguous row (the last axis): max and exps vectorised, the sum in double
+        float_row(in + first, out + first, rows.n, log);
+        return;
+      }
+    }
     const std::size_t end = first + rows.n * stride;
     T m = neg_inf<T>;
     for (std::size_t i = first; i < end; i += stride) m = std::max(m, in[i]);
     if (m == neg_inf<T>) {  // fully masked: nothing to normalise
       for (std::size_t i = first; i < end; i += stride) out[i] = log ? neg_inf<T> : T(0);
       return;
-    }
-    if constexpr (std::is_same_v<T, float>) {
-      if (stride == 1) {  // a contiguous row (the last axis): exps vectorised, the sum in double
-        float_row(in + first, out + first, rows.n, m, log);
-        return;
-      }
     }
     double s = 0;
     for (std::size_t i = first; i < end; i += stride) s += std::exp(static_cast<double>(in[i] - m));

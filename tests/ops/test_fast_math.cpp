@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -112,4 +113,25 @@ TEST_CASE("fast::exp_or_zero over arrays: within 2 ulp of std::exp, exactly 0 be
   CHECK(edge[2] == 0.0f);
   CHECK(edge[3] > 0.0f);
   CHECK(std::isnan(edge[4]));
+}
+
+TEST_CASE("fast::max over arrays equals a chain of std::max from -inf, tails and NaN included") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  CHECK(tg::fast::max(nullptr, 0) == -inf);
+  for (std::size_t n : {1, 3, 15, 16, 17, 33, 1000}) {
+    CAPTURE(n);
+    std::vector<float> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = std::sin(static_cast<float>(i) * 1.7f) * 100.0f;
+    for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {  // the largest first, in the middle, in the tail
+      std::vector<float> y = x;
+      y[at] = 1000.0f;
+      CHECK(tg::fast::max(y.data(), n) == 1000.0f);
+      y[at] = nan;  // skipped
+      float chain = -inf;
+      for (float v : y) chain = std::max(chain, v);
+      CHECK(tg::fast::max(y.data(), n) == chain);
+    }
+    std::vector<float> masked(n, -inf);
+    CHECK(tg::fast::max(masked.data(), n) == -inf);
+  }
 }
