@@ -1,6 +1,7 @@
 #include "adam.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,30 @@ namespace {
 // addcmul_, sqrt / bias_correction2_sqrt + eps, addcdiv_). The coefficients
 // are computed in double and rounded to T once, as PyTorch passes Python
 // floats to kernels of the tensor's dtype. step_size = lr / (1 - beta1^t).
+//
+// The loop is compiled once per case (weight decay or not, AMSGrad or not), so that
+// the common one has no branch inside and vectorises.
+template <class T, bool kDecay, bool kAmsgrad>
+void adam_loop(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, T weight_decay, T beta1, T beta2,
+               T one_minus_beta1, T one_minus_beta2, T eps, T correction2, T neg_step_size) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T g = grad[i];
+    if constexpr (kDecay) g = g + weight_decay * p[i];
+    const T mi = m[i] * beta1 + one_minus_beta1 * g;
+    const T vi = v[i] * beta2 + one_minus_beta2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    T second = vi;
+    if constexpr (kAmsgrad) {
+      // torch.maximum propagates NaN.
+      if (std::isnan(second) || second > vmax[i]) vmax[i] = second;
+      second = vmax[i];
+    }
+    const T denom = std::sqrt(second) / correction2 + eps;
+    p[i] = p[i] + neg_step_size * (mi / denom);
+  }
+}
+
 template <class T>
 void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const AdamOptions& o, double decay,
                  double step_size, double bias_correction2_sqrt) {
@@ -23,20 +48,16 @@ void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const 
   const T eps = static_cast<T>(o.eps);
   const T correction2 = static_cast<T>(bias_correction2_sqrt);
   const T neg_step_size = static_cast<T>(-step_size);
-  for (std::size_t i = 0; i < n; ++i) {
-    T g = grad[i];
-    if (decay != 0) g = g + weight_decay * p[i];
-    m[i] = m[i] * beta1 + one_minus_beta1 * g;
-    v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
-    T second = v[i];
-    if (vmax != nullptr) {
-      // torch.maximum propagates NaN.
-      if (std::isnan(second) || second > vmax[i]) vmax[i] = second;
-      second = vmax[i];
-    }
-    const T denom = std::sqrt(second) / correction2 + eps;
-    p[i] = p[i] + neg_step_size * (m[i] / denom);
-  }
+  auto run = [&](auto decays, auto amsgrad) {
+    adam_loop<T, decltype(decays)::value, decltype(amsgrad)::value>(
+        p, grad, m, v, vmax, n, weight_decay, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, correction2,
+        neg_step_size);
+  };
+  const bool decays = decay != 0, amsgrad = vmax != nullptr;
+  if (decays && amsgrad) run(std::true_type{}, std::true_type{});
+  else if (decays) run(std::true_type{}, std::false_type{});
+  else if (amsgrad) run(std::false_type{}, std::true_type{});
+  else run(std::false_type{}, std::false_type{});
 }
 
 }  // namespace
