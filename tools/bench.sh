@@ -12,7 +12,7 @@ fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
   -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF
 if [ "${1:-}" = "--seq2seq" ]; then
-  # The SPEC workload: bash tools/bench.sh --seq2seq [--size tiny|small|medium]
+  # The SPEC workload and decoding: bash tools/bench.sh --seq2seq [--size tiny|small|medium]
   shift
   size=all
   [ "${1:-}" = "--size" ] && size=$2
@@ -27,7 +27,7 @@ if [ "${1:-}" = "--seq2seq" ]; then
     [ "$size" = all ] || [ "$size" = "$s" ] || continue
     for engine in tapegrad libtorch; do
       kb=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/time -v ./build-bench/bench/bench_seq2seq --threads 1 \
-             --size "$s" --engine "$engine" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
+             --task train --size "$s" --engine "$engine" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
       echo "seq2seq $s $engine peak RSS $((kb / 1024)) MiB"
     done
   done
