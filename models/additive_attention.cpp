@@ -3,9 +3,7 @@
 #include <cmath>
 
 #include "../ops/attention.hpp"
-#include "../ops/elementwise.hpp"
 #include "../ops/linalg.hpp"
-#include "../ops/shape.hpp"
 #include "init.hpp"
 
 namespace tg {

@@ -24,17 +24,34 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void map_avx51
   for (std::size_t i = 0; i < n; ++i) out[i] = F(in[i]);
 }
 
-template <float (*F)(float)>
-FloatKernel best_kernel() {
+// The widest instruction set the CPU supports, of the three the loops are built for.
+enum class Isa { baseline, avx2, avx512 };
+
+Isa widest_isa() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-    return map_avx512<F>;
+    return Isa::avx512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return map_avx2<F>;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
 #endif
-  return map_baseline<F>;
+  return Isa::baseline;
+}
+
+template <typename Kernel>
+Kernel pick(Kernel baseline, Kernel avx2, Kernel avx512) {
+  switch (widest_isa()) {
+    case Isa::avx512: return avx512;
+    case Isa::avx2: return avx2;
+    case Isa::baseline: break;
+  }
+  return baseline;
+}
+
+template <float (*F)(float)>
+FloatKernel best_kernel() {
+  return pick<FloatKernel>(map_baseline<F>, map_avx2<F>, map_avx512<F>);
 }
 
 // The largest of x[0..n) (-inf when n = 0), as std::max(m, x[i]) in order would give it:
@@ -59,17 +76,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float max_avx5
   return max_in_lanes(x, n);
 }
 
-MaxKernel best_max_kernel() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-    return max_avx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return max_avx2;
-#endif
-  return max_baseline;
-}
+MaxKernel best_max_kernel() { return pick<MaxKernel>(max_baseline, max_avx2, max_avx512); }
 
 float exp_or_zero_one(float x) { return exp_or_zero(x); }
 float sigmoid_one(float x) { return sigmoid(x); }
