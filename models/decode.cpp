@@ -49,11 +49,18 @@ void best_extensions(const T* log_probs, std::size_t vocab, std::size_t beam, st
 /// A value as float64, for reading scores on the CPU whatever the model's dtype.
 Tensor as_f64(const Var& v) { return v.value().dtype() == DType::f64 ? v.value() : v.value().to(DType::f64); }
 
-/// Row r of a float64 [N, S] attention value, cut to the sentence's source length.
+/// Row r of an [N, S] attention value, cut to the sentence's source length, as float64
+/// (the rows are read in the model's dtype: no copy of the whole value per step).
 std::vector<double> attention_row(const Tensor& weights, std::size_t r, std::int64_t length) {
   const std::size_t steps = weights.shape()[1];
-  const double* p = weights.array<double>().data() + r * steps;
-  return std::vector<double>(p, p + std::min<std::size_t>(steps, static_cast<std::size_t>(length)));
+  const std::size_t kept = std::min<std::size_t>(steps, static_cast<std::size_t>(length));
+  std::vector<double> row(kept);
+  dispatch(weights.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* p = weights.array<T>().data() + r * steps;
+    for (std::size_t s = 0; s < kept; ++s) row[s] = static_cast<double>(p[s]);
+  });
+  return row;
 }
 
 void check_source(const Indices& source, const char* who) {
@@ -102,7 +109,7 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
     DecoderStep step = model.decode_step(enc.memory, tokens, state);
     const Tensor& logits = step.logits.value();
     const Tensor log_probs = log_softmax(step.logits, -1).value();
-    const Tensor weights = as_f64(step.attention);
+    const Tensor& weights = step.attention.value();
     const std::size_t vocab = logits.shape()[1];
     dispatch(logits.dtype(), [&](auto zero) {
       using T = decltype(zero);
@@ -311,7 +318,7 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
       for (std::size_t m = 1; m < models.size(); ++m) log_probs.add_(as_f64(log_softmax(steps[m].logits, -1)));
       log_probs.array<double>() /= static_cast<double>(models.size());
     }
-    history_attention.push_back(as_f64(steps[0].attention));
+    history_attention.push_back(steps[0].attention.value());
     const std::size_t vocab = log_probs.shape()[1];
     std::vector<std::int64_t> parent(rows), next(rows, o.eos_id);
     std::vector<double> next_scores(rows, minus_inf);

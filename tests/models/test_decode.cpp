@@ -152,6 +152,33 @@ TEST_CASE("decode: greedy picks each step's argmax; its score is the model's log
   }
 }
 
+TEST_CASE("decode: a float32 model's hypotheses carry its attention, row by row as the float64 copy's") {
+  // Decoding reads the attention in the model's dtype; the rows must be the same
+  // weights as the float64 copy of the model computes, to float precision.
+  Generator gen(3);
+  Seq2Seq m32(small(RecurrentKind::lstm, AttentionKind::additive), gen);
+  m32.eval();
+  auto m64 = copy_as(m32, DType::f64);
+  const BeamSearchOptions beam{.beam_size = 3, .n_best = 1, .max_length = 6};
+  const std::vector<std::vector<Hypothesis>> b32 = beam_search(m32, kSource, kLengths, beam);
+  const std::vector<std::vector<Hypothesis>> b64 = beam_search(*m64, kSource, kLengths, beam);
+  const std::vector<Hypothesis> g32 = greedy_decode(m32, kSource, kLengths, {.max_length = 6});
+  const std::vector<Hypothesis> g64 = greedy_decode(*m64, kSource, kLengths, {.max_length = 6});
+  for (std::size_t b = 0; b < 3; ++b) {
+    for (const auto& [a, c] : {std::pair(&b32[b][0], &b64[b][0]), std::pair(&g32[b], &g64[b])}) {
+      REQUIRE(a->tokens == c->tokens);
+      REQUIRE(a->attention.size() == c->attention.size());
+      for (std::size_t t = 0; t < a->attention.size(); ++t) {
+        REQUIRE(a->attention[t].size() == static_cast<std::size_t>(kLengths[b]));
+        REQUIRE(c->attention[t].size() == a->attention[t].size());
+        for (std::size_t s = 0; s < a->attention[t].size(); ++s) {
+          CHECK(a->attention[t][s] == doctest::Approx(c->attention[t][s]).epsilon(1e-5));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("decode: beam size 1 equals greedy; top-k 1 and a tiny top-p equal greedy") {
   for (RecurrentKind cell : {RecurrentKind::lstm, RecurrentKind::gru}) {
     for (AttentionKind kind : {AttentionKind::additive, AttentionKind::general, AttentionKind::multi_head}) {
