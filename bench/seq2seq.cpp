@@ -425,8 +425,16 @@ int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);  // both engines share this process's OpenBLAS
   std::string size = "all", engine = "both", task = "all";
   int threads = 1, reps = 0, steps = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string key = argv[i], value = argv[i + 1];
+  const char* usage =
+      "usage: bench_seq2seq [--size tiny|small|medium|all] [--threads N] [--task train|decode|all]\n"
+      "                     [--engine both|tapegrad|libtorch] [--reps R] [--steps N]\n";
+  for (int i = 1; i < argc; i += 2) {
+    const std::string key = argv[i];
+    if (key == "--help" || key == "-h" || i + 1 == argc) {  // a lone word would otherwise run everything
+      std::fprintf(key == "--help" || key == "-h" ? stdout : stderr, "%s", usage);
+      return key == "--help" || key == "-h" ? 0 : 1;
+    }
+    const std::string value = argv[i + 1];
     if (key == "--size") size = value;
     else if (key == "--threads") threads = std::atoi(value.c_str());
     else if (key == "--reps") reps = std::atoi(value.c_str());
@@ -434,7 +442,7 @@ int main(int argc, char** argv) {
     else if (key == "--steps") steps = std::atoi(value.c_str());
     else if (key == "--task") task = value;
     else {
-      std::fprintf(stderr, "bench_seq2seq: unknown option %s\n", key.c_str());
+      std::fprintf(stderr, "bench_seq2seq: unknown option %s\n%s", key.c_str(), usage);
       return 1;
     }
   }
