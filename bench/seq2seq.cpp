@@ -430,9 +430,10 @@ int main(int argc, char** argv) {
       "                     [--engine both|tapegrad|libtorch] [--reps R] [--steps N]\n";
   for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i];
-    if (key == "--help" || key == "-h" || i + 1 == argc) {  // a lone word would otherwise run everything
-      std::fprintf(key == "--help" || key == "-h" ? stdout : stderr, "%s", usage);
-      return key == "--help" || key == "-h" ? 0 : 1;
+    const bool help = key == "--help" || key == "-h";
+    if (help || i + 1 == argc) {  // a lone word would otherwise run everything
+      std::fprintf(help ? stdout : stderr, "%s", usage);
+      return help ? 0 : 1;
     }
     const std::string value = argv[i + 1];
     if (key == "--size") size = value;
