@@ -37,7 +37,7 @@ AttentionMemory AdditiveAttention::prepare(const Var& keys, const Var& values, c
   memory.keys = matmul(keys, key_proj.weight, false, true);  // [B, S, A], one gemm over [B*S, Hk]
   memory.values = values;
   memory.padding = padding;
-  memory.score_padding = padding;
+  memory.score_padding = masks_nothing(padding) ? Mask() : padding;
   memory.batch = keys.shape()[0];
   return memory;
 }

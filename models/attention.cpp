@@ -1,5 +1,6 @@
 #include "attention.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <fmt/format.h>
@@ -48,6 +49,10 @@ AttentionKind parse_attention_kind(const std::string& name) {
 }
 
 bool is_empty_mask(const Mask& padding) { return padding.dimension() == 0 || padding.size() == 0; }
+
+bool masks_nothing(const Mask& padding) {
+  return is_empty_mask(padding) || std::none_of(padding.begin(), padding.end(), [](bool p) { return p; });
+}
 
 std::unique_ptr<Attention> make_attention(const AttentionOptions& options, Generator& gen) {
   switch (options.kind) {

@@ -113,6 +113,10 @@ class Attention : public Module {
 /// xtensor array is) or a mask with no elements.
 bool is_empty_mask(const Mask& padding);
 
+/// True when the mask hides no position: empty, or all false. Attention then
+/// skips the masking op (a batch of full-length sources is the common case).
+bool masks_nothing(const Mask& padding);
+
 /// An attention module of options.kind.
 std::unique_ptr<Attention> make_attention(const AttentionOptions& options, Generator& gen = default_generator());
 

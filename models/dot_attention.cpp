@@ -24,7 +24,7 @@ AttentionMemory DotAttention::prepare(const Var& keys, const Var& values, const 
   memory.keys = keys;
   memory.values = values;
   memory.padding = padding;
-  memory.score_padding = padding;
+  memory.score_padding = masks_nothing(padding) ? Mask() : padding;
   memory.batch = keys.shape()[0];
   return memory;
 }

@@ -21,7 +21,7 @@ AttentionMemory GeneralAttention::prepare(const Var& keys, const Var& values, co
   memory.keys = matmul(keys, weight, false, true);  // [B, S, Hq], one gemm over [B*S, Hk]
   memory.values = values;
   memory.padding = padding;
-  memory.score_padding = padding;
+  memory.score_padding = masks_nothing(padding) ? Mask() : padding;
   memory.batch = keys.shape()[0];
   return memory;
 }

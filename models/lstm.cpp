@@ -47,7 +47,7 @@ CellState LSTMCell::forward(const Var& x, const CellState& state) const {
     }
   }
   Var gates = options_.bias ? linear(x, weight_ih, bias_ih + bias_hh) : linear(x, weight_ih);
-  if (state.h.defined()) gates = gates + matmul(state.h, weight_hh, false, true);
+  if (state.h.defined()) gates = addmm(gates, state.h, weight_hh, false, true);
   Var c = state.c.defined() ? state.c : Var(Tensor::zeros(state_shape, x.dtype()));
   Var c_next = lstm_cell_state(gates, c);
   return {lstm_cell_output(gates, c_next), c_next};

@@ -77,7 +77,7 @@ AttentionMemory MultiHeadAttention::prepare(const Var& keys, const Var& values, 
   memory.keys = split_heads(project(keys, key_rows));      // [B * heads, S, d]
   memory.values = split_heads(project(values, value_rows));  // [B * heads, S, d]
   memory.padding = padding;
-  if (!is_empty_mask(padding)) {
+  if (!masks_nothing(padding)) {
     // PyTorch's layout: row b * heads + j masks head j of batch entry b.
     memory.score_padding = Mask::from_shape({b * heads, 1, s});
     for (std::size_t i = 0; i < b; ++i) {

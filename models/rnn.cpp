@@ -1,5 +1,7 @@
 #include "rnn.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "../autodiff/scope.hpp"
@@ -32,12 +34,11 @@ Var project_inputs(CellKind kind, const Direction& d, const Var& x) {
 // One step from the projected input x_t [B, G*H].
 CellState step(CellKind kind, const Direction& d, const Var& x_t, const CellState& s) {
   if (kind == CellKind::lstm) {
-    Var gates = x_t + matmul(s.h, d.w_hh, false, true);
+    Var gates = addmm(x_t, s.h, d.w_hh, false, true);
     Var c = lstm_cell_state(gates, s.c);
     return {lstm_cell_output(gates, c), c};
   }
-  Var h_gates = matmul(s.h, d.w_hh, false, true);
-  if (d.b_hh != nullptr) h_gates = h_gates + *d.b_hh;
+  Var h_gates = d.b_hh != nullptr ? addmm(*d.b_hh, s.h, d.w_hh, false, true) : matmul(s.h, d.w_hh, false, true);
   return {gru_cell(x_t, h_gates, s.h), Var()};
 }
 
@@ -168,7 +169,8 @@ RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const 
       // A padded step's h is the held state: zeroed here in one op for the whole
       // sequence, which also stops gradient from reaching it through the output.
       Var sequence = stack(outputs, 0);  // [T, B, H]
-      direction_outputs.push_back(lengths.empty() ? sequence : masked_fill(sequence, padded, 0.0));
+      const bool any_padded = std::find(masked.begin(), masked.end(), 1) != masked.end();
+      direction_outputs.push_back(any_padded ? masked_fill(sequence, padded, 0.0) : sequence);
     }
     x = directions == 1 ? direction_outputs[0] : concat(direction_outputs, 2);
     if (layer + 1 < o.num_layers && o.dropout > 0) x = dropout(x, o.dropout, training);

@@ -111,13 +111,15 @@ Array<T> matmul_forward(const Array<T>& a, const Array<T>& b, const MatmulPlan& 
 // With g = dy_i: d op(a) = g op(b)^T and d op(b) = op(a)^T g, mapped back
 // through the flags (da = op(b) g^T when a is transposed, db = g^T op(a) when
 // b is). A shared operand's gradient adds up over the batch in place.
+// a and b are inputs ia and ia + 1 (addmm's c comes first).
 template <class T>
-void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
-  const T* a = c.input(0).array<T>().data();
-  const T* b = c.input(1).array<T>().data();
+void matmul_backward(BackwardContext& c, const MatmulPlan& p, std::size_t ia = 0) {
+  const std::size_t ib = ia + 1;
+  const T* a = c.input(ia).array<T>().data();
+  const T* b = c.input(ib).array<T>().data();
   const T* g = c.grad_output().array<T>().data();
-  if (c.needs_grad(0)) {
-    kernel::GradTarget<T> da(c, 0);
+  if (c.needs_grad(ia)) {
+    kernel::GradTarget<T> da(c, ia);
     for (std::size_t i = 0; i < p.batch; ++i) {
       const T* gi = g + i * p.y_step;
       const T* bi = b + i * p.b_step;
@@ -129,10 +131,10 @@ void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
         gemm(false, !p.tb, p.m, p.k, p.n, gi, bi, acc, dai);
       }
     }
-    da.finish(c, 0, p.batch == 0);
+    da.finish(c, ia, p.batch == 0);
   }
-  if (c.needs_grad(1)) {
-    kernel::GradTarget<T> db(c, 1);
+  if (c.needs_grad(ib)) {
+    kernel::GradTarget<T> db(c, ib);
     for (std::size_t i = 0; i < p.batch; ++i) {
       const T* gi = g + i * p.y_step;
       const T* ai = a + i * p.a_step;
@@ -144,7 +146,7 @@ void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
         gemm(!p.ta, false, p.k, p.n, p.m, ai, gi, acc, dbi);
       }
     }
-    db.finish(c, 1, p.batch == 0);
+    db.finish(c, ib, p.batch == 0);
   }
 }
 
@@ -175,6 +177,56 @@ Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
     dispatch(c.input(0).dtype(), [&](auto zero) {
       using T = decltype(zero);
       matmul_backward<T>(c, p);
+    });
+  });
+}
+
+// y = c + op(a) op(b): c (or c's row, repeated) is copied into y and the gemm adds
+// onto it (beta = 1), which saves matmul's temporary and an add's pass over y.
+// dc = dy (or its column sums), d op(a) and d op(b) as for matmul.
+Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
+  if (a.dim() != 2 || b.dim() != 2) {
+    throw ShapeError(fmt::format("{}: a {} and b {} must be matrices", op_context("addmm"), shape_str(a.shape()),
+                                 shape_str(b.shape())));
+  }
+  const MatmulPlan p = plan_matmul(a, b, transpose_a, transpose_b);
+  const bool row = c.shape() == Shape{p.n};
+  if (c.shape() != p.out_shape && !row) {
+    throw ShapeError(fmt::format("{}: c {} must be [M, N] = {} or [N] = [{}] for a {} (transpose_a = {}) and b {} "
+                                 "(transpose_b = {})",
+                                 op_context("addmm"), shape_str(c.shape()), shape_str(p.out_shape), p.n,
+                                 shape_str(a.shape()), transpose_a, shape_str(b.shape()), transpose_b));
+  }
+  kernel::check_same_dtype("addmm", c.value(), a.value());
+  Tensor y = dispatch(a.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    Array<T> y = Array<T>::from_shape(p.out_shape);
+    const T* from = c.value().array<T>().data();
+    if (row) {
+      for (std::size_t r = 0; r < p.m; ++r) std::copy(from, from + p.n, y.data() + r * p.n);
+    } else {
+      std::copy(from, from + p.m * p.n, y.data());
+    }
+    gemm(p.ta, p.tb, p.m, p.n, p.k, a.value().array<T>().data(), b.value().array<T>().data(), true, y.data());
+    return Tensor(std::move(y));
+  });
+  return record("addmm", {c, a, b}, std::move(y), [p, row](BackwardContext& ctx) {
+    dispatch(ctx.input(1).dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      matmul_backward<T>(ctx, p, 1);
+      if (!ctx.needs_grad(0)) return;
+      if (!row) {
+        ctx.grad_input(0) = ctx.take_grad_output();
+        return;
+      }
+      kernel::GradTarget<T> dc(ctx, 0);
+      T* d = dc.data();
+      if (!dc.accumulate()) std::fill(d, d + p.n, T(0));
+      const T* g = ctx.grad_output().array<T>().data();
+      for (std::size_t r = 0; r < p.m; ++r) {
+        for (std::size_t j = 0; j < p.n; ++j) d[j] += g[r * p.n + j];
+      }
+      dc.finish(ctx, 0, false);
     });
   });
 }

@@ -18,6 +18,12 @@ namespace tg {
 /// Zero sizes work; K = 0 gives zeros.
 Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
 
+/// c + op(a) @ op(b) for matrices a and b (PyTorch's addmm with beta = alpha = 1),
+/// c [M, N] or a row [N] added to every row. One op: the gemm adds onto a copy
+/// of c, so a recurrent step's x_t + h W^T costs no temporary and no add node.
+/// Throws ShapeError naming all three shapes when they do not fit.
+Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
+
 /// x @ weight^T + bias, in PyTorch's layout: x [..., in] of rank 2 or 3,
 /// weight [out, in], bias [out]. One op with its own backward (one gemm per gradient).
 Var linear(const Var& x, const Var& weight, const Var& bias);

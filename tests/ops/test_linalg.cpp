@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -284,6 +285,45 @@ TEST_CASE("linear is x weight^T + bias in PyTorch's layout, with and without bia
     CHECK(linear(x, w, bias).value().to_vector() == std::vector<double>{11, 22, 33});
     CHECK(linear(x, w).value().to_vector() == std::vector<double>{1, 2, 3});
   }
+}
+
+TEST_CASE("addmm is c + op(a) op(b), with c a matrix or a row added to every row") {
+  std::uint64_t seed = 520;
+  for (auto [m, k, n] : {std::array<std::size_t, 3>{4, 3, 5}, {1, 3, 5}, {4, 1, 5}, {4, 3, 1}}) {
+    CAPTURE(m);
+    CAPTURE(k);
+    CAPTURE(n);
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        CAPTURE(ta);
+        CAPTURE(tb);
+        Tensor a = randn(ta ? Shape{k, m} : Shape{m, k}, seed++), b = randn(tb ? Shape{n, k} : Shape{k, n}, seed++);
+        for (Shape c_shape : {Shape{m, n}, Shape{n}}) {
+          Tensor c = randn(c_shape, seed++);
+          auto f = [ta, tb](const std::vector<Var>& v) { return addmm(v[0], v[1], v[2], ta, tb); };
+          expect_gradcheck(f, {c, a, b});
+          // Against the composed ops it replaces.
+          Var fused = addmm(Var(c), Var(a), Var(b), ta, tb);
+          Var composed = add(matmul(Var(a), Var(b), ta, tb), Var(c));
+          CHECK(fused.shape() == Shape{m, n});
+          const std::vector<double> got = fused.value().to_vector(), want = composed.value().to_vector();
+          for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("addmm names the op and the three shapes when they do not fit") {
+  Var a(Tensor::zeros({4, 3})), b(Tensor::zeros({3, 5}));
+  CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({4, 4})), a, b),
+                       doctest::Contains("op 'addmm': c [4, 4] must be [M, N] = [4, 5] or [N] = [5] for a [4, 3]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({4, 5})), a, Var(Tensor::zeros({4, 5}))),
+                       doctest::Contains("inner sizes differ (3 vs 4)"), ShapeError);
+  CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({5})), Var(Tensor::zeros({2, 4, 3})), b),
+                       doctest::Contains("must be matrices"), ShapeError);
+  CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({4, 5}, DType::f64)), a, b), doctest::Contains("op 'addmm'"), DTypeError);
 }
 
 TEST_CASE("linear names the op and all shapes when they do not fit") {
