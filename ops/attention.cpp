@@ -1,7 +1,9 @@
 #include "attention.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <cblas.h>
@@ -16,9 +18,7 @@ namespace tg {
 namespace {
 
 // x . y by BLAS: its kernels vectorise the sum, which plain C++ may not reorder.
-float dot(const float* x, const float* y, std::size_t n) {
-  return cblas_sdot(static_cast<blasint>(n), x, 1, y, 1);
-}
+// (Floats take fast::additive_score_row, which sums in lanes itself.)
 double dot(const double* x, const double* y, std::size_t n) {
   return cblas_ddot(static_cast<blasint>(n), x, 1, y, 1);
 }
@@ -53,9 +53,12 @@ Var additive_scores(const Var& keys, const Var& query, const Var& v) {
         const T* krow = kp + (b * steps + s) * size;
         const T* qrow = qp + b * size;
         T* trow = t.data() + (keep ? (b * steps + s) * size : 0);
-        for (std::size_t a = 0; a < size; ++a) trow[a] = krow[a] + qrow[a];
-        fast::tanh(trow, trow, size);
-        out.data()[b * steps + s] = dot(trow, vp, size);
+        if constexpr (std::is_same_v<T, float>) {
+          out.data()[b * steps + s] = fast::additive_score_row(krow, qrow, vp, trow, size);
+        } else {
+          for (std::size_t a = 0; a < size; ++a) trow[a] = std::tanh(krow[a] + qrow[a]);
+          out.data()[b * steps + s] = dot(trow, vp, size);
+        }
       }
     }
     if (keep) saved = Tensor(std::move(t));
@@ -82,6 +85,13 @@ Var additive_scores(const Var& keys, const Var& query, const Var& v) {
                       for (std::size_t s = 0; s < steps; ++s) {
                         const T g = dy[b * steps + s];
                         const T* trow = tp + (b * steps + s) * size;
+                        if constexpr (std::is_same_v<T, float>) {
+                          fast::additive_score_row_backward(
+                              g, trow, vp, want_keys ? dkeys->data() + (b * steps + s) * size : nullptr,
+                              want_keys && dkeys->accumulate(), want_query ? dquery.data() + b * size : nullptr,
+                              want_v ? dv.data() : nullptr, size);
+                          continue;
+                        }
                         for (std::size_t a = 0; a < size; ++a) pre[a] = g * vp[a] * (T(1) - trow[a] * trow[a]);
                         if (want_keys) {
                           T* dk = dkeys->data() + (b * steps + s) * size;

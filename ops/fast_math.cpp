@@ -78,6 +78,66 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float max_avx5
 
 MaxKernel best_max_kernel() { return pick<MaxKernel>(max_baseline, max_avx2, max_avx512); }
 
+// Additive attention's score row and its backward (see fast_math.hpp), in 16 lanes
+// so that the sums vectorise.
+inline float score_row_in_lanes(const float* k, const float* q, const float* v, float* t, std::size_t n) {
+  constexpr std::size_t lanes = 16;
+  float acc[lanes] = {};
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    for (std::size_t j = 0; j < lanes; ++j) {
+      const float tv = tanh(k[i + j] + q[i + j]);
+      t[i + j] = tv;
+      acc[j] += tv * v[i + j];
+    }
+  }
+  float out = 0;
+  for (; i < n; ++i) {
+    t[i] = tanh(k[i] + q[i]);
+    out += t[i] * v[i];
+  }
+  for (float a : acc) out += a;
+  return out;
+}
+
+inline void score_row_backward_body(float g, const float* __restrict t, const float* __restrict v,
+                                    float* __restrict dk, bool add_dk, float* __restrict dq, float* __restrict dv,
+                                    std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float p = g * v[i] * (1.0f - t[i] * t[i]);
+    if (dk != nullptr) dk[i] = add_dk ? dk[i] + p : p;
+    if (dq != nullptr) dq[i] += p;
+    if (dv != nullptr) dv[i] += g * t[i];
+  }
+}
+
+using ScoreRowKernel = float (*)(const float*, const float*, const float*, float*, std::size_t);
+float score_row_baseline(const float* k, const float* q, const float* v, float* t, std::size_t n) {
+  return score_row_in_lanes(k, q, v, t, n);
+}
+__attribute__((target("avx2,fma"))) float score_row_avx2(const float* k, const float* q, const float* v, float* t,
+                                                         std::size_t n) {
+  return score_row_in_lanes(k, q, v, t, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float score_row_avx512(
+    const float* k, const float* q, const float* v, float* t, std::size_t n) {
+  return score_row_in_lanes(k, q, v, t, n);
+}
+
+using ScoreBackwardKernel = void (*)(float, const float*, const float*, float*, bool, float*, float*, std::size_t);
+void score_backward_baseline(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq, float* dv,
+                             std::size_t n) {
+  score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
+}
+__attribute__((target("avx2,fma"))) void score_backward_avx2(float g, const float* t, const float* v, float* dk,
+                                                             bool add_dk, float* dq, float* dv, std::size_t n) {
+  score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void score_backward_avx512(
+    float g, const float* t, const float* v, float* dk, bool add_dk, float* dq, float* dv, std::size_t n) {
+  score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
+}
+
 float exp_or_zero_one(float x) { return exp_or_zero(x); }
 float sigmoid_one(float x) { return sigmoid(x); }
 float tanh_one(float x) { return tanh(x); }
@@ -102,6 +162,18 @@ void sigmoid(const float* in, float* out, std::size_t n) {
 void tanh(const float* in, float* out, std::size_t n) {
   static const FloatKernel kernel = best_kernel<tanh_one>();
   kernel(in, out, n);
+}
+
+float additive_score_row(const float* k, const float* q, const float* v, float* t, std::size_t n) {
+  static const ScoreRowKernel kernel = pick<ScoreRowKernel>(score_row_baseline, score_row_avx2, score_row_avx512);
+  return kernel(k, q, v, t, n);
+}
+
+void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq,
+                                 float* dv, std::size_t n) {
+  static const ScoreBackwardKernel kernel =
+      pick<ScoreBackwardKernel>(score_backward_baseline, score_backward_avx2, score_backward_avx512);
+  kernel(g, t, v, dk, add_dk, dq, dv, n);
 }
 
 void sigmoid(const double* in, double* out, std::size_t n) {

@@ -63,6 +63,13 @@ void exp_or_zero(const float* in, float* out, std::size_t n);
 /// when n = 0, NaN entries skipped. Vectorised as exp_or_zero.
 float max(const float* x, std::size_t n);
 void sigmoid(const float* in, float* out, std::size_t n);
+/// One row of additive attention's scores: t[i] = tanh(k[i] + q[i]) for i < n,
+/// and the result v . t (summed in 16 lanes). Vectorised as exp_or_zero.
+float additive_score_row(const float* k, const float* q, const float* v, float* t, std::size_t n);
+/// Its backward for the row's output gradient g, with p[i] = g v[i] (1 - t[i]^2):
+/// dk = p (dk += p when add_dk), dq += p, dv += g t. A null dk, dq or dv is not wanted.
+void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq,
+                                 float* dv, std::size_t n);
 void tanh(const float* in, float* out, std::size_t n);
 void sigmoid(const double* in, double* out, std::size_t n);
 void tanh(const double* in, double* out, std::size_t n);

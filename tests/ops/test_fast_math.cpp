@@ -135,3 +135,38 @@ TEST_CASE("fast::max over arrays equals a chain of std::max from -inf, tails and
     CHECK(tg::fast::max(masked.data(), n) == -inf);
   }
 }
+
+TEST_CASE("fast::additive_score_row and its backward match the formulas in double, for every tail length") {
+  std::uint64_t state = 7;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+  };
+  for (std::size_t n : {1, 15, 16, 17, 33, 130}) {
+    CAPTURE(n);
+    std::vector<float> k(n), q(n), v(n), t(n), dk(n), dq(n), dv(n);
+    for (std::size_t i = 0; i < n; ++i) k[i] = uniform(), q[i] = uniform(), v[i] = uniform(), dq[i] = uniform(),
+                                        dv[i] = uniform(), dk[i] = uniform();
+    const std::vector<float> dk0 = dk, dq0 = dq, dv0 = dv;
+    double want = 0;
+    for (std::size_t i = 0; i < n; ++i) want += std::tanh(double(k[i]) + double(q[i])) * double(v[i]);
+    const float got = tg::fast::additive_score_row(k.data(), q.data(), v.data(), t.data(), n);
+    CHECK(std::abs(got - want) <= 1e-5 * (1 + std::abs(want)));
+    for (std::size_t i = 0; i < n; ++i) CHECK(std::abs(t[i] - std::tanh(double(k[i]) + double(q[i]))) <= 2e-7);
+    const float g = 0.75f;
+    for (bool add : {false, true}) {
+      dk = dk0, dq = dq0, dv = dv0;
+      tg::fast::additive_score_row_backward(g, t.data(), v.data(), dk.data(), add, dq.data(), dv.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double p = double(g) * v[i] * (1 - double(t[i]) * t[i]);
+        CHECK(dk[i] == doctest::Approx((add ? dk0[i] : 0.0) + p).epsilon(1e-6));
+        CHECK(dq[i] == doctest::Approx(dq0[i] + p).epsilon(1e-6));
+        CHECK(dv[i] == doctest::Approx(dv0[i] + double(g) * t[i]).epsilon(1e-6));
+      }
+    }
+    // A gradient that is not wanted is not written.
+    dq = dq0;
+    tg::fast::additive_score_row_backward(g, t.data(), v.data(), nullptr, false, dq.data(), nullptr, n);
+    CHECK(dq != dq0);
+  }
+}
