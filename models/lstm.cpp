@@ -46,8 +46,13 @@ CellState LSTMCell::forward(const Var& x, const CellState& state) const {
                       dtype_name(x.dtype()), shape_str(state_shape), dtype_name(v->dtype()), shape_str(v->shape())));
     }
   }
-  Var gates = options_.bias ? linear(x, weight_ih, bias_ih + bias_hh) : linear(x, weight_ih);
-  if (state.h.defined()) gates = addmm(gates, state.h, weight_hh, false, true);
+  Var gates;
+  if (state.h.defined()) {
+    gates = options_.bias ? linear_pair(x, weight_ih, state.h, weight_hh, bias_ih, bias_hh)
+                          : linear_pair(x, weight_ih, state.h, weight_hh);
+  } else {
+    gates = options_.bias ? linear(x, weight_ih, bias_ih + bias_hh) : linear(x, weight_ih);
+  }
   Var c = state.c.defined() ? state.c : Var(Tensor::zeros(state_shape, x.dtype()));
   Var c_next = lstm_cell_state(gates, c);
   return {lstm_cell_output(gates, c_next), c_next};

@@ -233,6 +233,39 @@ Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool trans
 
 namespace {
 
+// For y = x w^T + ... with x input ix [rows, in] and w input ix + 1 [out, in]:
+// dx = dy w and dw = dy^T x, each a gemm into the gradient gathered so far when there is one.
+// gemm's k = 0 (in = 0 or rows = 0) writes zeros, or adds nothing.
+template <class T>
+void linear_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t in, std::size_t ix) {
+  const T* g = c.grad_output().array<T>().data();
+  if (c.needs_grad(ix)) {
+    kernel::GradTarget<T> dx(c, ix);
+    gemm(false, false, rows, in, out, g, c.input(ix + 1).array<T>().data(), dx.accumulate(), dx.data());
+    dx.finish(c, ix, false);
+  }
+  if (c.needs_grad(ix + 1)) {
+    kernel::GradTarget<T> dw(c, ix + 1);
+    gemm(true, false, out, in, rows, g, c.input(ix).array<T>().data(), dw.accumulate(), dw.data());
+    dw.finish(c, ix + 1, false);
+  }
+}
+
+// A bias [out] (input ib) added to every row of y: its gradient is dy's column sums.
+template <class T>
+void bias_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t ib) {
+  if (!c.needs_grad(ib)) return;
+  const T* g = c.grad_output().array<T>().data();
+  kernel::GradTarget<T> db(c, ib);
+  T* d = db.data();
+  if (!db.accumulate()) std::fill(d, d + out, T(0));
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* gr = g + r * out;
+    for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
+  }
+  db.finish(c, ib, false);
+}
+
 // y = x weight^T + bias over the rows of x [R, in] (R = its leading dims);
 // dx = dy weight, dweight = dy^T x, dbias = the column sums of dy. One op
 // rather than matmul then add: the bias is copied into y and the gemm adds onto
@@ -266,28 +299,8 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
   return record("linear", inputs, std::move(y), [rows, out, in](BackwardContext& c) {
     dispatch(c.input(0).dtype(), [&](auto zero) {
       using T = decltype(zero);
-      const T* g = c.grad_output().array<T>().data();
-      // gemm's k = 0 (in = 0 or rows = 0) writes zeros, or adds nothing.
-      if (c.needs_grad(0)) {
-        kernel::GradTarget<T> dx(c, 0);
-        gemm(false, false, rows, in, out, g, c.input(1).array<T>().data(), dx.accumulate(), dx.data());
-        dx.finish(c, 0, false);
-      }
-      if (c.needs_grad(1)) {
-        kernel::GradTarget<T> dw(c, 1);
-        gemm(true, false, out, in, rows, g, c.input(0).array<T>().data(), dw.accumulate(), dw.data());
-        dw.finish(c, 1, false);
-      }
-      if (c.num_inputs() > 2 && c.needs_grad(2)) {
-        kernel::GradTarget<T> db(c, 2);
-        T* d = db.data();
-        if (!db.accumulate()) std::fill(d, d + out, T(0));
-        for (std::size_t r = 0; r < rows; ++r) {
-          const T* gr = g + r * out;
-          for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
-        }
-        db.finish(c, 2, false);
-      }
+      linear_backward<T>(c, rows, out, in, 0);
+      if (c.num_inputs() > 2) bias_backward<T>(c, rows, out, 2);
     });
   });
 }
@@ -297,5 +310,48 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
 Var linear(const Var& x, const Var& weight, const Var& bias) { return linear_op(x, weight, &bias); }
 
 Var linear(const Var& x, const Var& weight) { return linear_op(x, weight, nullptr); }
+
+// y = x1 w1^T + x2 w2^T + b1 + b2 over the rows of the 2-D x1 and x2: both biases go into
+// y first, then both gemms add onto it. Each pair's gradients as linear's.
+Var linear_pair(const Var& x1, const Var& w1, const Var& x2, const Var& w2, const Var& b1, const Var& b2) {
+  check_linear(x1, w1, b1.defined() ? &b1 : nullptr);
+  check_linear(x2, w2, b2.defined() ? &b2 : nullptr);
+  const std::size_t rows = x1.shape()[0], out = w1.shape()[0], in1 = w1.shape()[1], in2 = w2.shape()[1];
+  if (x1.dim() != 2 || x2.dim() != 2 || x2.shape()[0] != rows || w2.shape()[0] != out) {
+    throw ShapeError(fmt::format("{}: x1 {} with w1 {} and x2 {} with w2 {} must give y of one shape [rows, out]",
+                                 op_context("linear_pair"), shape_str(x1.shape()), shape_str(w1.shape()),
+                                 shape_str(x2.shape()), shape_str(w2.shape())));
+  }
+  kernel::check_same_dtype("linear_pair", x1.value(), x2.value());
+  if (std::max({rows, out, in1, in2}) > static_cast<std::size_t>(INT_MAX)) {
+    throw ShapeError(fmt::format("{}: x1 {} and x2 {} exceed BLAS's int range", op_context("linear_pair"),
+                                 shape_str(x1.shape()), shape_str(x2.shape())));
+  }
+  std::vector<Var> inputs{x1, w1, x2, w2};
+  for (const Var* b : {&b1, &b2}) {
+    if (b->defined()) inputs.push_back(*b);
+  }
+  Tensor y = dispatch(x1.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    Array<T> y = Array<T>::from_shape({rows, out});
+    std::vector<T> bias(out, T(0));
+    for (std::size_t i = 4; i < inputs.size(); ++i) {
+      const T* b = inputs[i].value().array<T>().data();
+      for (std::size_t j = 0; j < out; ++j) bias[j] += b[j];
+    }
+    for (std::size_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), y.data() + r * out);
+    gemm(false, true, rows, out, in1, x1.value().array<T>().data(), w1.value().array<T>().data(), true, y.data());
+    gemm(false, true, rows, out, in2, x2.value().array<T>().data(), w2.value().array<T>().data(), true, y.data());
+    return Tensor(std::move(y));
+  });
+  return record("linear_pair", inputs, std::move(y), [rows, out, in1, in2](BackwardContext& c) {
+    dispatch(c.input(0).dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      linear_backward<T>(c, rows, out, in1, 0);
+      linear_backward<T>(c, rows, out, in2, 2);
+      for (std::size_t i = 4; i < c.num_inputs(); ++i) bias_backward<T>(c, rows, out, i);
+    });
+  });
+}
 
 }  // namespace tg

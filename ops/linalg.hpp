@@ -30,4 +30,11 @@ Var linear(const Var& x, const Var& weight, const Var& bias);
 /// x @ weight^T.
 Var linear(const Var& x, const Var& weight);
 
+/// x1 @ w1^T + x2 @ w2^T + b1 + b2 for matrices x1 [R, in1], x2 [R, in2] and
+/// weights [out, in1], [out, in2]: an LSTM cell's gate pre-activations (x W_ih^T
+/// + b_ih + h W_hh^T + b_hh, PyTorch's layout) as one op, where linear, matmul
+/// and two adds would be four. Either bias may be undefined (Var()).
+Var linear_pair(const Var& x1, const Var& w1, const Var& x2, const Var& w2, const Var& b1 = Var(),
+                const Var& b2 = Var());
+
 }  // namespace tg

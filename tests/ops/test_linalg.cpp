@@ -326,6 +326,37 @@ TEST_CASE("addmm names the op and the three shapes when they do not fit") {
   CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({4, 5}, DType::f64)), a, b), doctest::Contains("op 'addmm'"), DTypeError);
 }
 
+TEST_CASE("linear_pair is x1 w1^T + x2 w2^T + b1 + b2, either bias optional") {
+  std::uint64_t seed = 560;
+  for (auto [rows, in1, in2, out] : {std::array<std::size_t, 4>{4, 3, 2, 5}, {1, 3, 2, 5}, {4, 1, 1, 5}, {4, 3, 2, 1}}) {
+    CAPTURE(rows);
+    CAPTURE(out);
+    Tensor x1 = randn({rows, in1}, seed++), w1 = randn({out, in1}, seed++), x2 = randn({rows, in2}, seed++),
+           w2 = randn({out, in2}, seed++), b1 = randn({out}, seed++), b2 = randn({out}, seed++);
+    expect_gradcheck([](const std::vector<Var>& v) { return linear_pair(v[0], v[1], v[2], v[3], v[4], v[5]); },
+                     {x1, w1, x2, w2, b1, b2});
+    expect_gradcheck([](const std::vector<Var>& v) { return linear_pair(v[0], v[1], v[2], v[3]); }, {x1, w1, x2, w2});
+    expect_gradcheck([](const std::vector<Var>& v) { return linear_pair(v[0], v[1], v[2], v[3], Var(), v[4]); },
+                     {x1, w1, x2, w2, b2});
+    // Against the ops it replaces.
+    const std::vector<double> got = linear_pair(Var(x1), Var(w1), Var(x2), Var(w2), Var(b1), Var(b2)).value().to_vector();
+    const std::vector<double> want =
+        add(linear(Var(x1), Var(w1), Var(b1)), linear(Var(x2), Var(w2), Var(b2))).value().to_vector();
+    REQUIRE(got.size() == rows * out);
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
+  }
+  Var x1(Tensor::zeros({4, 3})), w1(Tensor::zeros({6, 3})), x2(Tensor::zeros({4, 2})), w2(Tensor::zeros({6, 2}));
+  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, Var(Tensor::zeros({5, 2})), w2),
+                       doctest::Contains("op 'linear_pair': x1 [4, 3] with w1 [6, 3] and x2 [5, 2] with w2 [6, 2]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, x2, Var(Tensor::zeros({5, 2}))), doctest::Contains("w2 [5, 2]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, x2, w2, Var(Tensor::zeros({5}))), doctest::Contains("bias [5]"),
+                       ShapeError);
+  CHECK_THROWS_AS(linear_pair(x1, w1, Var(Tensor::zeros({4, 2}, DType::f64)), Var(Tensor::zeros({6, 2}, DType::f64))),
+                  DTypeError);
+}
+
 TEST_CASE("linear names the op and all shapes when they do not fit") {
   Var x(Tensor::zeros({4, 3})), w(Tensor::zeros({6, 3})), bias(Tensor::zeros({6}));
   CHECK_THROWS_WITH_AS(linear(x, Var(Tensor::zeros({6, 4})), bias),
