@@ -24,20 +24,24 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void map_avx51
   for (std::size_t i = 0; i < n; ++i) out[i] = F(in[i]);
 }
 
-// The widest instruction set the CPU supports, of the three the loops are built for.
-enum class Isa { baseline, avx2, avx512 };
+}  // namespace
 
 Isa widest_isa() {
+  static const Isa isa = [] {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-    return Isa::avx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+      return Isa::avx512;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
 #endif
-  return Isa::baseline;
+    return Isa::baseline;
+  }();
+  return isa;
 }
+
+namespace {
 
 template <typename Kernel>
 Kernel pick(Kernel baseline, Kernel avx2, Kernel avx512) {

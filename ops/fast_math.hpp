@@ -18,6 +18,12 @@
 
 namespace tg::fast {
 
+/// The widest of the instruction sets the float loops are compiled for that this
+/// CPU has, checked once. Loops elsewhere (Adam's update) choose their variant by it,
+/// as the ones here do.
+enum class Isa { baseline, avx2, avx512 };
+Isa widest_isa();
+
 /// e^x for one float, branch-free: x = n ln2 + r with |r| <= ln2 / 2, e^r by a
 /// degree-6 polynomial, 2^n by adding n to the exponent bits.
 inline float exp(float x) {
