@@ -142,6 +142,39 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void score_bac
   score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
 }
 
+// out[i] = exp_or_zero(in[i] - shift) and their sum, in 16 double lanes.
+inline double exp_shifted_sum_in_lanes(const float* in, float shift, float* out, std::size_t n) {
+  constexpr std::size_t lanes = 16;
+  double acc[lanes] = {};
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    for (std::size_t j = 0; j < lanes; ++j) {
+      const float e = exp_or_zero(in[i + j] - shift);
+      out[i + j] = e;
+      acc[j] += static_cast<double>(e);
+    }
+  }
+  double sum = 0;
+  for (; i < n; ++i) {
+    out[i] = exp_or_zero(in[i] - shift);
+    sum += static_cast<double>(out[i]);
+  }
+  for (double a : acc) sum += a;
+  return sum;
+}
+
+using ExpSumKernel = double (*)(const float*, float, float*, std::size_t);
+double exp_sum_baseline(const float* in, float shift, float* out, std::size_t n) {
+  return exp_shifted_sum_in_lanes(in, shift, out, n);
+}
+__attribute__((target("avx2,fma"))) double exp_sum_avx2(const float* in, float shift, float* out, std::size_t n) {
+  return exp_shifted_sum_in_lanes(in, shift, out, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) double exp_sum_avx512(const float* in, float shift,
+                                                                                          float* out, std::size_t n) {
+  return exp_shifted_sum_in_lanes(in, shift, out, n);
+}
+
 float exp_or_zero_one(float x) { return exp_or_zero(x); }
 float sigmoid_one(float x) { return sigmoid(x); }
 float tanh_one(float x) { return tanh(x); }
@@ -166,6 +199,11 @@ void sigmoid(const float* in, float* out, std::size_t n) {
 void tanh(const float* in, float* out, std::size_t n) {
   static const FloatKernel kernel = best_kernel<tanh_one>();
   kernel(in, out, n);
+}
+
+double exp_shifted_sum(const float* in, float shift, float* out, std::size_t n) {
+  static const ExpSumKernel kernel = pick<ExpSumKernel>(exp_sum_baseline, exp_sum_avx2, exp_sum_avx512);
+  return kernel(in, shift, out, n);
 }
 
 float additive_score_row(const float* k, const float* q, const float* v, float* t, std::size_t n) {

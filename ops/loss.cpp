@@ -58,15 +58,11 @@ struct Saved {
   CrossEntropyOptions options;
 };
 
-// sum_c e^(row_c - shift) for a float row: the exps vectorised (fast_math.hpp),
-// the sum in double. `scratch` is reused from row to row.
-double sum_exp_shifted(const float* row, std::size_t classes, double shift, std::vector<float>& scratch) {
+// sum_c e^(row_c - shift) for a float row whose maximum is shift: one vectorised
+// pass (fast_math.hpp), the sum in double. `scratch` is reused from row to row.
+double sum_exp_shifted(const float* row, std::size_t classes, float shift, std::vector<float>& scratch) {
   scratch.resize(classes);
-  for (std::size_t c = 0; c < classes; ++c) scratch[c] = static_cast<float>(row[c] - shift);
-  fast::exp_or_zero(scratch.data(), scratch.data(), classes);
-  double sum = 0;
-  for (std::size_t c = 0; c < classes; ++c) sum += scratch[c];
-  return sum;
+  return fast::exp_shifted_sum(row, shift, scratch.data(), classes);
 }
 
 // loss_r = (1 - eps) (lse_r - x_rt) + eps mean_c(lse_r - x_rc); sums run in double.
@@ -91,7 +87,7 @@ Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
       for (std::size_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
     }
     if constexpr (std::is_same_v<T, float>) {
-      if (m != -inf) sum = sum_exp_shifted(row, classes, m, scratch);
+      if (m != -inf) sum = sum_exp_shifted(row, classes, static_cast<float>(m), scratch);
     } else {
       for (std::size_t c = 0; c < classes && m != -inf; ++c) sum += std::exp(row[c] - m);
     }
@@ -136,8 +132,7 @@ Array<T> cross_entropy_backward(const Array<T>& x, const Array<T>& dy, const Sav
       if (s.lse[r] == -inf) {
         std::fill(out, out + classes, 0.0f);
       } else {
-        for (std::size_t c = 0; c < classes; ++c) out[c] = static_cast<float>(row[c] - s.lse[r]);
-        fast::exp_or_zero(out, out, classes);
+        fast::exp_shifted_sum(row, static_cast<float>(s.lse[r]), out, classes);
       }
       const auto fw = static_cast<float>(w), off = static_cast<float>(eps / static_cast<double>(classes));
       for (std::size_t c = 0; c < classes; ++c) out[c] = (out[c] - off) * fw;

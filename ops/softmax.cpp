@@ -43,10 +43,7 @@ void float_row(const float* in, float* out, std::size_t n, bool log) {
     std::fill(out, out + n, log ? neg_inf<float> : 0.0f);
     return;
   }
-  for (std::size_t i = 0; i < n; ++i) out[i] = in[i] - m;
-  fast::exp_or_zero(out, out, n);
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += out[i];
+  const double s = fast::exp_shifted_sum(in, m, out, n);
   if (log) {
     const float log_s = static_cast<float>(std::log(s));
     for (std::size_t i = 0; i < n; ++i) out[i] = (in[i] - m) - log_s;

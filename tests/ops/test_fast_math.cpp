@@ -170,3 +170,30 @@ TEST_CASE("fast::additive_score_row and its backward match the formulas in doubl
     CHECK(dq != dq0);
   }
 }
+
+TEST_CASE("fast::exp_shifted_sum writes e^(x - shift), exactly 0 for -inf, and sums them in double") {
+  for (std::size_t n : {1, 15, 16, 17, 1000}) {
+    CAPTURE(n);
+    std::vector<float> in(n), out(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<float>(std::sin(0.37 * double(i)) * 6.0);
+    // A masked entry (callers treat a row of nothing but -inf apart: its shift would be -inf).
+    const std::size_t masked = n > 1 ? n / 2 : n;
+    if (masked < n) in[masked] = -std::numeric_limits<float>::infinity();
+    const float shift = *std::max_element(in.begin(), in.end());
+    double want = 0;
+    for (std::size_t i = 0; i < n; ++i) want += std::exp(double(in[i]) - double(shift));
+    const double got = tg::fast::exp_shifted_sum(in.data(), shift, out.data(), n);
+    CHECK(got == doctest::Approx(want).epsilon(1e-6));
+    if (masked < n) CHECK(out[masked] == 0.0f);
+    double written = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK(std::abs(out[i] - std::exp(double(in[i]) - double(shift))) <= 3e-7);
+      written += out[i];
+    }
+    CHECK(written == doctest::Approx(got).epsilon(1e-12));
+    // In place, as softmax calls it.
+    std::vector<float> same = in;
+    CHECK(tg::fast::exp_shifted_sum(same.data(), shift, same.data(), n) == got);
+    CHECK(same == out);
+  }
+}
