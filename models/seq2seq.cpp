@@ -473,12 +473,14 @@ Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& len
   features.reserve(steps);
   const bool scheduled = is_training() && options_.sampling_probability > 0.0;
   if (!scheduled) {
-    // One embedding lookup for all steps, laid out [T, B, E] so each step's rows are contiguous.
+    // One embedding lookup for all steps, laid out [T * B, E] so each step's rows are contiguous.
+    const std::size_t batch = target_in.shape()[0];
     Var embedded = dropout(decoder.embedding.forward(transposed(target_in)), options_.dropout, is_training());
+    embedded = reshape(embedded, Shape{steps * batch, embedded.shape()[2]});
     for (std::size_t t = 0; t < steps; ++t) {
       // One "step" scope per decoder step, its input slice included: graphs collapse the repeats.
       NameScope step_scope("step");
-      Var input = squeeze(slice(embedded, 0, static_cast<long>(t), static_cast<long>(t) + 1), 0);
+      Var input = slice(embedded, 0, static_cast<long>(t * batch), static_cast<long>((t + 1) * batch));
       DecoderStep step = decoder.step(enc.memory, input, state);
       features.push_back(step.features);
       state = std::move(step.state);
