@@ -142,23 +142,18 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void score_bac
   score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
 }
 
-// out[i] = exp_or_zero(in[i] - shift) and their sum, in 16 double lanes.
+// out[i] = exp_or_zero(in[i] - shift), then their sum in 8 double lanes: two loops,
+// because one that both exps and widens to double did not vectorise (GCC 12).
 inline double exp_shifted_sum_in_lanes(const float* in, float shift, float* out, std::size_t n) {
-  constexpr std::size_t lanes = 16;
+  for (std::size_t i = 0; i < n; ++i) out[i] = exp_or_zero(in[i] - shift);
+  constexpr std::size_t lanes = 8;
   double acc[lanes] = {};
   std::size_t i = 0;
   for (; i + lanes <= n; i += lanes) {
-    for (std::size_t j = 0; j < lanes; ++j) {
-      const float e = exp_or_zero(in[i + j] - shift);
-      out[i + j] = e;
-      acc[j] += static_cast<double>(e);
-    }
+    for (std::size_t j = 0; j < lanes; ++j) acc[j] += static_cast<double>(out[i + j]);
   }
   double sum = 0;
-  for (; i < n; ++i) {
-    out[i] = exp_or_zero(in[i] - shift);
-    sum += static_cast<double>(out[i]);
-  }
+  for (; i < n; ++i) sum += static_cast<double>(out[i]);
   for (double a : acc) sum += a;
   return sum;
 }
