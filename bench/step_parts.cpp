@@ -49,7 +49,9 @@ int main(int argc, char** argv) {
   std::vector<double> step_us;
   for (int i = 0; i < steps + 3; ++i) {  // 3 warm-up steps
     double t[6];
-    auto now = [] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
+    auto now = [] {
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    };
     t[0] = now();
     adam.zero_grad();
     t[1] = now();
