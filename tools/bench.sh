@@ -17,7 +17,7 @@ if [ "${1:-}" = "--seq2seq" ]; then
   size=all
   [ "${1:-}" = "--size" ] && size=$2
   command -v /usr/bin/time > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time
-  cmake --build build-bench -j "$(nproc)" --target bench_seq2seq
+  cmake --build build-bench -j "$(nproc)" --target bench_seq2seq bench_step_parts
   for threads in 1 2; do
     echo "== $threads thread(s)"
     OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads ./build-bench/bench/bench_seq2seq --threads "$threads" --size "$size"
