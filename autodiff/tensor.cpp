@@ -18,23 +18,44 @@ void Tensor::throw_undefined(const char* what) {
   throw Error(fmt::format("Tensor::{}: the tensor is undefined (default-constructed)", what));
 }
 
-std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where) {
+namespace {
+
+// The element count of `shape` in *count, and whether the count and its bytes fit.
+// `overflow`: the count itself does not fit (else only the bytes do not).
+bool numel_fits(const Shape& shape, std::size_t element_size, std::size_t* count, bool* overflow) {
   // Strides are signed: the non-zero sizes must multiply below 2^63 even when a
   // zero elsewhere leaves no elements ([0, 2^40, 2^40] would overflow them).
   constexpr std::size_t limit = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
   std::size_t n = 1;
-  bool overflow = false, empty = false;
+  bool empty = false;
+  *overflow = false;
   for (std::size_t d : shape) {
     empty = empty || d == 0;
-    if (d != 0) overflow = overflow || __builtin_mul_overflow(n, d, &n) || n > limit;
+    if (d != 0) *overflow = *overflow || __builtin_mul_overflow(n, d, &n) || n > limit;
   }
+  *count = empty ? 0 : n;
   // Bytes matter only where there are elements to store.
   std::size_t bytes = 0;
-  if (overflow || (!empty && (__builtin_mul_overflow(n, element_size, &bytes) || bytes > limit))) {
+  return !(*overflow || (!empty && (__builtin_mul_overflow(n, element_size, &bytes) || bytes > limit)));
+}
+
+}  // namespace
+
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where) {
+  std::size_t n = 0;
+  bool overflow = false;
+  if (!numel_fits(shape, element_size, &n, &overflow)) {
     throw ShapeError(fmt::format("{}: shape {} has more elements{} than a signed 64-bit size holds", where, shape_str(shape),
                                  overflow ? "" : fmt::format(" ({} bytes each)", element_size)));
   }
-  return empty ? 0 : n;
+  return n;
+}
+
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, const std::function<std::string()>& where) {
+  std::size_t n = 0;
+  bool overflow = false;
+  if (numel_fits(shape, element_size, &n, &overflow)) return n;
+  return checked_numel(shape, element_size, where());
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -128,6 +129,9 @@ class Tensor {
 /// factory and every op whose result can outgrow its inputs calls it before
 /// allocating, so a wrapped size never reaches memory.
 std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::string_view where);
+/// The same, with the context made only when the check fails (an op's context
+/// is a formatted string: made for every call, it showed in the tiny step's profile).
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, const std::function<std::string()>& where);
 /// Bytes per element of `dtype`.
 inline std::size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
 

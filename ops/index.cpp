@@ -89,7 +89,7 @@ Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t>
   }
   Shape shape(ids.shape().begin(), ids.shape().end());
   shape.push_back(width);
-  checked_numel(shape, sizeof(double), op_context("embedding"));
+  checked_numel(shape, sizeof(double), [] { return op_context("embedding"); });
   Tensor y = dispatch(weight.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> out = Array<T>::from_shape(shape);
@@ -160,7 +160,7 @@ Var where(const Mask& mask, const Var& a, const Var& b) {
     throw ShapeError(fmt::format("{}: mask {}, a {} and b {} do not broadcast together", op_context("where"),
                                  shape_str(mask.shape()), shape_str(a.shape()), shape_str(b.shape())));
   }
-  checked_numel(shape, sizeof(double), op_context("where"));
+  checked_numel(shape, sizeof(double), [] { return op_context("where"); });
   Tensor y = kernel::binary(a.value(), b.value(), [&](const auto& x, const auto& z) { return xt::where(mask, x, z); });
   return record("where", {a, b}, std::move(y), [mask](BackwardContext& c) {
     if (c.needs_grad(0)) {

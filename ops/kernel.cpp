@@ -26,7 +26,7 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     }
     out[i] = da == 1 ? db : da;
   }
-  checked_numel(out, sizeof(double), op_context(op));
+  checked_numel(out, sizeof(double), [&] { return op_context(op); });
   return out;
 }
 

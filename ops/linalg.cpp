@@ -92,7 +92,7 @@ MatmulPlan plan_matmul(const Var& a, const Var& b, bool ta, bool tb) {
       p.y_step = p.m * p.n;
     }
   }
-  checked_numel(p.out_shape, sizeof(double), op_context("matmul"));
+  checked_numel(p.out_shape, sizeof(double), [] { return op_context("matmul"); });
   if (std::max({p.m, p.n, p.k}) > static_cast<std::size_t>(INT_MAX)) {
     throw fail("a matrix dimension exceeds BLAS's int range");
   }
@@ -275,7 +275,7 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
   const std::size_t out = weight.shape()[0], in = weight.shape()[1];
   Shape y_shape = x.shape();
   y_shape.back() = out;
-  checked_numel(y_shape, sizeof(double), op_context("linear"));
+  checked_numel(y_shape, sizeof(double), [] { return op_context("linear"); });
   std::size_t rows = 1;
   for (std::size_t d = 0; d + 1 < x.dim(); ++d) rows *= x.shape()[d];
   if (std::max({rows, out, in}) > static_cast<std::size_t>(INT_MAX)) {

@@ -81,7 +81,7 @@ Plan make_plan(const char* op, const Shape& shape, const std::vector<long>& axes
     }
   }
   // An input with a zero-size dimension can reduce to a shape too large to exist.
-  checked_numel(p.out_shape, sizeof(double), op_context(op));
+  checked_numel(p.out_shape, sizeof(double), [&] { return op_context(op); });
   if (p.dims.empty()) {
     p.dims.push_back(1);
     kinds.push_back(0);

@@ -12,7 +12,9 @@
 namespace tg {
 namespace {
 
-using Strides = std::vector<std::ptrdiff_t>;
+// Small vectors, as Shape is: the shape ops of a step are many, and heap allocations
+// for their strides were a fifth of the tiny step's mallocs.
+using Strides = xt::svector<std::ptrdiff_t, 4>;
 
 Strides row_major_strides(const Shape& shape) {
   Strides strides(shape.size());
@@ -24,7 +26,9 @@ Strides row_major_strides(const Shape& shape) {
   return strides;
 }
 
-std::size_t element_count(const Shape& shape) { return checked_numel(shape, sizeof(double), op_context("reshape")); }
+std::size_t element_count(const Shape& shape) {
+  return checked_numel(shape, sizeof(double), [] { return op_context("reshape"); });
+}
 
 // One loop of a strided copy: n steps, `dst` and `src` elements apart.
 struct Level {
@@ -38,7 +42,7 @@ struct Level {
 // becomes a few long memcpy runs and a transpose a 2-D tiled loop.
 template <class T>
 void copy_strided(T* dst, const Strides& dst_strides, const T* src, const Strides& src_strides, const Shape& shape) {
-  std::vector<Level> levels;
+  xt::svector<Level, 8> levels;
   for (std::size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0) return;
     if (shape[d] == 1) continue;
@@ -93,7 +97,7 @@ void copy_strided(T* dst, const Strides& dst_strides, const T* src, const Stride
     }
   };
 
-  std::vector<std::size_t> index(levels.size(), 0);
+  xt::svector<std::size_t, 8> index(levels.size(), 0);
   std::ptrdiff_t dst_offset = 0, src_offset = 0;
   for (;;) {
     body(dst + dst_offset, src + src_offset);
@@ -156,7 +160,7 @@ void add_window(Tensor& dst, const Window& w, const Tensor& src) {
     const std::size_t outer = src.size() / inner;
     T* d = dst.array<T>().data();
     const T* s = src.array<T>().data();
-    std::vector<std::size_t> index(rank, 0);  // odometer over the outer dims
+    xt::svector<std::size_t, 8> index(rank, 0);  // odometer over the outer dims
     std::ptrdiff_t offset = w.offset;
     for (std::size_t row = 0; row < outer; ++row) {
       T* out = d + offset;
@@ -354,7 +358,7 @@ Var unsqueeze(const Var& x, long axis) {
 
 // y = x repeated to `shape`; dx = dy, summed back to x's shape by the tape
 Var broadcast_to(const Var& x, const Shape& shape) {
-  checked_numel(shape, sizeof(double), op_context("broadcast_to"));
+  checked_numel(shape, sizeof(double), [] { return op_context("broadcast_to"); });
   const Shape& from = x.shape();
   const std::size_t lead = shape.size() - std::min(shape.size(), from.size());
   bool fits = from.size() <= shape.size();
