@@ -164,6 +164,39 @@ void check_linear(const Var& x, const Var& weight, const Var* bias) {
   if (bias) kernel::check_same_dtype("linear", weight.value(), bias->value());
 }
 
+// For y = x w^T + ... with x input ix [rows, in] and w input ix + 1 [out, in]:
+// dx = dy w and dw = dy^T x, each a gemm into the gradient gathered so far when there is one.
+// gemm's k = 0 (in = 0 or rows = 0) writes zeros, or adds nothing.
+template <class T>
+void linear_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t in, std::size_t ix) {
+  const T* g = c.grad_output().array<T>().data();
+  if (c.needs_grad(ix)) {
+    kernel::GradTarget<T> dx(c, ix);
+    gemm(false, false, rows, in, out, g, c.input(ix + 1).array<T>().data(), dx.accumulate(), dx.data());
+    dx.finish(c, ix, false);
+  }
+  if (c.needs_grad(ix + 1)) {
+    kernel::GradTarget<T> dw(c, ix + 1);
+    gemm(true, false, out, in, rows, g, c.input(ix).array<T>().data(), dw.accumulate(), dw.data());
+    dw.finish(c, ix + 1, false);
+  }
+}
+
+// A bias [out] (input ib) added to every row of y: its gradient is dy's column sums.
+template <class T>
+void bias_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t ib) {
+  if (!c.needs_grad(ib)) return;
+  const T* g = c.grad_output().array<T>().data();
+  kernel::GradTarget<T> db(c, ib);
+  T* d = db.data();
+  if (!db.accumulate()) std::fill(d, d + out, T(0));
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* gr = g + r * out;
+    for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
+  }
+  db.finish(c, ib, false);
+}
+
 }  // namespace
 
 // y = op(a) op(b); d op(a) = dy op(b)^T, d op(b) = op(a)^T dy (all gemms with flags)
@@ -214,57 +247,16 @@ Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool trans
     dispatch(ctx.input(1).dtype(), [&](auto zero) {
       using T = decltype(zero);
       matmul_backward<T>(ctx, p, 1);
-      if (!ctx.needs_grad(0)) return;
       if (!row) {
-        ctx.grad_input(0) = ctx.take_grad_output();
+        if (ctx.needs_grad(0)) ctx.grad_input(0) = ctx.take_grad_output();
         return;
       }
-      kernel::GradTarget<T> dc(ctx, 0);
-      T* d = dc.data();
-      if (!dc.accumulate()) std::fill(d, d + p.n, T(0));
-      const T* g = ctx.grad_output().array<T>().data();
-      for (std::size_t r = 0; r < p.m; ++r) {
-        for (std::size_t j = 0; j < p.n; ++j) d[j] += g[r * p.n + j];
-      }
-      dc.finish(ctx, 0, false);
+      bias_backward<T>(ctx, p.m, p.n, 0);
     });
   });
 }
 
 namespace {
-
-// For y = x w^T + ... with x input ix [rows, in] and w input ix + 1 [out, in]:
-// dx = dy w and dw = dy^T x, each a gemm into the gradient gathered so far when there is one.
-// gemm's k = 0 (in = 0 or rows = 0) writes zeros, or adds nothing.
-template <class T>
-void linear_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t in, std::size_t ix) {
-  const T* g = c.grad_output().array<T>().data();
-  if (c.needs_grad(ix)) {
-    kernel::GradTarget<T> dx(c, ix);
-    gemm(false, false, rows, in, out, g, c.input(ix + 1).array<T>().data(), dx.accumulate(), dx.data());
-    dx.finish(c, ix, false);
-  }
-  if (c.needs_grad(ix + 1)) {
-    kernel::GradTarget<T> dw(c, ix + 1);
-    gemm(true, false, out, in, rows, g, c.input(ix).array<T>().data(), dw.accumulate(), dw.data());
-    dw.finish(c, ix + 1, false);
-  }
-}
-
-// A bias [out] (input ib) added to every row of y: its gradient is dy's column sums.
-template <class T>
-void bias_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t ib) {
-  if (!c.needs_grad(ib)) return;
-  const T* g = c.grad_output().array<T>().data();
-  kernel::GradTarget<T> db(c, ib);
-  T* d = db.data();
-  if (!db.accumulate()) std::fill(d, d + out, T(0));
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* gr = g + r * out;
-    for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
-  }
-  db.finish(c, ib, false);
-}
 
 // y = x weight^T + bias over the rows of x [R, in] (R = its leading dims);
 // dx = dy weight, dweight = dy^T x, dbias = the column sums of dy. One op
