@@ -62,8 +62,8 @@ inline double tanh(double x) { return std::tanh(x); }
 
 /// out[i] = exp_or_zero(in[i]), sigmoid(in[i]) or tanh(in[i]) for i < n (out may be
 /// in). The float versions are compiled for AVX-512, for AVX2 with FMA and for
-/// the baseline, and the loader picks the best the CPU has (target_clones in
-/// fast_math.cpp): the baseline alone runs 4 floats at a time (SSE2).
+/// the baseline, and the first call picks the best the CPU has (widest_isa()):
+/// the baseline alone runs 4 floats at a time (SSE2).
 void exp_or_zero(const float* in, float* out, std::size_t n);
 /// The largest of x[0..n), as a chain of m = std::max(m, x[i]) from m = -inf gives it: -inf
 /// when n = 0, NaN entries skipped. Vectorised as exp_or_zero.
