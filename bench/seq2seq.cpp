@@ -10,7 +10,8 @@
 //   decode beam5 threads=1 tapegrad 300.0 ms libtorch 700.0 ms ratio 2.33
 //
 // usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
-//                      [--reps N] [--engine both|tapegrad|libtorch] [--steps N]
+//                      [--reps N] [--block N] [--engine both|tapegrad|libtorch] [--steps N]
+// --block N: steps each engine runs in a row per timed sample (default: 20 for tiny, else 1).
 #include <cblas.h>
 
 #include <algorithm>
@@ -35,11 +36,12 @@ namespace {
 struct Size {
   const char* name;
   std::size_t batch, vocab, embed, hidden, length;
-  int reps;  // timed steps per engine
+  int reps;   // timed samples per engine
+  int block;  // steps per sample: each engine runs this many in a row (bench::compare)
 };
 
-const Size kSizes[] = {{"tiny", 1, 100, 32, 32, 10, 200}, {"small", 32, 1000, 64, 128, 20, 30},
-                       {"medium", 64, 8000, 256, 512, 30, 5}};
+const Size kSizes[] = {{"tiny", 1, 100, 32, 32, 10, 40, 20}, {"small", 32, 1000, 64, 128, 20, 30, 1},
+                       {"medium", 64, 8000, 256, 512, 30, 5, 1}};
 
 // Forward GEMM FLOPs of one step, as SPEC.md counts them.
 double forward_flops(const Size& s) {
@@ -424,10 +426,10 @@ double sgemm_gflops() {
 int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);  // both engines share this process's OpenBLAS
   std::string size = "all", engine = "both", task = "all";
-  int threads = 1, reps = 0, steps = 10;
+  int threads = 1, reps = 0, steps = 10, block = 0;
   const char* usage =
       "usage: bench_seq2seq [--size tiny|small|medium|all] [--threads N] [--task train|decode|all]\n"
-      "                     [--engine both|tapegrad|libtorch] [--reps R] [--steps N]\n";
+      "                     [--engine both|tapegrad|libtorch] [--reps R] [--block N] [--steps N]\n";
   for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i];
     const bool help = key == "--help" || key == "-h";
@@ -439,6 +441,7 @@ int main(int argc, char** argv) {
     if (key == "--size") size = value;
     else if (key == "--threads") threads = std::atoi(value.c_str());
     else if (key == "--reps") reps = std::atoi(value.c_str());
+    else if (key == "--block") block = std::atoi(value.c_str());
     else if (key == "--engine") engine = value;
     else if (key == "--steps") steps = std::atoi(value.c_str());
     else if (key == "--task") task = value;
@@ -479,7 +482,8 @@ int main(int argc, char** argv) {
     TheirsStep theirs(s, data);
     const int n = reps > 0 ? reps : s.reps;
     gemm_rate = std::max(gemm_rate, sgemm_gflops());
-    const bench::Comparison c = bench::compare([&] { ours(); }, [&] { theirs(); }, 3, n);
+    const int steps_per_sample = block > 0 ? block : s.block;
+    const bench::Comparison c = bench::compare([&] { ours(); }, [&] { theirs(); }, 3, n, steps_per_sample);
     gemm_rate = std::max(gemm_rate, sgemm_gflops());
     const double tokens = double(s.batch * s.length);
     const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
@@ -491,6 +495,7 @@ int main(int argc, char** argv) {
                 100 * 3 * forward_flops(s) / (ours_ms / 1e3) / (gemm_rate * 1e9),
                 100 * 3 * forward_flops(s) / (theirs_ms / 1e3) / (gemm_rate * 1e9), forward_flops(s) / 1e9,
                 gemm_rate);
+    std::printf("  %d samples per engine, each the mean of %d step(s) in a row\n", n, steps_per_sample);
     std::fflush(stdout);
   }
   if (!any) {

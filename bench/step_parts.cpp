@@ -4,7 +4,7 @@
 // machine, run their binaries alternately several times and compare the minima
 // (docs/performance.md, "Fewer nodes per recurrent step").
 //
-// usage: bench_step_parts [tiny|small|medium] [steps]
+// usage: [OPENBLAS_NUM_THREADS=N] bench_step_parts [tiny|small|medium] [steps]  (1 thread unless N is set)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +16,8 @@
 
 int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);
-  tg::set_blas_threads(1);
+  const int threads = std::getenv("OPENBLAS_NUM_THREADS") ? std::atoi(std::getenv("OPENBLAS_NUM_THREADS")) : 1;
+  tg::set_blas_threads(threads < 1 ? 1 : threads);
   const std::string size = argc > 1 ? argv[1] : "small";
   struct Dims {
     std::size_t batch, vocab, embed, hidden, length;
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
     step_us.push_back(1000 * (t[5] - t[0]));
   }
   const bench::Stats s = bench::stats_of(step_us);
-  std::printf("step_parts %s, %d steps, 1 thread:", size.c_str(), steps);
+  std::printf("step_parts %s, %d steps, %d thread(s):", size.c_str(), steps, threads < 1 ? 1 : threads);
   for (int p = 0; p < 5; ++p) std::printf(" %s %.3f", names[p], part_ms[p]);
   std::printf(" ms (means); step median %.3f ms, min %.3f ms\n", s.median_us / 1000, s.min_us / 1000);
 }

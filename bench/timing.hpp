@@ -36,18 +36,26 @@ struct Comparison {
   double ratio() const { return theirs.median_us / ours.median_us; }
 };
 
-/// Warms both up, then alternates them `reps` times so that drift in the
-/// machine's speed affects both alike.
+/// Warms both up, then alternates them `reps` times so that drift in the machine's speed
+/// affects both alike. Each sample is the mean over `block` consecutive runs of one engine:
+/// a step of a few hundred microseconds, alternated one by one, starts on caches the other
+/// engine has just filled, and a block measures both on caches they filled themselves.
 inline Comparison compare(const std::function<void()>& ours, const std::function<void()>& theirs, int warmup,
-                          int reps) {
+                          int reps, int block = 1) {
   for (int i = 0; i < warmup; ++i) {
     ours();
     theirs();
   }
+  auto run_block = [block](const std::function<void()>& f) {
+    return time_us([&] {
+             for (int i = 0; i < block; ++i) f();
+           }) /
+           block;
+  };
   std::vector<double> a, b;
   for (int i = 0; i < reps; ++i) {
-    a.push_back(time_us(ours));
-    b.push_back(time_us(theirs));
+    a.push_back(run_block(ours));
+    b.push_back(run_block(theirs));
   }
   return {stats_of(a), stats_of(b)};
 }
