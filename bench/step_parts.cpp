@@ -4,7 +4,7 @@
 // machine, run their binaries alternately several times and compare the minima
 // (docs/performance.md, "Fewer nodes per recurrent step").
 //
-// usage: [OPENBLAS_NUM_THREADS=N] bench_step_parts [tiny|small|medium] [steps]  (1 thread unless N is set)
+// usage: [OPENBLAS_NUM_THREADS=N] [TG_SMALL_GEMM=never] bench_step_parts [tiny|small|medium] [steps]  (1 thread unless N is set)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);
   const int threads = std::getenv("OPENBLAS_NUM_THREADS") ? std::atoi(std::getenv("OPENBLAS_NUM_THREADS")) : 1;
   tg::set_blas_threads(threads < 1 ? 1 : threads);
+  // TG_SMALL_GEMM=never: every product through OpenBLAS, for comparing with libxsmm's kernels.
+  if (const char* policy = std::getenv("TG_SMALL_GEMM"); policy && std::string(policy) == "never") {
+    tg::set_small_gemm(tg::SmallGemm::never);
+  }
   const std::string size = argc > 1 ? argv[1] : "small";
   struct Dims {
     std::size_t batch, vocab, embed, hidden, length;

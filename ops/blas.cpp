@@ -6,12 +6,16 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <climits>
 #include <cstdlib>
 
 #include <cblas.h>
 #include <fmt/format.h>
+#include <libxsmm.h>
 
 #include "../autodiff/error.hpp"
+#include "fast_math.hpp"
 
 namespace tg {
 
@@ -50,6 +54,40 @@ std::string restart_with_better_blas(char** argv) {
   setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
   execv("/proc/self/exe", argv);
   return core;  // execv failed: go on with the slow kernels
+}
+
+namespace {
+std::atomic<SmallGemm> small_gemm_policy{SmallGemm::automatic};
+
+// Where libxsmm beat OpenBLAS 0.3.21 with AVX-512 (docs/performance.md): from 16 rows (one
+// row is a gemv, which OpenBLAS does better) to 128, and y small enough (1 MB) to stay in L2,
+// since libxsmm neither blocks nor packs it.
+bool libxsmm_pays(std::size_t m, std::size_t n, std::size_t k) {
+  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && m <= 128 && k * n <= 262144;
+}
+}  // namespace
+
+void set_small_gemm(SmallGemm policy) { small_gemm_policy.store(policy, std::memory_order_relaxed); }
+
+SmallGemm small_gemm() { return small_gemm_policy.load(std::memory_order_relaxed); }
+
+bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x, const float* y, bool accumulate,
+                    float* z) {
+  const SmallGemm policy = small_gemm();
+  if (policy == SmallGemm::never || m == 0 || n == 0 || k == 0) return false;
+  if (policy == SmallGemm::automatic && !libxsmm_pays(m, n, k)) return false;
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX) return false;
+  // libxsmm is column-major: row-major z [m, n] = x [m, k] y [k, n] is, read column-major,
+  // z' [n, m] = y' [n, k] x' [k, m] with the same memory.
+  const libxsmm_blasint rows = static_cast<libxsmm_blasint>(n), cols = static_cast<libxsmm_blasint>(m),
+                        inner = static_cast<libxsmm_blasint>(k);
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  // One kernel per shape, generated at its first use and kept in libxsmm's registry.
+  const libxsmm_smmfunction kernel =
+      libxsmm_smmdispatch(rows, cols, inner, &rows, &inner, &rows, &alpha, &beta, nullptr, nullptr);
+  if (kernel == nullptr) return false;
+  kernel(y, x, z);
+  return true;
 }
 
 void flush_denormals() {

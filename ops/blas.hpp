@@ -9,6 +9,7 @@
 /// before the library loads; the `tapegrad` command line therefore sets it and
 /// starts itself again (cli/main.cpp). See docs/performance.md.
 
+#include <cstddef>
 #include <string>
 
 namespace tg {
@@ -34,6 +35,26 @@ std::string blas_better_core();
 /// only when it did nothing (or the restart failed): then it returns the core
 /// that would have been better ("" if none), for a note to the user.
 std::string restart_with_better_blas(char** argv);
+
+/// Small float products go to libxsmm's just-in-time kernels rather than OpenBLAS.
+/// OpenBLAS packs both operands on every call, which a recurrent step's products
+/// (a batch of 16-128 rows times a weight of at most 1 MB) cannot amortise: with
+/// AVX-512, libxsmm runs [32, 512] x [512, 128] at about 175 GFLOP/s against
+/// OpenBLAS's 90-115. For larger weights, and for one row, OpenBLAS is faster
+/// (docs/performance.md, "Small products through libxsmm").
+///   automatic: libxsmm for those shapes, on CPUs with AVX-512 (the default);
+///   always:    libxsmm for every float product it takes (tests compare the two paths);
+///   never:     OpenBLAS only.
+enum class SmallGemm { automatic, always, never };
+void set_small_gemm(SmallGemm policy);
+SmallGemm small_gemm();
+
+/// z = x y, or z += x y when accumulating, for row-major contiguous floats x [m, k],
+/// y [k, n], z [m, n], by libxsmm when the policy above chooses it for this shape
+/// and libxsmm has a kernel for it. Returns false when it computed nothing: the
+/// caller then calls BLAS.
+bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x, const float* y, bool accumulate,
+                    float* z);
 
 /// Makes the calling thread's float arithmetic flush denormal results to zero
 /// and read denormal inputs as zero (x86's FTZ and DAZ; nothing elsewhere).

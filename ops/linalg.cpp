@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include "blas.hpp"
 #include "elementwise.hpp"
 #include "kernel.hpp"
 
@@ -32,6 +33,7 @@ void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t 
   const blasint ldx = trans_x ? bm : bk, ldy = trans_y ? bk : bn;
   const T beta = accumulate ? T(1) : T(0);
   if constexpr (std::is_same_v<T, float>) {
+    if (!trans_x && !trans_y && small_sgemm_nn(m, n, k, x, y, accumulate, z)) return;
     cblas_sgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0f, x, ldx, y, ldy, beta, z, bn);
   } else {
     cblas_dgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0, x, ldx, y, ldy, beta, z, bn);

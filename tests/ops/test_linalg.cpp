@@ -6,7 +6,9 @@
 #include "autodiff/scope.hpp"
 #include "check.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/blas.hpp"
 #include "ops/linalg.hpp"
+#include "ops/reduce.hpp"
 
 using namespace tg;
 using tg::test::expect_gradcheck;
@@ -365,4 +367,80 @@ TEST_CASE("linear names the op and all shapes when they do not fit") {
   CHECK_THROWS_WITH_AS(linear(Var(Tensor::zeros({3})), w), doctest::Contains("x [3], weight [6, 3] do not fit"),
                        ShapeError);
   CHECK_THROWS_WITH_AS(linear(x, w, Var(Tensor::zeros({6}, DType::f64))), doctest::Contains("op 'linear'"), DTypeError);
+}
+
+TEST_CASE("float products through libxsmm (SmallGemm::always) match a naive loop, with and without accumulating") {
+  struct Restore {
+    SmallGemm before = small_gemm();
+    ~Restore() { set_small_gemm(before); }
+  } restore;
+  CHECK(small_gemm() == SmallGemm::automatic);
+  struct Dims {
+    std::size_t m, n, k;
+  };
+  // Tails of libxsmm's vector width, one row, one column, and a recurrent step's shapes.
+  for (Dims d : {Dims{1, 1, 1}, Dims{3, 5, 7}, Dims{17, 33, 9}, Dims{32, 512, 128}, Dims{32, 128, 512},
+                 Dims{64, 200, 100}, Dims{1, 128, 32}}) {
+    CAPTURE(d.m);
+    CAPTURE(d.n);
+    CAPTURE(d.k);
+    std::vector<double> xs = Tensor::normal({d.m, d.k}, 0, 1, 480, DType::f64).to_vector();
+    std::vector<double> ys = Tensor::normal({d.k, d.n}, 0, 1, 481, DType::f64).to_vector();
+    std::vector<double> zs = Tensor::normal({d.m, d.n}, 0, 1, 482, DType::f64).to_vector();
+    std::vector<float> x(xs.begin(), xs.end()), y(ys.begin(), ys.end());
+    for (bool accumulate : {false, true}) {
+      CAPTURE(accumulate);
+      std::vector<float> z(zs.begin(), zs.end());
+      set_small_gemm(SmallGemm::never);
+      CHECK_FALSE(small_sgemm_nn(d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data()));
+      set_small_gemm(SmallGemm::always);
+#if defined(__x86_64__)
+      REQUIRE(small_sgemm_nn(d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data()));
+#else
+      if (!small_sgemm_nn(d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data())) continue;
+#endif
+      double worst = 0;
+      for (std::size_t i = 0; i < d.m; ++i) {
+        for (std::size_t j = 0; j < d.n; ++j) {
+          double s = accumulate ? double(float(zs[i * d.n + j])) : 0, scale = std::abs(s);
+          for (std::size_t l = 0; l < d.k; ++l) {
+            s += double(x[i * d.k + l]) * double(y[l * d.n + j]);
+            scale += std::abs(double(x[i * d.k + l]) * double(y[l * d.n + j]));
+          }
+          worst = std::max(worst, std::abs(double(z[i * d.n + j]) - s) / scale);
+        }
+      }
+      CHECK(worst < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("a float32 matmul and its gradients are the same through libxsmm and through OpenBLAS") {
+  struct Restore {
+    SmallGemm before = small_gemm();
+    ~Restore() { set_small_gemm(before); }
+  } restore;
+  // y = a b + a c^T: the forward's a b and the backward's dy c are products libxsmm takes.
+  std::vector<std::vector<double>> results[2];
+  for (SmallGemm policy : {SmallGemm::never, SmallGemm::always}) {
+    set_small_gemm(policy);
+    Var va(Tensor::normal({32, 128}, 0, 1, 490, DType::f32), true);
+    Var vb(Tensor::normal({128, 96}, 0, 1, 491, DType::f32), true);
+    Var vc(Tensor::normal({96, 128}, 0, 1, 492, DType::f32), true);
+    Var y = add(matmul(va, vb), matmul(va, vc, false, true));
+    sum(mul(y, y)).backward();
+    results[policy == SmallGemm::always] = {y.value().to_vector(), va.grad().to_vector(), vb.grad().to_vector(),
+                                            vc.grad().to_vector()};
+  }
+  for (std::size_t r = 0; r < 4; ++r) {
+    CAPTURE(r);
+    const std::vector<double>&ob = results[0][r], &xs = results[1][r];
+    REQUIRE(ob.size() == xs.size());
+    double worst = 0, scale = 0;
+    for (std::size_t i = 0; i < ob.size(); ++i) {
+      worst = std::max(worst, std::abs(ob[i] - xs[i]));
+      scale = std::max(scale, std::abs(ob[i]));
+    }
+    CHECK(worst <= 1e-5 * scale);
+  }
 }
