@@ -23,6 +23,7 @@
 #include "ops/activation.hpp"
 #include "ops/attention.hpp"
 #include "ops/blas.hpp"
+#include "ops/packed_weights.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/index.hpp"

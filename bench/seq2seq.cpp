@@ -11,6 +11,7 @@
 //
 // usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
 //                      [--reps N] [--block N] [--engine both|tapegrad|libtorch] [--steps N]
+// TG_SMALL_GEMM=never in the environment sends every product through OpenBLAS (ops/blas.hpp).
 // --block N: steps each engine runs in a row per timed sample (default: 20 for tiny, else 1).
 #include <cblas.h>
 
@@ -452,6 +453,10 @@ int main(int argc, char** argv) {
   }
   tg::set_blas_threads(threads);
   torch::set_num_threads(threads);
+  // TG_SMALL_GEMM=never: every product through OpenBLAS, for comparing with libxsmm's kernels.
+  if (const char* policy = std::getenv("TG_SMALL_GEMM"); policy && std::string(policy) == "never") {
+    tg::set_small_gemm(tg::SmallGemm::never);
+  }
   torch::manual_seed(1);
   // The machine's speed drifts (a shared host): the sgemm rate is measured again before and
   // after each size's comparison, and its best is the one the shares are taken against.

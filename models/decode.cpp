@@ -11,6 +11,7 @@
 
 #include "../autodiff/mode.hpp"
 #include "../ops/index.hpp"
+#include "../ops/packed_weights.hpp"
 #include "../ops/shape.hpp"
 #include "../ops/softmax.hpp"
 
@@ -96,6 +97,7 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
                                           const std::vector<std::int64_t>& lengths, std::size_t max_length,
                                           Choose&& choose, const char* who) {
   NoGradGuard no_grad;
+  FrozenWeights frozen;  // every step multiplies by the same weights: pack them once
   check_source(source, who);
   if (max_length == 0) throw Error(fmt::format("{}: max_length must be >= 1", who));
   const Seq2SeqOptions& o = model.options();
@@ -144,6 +146,7 @@ std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
                                   const std::vector<std::int64_t>& lengths,
                                   const std::vector<std::vector<std::int64_t>>& targets) {
   NoGradGuard no_grad;
+  FrozenWeights frozen;
   check_source(source, "score_targets");
   const Seq2SeqOptions& o = model.options();
   const std::size_t batch = source.shape()[0];
@@ -248,6 +251,7 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
                                                  const std::vector<std::int64_t>& lengths,
                                                  const BeamSearchOptions& options) {
   NoGradGuard no_grad;
+  FrozenWeights frozen;  // every step multiplies by the same weights: pack them once
   check_source(source, "beam_search");
   const std::size_t beam = options.beam_size;
   if (beam == 0 || options.n_best == 0 || options.n_best > beam || options.max_length == 0) {

@@ -9,6 +9,7 @@
 #include "../ops/elementwise.hpp"
 #include "../ops/index.hpp"
 #include "../ops/linalg.hpp"
+#include "../ops/packed_weights.hpp"
 #include "../ops/rnn.hpp"
 #include "../ops/shape.hpp"
 
@@ -75,6 +76,7 @@ std::vector<std::pair<std::string, Shape>> rnn_parameter_layout(const RNNOptions
 
 RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& o, const std::vector<Var>& weights,
                   const Var& input, const RNNState& initial, const std::vector<std::int64_t>& lengths, bool training) {
+  FrozenWeights frozen;  // every step multiplies by the same weights: pack them once
   const std::size_t directions = o.bidirectional ? 2 : 1;
   const std::string name = fmt::format("{}(input_size = {}, hidden_size = {}, num_layers = {}{}{})", module,
                                        o.input_size, o.hidden_size, o.num_layers,

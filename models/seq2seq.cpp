@@ -14,6 +14,7 @@
 #include "../ops/index.hpp"
 #include "../ops/linalg.hpp"
 #include "../ops/loss.hpp"
+#include "../ops/packed_weights.hpp"
 #include "../ops/shape.hpp"
 #include "init.hpp"
 
@@ -467,6 +468,7 @@ Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& len
                                  ids_str(target_in)));
   }
   const std::size_t steps = target_in.shape()[1];
+  FrozenWeights frozen;  // every decoder step multiplies by the same weights: pack them once
   EncoderState enc = encode(source, lengths);
   DecoderState state = std::move(enc.initial);
   std::vector<Var> features;

@@ -12,6 +12,7 @@
 #include "blas.hpp"
 #include "elementwise.hpp"
 #include "kernel.hpp"
+#include "packed_weights.hpp"
 
 namespace tg {
 namespace {
@@ -38,6 +39,16 @@ void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t 
   } else {
     cblas_dgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0, x, ldx, y, ldy, beta, z, bn);
   }
+}
+
+// y = x w^T, or y += x w^T, for x [m, k] and a weight w [n, k] in PyTorch's layout: through
+// w's packed copy inside a FrozenWeights scope where that pays, else one gemm.
+template <class T>
+void times_weight_t(std::size_t m, std::size_t n, std::size_t k, const T* x, const Var& w, bool accumulate, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (packed_times_weight_t(m, n, k, x, w, accumulate, y)) return;
+  }
+  gemm(false, true, m, n, k, x, w.value().array<T>().data(), accumulate, y);
 }
 
 // A matmul as `batch` gemms of op(a_i) [m, k] times op(b_i) [k, n] into
@@ -242,7 +253,11 @@ Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool trans
     } else {
       std::copy(from, from + p.m * p.n, y.data());
     }
-    gemm(p.ta, p.tb, p.m, p.n, p.k, a.value().array<T>().data(), b.value().array<T>().data(), true, y.data());
+    if (p.tb && !p.ta) {
+      times_weight_t(p.m, p.n, p.k, a.value().array<T>().data(), b, true, y.data());
+    } else {
+      gemm(p.ta, p.tb, p.m, p.n, p.k, a.value().array<T>().data(), b.value().array<T>().data(), true, y.data());
+    }
     return Tensor(std::move(y));
   });
   return record("addmm", {c, a, b}, std::move(y), [p, row](BackwardContext& ctx) {
@@ -284,8 +299,7 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
       for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out, y.data() + r * out);
     }
     // With no bias and in = 0, gemm's k = 0 writes the zeros.
-    gemm(false, true, rows, out, in, x.value().array<T>().data(), weight.value().array<T>().data(), bias != nullptr,
-         y.data());
+    times_weight_t(rows, out, in, x.value().array<T>().data(), weight, bias != nullptr, y.data());
     return Tensor(std::move(y));
   });
   std::vector<Var> inputs{x, weight};
@@ -334,8 +348,8 @@ Var linear_pair(const Var& x1, const Var& w1, const Var& x2, const Var& w2, cons
       for (std::size_t j = 0; j < out; ++j) bias[j] += b[j];
     }
     for (std::size_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), y.data() + r * out);
-    gemm(false, true, rows, out, in1, x1.value().array<T>().data(), w1.value().array<T>().data(), true, y.data());
-    gemm(false, true, rows, out, in2, x2.value().array<T>().data(), w2.value().array<T>().data(), true, y.data());
+    times_weight_t(rows, out, in1, x1.value().array<T>().data(), w1, true, y.data());
+    times_weight_t(rows, out, in2, x2.value().array<T>().data(), w2, true, y.data());
     return Tensor(std::move(y));
   });
   return record("linear_pair", inputs, std::move(y), [rows, out, in1, in2](BackwardContext& c) {

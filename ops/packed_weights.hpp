@@ -1,0 +1,45 @@
+#pragma once
+/// Weights packed once and reused by every step of a recurrent loop.
+///
+/// A recurrent step multiplies a batch of 16-128 rows by the same weights at every
+/// step: x W^T with W [out, in] in PyTorch's layout. OpenBLAS packs W again on
+/// each call, and at these sizes the packing costs as much as the product; with
+/// AVX-512, libxsmm's kernels over W^T cut into panels of 32 columns, packed once,
+/// run these products 1.4-2x faster (docs/performance.md, "Packed weights").
+///
+/// Inside a FrozenWeights scope the linear-type ops (linear, linear_pair, addmm
+/// with b transposed) pack each leaf weight they meet at its first use and reuse
+/// the packed copy until the outermost scope on this thread ends. The scope's
+/// owner promises that no leaf's value changes while it lives: the model code that
+/// opens one (a recurrent layer's run over its steps, Seq2Seq::forward, the
+/// decoders) calls no user code and no optimizer inside it. Gradients are
+/// unaffected: the backward reads the weights themselves.
+
+#include <cstddef>
+
+#include "../autodiff/var.hpp"
+
+namespace tg {
+
+class FrozenWeights {
+ public:
+  FrozenWeights();
+  ~FrozenWeights();
+  FrozenWeights(const FrozenWeights&) = delete;
+  FrozenWeights& operator=(const FrozenWeights&) = delete;
+
+  /// Whether a scope is open on this thread.
+  static bool active();
+  /// Packed weights held by this thread's scope (for tests).
+  static std::size_t packed_count();
+};
+
+/// y = x w^T, or y += x w^T when accumulating, for float x [m, k] (row-major,
+/// contiguous) and a leaf w [n, k], through w's packed copy: only inside a
+/// FrozenWeights scope, and only where it pays (AVX-512 and 16-128 rows with
+/// in <= 1024, or always under SmallGemm::always; never under SmallGemm::never).
+/// Returns false when it computed nothing: the caller then calls BLAS.
+bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
+                           bool accumulate, float* y);
+
+}  // namespace tg

@@ -1,0 +1,122 @@
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "ops/blas.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/linalg.hpp"
+#include "ops/packed_weights.hpp"
+#include "ops/reduce.hpp"
+
+using namespace tg;
+
+namespace {
+
+struct RestorePolicy {
+  SmallGemm before = small_gemm();
+  ~RestorePolicy() { set_small_gemm(before); }
+};
+
+Var weight(std::size_t out, std::size_t in, std::uint64_t seed) {
+  return Var(Tensor::normal({out, in}, 0, 0.5, seed, DType::f32), true);
+}
+
+// The largest difference between a and b, relative to b's largest magnitude.
+double relative_gap(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double gap = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    gap = std::max(gap, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return gap / scale;
+}
+
+// y = linear(x1, w1, b) + linear_pair(x1, w1, x2, w2) + addmm(c, x2, w2^T), and the
+// gradients of sum(y^2): every forward product that can take a packed weight.
+std::vector<std::vector<double>> run(std::size_t rows, std::size_t out, std::size_t in1, std::size_t in2) {
+  Var x1(Tensor::normal({rows, in1}, 0, 1, 501, DType::f32), true);
+  Var x2(Tensor::normal({rows, in2}, 0, 1, 502, DType::f32), true);
+  Var w1 = weight(out, in1, 503), w2 = weight(out, in2, 504);
+  Var b(Tensor::normal({out}, 0, 1, 505, DType::f32), true);
+  Var c(Tensor::normal({rows, out}, 0, 1, 506, DType::f32), true);
+  Var y = add(add(linear(x1, w1, b), linear_pair(x1, w1, x2, w2)), addmm(c, x2, w2, false, true));
+  sum(mul(y, y)).backward();
+  return {y.value().to_vector(), x1.grad().to_vector(), x2.grad().to_vector(), w1.grad().to_vector(),
+          w2.grad().to_vector(), b.grad().to_vector(), c.grad().to_vector()};
+}
+
+}  // namespace
+
+TEST_CASE("inside FrozenWeights, linear, linear_pair and addmm give the values and gradients they give outside") {
+  RestorePolicy restore;
+  set_small_gemm(SmallGemm::always);
+  // Panel tails (out not a multiple of 32), one panel, several, and one row.
+  struct Dims {
+    std::size_t rows, out, in1, in2;
+  };
+  for (Dims d : {Dims{32, 512, 64, 128}, Dims{5, 33, 7, 3}, Dims{1, 20, 4, 9}, Dims{17, 64, 31, 1}}) {
+    CAPTURE(d.rows);
+    CAPTURE(d.out);
+    const auto plain = run(d.rows, d.out, d.in1, d.in2);
+    std::vector<std::vector<double>> packed;
+    {
+      FrozenWeights frozen;
+      CHECK(FrozenWeights::active());
+      packed = run(d.rows, d.out, d.in1, d.in2);
+#if defined(__x86_64__)
+      CHECK(FrozenWeights::packed_count() == 2);  // w1 and w2, each packed once for its three uses
+#endif
+    }
+    CHECK_FALSE(FrozenWeights::active());
+    CHECK(FrozenWeights::packed_count() == 0);
+    for (std::size_t r = 0; r < plain.size(); ++r) {
+      CAPTURE(r);
+      CHECK(relative_gap(packed[r], plain[r]) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("FrozenWeights: nested scopes keep the packed weights until the outermost ends; never packs nothing") {
+  RestorePolicy restore;
+  set_small_gemm(SmallGemm::always);
+  Var x(Tensor::normal({4, 8}, 0, 1, 510, DType::f32)), w = weight(40, 8, 511);
+  std::vector<double> outer_y, inner_y;
+  {
+    FrozenWeights outer;
+    outer_y = linear(x, w).value().to_vector();
+    const std::size_t after_first = FrozenWeights::packed_count();
+    {
+      FrozenWeights inner;
+      inner_y = linear(x, w).value().to_vector();
+      CHECK(FrozenWeights::packed_count() == after_first);  // reused, not packed again
+    }
+    CHECK(FrozenWeights::packed_count() == after_first);
+    // A computed (non-leaf) weight may change between uses: it is never packed.
+    Var w2 = mul(w, Var(Tensor::scalar(2.0, DType::f32)));
+    std::vector<double> y2 = linear(x, w2).value().to_vector();
+    CHECK(FrozenWeights::packed_count() == after_first);
+    for (std::size_t i = 0; i < y2.size(); ++i) CHECK(y2[i] == doctest::Approx(2 * outer_y[i]).epsilon(1e-5));
+  }
+  CHECK(FrozenWeights::packed_count() == 0);
+  CHECK(outer_y == inner_y);
+  set_small_gemm(SmallGemm::never);
+  {
+    FrozenWeights frozen;
+    std::vector<double> y = linear(x, w).value().to_vector();
+    CHECK(FrozenWeights::packed_count() == 0);
+    CHECK(relative_gap(y, outer_y) < 1e-5);
+  }
+}
+
+TEST_CASE("FrozenWeights leaves float64 products to BLAS: gradcheck's values are untouched") {
+  RestorePolicy restore;
+  set_small_gemm(SmallGemm::always);
+  Var x(Tensor::normal({16, 8}, 0, 1, 520, DType::f64)), w(Tensor::normal({24, 8}, 0, 1, 521, DType::f64), true);
+  std::vector<double> outside = linear(x, w).value().to_vector();
+  FrozenWeights frozen;
+  std::vector<double> inside = linear(x, w).value().to_vector();
+  CHECK(FrozenWeights::packed_count() == 0);
+  CHECK(inside == outside);
+}
