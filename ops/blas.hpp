@@ -38,7 +38,7 @@ std::string restart_with_better_blas(char** argv);
 
 /// Small float products go to libxsmm's just-in-time kernels rather than OpenBLAS.
 /// OpenBLAS packs both operands on every call, which a recurrent step's products
-/// (a batch of 16-128 rows times a weight of at most 1 MB) cannot amortise: with
+/// (16 rows or more times a weight of at most [512, 512]) cannot amortise: with
 /// AVX-512, libxsmm runs [32, 512] x [512, 128] at about 175 GFLOP/s against
 /// OpenBLAS's 90-115. For larger weights, and for one row, OpenBLAS is faster
 /// (docs/performance.md, "Small products through libxsmm").
