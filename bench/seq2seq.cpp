@@ -11,7 +11,11 @@
 //
 // usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
 //                      [--reps N] [--block N] [--engine both|tapegrad|libtorch] [--steps N]
+//                      [--libtorch-threads M]
 // TG_SMALL_GEMM=never in the environment sends every product through OpenBLAS (ops/blas.hpp).
+// --libtorch-threads M: LibTorch runs with M threads while tapegrad runs with N (--threads), for
+// each engine in its best configuration on 2 cores; both share one OpenBLAS, whose thread count
+// is set before each engine's run.
 // --block N: steps each engine runs in a row per timed sample (default: 20 for tiny, else 1).
 #include <cblas.h>
 
@@ -359,7 +363,21 @@ std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std::vector
 // Greedy and beam-5 decoding of a batch of 64 sentences of length 30 by the medium reference
 // model, up to 30 output steps; the same weights in both engines, so both write the same tokens
 // (up to float rounding, counted and printed).
-void bench_decoding(int threads, int reps, const std::string& engine) {
+// The thread counts of the two engines (the same unless --libtorch-threads), and a label for them.
+struct Threads {
+  int ours = 1, theirs = 1;
+  std::string label() const { return ours == theirs ? std::to_string(ours) : std::to_string(ours) + "/" + std::to_string(theirs); }
+};
+
+// Runs f with OpenBLAS, which both engines share, at n threads. LibTorch's own intra-op pool is
+// set once, to its count (main): resizing it between runs costs more than a small step.
+template <class F>
+void with_threads(int n, F&& f) {
+  if (tg::blas_threads() != n) tg::set_blas_threads(n);
+  f();
+}
+
+void bench_decoding(const Threads& threads, int reps, const std::string& engine) {
   const Size s = kSizes[2];
   const Data data = make_data(s);
   OursStep ours(s, data);
@@ -390,10 +408,11 @@ void bench_decoding(int threads, int reps, const std::string& engine) {
     };
     if (engine != "both") {  // one engine alone, for a profile
       for (int i = 0; i < (reps > 0 ? reps : 5); ++i) engine == "tapegrad" ? run_ours() : run_theirs();
-      std::printf("decode beam=%ld threads=%d %s: done\n", beam, threads, engine.c_str());
+      std::printf("decode beam=%ld threads=%s %s: done\n", beam, threads.label().c_str(), engine.c_str());
       continue;
     }
-    const bench::Comparison c = bench::compare(run_ours, run_theirs, 1, reps > 0 ? reps : 5);
+    const bench::Comparison c = bench::compare([&] { with_threads(threads.ours, run_ours); },
+                                               [&] { with_threads(threads.theirs, run_theirs); }, 1, reps > 0 ? reps : 5);
     std::size_t same = 0, steps = 0;
     for (std::size_t b = 0; b < ours_out.size(); ++b) {
       same += b < theirs_out.size() && ours_out[b] == theirs_out[b];
@@ -401,7 +420,7 @@ void bench_decoding(int threads, int reps, const std::string& engine) {
     }
     const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
     const std::string name = beam == 1 ? "greedy" : "beam5";
-    std::printf("decode %s threads=%d tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", name.c_str(), threads, ours_ms,
+    std::printf("decode %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", name.c_str(), threads.label().c_str(), ours_ms,
                 theirs_ms, c.ratio());
     std::printf("  sentences/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
                 "the same best output for %zu of %zu sentences (longest %zu tokens)\n",
@@ -427,10 +446,11 @@ double sgemm_gflops() {
 int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);  // both engines share this process's OpenBLAS
   std::string size = "all", engine = "both", task = "all";
-  int threads = 1, reps = 0, steps = 10, block = 0;
+  int threads = 1, reps = 0, steps = 10, block = 0, libtorch_threads = 0;
   const char* usage =
       "usage: bench_seq2seq [--size tiny|small|medium|all] [--threads N] [--task train|decode|all]\n"
-      "                     [--engine both|tapegrad|libtorch] [--reps R] [--block N] [--steps N]\n";
+      "                     [--engine both|tapegrad|libtorch] [--reps R] [--block N] [--steps N]\n"
+      "                     [--libtorch-threads M]\n";
   for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i];
     const bool help = key == "--help" || key == "-h";
@@ -443,6 +463,7 @@ int main(int argc, char** argv) {
     else if (key == "--threads") threads = std::atoi(value.c_str());
     else if (key == "--reps") reps = std::atoi(value.c_str());
     else if (key == "--block") block = std::atoi(value.c_str());
+    else if (key == "--libtorch-threads") libtorch_threads = std::atoi(value.c_str());
     else if (key == "--engine") engine = value;
     else if (key == "--steps") steps = std::atoi(value.c_str());
     else if (key == "--task") task = value;
@@ -451,8 +472,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  const Threads both{threads, libtorch_threads > 0 ? libtorch_threads : threads};
   tg::set_blas_threads(threads);
-  torch::set_num_threads(threads);
+  torch::set_num_threads(both.theirs);
   // TG_SMALL_GEMM=never: every product through OpenBLAS, for comparing with libxsmm's kernels.
   if (const char* policy = std::getenv("TG_SMALL_GEMM"); policy && std::string(policy) == "never") {
     tg::set_small_gemm(tg::SmallGemm::never);
@@ -488,11 +510,12 @@ int main(int argc, char** argv) {
     const int n = reps > 0 ? reps : s.reps;
     gemm_rate = std::max(gemm_rate, sgemm_gflops());
     const int steps_per_sample = block > 0 ? block : s.block;
-    const bench::Comparison c = bench::compare([&] { ours(); }, [&] { theirs(); }, 3, n, steps_per_sample);
+    const bench::Comparison c = bench::compare([&] { with_threads(both.ours, ours); },
+                                               [&] { with_threads(both.theirs, theirs); }, 3, n, steps_per_sample);
     gemm_rate = std::max(gemm_rate, sgemm_gflops());
     const double tokens = double(s.batch * s.length);
     const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
-    std::printf("seq2seq %s threads=%d tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", s.name, threads, ours_ms,
+    std::printf("seq2seq %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", s.name, both.label().c_str(), ours_ms,
                 theirs_ms, c.ratio());
     std::printf("  tokens/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
                 "sgemm share tapegrad %.0f%% libtorch %.0f%% (3 x %.2f GFLOP forward, sgemm %.0f GFLOP/s)\n",
@@ -501,12 +524,16 @@ int main(int argc, char** argv) {
                 100 * 3 * forward_flops(s) / (theirs_ms / 1e3) / (gemm_rate * 1e9), forward_flops(s) / 1e9,
                 gemm_rate);
     std::printf("  %d samples per engine, each the mean of %d step(s) in a row\n", n, steps_per_sample);
+    if (both.ours != both.theirs) {
+      std::printf("  tapegrad with %d thread(s), LibTorch with %d; both shares against the sgemm rate at %d\n",
+                  both.ours, both.theirs, both.ours);
+    }
     std::fflush(stdout);
   }
   if (!any) {
     std::fprintf(stderr, "bench_seq2seq: unknown size %s (tiny, small, medium or all)\n", size.c_str());
     return 1;
   }
-  if (task != "train") bench_decoding(threads, reps, engine);
+  if (task != "train") bench_decoding(both, reps, engine);
   return 0;
 }

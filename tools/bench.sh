@@ -22,6 +22,9 @@ if [ "${1:-}" = "--seq2seq" ]; then
     echo "== $threads thread(s)"
     OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads ./build-bench/bench/bench_seq2seq --threads "$threads" --size "$size"
   done
+  # Each engine in its best configuration on 2 cores: LibTorch's is 1 thread at every size.
+  echo "== best on 2 cores: tapegrad 2 threads, LibTorch 1"
+  OPENBLAS_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --libtorch-threads 1 --size "$size"
   echo "== peak resident memory, 10 steps of one engine alone (1 thread)"
   for s in tiny small medium; do
     [ "$size" = all ] || [ "$size" = "$s" ] || continue
