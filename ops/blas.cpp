@@ -63,9 +63,14 @@ std::atomic<SmallGemm> small_gemm_policy{SmallGemm::automatic};
 // row is a gemv, which OpenBLAS does better), with y at most [512, 512] and 1 MB so that it
 // stays in L2, since libxsmm neither blocks nor packs it. Rows may be many: x streams through.
 bool libxsmm_pays(std::size_t m, std::size_t n, std::size_t k) {
-  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && k <= 512 && n <= 512 && k * n <= 262144;
+  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && k <= 512 && n <= 512 && k * n <= 262144 &&
+         !blas_threads_pay(m, n, k);
 }
 }  // namespace
+
+bool blas_threads_pay(std::size_t m, std::size_t n, std::size_t k) {
+  return blas_threads() > 1 && m * n * k > (std::size_t{1} << 22);
+}
 
 void set_small_gemm(SmallGemm policy) { small_gemm_policy.store(policy, std::memory_order_relaxed); }
 

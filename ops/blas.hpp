@@ -49,6 +49,11 @@ enum class SmallGemm { automatic, always, never };
 void set_small_gemm(SmallGemm policy);
 SmallGemm small_gemm();
 
+/// Whether a float product [m, k] x [k, n] is large enough for OpenBLAS's threads, when it
+/// has more than one, to beat one thread of libxsmm: then the libxsmm paths leave it to
+/// OpenBLAS (above 4M multiply-adds; a medium step's `h W_hhᵀ` or a decoding step's output).
+bool blas_threads_pay(std::size_t m, std::size_t n, std::size_t k);
+
 /// z = x y, or z += x y when accumulating, for row-major contiguous floats x [m, k],
 /// y [k, n], z [m, n], by libxsmm when the policy above chooses it for this shape
 /// and libxsmm has a kernel for it. Returns false when it computed nothing: the

@@ -33,13 +33,14 @@ struct Scope {
 
 thread_local Scope scope;
 
-bool packing_pays(std::size_t m, std::size_t k) {
+bool packing_pays(std::size_t m, std::size_t n, std::size_t k) {
   const SmallGemm policy = small_gemm();
   if (policy == SmallGemm::never) return false;
   if (policy == SmallGemm::always) return true;
   // With in > 1024 a panel no longer sits in L1 and x's rows leave L2; below 16 rows
-  // OpenBLAS is as fast (measured on Emerald Rapids, docs/performance.md).
-  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && m <= 128 && k <= 1024;
+  // OpenBLAS is as fast, and so it is for large products when it has threads to split them
+  // over (measured on Emerald Rapids, docs/performance.md).
+  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && m <= 128 && k <= 1024 && !blas_threads_pay(m, n, k);
 }
 
 const Packed& packed_for(const Var& w, const float* source, std::size_t n, std::size_t k) {
@@ -79,7 +80,7 @@ std::size_t FrozenWeights::packed_count() { return scope.packed.size(); }
 bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
                            bool accumulate, float* y) {
   if (scope.depth == 0 || !w.is_leaf() || m == 0 || n == 0 || k == 0) return false;
-  if (std::max({m, n, k}) > static_cast<std::size_t>(INT_MAX) || !packing_pays(m, k)) return false;
+  if (std::max({m, n, k}) > static_cast<std::size_t>(INT_MAX) || !packing_pays(m, n, k)) return false;
   // libxsmm is column-major: row-major y [m, width] (leading dim n) = x [m, k] panel [k, width]
   // is, read column-major, y' [width, m] = panel' [width, k] x' [k, m].
   const auto rows = static_cast<libxsmm_blasint>(m), inner = static_cast<libxsmm_blasint>(k),

@@ -37,7 +37,8 @@ class FrozenWeights {
 /// y = x w^T, or y += x w^T when accumulating, for float x [m, k] (row-major,
 /// contiguous) and a leaf w [n, k], through w's packed copy: only inside a
 /// FrozenWeights scope, and only where it pays (AVX-512 and 16-128 rows with
-/// in <= 1024, or always under SmallGemm::always; never under SmallGemm::never).
+/// in <= 1024, unless OpenBLAS has threads that would split the product:
+/// blas_threads_pay; always under SmallGemm::always; never under SmallGemm::never).
 /// Returns false when it computed nothing: the caller then calls BLAS.
 bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
                            bool accumulate, float* y);
