@@ -120,3 +120,20 @@ TEST_CASE("FrozenWeights leaves float64 products to BLAS: gradcheck's values are
   CHECK(FrozenWeights::packed_count() == 0);
   CHECK(inside == outside);
 }
+
+TEST_CASE("with more than one BLAS thread, products over 4M multiply-adds are left to OpenBLAS's threads") {
+  const int before = blas_threads();
+  set_blas_threads(1);
+  CHECK_FALSE(blas_threads_pay(64, 2048, 512));
+  set_blas_threads(2);
+  CHECK(blas_threads_pay(64, 2048, 512));        // a medium step's h W_hh^T: 67M
+  CHECK_FALSE(blas_threads_pay(32, 512, 128));   // a small step's: 2M, one libxsmm thread wins
+  CHECK_FALSE(blas_threads_pay(64, 256, 256));   // exactly 4M
+  CHECK(blas_threads_pay(64, 256, 257));
+  // Under SmallGemm::automatic such a product never reaches libxsmm, whatever the CPU.
+  RestorePolicy restore;
+  set_small_gemm(SmallGemm::automatic);
+  std::vector<float> x(64 * 512, 1.0f), y(512 * 512, 1.0f), z(64 * 512);
+  CHECK_FALSE(small_sgemm_nn(64, 512, 512, x.data(), y.data(), false, z.data()));
+  set_blas_threads(before);
+}
