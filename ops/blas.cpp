@@ -60,11 +60,10 @@ namespace {
 std::atomic<SmallGemm> small_gemm_policy{SmallGemm::automatic};
 
 // Where libxsmm beat OpenBLAS 0.3.21 with AVX-512 (docs/performance.md): from 16 rows (one
-// row is a gemv, which OpenBLAS does better), with y at most [512, 512] and 1 MB so that it
+// row is a gemv, which OpenBLAS does better), with y at most [512, 512], 1 MB, so that it
 // stays in L2, since libxsmm neither blocks nor packs it. Rows may be many: x streams through.
 bool libxsmm_pays(std::size_t m, std::size_t n, std::size_t k) {
-  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && k <= 512 && n <= 512 && k * n <= 262144 &&
-         !blas_threads_pay(m, n, k);
+  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && k <= 512 && n <= 512 && !blas_threads_pay(m, n, k);
 }
 }  // namespace
 

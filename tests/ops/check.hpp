@@ -8,6 +8,7 @@
 
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/tensor.hpp"
+#include "ops/blas.hpp"
 
 namespace tg::test {
 
@@ -38,5 +39,11 @@ inline std::vector<std::pair<Shape, Shape>> broadcast_cases() {
   cases.emplace_back(Shape{2, 3}, Shape{1, 1});
   return cases;
 }
+
+/// Puts the small-product policy (ops/blas.hpp) back as it was when the test ends.
+struct RestoreSmallGemm {
+  SmallGemm before = small_gemm();
+  ~RestoreSmallGemm() { set_small_gemm(before); }
+};
 
 }  // namespace tg::test

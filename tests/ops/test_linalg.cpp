@@ -370,10 +370,7 @@ TEST_CASE("linear names the op and all shapes when they do not fit") {
 }
 
 TEST_CASE("float products through libxsmm (SmallGemm::always) match a naive loop, with and without accumulating") {
-  struct Restore {
-    SmallGemm before = small_gemm();
-    ~Restore() { set_small_gemm(before); }
-  } restore;
+  test::RestoreSmallGemm restore;
   CHECK(small_gemm() == SmallGemm::automatic);
   struct Dims {
     std::size_t m, n, k;
@@ -416,10 +413,7 @@ TEST_CASE("float products through libxsmm (SmallGemm::always) match a naive loop
 }
 
 TEST_CASE("a float32 matmul and its gradients are the same through libxsmm and through OpenBLAS") {
-  struct Restore {
-    SmallGemm before = small_gemm();
-    ~Restore() { set_small_gemm(before); }
-  } restore;
+  test::RestoreSmallGemm restore;
   // y = a b + a c^T: the forward's a b and the backward's dy c are products libxsmm takes.
   std::vector<std::vector<double>> results[2];
   for (SmallGemm policy : {SmallGemm::never, SmallGemm::always}) {

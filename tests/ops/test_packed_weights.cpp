@@ -13,11 +13,6 @@ using namespace tg;
 
 namespace {
 
-struct RestorePolicy {
-  SmallGemm before = small_gemm();
-  ~RestorePolicy() { set_small_gemm(before); }
-};
-
 Var weight(std::size_t out, std::size_t in, std::uint64_t seed) {
   return Var(Tensor::normal({out, in}, 0, 0.5, seed, DType::f32), true);
 }
@@ -50,7 +45,7 @@ std::vector<std::vector<double>> run(std::size_t rows, std::size_t out, std::siz
 }  // namespace
 
 TEST_CASE("inside FrozenWeights, linear, linear_pair and addmm give the values and gradients they give outside") {
-  RestorePolicy restore;
+  test::RestoreSmallGemm restore;
   set_small_gemm(SmallGemm::always);
   // Panel tails (out not a multiple of 32), one panel, several, and one row.
   struct Dims {
@@ -79,7 +74,7 @@ TEST_CASE("inside FrozenWeights, linear, linear_pair and addmm give the values a
 }
 
 TEST_CASE("FrozenWeights: nested scopes keep the packed weights until the outermost ends; never packs nothing") {
-  RestorePolicy restore;
+  test::RestoreSmallGemm restore;
   set_small_gemm(SmallGemm::always);
   Var x(Tensor::normal({4, 8}, 0, 1, 510, DType::f32)), w = weight(40, 8, 511);
   std::vector<double> outer_y, inner_y;
@@ -111,7 +106,7 @@ TEST_CASE("FrozenWeights: nested scopes keep the packed weights until the outerm
 }
 
 TEST_CASE("FrozenWeights leaves float64 products to BLAS: gradcheck's values are untouched") {
-  RestorePolicy restore;
+  test::RestoreSmallGemm restore;
   set_small_gemm(SmallGemm::always);
   Var x(Tensor::normal({16, 8}, 0, 1, 520, DType::f64)), w(Tensor::normal({24, 8}, 0, 1, 521, DType::f64), true);
   std::vector<double> outside = linear(x, w).value().to_vector();
@@ -131,7 +126,7 @@ TEST_CASE("with more than one BLAS thread, products over 4M multiply-adds are le
   CHECK_FALSE(blas_threads_pay(64, 256, 256));   // exactly 4M
   CHECK(blas_threads_pay(64, 256, 257));
   // Under SmallGemm::automatic such a product never reaches libxsmm, whatever the CPU.
-  RestorePolicy restore;
+  test::RestoreSmallGemm restore;
   set_small_gemm(SmallGemm::automatic);
   std::vector<float> x(64 * 512, 1.0f), y(512 * 512, 1.0f), z(64 * 512);
   CHECK_FALSE(small_sgemm_nn(64, 512, 512, x.data(), y.data(), false, z.data()));
