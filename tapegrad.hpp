@@ -24,6 +24,7 @@
 #include "ops/attention.hpp"
 #include "ops/blas.hpp"
 #include "ops/packed_weights.hpp"
+#include "ops/weight_grads.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/index.hpp"

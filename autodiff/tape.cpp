@@ -241,6 +241,12 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
   if (!r.grad.defined()) r.grad = seed;
   else r.grad.add_(seed);
 
+  // End-of-pass work is this pass's alone: dropped when the pass ends, finished or failed.
+  pass_end_.clear();
+  struct DropPassEnd {
+    std::vector<std::unique_ptr<PassEnd>>& work;
+    ~DropPassEnd() { work.clear(); }
+  } drop{pass_end_};
   for (std::size_t k = r.entry + 1; k-- > 0;) {
     TapeEntry& e = entries_[k];
     Node& out = *e.output;
@@ -253,7 +259,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
     std::span<const Var> inputs = inputs_of(e);
     grad_scratch_.resize(inputs.size());
     for (Tensor& g : grad_scratch_) g.reset();
-    BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_);
+    BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_, pass_end_);
     e.backward(ctx);
     if (is_anomaly_enabled()) check_gathered(e, inputs);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -268,6 +274,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
     }
   }
   for (Tensor& g : grad_scratch_) g.reset();
+  for (const auto& work : pass_end_) work->finish();
 }
 
 Tape& current_tape() {

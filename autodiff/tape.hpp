@@ -17,17 +17,31 @@
 
 namespace tg {
 
+/// Work that ops' backward functions leave for the end of a backward pass, when
+/// every op has run: the gradients of a weight that many small products used,
+/// done as one large product (ops/weight_grads.hpp). The tape makes at most one
+/// of each type per pass (BackwardContext::at_pass_end), calls finish() on them
+/// in the order they were made once the reverse walk is done, and then drops
+/// them; if the pass fails, it drops them unfinished.
+class PassEnd {
+ public:
+  virtual ~PassEnd() = default;
+  virtual void finish() = 0;
+};
+
 /// What a backward function sees: the values around its op and the slots to
 /// fill with input gradients. A slot may be left empty (no gradient) and may
 /// hold a gradient of the output's broadcast shape: the tape sums it down.
 class BackwardContext {
  public:
   BackwardContext(std::span<const Var> inputs, const Tensor& output, Tensor& grad_output,
-                  std::span<Tensor> grad_inputs)
-      : inputs_(inputs), output_(output), grad_output_(grad_output), grad_inputs_(grad_inputs) {}
+                  std::span<Tensor> grad_inputs, std::vector<std::unique_ptr<PassEnd>>& pass_end)
+      : inputs_(inputs), output_(output), grad_output_(grad_output), grad_inputs_(grad_inputs), pass_end_(pass_end) {}
 
   std::size_t num_inputs() const { return inputs_.size(); }
   const Tensor& input(std::size_t i) const { return inputs_[i].value(); }
+  /// Input i itself, for work that must keep it alive until the end of the pass.
+  const Var& input_var(std::size_t i) const { return inputs_[i]; }
   const Tensor& output() const { return output_; }
   const Tensor& grad_output() const { return grad_output_; }
   bool needs_grad(std::size_t i) const { return inputs_[i].requires_grad(); }
@@ -51,11 +65,22 @@ class BackwardContext {
     return fits ? &n.grad : nullptr;
   }
 
+  /// This pass's end-of-pass work of type W (see PassEnd), made at the first call.
+  template <class W>
+  W& at_pass_end() {
+    for (const auto& work : pass_end_) {
+      if (auto* w = dynamic_cast<W*>(work.get())) return *w;
+    }
+    pass_end_.push_back(std::make_unique<W>());
+    return static_cast<W&>(*pass_end_.back());
+  }
+
  private:
   std::span<const Var> inputs_;
   const Tensor& output_;
   Tensor& grad_output_;
   std::span<Tensor> grad_inputs_;
+  std::vector<std::unique_ptr<PassEnd>>& pass_end_;
 };
 
 using BackwardFn = std::function<void(BackwardContext&)>;
@@ -115,6 +140,7 @@ class Tape {
   std::vector<TapeEntry> entries_;
   std::vector<Var> inputs_;
   std::vector<Tensor> grad_scratch_;
+  std::vector<std::unique_ptr<PassEnd>> pass_end_;  // this backward pass's end-of-pass work
   std::vector<std::uint32_t> scope_entries_;
   /// Unique across all tapes and resets, so a stale node is never mistaken
   /// for a live one, even by a new tape at the same address.

@@ -12,7 +12,8 @@
 // usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
 //                      [--reps N] [--block N] [--engine both|tapegrad|libtorch] [--steps N]
 //                      [--libtorch-threads M]
-// TG_SMALL_GEMM=never in the environment sends every product through OpenBLAS (ops/blas.hpp).
+// TG_SMALL_GEMM=never and TG_BATCH_WEIGHT_GRADS=never in the environment switch kernel choices off
+// for A/B runs (bench/policies.hpp).
 // --libtorch-threads M: LibTorch runs with M threads while tapegrad runs with N (--threads), for
 // each engine in its best configuration on 2 cores; both share one OpenBLAS, whose thread count
 // is set before each engine's run.
@@ -34,6 +35,7 @@
 #include <torch/torch.h>
 
 #include "tapegrad.hpp"
+#include "policies.hpp"
 #include "timing.hpp"
 
 namespace {
@@ -475,10 +477,7 @@ int main(int argc, char** argv) {
   const Threads both{threads, libtorch_threads > 0 ? libtorch_threads : threads};
   tg::set_blas_threads(threads);
   torch::set_num_threads(both.theirs);
-  // TG_SMALL_GEMM=never: every product through OpenBLAS, for comparing with libxsmm's kernels.
-  if (const char* policy = std::getenv("TG_SMALL_GEMM"); policy && std::string(policy) == "never") {
-    tg::set_small_gemm(tg::SmallGemm::never);
-  }
+  bench::apply_env_policies();  // TG_SMALL_GEMM, TG_BATCH_WEIGHT_GRADS (bench/policies.hpp)
   torch::manual_seed(1);
   // The machine's speed drifts (a shared host): the sgemm rate is measured again before and
   // after each size's comparison, and its best is the one the shares are taken against.

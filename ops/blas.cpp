@@ -6,9 +6,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdlib>
+#include <type_traits>
 
 #include <cblas.h>
 #include <fmt/format.h>
@@ -93,6 +95,32 @@ bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x,
   kernel(y, x, z);
   return true;
 }
+
+// Zero sizes never reach BLAS, which wants leading dims >= 1.
+template <class T>
+void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
+          bool accumulate, T* z) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (!accumulate) std::fill(z, z + m * n, T(0));
+    return;
+  }
+  const CBLAS_TRANSPOSE tx = trans_x ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE ty = trans_y ? CblasTrans : CblasNoTrans;
+  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
+  const blasint ldx = trans_x ? bm : bk, ldy = trans_y ? bk : bn;
+  const T beta = accumulate ? T(1) : T(0);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!trans_x && !trans_y && small_sgemm_nn(m, n, k, x, y, accumulate, z)) return;
+    cblas_sgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0f, x, ldx, y, ldy, beta, z, bn);
+  } else {
+    cblas_dgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0, x, ldx, y, ldy, beta, z, bn);
+  }
+}
+
+template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, const float*, const float*, bool, float*);
+template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, const double*, const double*, bool,
+                           double*);
 
 void flush_denormals() {
 #if defined(__SSE__) || defined(__x86_64__)

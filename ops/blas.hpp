@@ -61,6 +61,14 @@ bool blas_threads_pay(std::size_t m, std::size_t n, std::size_t k);
 bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x, const float* y, bool accumulate,
                     float* z);
 
+/// z = op(x) op(y), or z += op(x) op(y) when accumulating, for T float or double:
+/// op(x) is [m, k] and op(y) is [k, n], all row-major and contiguous, so the leading
+/// dims follow from the transpose flags. Float products without transposes go to
+/// small_sgemm_nn first; the rest to OpenBLAS. k = 0 writes zeros (or adds nothing).
+template <class T>
+void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
+          bool accumulate, T* z);
+
 /// Makes the calling thread's float arithmetic flush denormal results to zero
 /// and read denormal inputs as zero (x86's FTZ and DAZ; nothing elsewhere).
 /// Training drives attention weights and their gradients into the denormal

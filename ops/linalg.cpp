@@ -1,6 +1,8 @@
 #include "linalg.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 #include <climits>
 #include <string>
 #include <type_traits>
@@ -13,33 +15,10 @@
 #include "elementwise.hpp"
 #include "kernel.hpp"
 #include "packed_weights.hpp"
+#include "weight_grads.hpp"
 
 namespace tg {
 namespace {
-
-// z = op(x) op(y), or z += op(x) op(y) when accumulating; op(x) is [m, k] and
-// op(y) is [k, n], all row-major and contiguous, so the leading dims follow
-// from the flags. Zero sizes never reach BLAS, which wants leading dims >= 1.
-template <class T>
-void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
-          bool accumulate, T* z) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (!accumulate) std::fill(z, z + m * n, T(0));
-    return;
-  }
-  const CBLAS_TRANSPOSE tx = trans_x ? CblasTrans : CblasNoTrans;
-  const CBLAS_TRANSPOSE ty = trans_y ? CblasTrans : CblasNoTrans;
-  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
-  const blasint ldx = trans_x ? bm : bk, ldy = trans_y ? bk : bn;
-  const T beta = accumulate ? T(1) : T(0);
-  if constexpr (std::is_same_v<T, float>) {
-    if (!trans_x && !trans_y && small_sgemm_nn(m, n, k, x, y, accumulate, z)) return;
-    cblas_sgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0f, x, ldx, y, ldy, beta, z, bn);
-  } else {
-    cblas_dgemm(CblasRowMajor, tx, ty, bm, bn, bk, 1.0, x, ldx, y, ldy, beta, z, bn);
-  }
-}
 
 // y = x w^T, or y += x w^T, for x [m, k] and a weight w [n, k] in PyTorch's layout: through
 // w's packed copy inside a FrozenWeights scope where that pays, else one gemm.
@@ -126,9 +105,8 @@ Array<T> matmul_forward(const Array<T>& a, const Array<T>& b, const MatmulPlan& 
 // b is). A shared operand's gradient adds up over the batch in place.
 // a and b are inputs ia and ia + 1 (addmm's c comes first).
 template <class T>
-void matmul_backward(BackwardContext& c, const MatmulPlan& p, std::size_t ia = 0) {
+void matmul_backward_a(BackwardContext& c, const MatmulPlan& p, std::size_t ia) {
   const std::size_t ib = ia + 1;
-  const T* a = c.input(ia).array<T>().data();
   const T* b = c.input(ib).array<T>().data();
   const T* g = c.grad_output().array<T>().data();
   if (c.needs_grad(ia)) {
@@ -141,11 +119,22 @@ void matmul_backward(BackwardContext& c, const MatmulPlan& p, std::size_t ia = 0
       if (p.ta) {
         gemm(p.tb, true, p.k, p.m, p.n, bi, gi, acc, dai);
       } else {
-        gemm(false, !p.tb, p.m, p.k, p.n, gi, bi, acc, dai);
+        bool packed = false;  // a weight's b [n, k]: da = g b through b's copy packed for the pass
+        if constexpr (std::is_same_v<T, float>) {
+          packed = p.tb && p.batch == 1 && packed_times_weight(c, ib, p.m, p.k, p.n, gi, acc, dai);
+        }
+        if (!packed) gemm(false, !p.tb, p.m, p.k, p.n, gi, bi, acc, dai);
       }
     }
     da.finish(c, ia, p.batch == 0);
   }
+}
+
+template <class T>
+void matmul_backward_b(BackwardContext& c, const MatmulPlan& p, std::size_t ia) {
+  const std::size_t ib = ia + 1;
+  const T* a = c.input(ia).array<T>().data();
+  const T* g = c.grad_output().array<T>().data();
   if (c.needs_grad(ib)) {
     kernel::GradTarget<T> db(c, ib);
     for (std::size_t i = 0; i < p.batch; ++i) {
@@ -163,6 +152,12 @@ void matmul_backward(BackwardContext& c, const MatmulPlan& p, std::size_t ia = 0
   }
 }
 
+template <class T>
+void matmul_backward(BackwardContext& c, const MatmulPlan& p) {
+  matmul_backward_a<T>(c, p, 0);
+  matmul_backward_b<T>(c, p, 0);
+}
+
 void check_linear(const Var& x, const Var& weight, const Var* bias) {
   const bool fits = (x.dim() == 2 || x.dim() == 3) && weight.dim() == 2 && x.shape().back() == weight.shape()[1] &&
                     (bias == nullptr || (bias->dim() == 1 && bias->shape()[0] == weight.shape()[0]));
@@ -178,20 +173,42 @@ void check_linear(const Var& x, const Var& weight, const Var* bias) {
 }
 
 // For y = x w^T + ... with x input ix [rows, in] and w input ix + 1 [out, in]:
-// dx = dy w and dw = dy^T x, each a gemm into the gradient gathered so far when there is one.
+// dx = dy w, a gemm into the gradient gathered so far when there is one.
 // gemm's k = 0 (in = 0 or rows = 0) writes zeros, or adds nothing.
 template <class T>
-void linear_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t in, std::size_t ix) {
+void input_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::size_t in, std::size_t ix) {
+  if (!c.needs_grad(ix)) return;
+  kernel::GradTarget<T> dx(c, ix);
   const T* g = c.grad_output().array<T>().data();
-  if (c.needs_grad(ix)) {
-    kernel::GradTarget<T> dx(c, ix);
-    gemm(false, false, rows, in, out, g, c.input(ix + 1).array<T>().data(), dx.accumulate(), dx.data());
-    dx.finish(c, ix, false);
+  if constexpr (std::is_same_v<T, float>) {
+    if (packed_times_weight(c, ix + 1, rows, in, out, g, dx.accumulate(), dx.data())) {
+      dx.finish(c, ix, false);
+      return;
+    }
   }
-  if (c.needs_grad(ix + 1)) {
-    kernel::GradTarget<T> dw(c, ix + 1);
+  gemm(false, false, rows, in, out, g, c.input(ix + 1).array<T>().data(), dx.accumulate(), dx.data());
+  dx.finish(c, ix, false);
+}
+
+// dw = dy^T x for each weight input ix + 1 of (ix, in) in `weights`, all of one op
+// with the same dy [rows, out]: left to the end of the pass where that pays
+// (weight_grads.hpp), which takes dy, so this runs after everything else that reads it.
+template <class T>
+void weights_backward(BackwardContext& c, const char* op, std::size_t rows, std::size_t out,
+                      std::initializer_list<std::pair<std::size_t, std::size_t>> weights) {
+  std::shared_ptr<const Tensor> kept;  // dy, once given up to the end of the pass
+  for (const std::pair<std::size_t, std::size_t>& weight : weights) {
+    const std::size_t ix = weight.first, in = weight.second, iw = ix + 1;
+    if (!c.needs_grad(iw)) continue;
+    if (would_defer_weight_grad(c, iw, rows)) {
+      if (!kept) kept = std::make_shared<const Tensor>(c.take_grad_output());
+      defer_weight_grad(c, op, iw, ix, rows, out, in, kept);
+      continue;
+    }
+    const T* g = (kept ? *kept : c.grad_output()).array<T>().data();
+    kernel::GradTarget<T> dw(c, iw);
     gemm(true, false, out, in, rows, g, c.input(ix).array<T>().data(), dw.accumulate(), dw.data());
-    dw.finish(c, ix + 1, false);
+    dw.finish(c, iw, false);
   }
 }
 
@@ -263,12 +280,17 @@ Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool trans
   return record("addmm", {c, a, b}, std::move(y), [p, row](BackwardContext& ctx) {
     dispatch(ctx.input(1).dtype(), [&](auto zero) {
       using T = decltype(zero);
-      matmul_backward<T>(ctx, p, 1);
-      if (!row) {
-        if (ctx.needs_grad(0)) ctx.grad_input(0) = ctx.take_grad_output();
+      matmul_backward_a<T>(ctx, p, 1);
+      if (row) bias_backward<T>(ctx, p.m, p.n, 0);
+      // b as a weight (a Wᵀ): its gradient may wait for the end of the pass, keeping dy.
+      if (p.tb && !p.ta && p.batch == 1 && would_defer_weight_grad(ctx, 2, p.m)) {
+        auto kept = std::make_shared<const Tensor>(ctx.take_grad_output());
+        defer_weight_grad(ctx, "addmm", 2, 1, p.m, p.n, p.k, kept);
+        if (!row && ctx.needs_grad(0)) ctx.grad_input(0) = *kept;
         return;
       }
-      bias_backward<T>(ctx, p.m, p.n, 0);
+      matmul_backward_b<T>(ctx, p, 1);
+      if (!row && ctx.needs_grad(0)) ctx.grad_input(0) = ctx.take_grad_output();
     });
   });
 }
@@ -307,8 +329,9 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
   return record("linear", inputs, std::move(y), [rows, out, in](BackwardContext& c) {
     dispatch(c.input(0).dtype(), [&](auto zero) {
       using T = decltype(zero);
-      linear_backward<T>(c, rows, out, in, 0);
+      input_backward<T>(c, rows, out, in, 0);
       if (c.num_inputs() > 2) bias_backward<T>(c, rows, out, 2);
+      weights_backward<T>(c, "linear", rows, out, {{0, in}});
     });
   });
 }
@@ -355,9 +378,10 @@ Var linear_pair(const Var& x1, const Var& w1, const Var& x2, const Var& w2, cons
   return record("linear_pair", inputs, std::move(y), [rows, out, in1, in2](BackwardContext& c) {
     dispatch(c.input(0).dtype(), [&](auto zero) {
       using T = decltype(zero);
-      linear_backward<T>(c, rows, out, in1, 0);
-      linear_backward<T>(c, rows, out, in2, 2);
+      input_backward<T>(c, rows, out, in1, 0);
+      input_backward<T>(c, rows, out, in2, 2);
       for (std::size_t i = 4; i < c.num_inputs(); ++i) bias_backward<T>(c, rows, out, i);
+      weights_backward<T>(c, "linear_pair", rows, out, {{0, in1}, {2, in2}});
     });
   });
 }

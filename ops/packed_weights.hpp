@@ -12,11 +12,16 @@
 /// the packed copy until the outermost scope on this thread ends. The scope's
 /// owner promises that no leaf's value changes while it lives: the model code that
 /// opens one (a recurrent layer's run over its steps, Seq2Seq::forward, the
-/// decoders) calls no user code and no optimizer inside it. Gradients are
-/// unaffected: the backward reads the weights themselves.
+/// decoders) calls no user code and no optimizer inside it.
+///
+/// The backward's dx = dy w of the same ops has the same shape of problem, with w
+/// itself as the right operand and k = out up to 2048 (4H): there each leaf weight is
+/// packed at its first use in a backward pass, kept until the pass ends, and
+/// multiplied 256 rows of a panel at a time, so that the block stays in L1.
 
 #include <cstddef>
 
+#include "../autodiff/tape.hpp"
 #include "../autodiff/var.hpp"
 
 namespace tg {
@@ -42,5 +47,13 @@ class FrozenWeights {
 /// Returns false when it computed nothing: the caller then calls BLAS.
 bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
                            bool accumulate, float* y);
+
+/// In a backward: y = x w, or y += x w, for float x [m, k] and input `iw`, a leaf w
+/// [k, n] (dx = dy w for a weight [out, in]), through w's copy packed for this
+/// backward pass: where it pays (AVX-512, 16-128 rows, a product that small_sgemm_nn
+/// does not take, and no OpenBLAS threads that would split it), or always and never
+/// as SmallGemm says. Returns false when it computed nothing: the caller then calls BLAS.
+bool packed_times_weight(BackwardContext& c, std::size_t iw, std::size_t m, std::size_t n, std::size_t k,
+                         const float* x, bool accumulate, float* y);
 
 }  // namespace tg

@@ -216,3 +216,59 @@ TEST_CASE("under AddressSanitizer, cached pool blocks and a block's slack are po
   pool::deallocate(again, 128);
 }
 #endif
+
+namespace {
+// End-of-pass work that counts its runs and what the gradients held when it ran.
+struct CountingPassEnd final : PassEnd {
+  static inline int made = 0, finished = 0, dropped = 0;
+  static inline double grad_seen = -1;
+  static inline Var* watched = nullptr;
+  CountingPassEnd() { ++made; }
+  ~CountingPassEnd() override { ++dropped; }
+  void finish() override {
+    ++finished;
+    grad_seen = watched->grad().defined() ? watched->grad().item() : -1;
+  }
+};
+
+Tensor times_three(const Tensor& t) {
+  std::vector<double> v = t.to_vector();
+  for (double& e : v) e *= 3;
+  return Tensor::from_vector(v, t.shape(), t.dtype());
+}
+
+// y = 3 x, whose backward also asks for this pass's CountingPassEnd (and may throw).
+Var scale_with_pass_end(const Var& x, bool fail) {
+  return record("scale_with_pass_end", {x}, times_three(x.value()), [fail](BackwardContext& c) {
+    c.at_pass_end<CountingPassEnd>();
+    if (fail) throw BackwardError("scale_with_pass_end failed on purpose");
+    c.grad_input(0) = times_three(c.grad_output());
+  });
+}
+}  // namespace
+
+TEST_CASE("end-of-pass work: one per type and pass, finished after every op's backward, dropped either way") {
+  Var x(vec({2}), true);
+  CountingPassEnd::watched = &x;
+  CountingPassEnd::made = CountingPassEnd::finished = CountingPassEnd::dropped = 0;
+  // Three uses ask for it three times: one object, finished once, when x's gradient is complete.
+  Var y = scale_with_pass_end(x, false) + scale_with_pass_end(x, false) * scale_with_pass_end(x, false);
+  y.backward();  // dy/dx = 3 + 2 * 9 x = 39
+  CHECK(CountingPassEnd::made == 1);
+  CHECK(CountingPassEnd::finished == 1);
+  CHECK(CountingPassEnd::dropped == 1);
+  CHECK(CountingPassEnd::grad_seen == 39);
+  // A pass that fails drops its work unfinished, and the next pass starts afresh.
+  Var z = scale_with_pass_end(x, true);
+  CHECK_THROWS_WITH_AS(z.backward(), doctest::Contains("on purpose"), BackwardError);
+  CHECK(CountingPassEnd::made == 2);
+  CHECK(CountingPassEnd::finished == 1);
+  CHECK(CountingPassEnd::dropped == 2);
+  current_tape().reset();  // the failed pass left gradients on its nodes
+  x.zero_grad();
+  scale_with_pass_end(x, false).backward();
+  CHECK(CountingPassEnd::made == 3);
+  CHECK(CountingPassEnd::finished == 2);
+  CHECK(CountingPassEnd::grad_seen == 3);
+  CountingPassEnd::watched = nullptr;
+}

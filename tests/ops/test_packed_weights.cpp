@@ -132,3 +132,23 @@ TEST_CASE("with more than one BLAS thread, products over 4M multiply-adds are le
   CHECK_FALSE(small_sgemm_nn(64, 512, 512, x.data(), y.data(), false, z.data()));
   set_blas_threads(before);
 }
+
+TEST_CASE("the backward's dx = dy w through w packed for the pass equals OpenBLAS's, across block and panel tails") {
+  test::RestoreSmallGemm restore;
+  // k = out spans two blocks of 256 rows and a tail of 88; n = in spans a panel and a tail.
+  struct Dims {
+    std::size_t rows, out, in1, in2;
+  };
+  for (Dims d : {Dims{17, 600, 40, 33}, Dims{64, 2048, 32, 96}, Dims{3, 256, 5, 64}}) {
+    CAPTURE(d.rows);
+    CAPTURE(d.out);
+    set_small_gemm(SmallGemm::never);
+    const auto plain = run(d.rows, d.out, d.in1, d.in2);
+    set_small_gemm(SmallGemm::always);
+    const auto packed = run(d.rows, d.out, d.in1, d.in2);
+    for (std::size_t r = 0; r < plain.size(); ++r) {
+      CAPTURE(r);
+      CHECK(relative_gap(packed[r], plain[r]) < 1e-5);
+    }
+  }
+}
