@@ -170,6 +170,38 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) double exp_sum
   return exp_shifted_sum_in_lanes(in, shift, out, n);
 }
 
+inline void exp_shifted_affine_body(const float* in, float shift, float sub, float scale, float* out,
+                                    std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = (exp_or_zero(in[i] - shift) - sub) * scale;
+}
+
+using ExpAffineKernel = void (*)(const float*, float, float, float, float*, std::size_t);
+void exp_affine_baseline(const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
+  exp_shifted_affine_body(in, shift, sub, scale, out, n);
+}
+__attribute__((target("avx2,fma"))) void exp_affine_avx2(const float* in, float shift, float sub, float scale,
+                                                         float* out, std::size_t n) {
+  exp_shifted_affine_body(in, shift, sub, scale, out, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void exp_affine_avx512(
+    const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
+  exp_shifted_affine_body(in, shift, sub, scale, out, n);
+}
+
+inline void add_into_body(float* __restrict acc, const float* __restrict x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) acc[i] += x[i];
+}
+
+using AddKernel = void (*)(float*, const float*, std::size_t);
+void add_baseline(float* acc, const float* x, std::size_t n) { add_into_body(acc, x, n); }
+__attribute__((target("avx2,fma"))) void add_avx2(float* acc, const float* x, std::size_t n) {
+  add_into_body(acc, x, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void add_avx512(float* acc, const float* x,
+                                                                                  std::size_t n) {
+  add_into_body(acc, x, n);
+}
+
 float exp_or_zero_one(float x) { return exp_or_zero(x); }
 float sigmoid_one(float x) { return sigmoid(x); }
 float tanh_one(float x) { return tanh(x); }
@@ -199,6 +231,16 @@ void tanh(const float* in, float* out, std::size_t n) {
 double exp_shifted_sum(const float* in, float shift, float* out, std::size_t n) {
   static const ExpSumKernel kernel = pick<ExpSumKernel>(exp_sum_baseline, exp_sum_avx2, exp_sum_avx512);
   return kernel(in, shift, out, n);
+}
+
+void exp_shifted_affine(const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
+  static const ExpAffineKernel kernel = pick<ExpAffineKernel>(exp_affine_baseline, exp_affine_avx2, exp_affine_avx512);
+  kernel(in, shift, sub, scale, out, n);
+}
+
+void add_into(float* acc, const float* x, std::size_t n) {
+  static const AddKernel kernel = pick<AddKernel>(add_baseline, add_avx2, add_avx512);
+  kernel(acc, x, n);
 }
 
 float additive_score_row(const float* k, const float* q, const float* v, float* t, std::size_t n) {

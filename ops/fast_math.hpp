@@ -72,6 +72,12 @@ void sigmoid(const float* in, float* out, std::size_t n);
 /// out[i] = exp_or_zero(in[i] - shift) for i < n (out may be in), and their sum in
 /// double: softmax's and cross-entropy's rows in one vectorised pass.
 double exp_shifted_sum(const float* in, float shift, float* out, std::size_t n);
+/// out[i] = (exp_or_zero(in[i] - shift) - sub) * scale for i < n: cross-entropy's
+/// gradient row (softmax minus the smoothed target, times the row's weight) in one
+/// vectorised pass.
+void exp_shifted_affine(const float* in, float shift, float sub, float scale, float* out, std::size_t n);
+/// acc[i] += x[i] for i < n, vectorised as exp_or_zero (a bias's gradient, row by row).
+void add_into(float* acc, const float* x, std::size_t n);
 /// One row of additive attention's scores: t[i] = tanh(k[i] + q[i]) for i < n,
 /// and the result v . t (summed in 16 lanes). Vectorised as exp_or_zero.
 float additive_score_row(const float* k, const float* q, const float* v, float* t, std::size_t n);

@@ -1,18 +1,18 @@
 #include "linalg.hpp"
 
 #include <algorithm>
-#include <memory>
-#include <utility>
 #include <climits>
+#include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
-#include <cblas.h>
 #include <fmt/format.h>
 
 #include "blas.hpp"
 #include "elementwise.hpp"
+#include "fast_math.hpp"
 #include "kernel.hpp"
 #include "packed_weights.hpp"
 #include "weight_grads.hpp"
@@ -222,7 +222,11 @@ void bias_backward(BackwardContext& c, std::size_t rows, std::size_t out, std::s
   if (!db.accumulate()) std::fill(d, d + out, T(0));
   for (std::size_t r = 0; r < rows; ++r) {
     const T* gr = g + r * out;
-    for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
+    if constexpr (std::is_same_v<T, float>) {
+      fast::add_into(d, gr, out);
+    } else {
+      for (std::size_t j = 0; j < out; ++j) d[j] += gr[j];
+    }
   }
   db.finish(c, ib, false);
 }

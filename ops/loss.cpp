@@ -128,14 +128,13 @@ Array<T> cross_entropy_backward(const Array<T>& x, const Array<T>& dy, const Sav
     if (s.options.reduction == Reduction::mean) w /= static_cast<double>(s.count);
     const T* row = x.data() + r * classes;
     if constexpr (std::is_same_v<T, float>) {
-      // softmax(x_r) = e^(x_r - lse_r), the exps vectorised; out holds them first.
-      if (s.lse[r] == -inf) {
-        std::fill(out, out + classes, 0.0f);
-      } else {
-        fast::exp_shifted_sum(row, static_cast<float>(s.lse[r]), out, classes);
-      }
+      // softmax(x_r) = e^(x_r - lse_r), the exps vectorised, in one pass with the rest.
       const auto fw = static_cast<float>(w), off = static_cast<float>(eps / static_cast<double>(classes));
-      for (std::size_t c = 0; c < classes; ++c) out[c] = (out[c] - off) * fw;
+      if (s.lse[r] == -inf) {
+        std::fill(out, out + classes, -off * fw);
+      } else {
+        fast::exp_shifted_affine(row, static_cast<float>(s.lse[r]), off, fw, out, classes);
+      }
       if (t >= 0) out[t] -= static_cast<float>((1 - eps) * w);
       continue;
     }

@@ -197,3 +197,33 @@ TEST_CASE("fast::exp_shifted_sum writes e^(x - shift), exactly 0 for -inf, and s
     CHECK(same == out);
   }
 }
+
+TEST_CASE("fast::exp_shifted_affine writes (e^(x - shift) - sub) * scale, exactly -sub * scale for -inf") {
+  for (std::size_t n : {1, 15, 16, 17, 1000}) {
+    CAPTURE(n);
+    std::vector<float> in(n), out(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<float>(std::cos(0.41 * double(i)) * 5.0);
+    if (n > 1) in[n / 2] = -std::numeric_limits<float>::infinity();
+    const float shift = 4.5f, sub = 0.125f, scale = -0.75f;
+    tg::fast::exp_shifted_affine(in.data(), shift, sub, scale, out.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double want = (std::exp(double(in[i]) - double(shift)) - double(sub)) * double(scale);
+      CHECK(std::abs(out[i] - want) <= 3e-7);
+    }
+    if (n > 1) CHECK(out[n / 2] == -sub * scale);
+  }
+}
+
+TEST_CASE("fast::add_into adds x into acc element by element, tails included") {
+  for (std::size_t n : {1, 15, 16, 17, 1000}) {
+    CAPTURE(n);
+    std::vector<float> acc(n), x(n), want(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      acc[i] = static_cast<float>(i) * 0.5f;
+      x[i] = 3.0f - static_cast<float>(i);
+      want[i] = acc[i] + x[i];
+    }
+    tg::fast::add_into(acc.data(), x.data(), n);
+    CHECK(acc == want);
+  }
+}
