@@ -81,7 +81,9 @@ const Packed& packed_for(PackedList& list, const Var& w, std::size_t n, std::siz
         for (std::size_t l = 0; l < k; ++l) panel[l * width + j] = row[l];
       }
     } else {  // B[l][j] = w[l][j]
-      for (std::size_t l = 0; l < k; ++l) std::copy(source + l * n + p0, source + l * n + p0 + width, panel + l * width);
+      for (std::size_t l = 0; l < k; ++l) {
+        std::copy(source + l * n + p0, source + l * n + p0 + width, panel + l * width);
+      }
     }
   }
   list.push_back(std::move(p));
@@ -107,7 +109,8 @@ bool multiply(std::size_t m, std::size_t n, std::size_t k, std::size_t block, co
       const auto cols = static_cast<libxsmm_blasint>(widths[w]), inner = static_cast<libxsmm_blasint>(blocks[b]);
       for (int later = 0; later < 2; ++later) {
         const float* beta = later || accumulate ? &one : &zero;
-        kernels[w][b][later] = libxsmm_smmdispatch(cols, rows, inner, &cols, &ldx, &ldy, &alpha, beta, nullptr, nullptr);
+        kernels[w][b][later] =
+            libxsmm_smmdispatch(cols, rows, inner, &cols, &ldx, &ldy, &alpha, beta, nullptr, nullptr);
         if (kernels[w][b][later] == nullptr) return false;
       }
     }
@@ -140,8 +143,9 @@ std::size_t FrozenWeights::packed_count() { return scope.packed.size(); }
 bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
                            bool accumulate, float* y) {
   if (scope.depth == 0 || !w.is_leaf() || m == 0 || n == 0 || k == 0) return false;
+  if (std::max({m, n, k}) > static_cast<std::size_t>(INT_MAX) || !packing_pays(m, n, k)) return false;
   // With in > 1024 a panel no longer sits in L1 and x's rows leave L2.
-  if (std::max({m, n, k}) > static_cast<std::size_t>(INT_MAX) || k > 1024 || !packing_pays(m, n, k)) return false;
+  if (small_gemm() == SmallGemm::automatic && k > 1024) return false;
   return multiply(m, n, k, k, x, accumulate, y, [&]() -> const Packed& {
     return packed_for(scope.packed, w, n, k, true);
   });
