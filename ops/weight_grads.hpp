@@ -3,13 +3,13 @@
 ///
 /// A recurrent layer multiplies every step's batch by the same weight, so the
 /// backward adds dW += dY_t^T X_t once per step: products with only a batch's rows
-/// (32-128) as their inner size, where each one reads and writes all of dW for
-/// little work. OpenBLAS runs those at 80-90 GFLOP/s, against 120 and more for the
-/// same work as one product over all steps' rows (docs/performance.md, "Weight
-/// gradients in one product"). So a linear-type op's backward (linear, linear_pair,
-/// addmm with its weight transposed) leaves dW to the end of the pass: it keeps dY_t
-/// and X_t, and the pass's end stacks them and adds [dY_1; ...]^T [X_1; ...] into
-/// the weight's gradient with one gemm.
+/// (32-128) as their inner size, each of which reads and writes all of dW. A dW of
+/// several MB no longer stays in L2 from one step's product to the next, so a linear-
+/// type op's backward (linear, linear_pair, addmm with its weight transposed) leaves
+/// dW to the end of the pass: it keeps dY_t and X_t, and the pass's end stacks them
+/// and adds [dY_1; ...]^T [X_1; ...] into the weight's gradient with one gemm (about
+/// 1% of a medium step: docs/performance.md, "Packed weights in the backward, and
+/// weight gradients in one product").
 ///
 /// Only for leaf weights (nothing downstream reads their gradient before the pass
 /// ends) of at least 256K elements (smaller ones stay in L2 between the steps'
