@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -38,6 +40,18 @@ inline std::vector<std::pair<Shape, Shape>> broadcast_cases() {
   cases.emplace_back(rank0, Shape{2, 3});
   cases.emplace_back(Shape{2, 3}, Shape{1, 1});
   return cases;
+}
+
+/// The largest difference between a and b, relative to b's largest magnitude: how far
+/// two kernel paths' results differ.
+inline double relative_gap(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double gap = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    gap = std::max(gap, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return gap / scale;
 }
 
 /// Puts the small-product policy (ops/blas.hpp) back as it was when the test ends.

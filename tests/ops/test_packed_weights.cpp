@@ -17,17 +17,6 @@ Var weight(std::size_t out, std::size_t in, std::uint64_t seed) {
   return Var(Tensor::normal({out, in}, 0, 0.5, seed, DType::f32), true);
 }
 
-// The largest difference between a and b, relative to b's largest magnitude.
-double relative_gap(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double gap = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    gap = std::max(gap, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return gap / scale;
-}
-
 // y = linear(x1, w1, b) + linear_pair(x1, w1, x2, w2) + addmm(c, x2, w2^T), and the
 // gradients of sum(y^2): every forward product that can take a packed weight.
 std::vector<std::vector<double>> run(std::size_t rows, std::size_t out, std::size_t in1, std::size_t in2) {
@@ -68,7 +57,7 @@ TEST_CASE("inside FrozenWeights, linear, linear_pair and addmm give the values a
     CHECK(FrozenWeights::packed_count() == 0);
     for (std::size_t r = 0; r < plain.size(); ++r) {
       CAPTURE(r);
-      CHECK(relative_gap(packed[r], plain[r]) < 1e-5);
+      CHECK(test::relative_gap(packed[r], plain[r]) < 1e-5);
     }
   }
 }
@@ -101,7 +90,7 @@ TEST_CASE("FrozenWeights: nested scopes keep the packed weights until the outerm
     FrozenWeights frozen;
     std::vector<double> y = linear(x, w).value().to_vector();
     CHECK(FrozenWeights::packed_count() == 0);
-    CHECK(relative_gap(y, outer_y) < 1e-5);
+    CHECK(test::relative_gap(y, outer_y) < 1e-5);
   }
 }
 
@@ -148,7 +137,7 @@ TEST_CASE("the backward's dx = dy w through w packed for the pass equals OpenBLA
     const auto packed = run(d.rows, d.out, d.in1, d.in2);
     for (std::size_t r = 0; r < plain.size(); ++r) {
       CAPTURE(r);
-      CHECK(relative_gap(packed[r], plain[r]) < 1e-5);
+      CHECK(test::relative_gap(packed[r], plain[r]) < 1e-5);
     }
   }
 }

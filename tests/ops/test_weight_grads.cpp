@@ -18,9 +18,9 @@ struct RestoreBatching {
   ~RestoreBatching() { set_weight_grad_batching(before); }
 };
 
-// A recurrence over `steps` steps that uses its weights the way an RNN does: h = tanh(addmm(x_t,
-// h, w_hh^T)) + linear(h, w_s) + linear_pair(x_t, w_ih, h, w_hh), then the gradients of sum(h^2).
-// Returns h and every input's gradient.
+// A recurrence over `steps` steps that uses its weights the way an RNN does: a = tanh(addmm(
+// linear(x_t, w_ih, b), h, w_hh^T)), h = a + linear(h, w_s) + linear_pair(x_t, w_ih, a, w_hh, b),
+// then the gradients of sum(h^2). Returns h and every input's gradient.
 std::vector<std::vector<double>> recurrence(DType dtype, std::size_t steps, std::size_t rows, std::size_t hidden,
                                             std::size_t in) {
   Var w_hh(Tensor::normal({hidden, hidden}, 0, 0.3, 601, dtype), true);
@@ -40,16 +40,6 @@ std::vector<std::vector<double>> recurrence(DType dtype, std::size_t steps, std:
           b.grad().to_vector(), x.grad().to_vector(), h.grad().to_vector()};
 }
 
-double relative_gap(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double gap = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    gap = std::max(gap, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return gap / scale;
-}
-
 }  // namespace
 
 TEST_CASE("weight gradients gathered over the pass equal those each op adds at once") {
@@ -62,7 +52,7 @@ TEST_CASE("weight gradients gathered over the pass equal those each op adds at o
     const auto gathered = recurrence(dtype, 6, 5, 12, 7);
     for (std::size_t r = 0; r < at_once.size(); ++r) {
       CAPTURE(r);
-      CHECK(relative_gap(gathered[r], at_once[r]) < (dtype == DType::f32 ? 1e-5 : 1e-12));
+      CHECK(test::relative_gap(gathered[r], at_once[r]) < (dtype == DType::f32 ? 1e-5 : 1e-12));
     }
   }
 }
