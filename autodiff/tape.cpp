@@ -242,11 +242,19 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
   else r.grad.add_(seed);
 
   // End-of-pass work is this pass's alone: dropped when the pass ends, finished or failed.
+  // A failed pass also clears the gradients it left on intermediate values, which a later
+  // backward on this tape would otherwise propagate again.
   pass_end_.clear();
-  struct DropPassEnd {
-    std::vector<std::unique_ptr<PassEnd>>& work;
-    ~DropPassEnd() { work.clear(); }
-  } drop{pass_end_};
+  struct EndOfPass {
+    Tape& tape;
+    std::size_t last;
+    bool finished = false;
+    ~EndOfPass() {
+      tape.pass_end_.clear();
+      if (finished) return;
+      for (std::size_t k = 0; k <= last; ++k) tape.entries_[k].output->grad.reset();
+    }
+  } end_of_pass{*this, r.entry};
   for (std::size_t k = r.entry + 1; k-- > 0;) {
     TapeEntry& e = entries_[k];
     Node& out = *e.output;
@@ -275,6 +283,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
   }
   for (Tensor& g : grad_scratch_) g.reset();
   for (const auto& work : pass_end_) work->finish();
+  end_of_pass.finished = true;
 }
 
 Tape& current_tape() {
