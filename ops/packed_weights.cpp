@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -94,8 +93,11 @@ const Packed& packed_for(PackedList& list, const Var& w, std::size_t n, std::siz
 // libxsmm is column-major: row-major y [m, width] (leading dim n) += x [m, kb] panel [kb, width]
 // is, read column-major, y' [width, m] += panel' [width, kb] x' [kb, m] with x's leading dim k.
 // Returns false, having computed nothing, when libxsmm has no kernel for a shape.
+// `pack` is a template parameter, not a std::function: its captures would not fit the
+// function's inline storage, and this runs for every product of a recurrent step.
+template <class Pack>
 bool multiply(std::size_t m, std::size_t n, std::size_t k, std::size_t block, const float* x, bool accumulate,
-              float* y, const std::function<const Packed&()>& pack) {
+              float* y, const Pack& pack) {
   const auto rows = static_cast<libxsmm_blasint>(m), ldx = static_cast<libxsmm_blasint>(k),
              ldy = static_cast<libxsmm_blasint>(n);
   const float alpha = 1.0f, zero = 0.0f, one = 1.0f;
@@ -107,7 +109,7 @@ bool multiply(std::size_t m, std::size_t n, std::size_t k, std::size_t block, co
       const bool used = (w == 0 ? n >= kPanel : widths[1] > 0) && (b == 0 ? k >= block : blocks[1] > 0);
       if (!used) continue;
       const auto cols = static_cast<libxsmm_blasint>(widths[w]), inner = static_cast<libxsmm_blasint>(blocks[b]);
-      for (int later = 0; later < 2; ++later) {
+      for (int later = 0; later < (k > block ? 2 : 1); ++later) {  // later blocks only when there are any
         const float* beta = later || accumulate ? &one : &zero;
         kernels[w][b][later] =
             libxsmm_smmdispatch(cols, rows, inner, &cols, &ldx, &ldy, &alpha, beta, nullptr, nullptr);
