@@ -47,6 +47,7 @@
 #include "models/layer_norm.hpp"
 #include "models/linear.hpp"
 #include "models/lstm.hpp"
+#include "models/data_parallel.hpp"
 #include "models/module.hpp"
 #include "models/multi_head_attention.hpp"
 #include "models/rnn.hpp"

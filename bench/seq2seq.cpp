@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <torch/torch.h>
+#include <xtensor/xview.hpp>
 
 #include "tapegrad.hpp"
 #include "policies.hpp"
@@ -80,20 +81,46 @@ Data make_data(const Size& s) {
   return d;
 }
 
-// tapegrad: the zoo's reference model and Adam.
+// Rows [r.begin, r.end) of a [B, T] batch.
+tg::Indices rows_of(const tg::Indices& x, tg::RowRange r) {
+  return tg::Indices(xt::view(x, xt::range(r.begin, r.end), xt::all()));
+}
+
+// tapegrad: the zoo's reference model and Adam. With shards > 1 (--parallel data) the batch is
+// split over that many threads, each with its own replica of the model (tg::DataParallel).
 struct OursStep {
+  // One thread's part of the batch, and its share of the batch's target tokens.
+  struct Shard {
+    tg::Indices source, target_in, target_out;
+    std::vector<std::int64_t> lengths;
+    double weight = 1;
+  };
+
   tg::Seq2Seq model;
   tg::Adam adam;
   tg::Indices source, target_in, target_out;
   std::vector<std::int64_t> lengths;
+  std::unique_ptr<tg::DataParallel<tg::Seq2Seq>> parallel;
+  std::vector<Shard> shards;
 
-  OursStep(const Size& s, const Data& d)
+  OursStep(const Size& s, const Data& d, std::size_t shard_count = 1)
       : model(tg::Seq2SeqOptions::reference(s.vocab, s.embed, s.hidden)),
         adam(model.parameters(), tg::AdamOptions{.lr = 1e-3}),
         source(indices(d.source, s)),
         target_in(indices(d.target_in, s)),
         target_out(indices(d.target_out, s)),
-        lengths(s.batch, static_cast<std::int64_t>(s.length)) {}
+        lengths(s.batch, static_cast<std::int64_t>(s.length)) {
+    shard_count = std::min(shard_count, s.batch);
+    if (shard_count < 2) return;
+    parallel = std::make_unique<tg::DataParallel<tg::Seq2Seq>>(model, shard_count);
+    for (std::size_t i = 0; i < shard_count; ++i) {
+      const tg::RowRange r = tg::shard_rows(s.batch, i, shard_count);
+      // No padding in the data: a shard's share of the tokens is its share of the rows.
+      shards.push_back({rows_of(source, r), rows_of(target_in, r), rows_of(target_out, r),
+                        std::vector<std::int64_t>(r.size(), static_cast<std::int64_t>(s.length)),
+                        double(r.size()) / double(s.batch)});
+    }
+  }
 
   static tg::Indices indices(const std::vector<std::int64_t>& ids, const Size& s) {
     tg::Indices out = tg::Indices::from_shape({s.batch, s.length});
@@ -103,8 +130,16 @@ struct OursStep {
 
   void operator()() {
     adam.zero_grad();
-    tg::Var loss = model.loss(source, lengths, target_in, target_out);
-    loss.backward();
+    if (parallel) {
+      parallel->run([&](std::size_t i, const tg::Seq2Seq& m) {
+        const Shard& part = shards[i];
+        tg::Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
+        loss.backward(tg::Tensor::scalar(part.weight));
+      });
+    } else {
+      tg::Var loss = model.loss(source, lengths, target_in, target_out);
+      loss.backward();
+    }
     adam.step();
     tg::current_tape().reset();
   }
@@ -379,10 +414,10 @@ void with_threads(int n, F&& f) {
   f();
 }
 
-void bench_decoding(const Threads& threads, int reps, const std::string& engine) {
+void bench_decoding(const Threads& threads, std::size_t shard_count, int reps, const std::string& engine) {
   const Size s = kSizes[2];
   const Data data = make_data(s);
-  OursStep ours(s, data);
+  OursStep ours(s, data, shard_count);
   ours.model.eval();
   auto theirs = std::make_shared<TorchSeq2Seq>(s);
   copy_weights(ours.model, *theirs);
@@ -391,16 +426,28 @@ void bench_decoding(const Threads& threads, int reps, const std::string& engine)
   const long max_length = static_cast<long>(s.length);
   for (const long beam : {1L, 5L}) {
     std::vector<std::vector<std::int64_t>> ours_out, theirs_out;
-    auto run_ours = [&] {
+    auto decode = [&](const tg::Seq2Seq& m, const tg::Indices& source, const std::vector<std::int64_t>& lengths) {
       if (beam == 1) {
         std::vector<std::vector<tg::Hypothesis>> lists;
-        for (tg::Hypothesis& h : tg::greedy_decode(ours.model, ours.source, ours.lengths, {.max_length = s.length}))
+        for (tg::Hypothesis& h : tg::greedy_decode(m, source, lengths, {.max_length = s.length}))
           lists.push_back({std::move(h)});
-        ours_out = best_tokens(lists);
+        return best_tokens(lists);
+      }
+      return best_tokens(tg::beam_search(m, source, lengths,
+                                         {.beam_size = std::size_t(beam), .length_penalty = 0.6, .n_best = 1,
+                                          .max_length = s.length}));
+    };
+    auto run_ours = [&] {
+      if (ours.parallel) {  // each thread decodes its rows with its replica
+        std::vector<std::vector<std::vector<std::int64_t>>> parts(ours.shards.size());
+        ours.parallel->run([&](std::size_t i, const tg::Seq2Seq& m) {
+          parts[i] = decode(m, ours.shards[i].source, ours.shards[i].lengths);
+          tg::current_tape().reset();
+        });
+        ours_out.clear();
+        for (auto& part : parts) ours_out.insert(ours_out.end(), part.begin(), part.end());
       } else {
-        ours_out = best_tokens(tg::beam_search(ours.model, ours.source, ours.lengths,
-                                               {.beam_size = std::size_t(beam), .length_penalty = 0.6, .n_best = 1,
-                                                .max_length = s.length}));
+        ours_out = decode(ours.model, ours.source, ours.lengths);
       }
       tg::current_tape().reset();
     };
@@ -428,6 +475,10 @@ void bench_decoding(const Threads& threads, int reps, const std::string& engine)
                 "the same best output for %zu of %zu sentences (longest %zu tokens)\n",
                 double(s.batch) / (ours_ms / 1e3), double(s.batch) / (theirs_ms / 1e3), c.ours.min_us / 1e3,
                 c.theirs.min_us / 1e3, same, ours_out.size(), steps);
+    if (ours.parallel) {
+      std::printf("  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
+                  ours.shards.size());
+    }
     std::fflush(stdout);
   }
 }
@@ -449,10 +500,11 @@ int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);  // both engines share this process's OpenBLAS
   std::string size = "all", engine = "both", task = "all";
   int threads = 1, reps = 0, steps = 10, block = 0, libtorch_threads = 0;
+  std::string parallel = "blas";
   const char* usage =
       "usage: bench_seq2seq [--size tiny|small|medium|all] [--threads N] [--task train|decode|all]\n"
       "                     [--engine both|tapegrad|libtorch] [--reps R] [--block N] [--steps N]\n"
-      "                     [--libtorch-threads M]\n";
+      "                     [--libtorch-threads M] [--parallel blas|data]\n";
   for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i];
     const bool help = key == "--help" || key == "-h";
@@ -469,11 +521,18 @@ int main(int argc, char** argv) {
     else if (key == "--engine") engine = value;
     else if (key == "--steps") steps = std::atoi(value.c_str());
     else if (key == "--task") task = value;
+    else if (key == "--parallel") parallel = value;
     else {
       std::fprintf(stderr, "bench_seq2seq: unknown option %s\n%s", key.c_str(), usage);
       return 1;
     }
   }
+  if (parallel != "blas" && parallel != "data") {
+    std::fprintf(stderr, "bench_seq2seq: unknown --parallel %s (blas or data)\n%s", parallel.c_str(), usage);
+    return 1;
+  }
+  // --parallel data: tapegrad splits each batch over --threads threads (one OpenBLAS thread each).
+  const std::size_t shard_count = parallel == "data" ? std::size_t(std::max(threads, 1)) : 1;
   const Threads both{threads, libtorch_threads > 0 ? libtorch_threads : threads};
   tg::set_blas_threads(threads);
   torch::set_num_threads(both.theirs);
@@ -495,7 +554,7 @@ int main(int argc, char** argv) {
     const Data data = make_data(s);
     if (engine == "tapegrad" || engine == "libtorch") {  // one engine alone, for its peak memory
       if (engine == "tapegrad") {
-        OursStep step(s, data);
+        OursStep step(s, data, shard_count);
         for (int i = 0; i < steps; ++i) step();
       } else {
         TheirsStep step(s, data);
@@ -504,7 +563,7 @@ int main(int argc, char** argv) {
       std::printf("seq2seq %s threads=%d %s: %d steps done\n", s.name, threads, engine.c_str(), steps);
       continue;
     }
-    OursStep ours(s, data);
+    OursStep ours(s, data, shard_count);
     TheirsStep theirs(s, data);
     const int n = reps > 0 ? reps : s.reps;
     gemm_rate = std::max(gemm_rate, sgemm_gflops());
@@ -523,6 +582,10 @@ int main(int argc, char** argv) {
                 100 * 3 * forward_flops(s) / (theirs_ms / 1e3) / (gemm_rate * 1e9), forward_flops(s) / 1e9,
                 gemm_rate);
     std::printf("  %d samples per engine, each the mean of %d step(s) in a row\n", n, steps_per_sample);
+    if (ours.parallel) {
+      std::printf("  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
+                  ours.shards.size());
+    }
     if (both.ours != both.theirs) {
       std::printf("  tapegrad with %d thread(s), LibTorch with %d; both shares against the sgemm rate at %d\n",
                   both.ours, both.theirs, both.ours);
@@ -533,6 +596,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_seq2seq: unknown size %s (tiny, small, medium or all)\n", size.c_str());
     return 1;
   }
-  if (task != "train") bench_decoding(both, reps, engine);
+  if (task != "train") bench_decoding(both, shard_count, reps, engine);
   return 0;
 }

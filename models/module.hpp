@@ -117,6 +117,7 @@ template <class M>
 std::unique_ptr<M> copy_as(const M& m, DType dtype) {
   Generator scratch(0);  // the copy's initial values are overwritten below
   auto copy = std::make_unique<M>(m.options(), scratch);
+  copy->to(m.dtype());  // so that a float64 module's values load
   copy->load_state_dict(m.state_dict());
   copy->to(dtype);
   if (!m.is_training()) copy->eval();
