@@ -97,6 +97,51 @@ bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x,
 }
 
 // Zero sizes never reach BLAS, which wants leading dims >= 1.
+namespace {
+
+// Products with a vector in them, by the level-2 BLAS: OpenBLAS 0.3.21's sgemm packs both
+// operands even for one row, which costs more than the multiply at a batch of 1 (the tiny
+// step's every recurrent product; docs/performance.md, "One row").
+void gemv(CBLAS_TRANSPOSE t, blasint rows, blasint cols, const float* a, const float* v, float beta, float* z) {
+  cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, a, cols, v, 1, beta, z, 1);
+}
+void gemv(CBLAS_TRANSPOSE t, blasint rows, blasint cols, const double* a, const double* v, double beta, double* z) {
+  cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, cols, v, 1, beta, z, 1);
+}
+void ger(blasint m, blasint n, const float* x, const float* y, float* z) {
+  cblas_sger(CblasRowMajor, m, n, 1.0f, x, 1, y, 1, z, n);
+}
+void ger(blasint m, blasint n, const double* x, const double* y, double* z) {
+  cblas_dger(CblasRowMajor, m, n, 1.0, x, 1, y, 1, z, n);
+}
+
+// z (+)= op(x) op(y) when one of m, n, k is 1: then op(x) or op(y) is a contiguous vector
+// whatever its transpose flag. Returns false for other shapes.
+template <class T>
+bool vector_product(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
+                    bool accumulate, T* z) {
+  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
+  const T beta = accumulate ? T(1) : T(0);
+  if (m == 1) {  // z = op(y)ᵀ x: y is [k, n], or [n, k] when transposed
+    if (trans_y) gemv(CblasNoTrans, bn, bk, y, x, beta, z);
+    else gemv(CblasTrans, bk, bn, y, x, beta, z);
+    return true;
+  }
+  if (n == 1) {  // z = op(x) y: x is [m, k], or [k, m] when transposed
+    if (trans_x) gemv(CblasTrans, bk, bm, x, y, beta, z);
+    else gemv(CblasNoTrans, bm, bk, x, y, beta, z);
+    return true;
+  }
+  if (k == 1) {  // the outer product of two vectors
+    if (!accumulate) std::fill(z, z + m * n, T(0));
+    ger(bm, bn, x, y, z);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 template <class T>
 void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
           bool accumulate, T* z) {
@@ -105,6 +150,7 @@ void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t 
     if (!accumulate) std::fill(z, z + m * n, T(0));
     return;
   }
+  if (vector_product(trans_x, trans_y, m, n, k, x, y, accumulate, z)) return;
   const CBLAS_TRANSPOSE tx = trans_x ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE ty = trans_y ? CblasTrans : CblasNoTrans;
   const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);

@@ -63,8 +63,10 @@ bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x,
 
 /// z = op(x) op(y), or z += op(x) op(y) when accumulating, for T float or double:
 /// op(x) is [m, k] and op(y) is [k, n], all row-major and contiguous, so the leading
-/// dims follow from the transpose flags. Float products without transposes go to
-/// small_sgemm_nn first; the rest to OpenBLAS. k = 0 writes zeros (or adds nothing).
+/// dims follow from the transpose flags. Products with a vector in them (m, n or k = 1)
+/// go to OpenBLAS's gemv or ger, whose sgemm would pack both operands; other float
+/// products without transposes go to small_sgemm_nn first; the rest to OpenBLAS's gemm.
+/// k = 0 writes zeros (or adds nothing).
 template <class T>
 void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
           bool accumulate, T* z);

@@ -438,3 +438,43 @@ TEST_CASE("a float32 matmul and its gradients are the same through libxsmm and t
     CHECK(worst <= 1e-5 * scale);
   }
 }
+
+TEST_CASE("gemm with a vector in it (M, N or K = 1, by gemv and ger) matches a naive loop, every layout") {
+  struct Dims {
+    std::size_t m, n, k;
+  };
+  const Dims dims[] = {{1, 5, 3}, {4, 1, 3}, {4, 5, 1}, {1, 1, 3}, {1, 5, 1}, {4, 1, 1}, {1, 1, 1}, {2, 3, 4}};
+  auto check = [&](auto zero) {
+    using T = decltype(zero);
+    for (const Dims& d : dims) {
+      for (int layout = 0; layout < 8; ++layout) {
+        const bool tx = layout & 1, ty = layout & 2, accumulate = layout & 4;
+        CAPTURE(d.m);
+        CAPTURE(d.n);
+        CAPTURE(d.k);
+        CAPTURE(tx);
+        CAPTURE(ty);
+        CAPTURE(accumulate);
+        std::vector<T> x(d.m * d.k), y(d.k * d.n), z(d.m * d.n), expected(d.m * d.n);
+        for (std::size_t i = 0; i < x.size(); ++i) x[i] = T(0.25) * T(i + 1) - T(0.5);
+        for (std::size_t i = 0; i < y.size(); ++i) y[i] = T(0.5) - T(0.125) * T(i);
+        for (std::size_t i = 0; i < z.size(); ++i) z[i] = expected[i] = T(i % 3) - T(1);
+        for (std::size_t i = 0; i < d.m; ++i) {
+          for (std::size_t j = 0; j < d.n; ++j) {
+            T sum = 0;
+            for (std::size_t p = 0; p < d.k; ++p) {
+              const T xv = tx ? x[p * d.m + i] : x[i * d.k + p];
+              const T yv = ty ? y[j * d.k + p] : y[p * d.n + j];
+              sum += xv * yv;
+            }
+            expected[i * d.n + j] = (accumulate ? expected[i * d.n + j] : T(0)) + sum;
+          }
+        }
+        gemm<T>(tx, ty, d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data());
+        for (std::size_t i = 0; i < z.size(); ++i) CHECK(z[i] == doctest::Approx(expected[i]).epsilon(1e-6));
+      }
+    }
+  };
+  check(float{});
+  check(double{});
+}
