@@ -18,20 +18,25 @@ if [ "${1:-}" = "--seq2seq" ]; then
   [ "${1:-}" = "--size" ] && size=$2
   command -v /usr/bin/time > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time
   cmake --build build-bench -j "$(nproc)" --target bench_seq2seq bench_step_parts
-  for threads in 1 2; do
-    echo "== $threads thread(s)"
-    OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads ./build-bench/bench/bench_seq2seq --threads "$threads" --size "$size"
-  done
+  # tapegrad's best use of 2 threads is data parallelism (--parallel data: each half of the
+  # batch on its own core, tg::DataParallel); OpenBLAS's own 2 threads come last, for comparison.
+  echo "== 1 thread(s)"
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ./build-bench/bench/bench_seq2seq --threads 1 --size "$size"
+  echo "== 2 thread(s): tapegrad data-parallel"
+  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --parallel data --size "$size"
   # Each engine in its best configuration on 2 cores: LibTorch's is 1 thread at every size.
-  echo "== best on 2 cores: tapegrad 2 threads, LibTorch 1"
-  OPENBLAS_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --libtorch-threads 1 --size "$size"
-  echo "== peak resident memory, 10 steps of one engine alone (1 thread)"
+  echo "== best on 2 cores: tapegrad 2 threads data-parallel, LibTorch 1"
+  OPENBLAS_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --parallel data --libtorch-threads 1 --size "$size"
+  echo "== tapegrad with OpenBLAS's 2 threads instead (--parallel blas), LibTorch 1"
+  OPENBLAS_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --parallel blas --libtorch-threads 1 --size "$size"
+  echo "== peak resident memory, 10 steps of one engine alone"
   for s in tiny small medium; do
     [ "$size" = all ] || [ "$size" = "$s" ] || continue
-    for engine in tapegrad libtorch; do
-      kb=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/time -v ./build-bench/bench/bench_seq2seq --threads 1 \
-             --task train --size "$s" --engine "$engine" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
-      echo "seq2seq $s $engine peak RSS $((kb / 1024)) MiB"
+    for run in "tapegrad 1 blas" "libtorch 1 blas" "tapegrad 2 data"; do
+      read -r engine threads parallel <<< "$run"
+      kb=$(OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=1 /usr/bin/time -v ./build-bench/bench/bench_seq2seq --threads "$threads" \
+             --parallel "$parallel" --task train --size "$s" --engine "$engine" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
+      echo "seq2seq $s $engine threads=$threads ($parallel) peak RSS $((kb / 1024)) MiB"
     done
   done
   exit 0
