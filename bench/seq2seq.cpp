@@ -11,7 +11,10 @@
 //
 // usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
 //                      [--reps N] [--block N] [--engine both|tapegrad|libtorch] [--steps N]
-//                      [--libtorch-threads M]
+//                      [--libtorch-threads M] [--parallel blas|data]
+// --parallel data: tapegrad splits each batch over --threads threads, one replica of the model
+// and one OpenBLAS thread each (tg::DataParallel), for the steps and for decoding; blas (the
+// default) gives OpenBLAS the threads instead.
 // TG_SMALL_GEMM=never and TG_BATCH_WEIGHT_GRADS=never in the environment switch kernel choices off
 // for A/B runs (bench/policies.hpp).
 // --libtorch-threads M: LibTorch runs with M threads while tapegrad runs with N (--threads), for
