@@ -33,7 +33,7 @@
 #include "progress.hpp"
 #include "saved_model.hpp"
 #include "task.hpp"
-#include "worker.hpp"
+#include "models/worker.hpp"
 
 namespace tg::cli {
 namespace {
@@ -235,7 +235,10 @@ void Trainer::setup() {
     replica_ = std::make_unique<Seq2Seq>(options_, init);
     worker_ = std::make_unique<Worker>();
     const std::uint64_t seed = c_.seed + 1;
-    worker_->run([seed] { manual_seed(seed); });  // the worker's own dropout masks
+    worker_->run([seed] {
+      flush_denormals();  // as the main thread (cli/main.cpp): the setting is per thread
+      manual_seed(seed);  // the worker's own dropout masks
+    });
   }
   optimizer_ = make_optimizer(c_.optim, *model_);
   batcher_ = std::make_unique<Batcher>(

@@ -1,11 +1,8 @@
 #include "data_parallel.hpp"
 
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <mutex>
-#include <thread>
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -64,52 +61,6 @@ class OneBlasThread {
 
 }  // namespace
 
-// A thread that waits for one job at a time.
-struct ShardRunner::Worker {
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::condition_variable done;
-  const std::function<void()>* job = nullptr;  // set while there is work; cleared when it is done
-  bool stop = false;
-  std::exception_ptr error;
-  std::thread thread;  // last: it starts with every other member constructed
-
-  Worker() : thread([this] { loop(); }) {}
-
-  void loop() {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      wake.wait(lock, [&] { return job != nullptr || stop; });
-      if (stop) return;
-      const std::function<void()>* current = job;
-      lock.unlock();
-      std::exception_ptr failure;
-      try {
-        (*current)();
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      lock.lock();
-      error = failure;
-      job = nullptr;
-      done.notify_one();
-    }
-  }
-
-  void start(const std::function<void()>& work) {
-    std::lock_guard lock(mutex);
-    job = &work;
-    error = nullptr;
-    wake.notify_one();
-  }
-
-  std::exception_ptr wait() {
-    std::unique_lock lock(mutex);
-    done.wait(lock, [&] { return job == nullptr; });
-    return error;
-  }
-};
-
 ShardRunner::ShardRunner(std::vector<Var> model_params, std::vector<std::vector<Var>> replica_params)
     : model_params_(std::move(model_params)), replica_params_(std::move(replica_params)) {
   for (const auto& params : replica_params_) {
@@ -121,16 +72,7 @@ ShardRunner::ShardRunner(std::vector<Var> model_params, std::vector<std::vector<
   for (std::size_t i = 0; i < replica_params_.size(); ++i) workers_.push_back(std::make_unique<Worker>());
 }
 
-ShardRunner::~ShardRunner() {
-  for (auto& worker : workers_) {
-    {
-      std::lock_guard lock(worker->mutex);
-      worker->stop = true;
-      worker->wake.notify_one();
-    }
-    worker->thread.join();
-  }
-}
+ShardRunner::~ShardRunner() = default;
 
 void ShardRunner::sync_replica(std::size_t replica) {
   for (std::size_t p = 0; p < model_params_.size(); ++p) {
@@ -178,31 +120,34 @@ void ShardRunner::run(bool training, const std::function<void(std::size_t shard,
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     seeds.push_back(static_cast<std::uint64_t>(default_generator().uniform() * 0x1.0p53));
   }
-  std::vector<std::function<void()>> jobs;
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    jobs.emplace_back([&, i] {
-      set_float_settings(settings);
-      default_generator().manual_seed(seeds[i]);
-      current_tape().reset();
-      sync_replica(i);
-      inside_run = true;
-      struct Leave {
-        ~Leave() { inside_run = false; }
-      } leave_worker;
-      job(i + 1, training);
-    });
-  }
-
   std::vector<std::exception_ptr> errors(workers_.size() + 1);
   {
     OneBlasThread one_thread;
-    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(jobs[i]);
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->start([&, i] {
+        set_float_settings(settings);
+        default_generator().manual_seed(seeds[i]);
+        current_tape().reset();
+        sync_replica(i);
+        inside_run = true;
+        struct Leave {
+          ~Leave() { inside_run = false; }
+        } leave_worker;
+        job(i + 1, training);
+      });
+    }
     try {
       job(0, training);
     } catch (...) {
       errors[0] = std::current_exception();
     }
-    for (std::size_t i = 0; i < workers_.size(); ++i) errors[i + 1] = workers_[i]->wait();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      try {
+        workers_[i]->wait();
+      } catch (...) {
+        errors[i + 1] = std::current_exception();
+      }
+    }
   }
   for (const std::exception_ptr& error : errors) {
     if (!error) continue;

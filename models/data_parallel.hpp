@@ -33,6 +33,7 @@
 
 #include "../autodiff/var.hpp"
 #include "module.hpp"
+#include "worker.hpp"
 
 namespace tg {
 
@@ -63,7 +64,6 @@ class ShardRunner {
   void run(bool training, const std::function<void(std::size_t shard, bool training)>& job);
 
  private:
-  struct Worker;
   void sync_replica(std::size_t replica);
   void add_replica_grads(std::size_t first_param, std::size_t end_param);
 

@@ -2,9 +2,7 @@
 
 #include <utility>
 
-#include "ops/blas.hpp"
-
-namespace tg::cli {
+namespace tg {
 
 Worker::Worker() : thread_([this] { loop(); }) {}
 
@@ -34,7 +32,6 @@ void Worker::wait() {
 }
 
 void Worker::loop() {
-  tg::flush_denormals();  // as the main thread (cli/main.cpp): per thread
   std::unique_lock lock(mutex_);
   while (true) {
     cv_.wait(lock, [this] { return busy_ || stop_; });
@@ -54,4 +51,4 @@ void Worker::loop() {
   }
 }
 
-}  // namespace tg::cli
+}  // namespace tg

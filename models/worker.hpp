@@ -1,15 +1,16 @@
 #pragma once
-// One long-lived thread that runs tasks handed to it, one at a time: the second
-// replica of data-parallel training (train.cpp). Long-lived because a thread
-// owns state that must carry from step to step: its tape and its default
-// random generator (dropout's masks), which a checkpoint saves.
+/// One long-lived thread that runs tasks handed to it, one at a time: a shard's
+/// thread in DataParallel (data_parallel.hpp) and the second replica of the
+/// command line's training (cli/train.cpp). Long-lived because a thread owns
+/// state that carries from step to step: its tape, its default random generator
+/// (dropout's masks) and its float settings (flush_denormals).
 #include <condition_variable>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
 
-namespace tg::cli {
+namespace tg {
 
 class Worker {
  public:
@@ -38,4 +39,4 @@ class Worker {
   std::thread thread_;
 };
 
-}  // namespace tg::cli
+}  // namespace tg
