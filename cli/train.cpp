@@ -33,7 +33,7 @@
 #include "progress.hpp"
 #include "saved_model.hpp"
 #include "task.hpp"
-#include "models/worker.hpp"
+#include "models/data_parallel.hpp"
 
 namespace tg::cli {
 namespace {
@@ -155,9 +155,7 @@ class Trainer {
   void plan_horizon();
   void replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen);
   double measure_seconds_per_step();
-  double forward_backward(Seq2Seq& model, Seq2Seq* replica, const Batch& batch);
-  static void sync_replica(const Seq2Seq& model, Seq2Seq& replica);
-  std::string worker_generator_state();
+  double forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const Batch& batch);
   bool train_step(const Batch& batch);
   void evaluate_dev();
   void save_training_checkpoint_now();
@@ -172,10 +170,9 @@ class Trainer {
   TaskData data_;
   Seq2SeqOptions options_;
   std::unique_ptr<Seq2Seq> model_;
-  // Data parallelism over two threads: the worker computes the gradient of the
-  // second half of each batch on a replica of the model, synced after each step.
-  std::unique_ptr<Seq2Seq> replica_;
-  std::unique_ptr<Worker> worker_;
+  // Data parallelism over threads (--workers): each computes the gradient of its
+  // share of every batch, on the model or on a replica (models/data_parallel.hpp).
+  std::unique_ptr<DataParallel<Seq2Seq>> parallel_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> schedule_;
   std::unique_ptr<ReduceLROnPlateau> plateau_;
@@ -231,15 +228,7 @@ void Trainer::setup() {
   Generator init(c_.seed);
   model_ = std::make_unique<Seq2Seq>(options_, init);
   if (c_.workers > 2) throw Error(fmt::format("--workers {}: 1 or 2", c_.workers));
-  if (c_.workers == 2) {
-    replica_ = std::make_unique<Seq2Seq>(options_, init);
-    worker_ = std::make_unique<Worker>();
-    const std::uint64_t seed = c_.seed + 1;
-    worker_->run([seed] {
-      flush_denormals();  // as the main thread (cli/main.cpp): the setting is per thread
-      manual_seed(seed);  // the worker's own dropout masks
-    });
-  }
+  if (c_.workers == 2) parallel_ = std::make_unique<DataParallel<Seq2Seq>>(*model_, c_.workers);
   optimizer_ = make_optimizer(c_.optim, *model_);
   batcher_ = std::make_unique<Batcher>(
       training_examples(data_.train, data_.source_vocab, data_.target_vocab, c_.task.reverse_target),
@@ -264,118 +253,84 @@ void Trainer::setup() {
     optimizer_->load_state_dict(state("optimizer"));
     if (schedule_) schedule_->load_state_dict(state("schedule"));
     if (plateau_) plateau_->load_state_dict(state("plateau"));
-    std::string generator, sampling_generator, worker_generator;
+    // The workers' dropout generators are reseeded from the main one at every step (DataParallel):
+    // a checkpoint of an earlier version also holds "worker_generator", no longer needed.
+    std::string generator, sampling_generator;
     try {
       nlohmann::json training = nlohmann::json::parse(ckpt.metadata.at(kTrainingKey));
       training.at("generator").get_to(generator);
       training.at("sampling_generator").get_to(sampling_generator);
-      training.at("worker_generator").get_to(worker_generator);
     } catch (const nlohmann::json::exception& e) {
       throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
     }
     default_generator().set_state(generator);
     model_->sampling_generator().set_state(sampling_generator);
-    if (worker_) worker_->run([&worker_generator] { default_generator().set_state(worker_generator); });
   } else {
     plan_horizon();
     schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
     plateau_ = make_plateau(c_.optim, *optimizer_);
   }
-  if (replica_) sync_replica(*model_, *replica_);
   log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
 }
 
-std::string Trainer::worker_generator_state() {
-  std::string state;
-  if (worker_) worker_->run([&state] { state = default_generator().state(); });
-  return state;
-}
-
-void Trainer::sync_replica(const Seq2Seq& model, Seq2Seq& replica) {
-  std::vector<NamedVar> from = model.named_parameters(), to = replica.named_parameters();
-  for (std::size_t i = 0; i < from.size(); ++i) to[i].var.value() = from[i].var.value();
-}
-
 // The gradient of the batch's mean token loss in model's parameters (undefined
-// gradients first): on one thread, or split in two halves, the second on the
-// worker with the replica, each half's loss weighted by its share of the target
-// tokens so that the sum is the whole batch's mean. Returns that mean.
-double Trainer::forward_backward(Seq2Seq& model, Seq2Seq* replica, const Batch& b) {
+// gradients first): on one thread, or split over `parallel`'s threads, each
+// share's loss weighted by its share of the target tokens so that the sum is the
+// whole batch's mean. Returns that mean.
+double Trainer::forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const Batch& b) {
   for (Var& p : model.parameters()) p.grad() = Tensor();
-  if (replica == nullptr || b.rows.size() < 2) {
+  if (parallel == nullptr || b.rows.size() < parallel->shards()) {
     Var loss = model.loss(b.source, b.lengths, b.target_in, b.target_out);
     const double value = loss.item();
     loss.backward();
     current_tape().reset();
     return value;
   }
-  for (Var& p : replica->parameters()) p.grad() = Tensor();
-  const std::size_t half = b.rows.size() / 2;
-  const std::vector<std::size_t> first(b.rows.begin(), b.rows.begin() + std::ptrdiff_t(half));
-  const std::vector<std::size_t> second(b.rows.begin() + std::ptrdiff_t(half), b.rows.end());
-  const Batch b0 = batcher_->batch_of(first), b1 = batcher_->batch_of(second);
-  auto tokens = [&](const std::vector<std::size_t>& rows) {
-    double n = 0;
-    for (std::size_t r : rows) n += double(batcher_->examples()[r].target.size() + 1);
-    return n;
-  };
-  const double n0 = tokens(first), n1 = tokens(second), n = n0 + n1;
-  double value1 = 0;
-  worker_->start([&] {
-    Var loss = replica->loss(b1.source, b1.lengths, b1.target_in, b1.target_out);
-    value1 = loss.item();
-    (loss * (n1 / n)).backward();
+  // Each share padded to its own longest sentence, not the batch's.
+  std::vector<Batch> parts;
+  std::vector<double> tokens;
+  double n = 0;
+  for (std::size_t i = 0; i < parallel->shards(); ++i) {
+    const RowRange r = shard_rows(b.rows.size(), i, parallel->shards());
+    const std::vector<std::size_t> rows(b.rows.begin() + std::ptrdiff_t(r.begin), b.rows.begin() + std::ptrdiff_t(r.end));
+    parts.push_back(batcher_->batch_of(rows));
+    double count = 0;
+    for (std::size_t row : rows) count += double(batcher_->examples()[row].target.size() + 1);
+    tokens.push_back(count);
+    n += count;
+  }
+  std::vector<double> values(parts.size());
+  parallel->run([&](std::size_t i, const Seq2Seq& m) {
+    const Batch& part = parts[i];
+    Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
+    values[i] = loss.item();
+    (loss * (tokens[i] / n)).backward();
     current_tape().reset();
   });
-  double value0 = 0;
-  try {
-    Var loss = model.loss(b0.source, b0.lengths, b0.target_in, b0.target_out);
-    value0 = loss.item();
-    (loss * (n0 / n)).backward();
-    current_tape().reset();
-  } catch (...) {
-    try {
-      worker_->wait();
-    } catch (...) {
-    }
-    throw;
-  }
-  worker_->wait();
-  std::vector<Var> mine = model.parameters(), theirs = replica->parameters();
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    const Tensor& g = theirs[i].grad();
-    if (!g.defined()) continue;
-    if (mine[i].grad().defined()) {
-      mine[i].grad().add_(g);
-    } else {
-      mine[i].grad() = g;
-    }
-  }
-  return (value0 * n0 + value1 * n1) / n;
+  double sum = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) sum += values[i] * tokens[i];
+  return sum / n;
 }
 
 double Trainer::measure_seconds_per_step() {
   // A few steps of throwaway copies on batches spread over the first epoch;
   // the generators are put back, so the real run draws what it would.
   const std::string saved_generator = default_generator().state();
-  const std::string saved_worker_generator = worker_generator_state();
   Generator scratch(c_.seed + 1);
   Seq2Seq copy(options_, scratch);
-  std::unique_ptr<Seq2Seq> replica_copy = replica_ ? std::make_unique<Seq2Seq>(options_, scratch) : nullptr;
-  if (replica_copy) sync_replica(copy, *replica_copy);
+  std::unique_ptr<DataParallel<Seq2Seq>> parallel_copy =
+      parallel_ ? std::make_unique<DataParallel<Seq2Seq>>(copy, parallel_->shards()) : nullptr;
   std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, copy);
   const std::size_t n = std::min<std::size_t>(12, batcher_->batches_per_epoch());
   double seconds = 0;
   for (std::size_t i = 0; i < n + 2; ++i) {
     Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
     auto start = clock_type::now();
-    forward_backward(copy, replica_copy.get(), b);
+    forward_backward(copy, parallel_copy.get(), b);
     opt->step();
-    if (replica_copy) sync_replica(copy, *replica_copy);
     if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
   }
   default_generator().set_state(saved_generator);
-  if (worker_) worker_->run([&] { default_generator().set_state(saved_worker_generator); });
   return seconds / double(n);
 }
 
@@ -434,7 +389,7 @@ void Trainer::replan_horizon(std::size_t since_step, double since_elapsed, bool 
 }
 
 bool Trainer::train_step(const Batch& b) {
-  const double value = forward_backward(*model_, replica_.get(), b);
+  const double value = forward_backward(*model_, parallel_.get(), b);
   bool stepped = true;
   if (c_.optim.clip_norm > 0) {
     GradNorm norm = clip_grad_norm(optimizer_->parameters(), c_.optim.clip_norm);
@@ -445,7 +400,6 @@ bool Trainer::train_step(const Batch& b) {
     }
   }
   if (stepped) optimizer_->step();
-  if (replica_) sync_replica(*model_, *replica_);
   if (schedule_) schedule_->step();
   ++pos_.step;
   if (std::isfinite(value)) {
@@ -520,8 +474,7 @@ void Trainer::save_training_checkpoint_now() {
   nlohmann::json training = {{"config", config_to_json(c_)},
                              {"position", position_to_json(pos_)},
                              {"generator", default_generator().state()},
-                             {"sampling_generator", model_->sampling_generator().state()},
-                             {"worker_generator", worker_generator_state()}};
+                             {"sampling_generator", model_->sampling_generator().state()}};
   meta[kTrainingKey] = training.dump();
   const fs::path path = fs::path(c_.out) / fmt::format("checkpoint-{:07}.safetensors", pos_.step);
   save_training_checkpoint(path, *model_, states, meta);
