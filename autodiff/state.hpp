@@ -5,6 +5,7 @@
 
 namespace tg {
 class Tape;
+class LeafGradients;
 namespace detail {
 
 struct ThreadState {
@@ -13,6 +14,7 @@ struct ThreadState {
   std::uint32_t scope = 0;
   std::uint32_t scope_instance = 0;
   Tape* tape = nullptr;  // null: the thread's default tape
+  LeafGradients* leaf_gradients = nullptr;  // null: leaves' gradients go to their nodes
 };
 
 ThreadState& thread_state();

@@ -173,9 +173,47 @@ void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_p
   output->entry = static_cast<std::uint32_t>(entries_.size() - 1);
 }
 
+Tensor& gradient_slot(Node& node) {
+  LeafGradients* gradients = detail::thread_state().leaf_gradients;
+  if (gradients == nullptr || node.tape != nullptr) return node.grad;
+  Tensor* slot = gradients->slot_of(node);
+  return slot != nullptr ? *slot : node.grad;
+}
+
+LeafGradients::LeafGradients(std::vector<Var> leaves) : leaves_(std::move(leaves)), grads_(leaves_.size()) {
+  for (std::size_t i = 0; i < leaves_.size(); ++i) {
+    if (!leaves_[i].defined() || !leaves_[i].is_leaf()) {
+      throw Error(fmt::format("LeafGradients: entry {} is {}", i, leaves_[i].defined() ? "not a leaf" : "undefined"));
+    }
+    index_.emplace_back(leaves_[i].node(), i);
+  }
+  std::sort(index_.begin(), index_.end());
+  for (std::size_t i = 1; i < index_.size(); ++i) {
+    if (index_[i].first == index_[i - 1].first) {
+      throw Error(fmt::format("LeafGradients: entries {} and {} are the same leaf", index_[i - 1].second,
+                              index_[i].second));
+    }
+  }
+}
+
+void LeafGradients::clear() {
+  for (Tensor& g : grads_) g.reset();
+}
+
+Tensor* LeafGradients::slot_of(const Node& node) {
+  auto it = std::lower_bound(index_.begin(), index_.end(), &node,
+                             [](const std::pair<const Node*, std::size_t>& entry, const Node* n) { return entry.first < n; });
+  return it != index_.end() && it->first == &node ? &grads_[it->second] : nullptr;
+}
+
+UseLeafGradients::UseLeafGradients(LeafGradients& gradients) : previous_(detail::thread_state().leaf_gradients) {
+  detail::thread_state().leaf_gradients = &gradients;
+}
+UseLeafGradients::~UseLeafGradients() { detail::thread_state().leaf_gradients = previous_; }
+
 void Tape::check_gathered(const TapeEntry& entry, std::span<const Var> inputs) const {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& g = inputs[i].node()->grad;
+    const Tensor& g = gradient_slot(*inputs[i].node());
     if (!inputs[i].requires_grad() || !g.defined() || all_finite(g)) continue;
     throw AnomalyError(fmt::format("anomaly: backward of {} left {} in the gradient of input {}; inputs: {}",
                                    entry_context(entry), has_nan(g) ? "NaN" : "inf", i,
@@ -203,10 +241,11 @@ void Tape::accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::si
                                    entry_context(entry), has_nan(grad) ? "NaN" : "inf", input_index,
                                    input_shapes(inputs_of(entry))));
   }
-  if (!node.grad.defined()) {
-    node.grad = std::move(grad);
+  Tensor& slot = gradient_slot(node);
+  if (!slot.defined()) {
+    slot = std::move(grad);
   } else {
-    node.grad.add_(grad);
+    slot.add_(grad);
   }
 }
 
@@ -224,8 +263,9 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
                                                    : std::string("an undefined tensor")));
   }
   if (r.tape == nullptr) {  // a leaf: the seed is its gradient
-    if (!r.grad.defined()) r.grad = seed;
-    else r.grad.add_(seed);
+    Tensor& slot = gradient_slot(r);
+    if (!slot.defined()) slot = seed;
+    else slot.add_(seed);
     return;
   }
   if (r.tape != this || r.generation != generation_) {

@@ -11,11 +11,53 @@
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "var.hpp"
 
 namespace tg {
+
+/// Where backward passes on this thread put the gradient of `node`: its own
+/// Node::grad, unless `node` is a leaf that the LeafGradients installed on this
+/// thread holds (then that object's slot for it).
+Tensor& gradient_slot(Node& node);
+
+/// Gradient slots of its own for a set of leaves, for threads that run backward
+/// passes through the same parameters at once (DataParallel's shards): while one
+/// is installed on a thread (UseLeafGradients), the gradients that thread's
+/// backward passes compute for those leaves go to its slots, not to the leaves'
+/// Node::grad, which Var::grad() reads. Other leaves are unaffected.
+class LeafGradients {
+ public:
+  explicit LeafGradients(std::vector<Var> leaves);
+  std::size_t size() const { return leaves_.size(); }
+  /// The slot of leaves[i]: undefined until a backward pass adds to it.
+  Tensor& grad(std::size_t i) { return grads_[i]; }
+  /// Makes every slot undefined.
+  void clear();
+  /// The slot of `node`, or null when it is not one of the leaves.
+  Tensor* slot_of(const Node& node);
+
+ private:
+  std::vector<Var> leaves_;  // kept alive, so that no other node takes an address in index_
+  std::vector<Tensor> grads_;
+  std::vector<std::pair<const Node*, std::size_t>> index_;  // sorted by node address
+};
+
+/// While alive, backward passes on this thread put the gradients of `gradients`'
+/// leaves into its slots (one installed at a time per thread; the previous one
+/// comes back when this ends).
+class UseLeafGradients {
+ public:
+  explicit UseLeafGradients(LeafGradients& gradients);
+  ~UseLeafGradients();
+  UseLeafGradients(const UseLeafGradients&) = delete;
+  UseLeafGradients& operator=(const UseLeafGradients&) = delete;
+
+ private:
+  LeafGradients* previous_;
+};
 
 /// Work that ops' backward functions leave for the end of a backward pass, when
 /// every op has run: the gradients of a weight that many small products used,
@@ -60,9 +102,10 @@ class BackwardContext {
   Tensor* gathered_grad(std::size_t i) const {
     if (!needs_grad(i)) return nullptr;
     Node& n = *inputs_[i].node();
+    Tensor& g = gradient_slot(n);
     // A gradient set by hand to another shape or dtype goes the tape's checked way.
-    const bool fits = n.grad.defined() && n.grad.dtype() == n.value.dtype() && n.grad.shape() == n.value.shape();
-    return fits ? &n.grad : nullptr;
+    const bool fits = g.defined() && g.dtype() == n.value.dtype() && g.shape() == n.value.shape();
+    return fits ? &g : nullptr;
   }
 
   /// This pass's end-of-pass work of type W (see PassEnd), made at the first call.

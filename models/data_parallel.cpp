@@ -1,7 +1,6 @@
 #include "data_parallel.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <exception>
 
 #if defined(__SSE__) || defined(__x86_64__)
@@ -10,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "../autodiff/tape.hpp"
 #include "../ops/blas.hpp"
 #include "../ops/dropout.hpp"
 
@@ -61,47 +59,28 @@ class OneBlasThread {
 
 }  // namespace
 
-ShardRunner::ShardRunner(std::vector<Var> model_params, std::vector<std::vector<Var>> replica_params)
-    : model_params_(std::move(model_params)), replica_params_(std::move(replica_params)) {
-  for (const auto& params : replica_params_) {
-    if (params.size() != model_params_.size()) {
-      throw Error(fmt::format("DataParallel: a replica has {} parameters, the model {}", params.size(),
-                              model_params_.size()));
-    }
+ShardRunner::ShardRunner(std::vector<Var> model_params, std::size_t workers) : model_params_(std::move(model_params)) {
+  for (std::size_t i = 0; i < workers; ++i) {
+    worker_grads_.push_back(std::make_unique<LeafGradients>(model_params_));
+    workers_.push_back(std::make_unique<Worker>());
   }
-  for (std::size_t i = 0; i < replica_params_.size(); ++i) workers_.push_back(std::make_unique<Worker>());
 }
 
 ShardRunner::~ShardRunner() = default;
 
-void ShardRunner::sync_replica(std::size_t replica) {
-  for (std::size_t p = 0; p < model_params_.size(); ++p) {
-    const Tensor& from = model_params_[p].value();
-    Var& to = replica_params_[replica][p];
-    to.zero_grad();
-    if (to.value().dtype() != from.dtype() || to.value().shape() != from.shape()) {
-      to.value() = from;  // the model changed dtype (Module::to): follow it
-      continue;
-    }
-    dispatch(from.dtype(), [&](auto zero) {
-      using T = decltype(zero);
-      std::memcpy(to.value().array<T>().data(), from.array<T>().data(), from.size() * sizeof(T));
-    });
-  }
-}
-
-void ShardRunner::add_replica_grads(std::size_t first_param, std::size_t end_param) {
-  for (const auto& params : replica_params_) {
-    for (std::size_t p = first_param; p < end_param; ++p) {
-      const Tensor& grad = params[p].grad();
+void ShardRunner::add_worker_grads() {
+  for (const auto& grads : worker_grads_) {
+    for (std::size_t p = 0; p < model_params_.size(); ++p) {
+      Tensor& grad = grads->grad(p);
       if (!grad.defined()) continue;
       Tensor& total = model_params_[p].grad();
       if (total.defined()) {
         total.add_(grad);
       } else {
-        total = grad;
+        total = std::move(grad);
       }
     }
+    grads->clear();
   }
 }
 
@@ -128,7 +107,8 @@ void ShardRunner::run(bool training, const std::function<void(std::size_t shard,
         set_float_settings(settings);
         default_generator().manual_seed(seeds[i]);
         current_tape().reset();
-        sync_replica(i);
+        worker_grads_[i]->clear();
+        UseLeafGradients own_gradients(*worker_grads_[i]);
         inside_run = true;
         struct Leave {
           ~Leave() { inside_run = false; }
@@ -151,12 +131,10 @@ void ShardRunner::run(bool training, const std::function<void(std::size_t shard,
   }
   for (const std::exception_ptr& error : errors) {
     if (!error) continue;
-    for (auto& params : replica_params_) {
-      for (Var& p : params) p.zero_grad();
-    }
+    for (auto& grads : worker_grads_) grads->clear();
     std::rethrow_exception(error);
   }
-  add_replica_grads(0, model_params_.size());
+  add_worker_grads();
 }
 
 }  // namespace detail

@@ -1,8 +1,11 @@
 #pragma once
 /// Data parallelism over threads: a batch split into shards, each shard's forward and
 /// backward on its own thread, with that thread's own tape and its own replica of the
-/// model; the replicas' gradients are then added into the model's, which then holds what
-/// one backward over the whole batch would have left.
+/// model. The replicas share the model's parameters (Module::share_parameters: no copies
+/// of the values) but not its gradients: each worker's backward passes put theirs in
+/// slots of their own (LeafGradients), which are then added into the model's gradients
+/// in shard order, so the model holds what one backward over the whole batch would have
+/// left, the same from run to run.
 ///
 ///   tg::DataParallel<tg::Seq2Seq> parallel(model, 2);
 ///   parallel.run([&](std::size_t shard, const tg::Seq2Seq& m) {
@@ -20,17 +23,18 @@
 ///
 /// Shard 0 runs on the calling thread with the model itself; shard i > 0 on a worker
 /// thread of its own (kept for the object's life) with replica i. Before each run every
-/// replica takes the model's parameter values, training mode and the caller's float
-/// settings (flush_denormals); each worker's default generator, which dropout draws
-/// from, is reseeded from the caller's, so runs are reproducible and shards draw
-/// different masks. OpenBLAS runs one thread per product during a run (each shard has a
-/// core), and its previous setting is restored afterwards.
+/// replica takes the model's training mode, and each worker the caller's float settings
+/// (flush_denormals); each worker's default generator, which dropout draws from, is
+/// reseeded from the caller's, so runs are reproducible and shards draw different masks.
+/// OpenBLAS runs one thread per product during a run (each shard has a core), and its
+/// previous setting is restored afterwards.
 
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "../autodiff/tape.hpp"
 #include "../autodiff/var.hpp"
 #include "module.hpp"
 #include "worker.hpp"
@@ -50,25 +54,24 @@ RowRange shard_rows(std::size_t batch, std::size_t shard, std::size_t shards);
 
 namespace detail {
 
-/// The part of DataParallel that does not depend on the model's type: the workers,
-/// and the parameters of the model and of each replica (in named_parameters order).
+/// The part of DataParallel that does not depend on the model's type: the model's
+/// parameters, and each worker with its gradient slots for them.
 class ShardRunner {
  public:
-  ShardRunner(std::vector<Var> model_params, std::vector<std::vector<Var>> replica_params);
+  ShardRunner(std::vector<Var> model_params, std::size_t workers);
   ~ShardRunner();
   ShardRunner(const ShardRunner&) = delete;
   ShardRunner& operator=(const ShardRunner&) = delete;
 
-  std::size_t shards() const { return replica_params_.size() + 1; }
+  std::size_t shards() const { return workers_.size() + 1; }
   /// job(shard) for every shard at once; see DataParallel::run.
   void run(bool training, const std::function<void(std::size_t shard, bool training)>& job);
 
  private:
-  void sync_replica(std::size_t replica);
-  void add_replica_grads(std::size_t first_param, std::size_t end_param);
+  void add_worker_grads();
 
   std::vector<Var> model_params_;
-  std::vector<std::vector<Var>> replica_params_;
+  std::vector<std::unique_ptr<LeafGradients>> worker_grads_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
@@ -79,8 +82,8 @@ class ShardRunner {
 template <class M>
 class DataParallel {
  public:
-  /// Makes shards - 1 replicas of `model` (which must outlive this object) and their
-  /// worker threads. Throws Error unless shards >= 1.
+  /// Makes shards - 1 replicas of `model` (which must outlive this object), sharing its
+  /// parameters, and their worker threads. Throws Error unless shards >= 1.
   DataParallel(M& model, std::size_t shards) : model_(model), runner_(make_runner(model, shards, replicas_)) {}
 
   std::size_t shards() const { return runner_->shards(); }
@@ -92,7 +95,7 @@ class DataParallel {
   /// (which, as with any backward, accumulate onto what the model held before).
   ///
   /// If shards throw, run rethrows the error of the lowest such shard once all have
-  /// finished; the model then holds shard 0's gradients only, and the replicas' are
+  /// finished; the model then holds shard 0's gradients only, and the workers' are
   /// dropped. work must not call run itself. The tapes the shards recorded on (one per
   /// thread) keep their entries until reset, as a single-thread step's would; workers
   /// reset theirs at the start of each run.
@@ -112,12 +115,11 @@ class DataParallel {
   static std::unique_ptr<detail::ShardRunner> make_runner(M& model, std::size_t shards,
                                                           std::vector<std::unique_ptr<M>>& replicas) {
     if (shards == 0) throw Error("DataParallel: shards must be at least 1");
-    std::vector<std::vector<Var>> replica_params;
     for (std::size_t i = 1; i < shards; ++i) {
       replicas.push_back(copy_as(model, model.dtype()));
-      replica_params.push_back(replicas.back()->parameters());
+      replicas.back()->share_parameters(model);
     }
-    return std::make_unique<detail::ShardRunner>(model.parameters(), std::move(replica_params));
+    return std::make_unique<detail::ShardRunner>(model.parameters(), shards - 1);
   }
 
   M& model_;

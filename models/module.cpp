@@ -163,6 +163,35 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
   return result;
 }
 
+void Module::share_parameters(const Module& source) {
+  const auto mine = slots(), theirs = source.slots();
+  std::unordered_map<std::string, Var*> by_name;
+  for (const auto& [name, slot] : theirs) by_name.emplace(name, slot);
+  std::vector<std::string> problems;
+  for (const auto& [name, slot] : mine) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      problems.push_back(fmt::format("'{}': not in the source", name));
+      continue;
+    }
+    const Var& other = *it->second;
+    if (other.shape() != slot->shape() || other.dtype() != slot->dtype()) {
+      problems.push_back(fmt::format("'{}': {} {} here, {} {} in the source", name, dtype_name(slot->dtype()),
+                                     shape_str(slot->shape()), dtype_name(other.dtype()), shape_str(other.shape())));
+    }
+    by_name.erase(it);
+  }
+  for (const auto& [name, slot] : theirs) {
+    if (by_name.count(name) != 0) problems.push_back(fmt::format("'{}': only in the source", name));
+  }
+  if (!problems.empty()) {
+    throw Error(fmt::format("{}::share_parameters: nothing was shared; {}", type_name(), fmt::join(problems, "; ")));
+  }
+  std::unordered_map<std::string, const Var*> source_var;
+  for (const auto& [name, slot] : theirs) source_var.emplace(name, slot);
+  for (const auto& [name, slot] : mine) *slot = *source_var.at(name);
+}
+
 std::string Module::type_name() const {
   const char* mangled = typeid(*this).name();
   int status = 0;

@@ -85,6 +85,14 @@ class Module {
   /// returned. A shape or dtype that differs is always an error.
   LoadResult load_state_dict(const StateDict& state, bool strict = true);
 
+  /// Makes each parameter of this module the very Var (the same node: one value,
+  /// one gradient) of the parameter of `source` with the same full name: a replica
+  /// that computes with the model's values without copies (DataParallel, whose
+  /// threads keep their gradients apart with LeafGradients). All or nothing:
+  /// names, shapes and dtypes must match one to one, and an Error lists those that
+  /// do not.
+  void share_parameters(const Module& source);
+
   /// "tg::LSTM": the C++ type name, for messages and gradcheck coverage.
   std::string type_name() const;
 

@@ -90,21 +90,22 @@ class WeightGradBatch final : public PassEnd {
       dy = stacked_dy_.array<T>().data();
       x = stacked_x.data();
     }
-    const bool fits = w.grad.defined() && w.grad.dtype() == w.value.dtype() && w.grad.shape() == w.value.shape();
-    if (w.grad.defined() && !fits) {  // only the tape sets gradients during a pass, always of the value's shape
+    Tensor& grad = gradient_slot(w);
+    const bool fits = grad.defined() && grad.dtype() == w.value.dtype() && grad.shape() == w.value.shape();
+    if (grad.defined() && !fits) {  // only the tape sets gradients during a pass, always of the value's shape
       throw BackwardError(fmt::format("backward of op '{}': the gradient of its weight {} changed to {} {} during "
                                       "the pass",
-                                      p.op, shape_str(w.value.shape()), shape_str(w.grad.shape()),
-                                      dtype_name(w.grad.dtype())));
+                                      p.op, shape_str(w.value.shape()), shape_str(grad.shape()),
+                                      dtype_name(grad.dtype())));
     }
     if (fits) {
-      gemm(true, false, p.out, p.in, p.rows, dy, x, true, w.grad.array<T>().data());
+      gemm(true, false, p.out, p.in, p.rows, dy, x, true, grad.array<T>().data());
     } else {
       Array<T> dw = Array<T>::from_shape({p.out, p.in});
       gemm(true, false, p.out, p.in, p.rows, dy, x, false, dw.data());
-      w.grad = Tensor(std::move(dw));
+      grad = Tensor(std::move(dw));
     }
-    if (is_anomaly_enabled() && !all_finite(w.grad)) {
+    if (is_anomaly_enabled() && !all_finite(grad)) {
       throw AnomalyError(fmt::format("anomaly: backward of op '{}' produced NaN or inf in the gradient of its weight "
                                      "{} (gathered over {} uses)",
                                      p.op, shape_str(w.value.shape()), p.uses.size()));
@@ -127,9 +128,10 @@ bool would_defer_weight_grad(const BackwardContext& c, std::size_t iw, std::size
   const Var& w = c.input_var(iw);
   if (!w.is_leaf()) return false;
   if (policy == WeightGradBatching::automatic && (rows > kMaxRows || w.value().size() < kMinWeightSize)) return false;
-  const Node& n = *w.node();
+  Node& n = *w.node();
+  const Tensor& grad = gradient_slot(n);
   // A gradient set by hand to another shape or dtype goes the tape's checked way.
-  return !n.grad.defined() || (n.grad.dtype() == n.value.dtype() && n.grad.shape() == n.value.shape());
+  return !grad.defined() || (grad.dtype() == n.value.dtype() && grad.shape() == n.value.shape());
 }
 
 bool defer_weight_grad(BackwardContext& c, const char* op, std::size_t iw, std::size_t ix, std::size_t rows,

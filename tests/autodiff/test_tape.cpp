@@ -273,3 +273,49 @@ TEST_CASE("end-of-pass work: one per type and pass, finished after every op's ba
   CHECK(CountingPassEnd::grad_seen == 3);
   CountingPassEnd::watched = nullptr;
 }
+
+TEST_CASE("LeafGradients: a thread's backward puts the gradients of the leaves it holds into its own slots") {
+  // w is used by an op that adds into a gathered gradient in place (slice) and by one that
+  // returns its gradient (mul); b is not held and keeps the usual path.
+  auto loss = [](const Var& w, const Var& b) {
+    Var first = slice(w, 0, 0, 2, 1), second = slice(w, 0, 1, 3, 1);
+    return sum(first * second) + sum(w * w) + sum(b * w);
+  };
+  Var w(vec({1, 2, 3}), true), b(vec({0.5, -1, 2}), true);
+  loss(w, b).backward();
+  const std::vector<double> expected_w = w.grad().to_vector(), expected_b = b.grad().to_vector();
+  w.zero_grad();
+  b.zero_grad();
+
+  LeafGradients own({w});
+  CHECK(own.size() == 1);
+  {
+    UseLeafGradients use(own);
+    loss(w, b).backward();
+    loss(w, b).backward();  // accumulates in the slot, as in a node
+  }
+  CHECK_FALSE(w.grad().defined());
+  REQUIRE(own.grad(0).defined());
+  std::vector<double> twice = expected_w;
+  for (double& g : twice) g *= 2;
+  CHECK(own.grad(0).to_vector() == twice);
+  std::vector<double> b_twice = expected_b;
+  for (double& g : b_twice) g *= 2;
+  CHECK(b.grad().to_vector() == b_twice);
+
+  // Uninstalled: back to the node. A leaf as the root of backward goes to its slot too.
+  own.clear();
+  CHECK_FALSE(own.grad(0).defined());
+  loss(w, b).backward();
+  CHECK(w.grad().to_vector() == expected_w);
+  {
+    UseLeafGradients use(own);
+    w.backward(Tensor::ones({3}, DType::f64));
+  }
+  CHECK(own.grad(0).to_vector() == std::vector<double>{1, 1, 1});
+
+  Var x(vec({1}), true);
+  Var y = x * x;
+  CHECK_THROWS_WITH_AS(LeafGradients({w, y}), "LeafGradients: entry 1 is not a leaf", Error);
+  CHECK_THROWS_WITH_AS(LeafGradients({w, x, w}), "LeafGradients: entries 0 and 2 are the same leaf", Error);
+}

@@ -11,6 +11,7 @@
 #include "models/seq2seq.hpp"
 #include "ops/blas.hpp"
 #include "ops/check.hpp"
+#include "ops/weight_grads.hpp"
 #include "optim/adam.hpp"
 
 using namespace tg;
@@ -112,6 +113,23 @@ TEST_CASE("DataParallel: the shards' gradients add up to the whole batch's") {
       check_same_gradients(*model, *single, dtype == DType::f64 ? 1e-12 : 1e-5);
     }
   }
+}
+
+TEST_CASE("DataParallel: replicas share the model's parameters; gathered weight gradients reach the model too") {
+  const Batch b;
+  Generator gen(9);
+  Seq2Seq base(small_options(), gen);
+  auto single = copy_as(base, DType::f64);
+  auto model = copy_as(base, DType::f64);
+  // Every weight's gradient gathered to the end of the pass (ops/weight_grads.hpp), on each thread.
+  const WeightGradBatching before = weight_grad_batching();
+  set_weight_grad_batching(WeightGradBatching::always);
+  single->loss(b.source, b.lengths, b.target_in, b.target_out).backward();
+  current_tape().reset();
+  DataParallel<Seq2Seq> parallel(*model, 2);
+  parallel_backward(parallel, b);
+  set_weight_grad_batching(before);
+  check_same_gradients(*model, *single, 1e-12);
 }
 
 TEST_CASE("DataParallel: replicas take the model's new values at every run") {

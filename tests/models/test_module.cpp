@@ -138,6 +138,38 @@ TEST_CASE("Module: copy_as makes an independent float64 twin; to() converts in p
   CHECK(handle.dtype() == DType::f64);
 }
 
+TEST_CASE("Module: share_parameters makes a replica compute with the very same parameters; all or nothing") {
+  manual_seed(5);
+  Mlp a({}), b({});
+  CHECK(b.fc1.weight.value().to_vector() != a.fc1.weight.value().to_vector());
+  b.share_parameters(a);
+  const auto mine = b.named_parameters(), theirs = a.named_parameters();
+  REQUIRE(mine.size() == theirs.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    CHECK(mine[i].name == theirs[i].name);
+    CHECK(mine[i].var.node() == theirs[i].var.node());
+  }
+  a.fc2.bias.value().set(0, 42.0);  // one value, seen by both
+  CHECK(b.fc2.bias.value().at(0) == 42.0);
+
+  Mlp wider({.in = 3, .hidden = 5, .out = 2});
+  Var before = wider.fc2.weight;
+  CHECK_THROWS_WITH_AS(wider.share_parameters(a),
+                       "(anonymous namespace)::Mlp::share_parameters: nothing was shared; 'fc1.weight': float32 [5, 3] here, float32 [4, 3] "
+                       "in the source; 'fc1.bias': float32 [5] here, float32 [4] in the source; 'norm.weight': float32 "
+                       "[5] here, float32 [4] in the source; 'norm.bias': float32 [5] here, float32 [4] in the source; "
+                       "'fc2.weight': float32 [2, 5] here, float32 [2, 4] in the source",
+                       Error);
+  CHECK(wider.fc2.weight.node() == before.node());
+  Linear lone({.in_features = 4, .out_features = 2});
+  CHECK_THROWS_WITH_AS(lone.share_parameters(a),
+                       "tg::Linear::share_parameters: nothing was shared; 'weight': not in the source; 'bias': not in "
+                       "the source; 'scale': only in the source; 'fc1.weight': only in the source; 'fc1.bias': only in "
+                       "the source; 'norm.weight': only in the source; 'norm.bias': only in the source; 'fc2.weight': "
+                       "only in the source; 'fc2.bias': only in the source",
+                       Error);
+}
+
 TEST_CASE("Embedding: padding row starts at zero and never receives gradient") {
   manual_seed(5);
   Embedding emb({.num_embeddings = 5, .embedding_dim = 3, .padding_idx = -1});  // row 4

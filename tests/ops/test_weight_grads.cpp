@@ -96,3 +96,25 @@ TEST_CASE("a weight's gradient is gathered only where that pays and nothing can 
   const std::vector<double> got = w.grad().to_vector();
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-5));
 }
+
+TEST_CASE("a gathered weight gradient goes to the thread's LeafGradients slot when one holds the weight") {
+  RestoreBatching restore;
+  set_weight_grad_batching(WeightGradBatching::always);
+  Var w(Tensor::normal({6, 4}, 0, 0.5, 611, DType::f64), true);
+  Var x(Tensor::normal({3, 4}, 0, 1, 612, DType::f64), false);
+  auto loss = [&] {
+    Var h = tanh(linear(x, w));
+    return sum(mul(linear(x, w), h));  // two uses of w, both gathered
+  };
+  loss().backward();
+  const std::vector<double> expected = w.grad().to_vector();
+  w.zero_grad();
+  LeafGradients own({w});
+  {
+    UseLeafGradients use(own);
+    loss().backward();
+  }
+  CHECK_FALSE(w.grad().defined());
+  REQUIRE(own.grad(0).defined());
+  CHECK(own.grad(0).to_vector() == expected);
+}
