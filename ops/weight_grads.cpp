@@ -19,6 +19,12 @@ constexpr std::size_t kMaxRows = 128;
 // next, and gathering measured no gain (a small step's weights) or a loss of a few percent.
 constexpr std::size_t kMinWeightSize = 256 * 1024;
 
+// What the kept dY and x of the uses may hold before they are added into the gradients
+// early, in products of their own: keeping a whole pass's cost a medium step 53-70 MB of
+// peak memory, and 2 MB (two steps of a medium LSTM's two weights) keeps the gain
+// (docs/performance.md, "Data parallelism over threads").
+constexpr std::size_t kMaxKeptBytes = 2u << 20;
+
 std::atomic<WeightGradBatching> batching{WeightGradBatching::automatic};
 
 // One use of a weight: its op's output gradient and the x it multiplied.
@@ -63,8 +69,13 @@ class WeightGradBatch final : public PassEnd {
     }
     it->rows += rows;
     it->uses.push_back(Use{dy, x, rows});
+    kept_bytes_ += rows * (out + in) * (w.dtype() == DType::f32 ? sizeof(float) : sizeof(double));
+    // Adding early changes only the order of the gradient's sums: nothing reads a leaf's
+    // gradient before the pass ends.
+    if (kept_bytes_ > kMaxKeptBytes) finish();
   }
 
+  // Adds every pending weight's gathered product into its gradient, and forgets them.
   void finish() override {
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       const Pending& p = pending_[i];
@@ -75,6 +86,9 @@ class WeightGradBatch final : public PassEnd {
         add_into_grad<T>(p, shares != nullptr);
       });
     }
+    pending_.clear();
+    stacked_dy_.reset();
+    kept_bytes_ = 0;
   }
 
  private:
@@ -114,6 +128,7 @@ class WeightGradBatch final : public PassEnd {
 
   std::vector<Pending> pending_;
   Tensor stacked_dy_;
+  std::size_t kept_bytes_ = 0;
 };
 
 }  // namespace

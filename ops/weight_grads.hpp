@@ -1,5 +1,5 @@
 #pragma once
-/// Weight gradients gathered over a backward pass and done as one product.
+/// Weight gradients gathered over a backward pass and done as few products.
 ///
 /// A recurrent layer multiplies every step's batch by the same weight, so the
 /// backward adds dW += dY_t^T X_t once per step: products with only a batch's rows
@@ -9,7 +9,8 @@
 /// dW to the end of the pass: it keeps dY_t and X_t, and the pass's end stacks them
 /// and adds [dY_1; ...]^T [X_1; ...] into the weight's gradient with one gemm (about
 /// 1% of a medium step: docs/performance.md, "Packed weights in the backward, and
-/// weight gradients in one product").
+/// weight gradients in one product"). What is kept is capped at 2 MB: past that, the
+/// uses gathered so far are added at once, as at the end of the pass.
 ///
 /// Only for leaf weights (nothing downstream reads their gradient before the pass
 /// ends) of at least 256K elements (smaller ones stay in L2 between the steps'

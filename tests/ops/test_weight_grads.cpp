@@ -57,6 +57,23 @@ TEST_CASE("weight gradients gathered over the pass equal those each op adds at o
   }
 }
 
+TEST_CASE("gathered weight gradients past the 2 MB cap are added early, and the sums stay the same") {
+  RestoreBatching restore;
+  // Each step keeps about 0.9 MB of dY and x (64 rows; weights [512, 512] and [512, 256]):
+  // the uses are added early every few steps.
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype_name(dtype));
+    set_weight_grad_batching(WeightGradBatching::never);
+    const auto at_once = recurrence(dtype, 9, 64, 512, 256);
+    set_weight_grad_batching(WeightGradBatching::automatic);
+    const auto gathered = recurrence(dtype, 9, 64, 512, 256);
+    for (std::size_t r = 0; r < at_once.size(); ++r) {
+      CAPTURE(r);
+      CHECK(test::relative_gap(gathered[r], at_once[r]) < (dtype == DType::f32 ? 1e-5 : 1e-12));
+    }
+  }
+}
+
 TEST_CASE("gathered weight gradients pass gradcheck, and add onto a gradient the weight already has") {
   RestoreBatching restore;
   set_weight_grad_batching(WeightGradBatching::always);
