@@ -1,5 +1,6 @@
 #include "data_parallel.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 

@@ -1,9 +1,8 @@
 #pragma once
 /// One long-lived thread that runs tasks handed to it, one at a time: a shard's
-/// thread in DataParallel (data_parallel.hpp) and the second replica of the
-/// command line's training (cli/train.cpp). Long-lived because a thread owns
-/// state that carries from step to step: its tape, its default random generator
-/// (dropout's masks) and its float settings (flush_denormals).
+/// thread in DataParallel (data_parallel.hpp). Long-lived because a thread owns
+/// state that carries from step to step: its tape, which keeps its memory across
+/// resets, and its thread-local caches.
 #include <condition_variable>
 #include <exception>
 #include <functional>
