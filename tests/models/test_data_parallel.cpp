@@ -76,6 +76,16 @@ void check_same_gradients(const Module& parallel, const Module& single, double t
   }
 }
 
+// Two float64 copies of one seeded model: one for a single backward, one for DataParallel.
+struct Twins {
+  std::unique_ptr<Seq2Seq> single, model;
+};
+Twins twins(std::uint64_t seed) {
+  Generator gen(seed);
+  Seq2Seq base(small_options(), gen);
+  return {copy_as(base, DType::f64), copy_as(base, DType::f64)};
+}
+
 }  // namespace
 
 TEST_CASE("shard_rows splits a batch into near-equal contiguous parts") {
@@ -117,10 +127,7 @@ TEST_CASE("DataParallel: the shards' gradients add up to the whole batch's") {
 
 TEST_CASE("DataParallel: replicas share the model's parameters; gathered weight gradients reach the model too") {
   const Batch b;
-  Generator gen(9);
-  Seq2Seq base(small_options(), gen);
-  auto single = copy_as(base, DType::f64);
-  auto model = copy_as(base, DType::f64);
+  auto [single, model] = twins(9);
   // Every weight's gradient gathered to the end of the pass (ops/weight_grads.hpp), on each thread.
   const WeightGradBatching before = weight_grad_batching();
   set_weight_grad_batching(WeightGradBatching::always);
@@ -134,10 +141,7 @@ TEST_CASE("DataParallel: replicas share the model's parameters; gathered weight 
 
 TEST_CASE("DataParallel: replicas take the model's new values at every run") {
   const Batch b;
-  Generator gen(3);
-  Seq2Seq base(small_options(), gen);
-  auto single = copy_as(base, DType::f64);
-  auto model = copy_as(base, DType::f64);
+  auto [single, model] = twins(3);
   Adam single_adam(single->parameters(), {.lr = 0.05});
   Adam model_adam(model->parameters(), {.lr = 0.05});
   DataParallel<Seq2Seq> parallel(*model, 2);
@@ -156,10 +160,7 @@ TEST_CASE("DataParallel: replicas take the model's new values at every run") {
 
 TEST_CASE("DataParallel: a shard's error reaches the caller, and the next run is clean") {
   const Batch b;
-  Generator gen(5);
-  Seq2Seq base(small_options(), gen);
-  auto single = copy_as(base, DType::f64);
-  auto model = copy_as(base, DType::f64);
+  auto [single, model] = twins(5);
   DataParallel<Seq2Seq> parallel(*model, 3);
   for (std::size_t failing : {0, 1, 2}) {
     CAPTURE(failing);

@@ -42,14 +42,17 @@ std::vector<std::vector<double>> recurrence(DType dtype, std::size_t steps, std:
 
 }  // namespace
 
-TEST_CASE("weight gradients gathered over the pass equal those each op adds at once") {
+// The recurrence's values and gradients with `policy` against each op adding at once, in
+// float32 and float64.
+void check_gathered_as_at_once(WeightGradBatching policy, std::size_t steps, std::size_t rows, std::size_t hidden,
+                               std::size_t in) {
   RestoreBatching restore;
   for (DType dtype : {DType::f32, DType::f64}) {
     CAPTURE(dtype_name(dtype));
     set_weight_grad_batching(WeightGradBatching::never);
-    const auto at_once = recurrence(dtype, 6, 5, 12, 7);
-    set_weight_grad_batching(WeightGradBatching::always);
-    const auto gathered = recurrence(dtype, 6, 5, 12, 7);
+    const auto at_once = recurrence(dtype, steps, rows, hidden, in);
+    set_weight_grad_batching(policy);
+    const auto gathered = recurrence(dtype, steps, rows, hidden, in);
     for (std::size_t r = 0; r < at_once.size(); ++r) {
       CAPTURE(r);
       CHECK(test::relative_gap(gathered[r], at_once[r]) < (dtype == DType::f32 ? 1e-5 : 1e-12));
@@ -57,21 +60,14 @@ TEST_CASE("weight gradients gathered over the pass equal those each op adds at o
   }
 }
 
+TEST_CASE("weight gradients gathered over the pass equal those each op adds at once") {
+  check_gathered_as_at_once(WeightGradBatching::always, 6, 5, 12, 7);
+}
+
 TEST_CASE("gathered weight gradients past the 2 MB cap are added early, and the sums stay the same") {
-  RestoreBatching restore;
   // Each step keeps about 0.9 MB of dY and x (64 rows; weights [512, 512] and [512, 256]):
   // the uses are added early every few steps.
-  for (DType dtype : {DType::f32, DType::f64}) {
-    CAPTURE(dtype_name(dtype));
-    set_weight_grad_batching(WeightGradBatching::never);
-    const auto at_once = recurrence(dtype, 9, 64, 512, 256);
-    set_weight_grad_batching(WeightGradBatching::automatic);
-    const auto gathered = recurrence(dtype, 9, 64, 512, 256);
-    for (std::size_t r = 0; r < at_once.size(); ++r) {
-      CAPTURE(r);
-      CHECK(test::relative_gap(gathered[r], at_once[r]) < (dtype == DType::f32 ? 1e-5 : 1e-12));
-    }
-  }
+  check_gathered_as_at_once(WeightGradBatching::automatic, 9, 64, 512, 256);
 }
 
 TEST_CASE("gathered weight gradients pass gradcheck, and add onto a gradient the weight already has") {
