@@ -85,14 +85,14 @@ void ShardRunner::add_worker_grads() {
   }
 }
 
-void ShardRunner::run(bool training, const std::function<void(std::size_t shard, bool training)>& job) {
+void ShardRunner::run(const std::function<void(std::size_t shard)>& job) {
   if (inside_run) throw Error("DataParallel::run: called from inside a run's work");
   inside_run = true;
   struct Leave {
     ~Leave() { inside_run = false; }
   } leave;
   if (workers_.empty()) {
-    job(0, training);
+    job(0);
     return;
   }
   const unsigned settings = float_settings();
@@ -114,11 +114,11 @@ void ShardRunner::run(bool training, const std::function<void(std::size_t shard,
         struct Leave {
           ~Leave() { inside_run = false; }
         } leave_worker;
-        job(i + 1, training);
+        job(i + 1);
       });
     }
     try {
-      job(0, training);
+      job(0);
     } catch (...) {
       errors[0] = std::current_exception();
     }

@@ -65,7 +65,7 @@ class ShardRunner {
 
   std::size_t shards() const { return workers_.size() + 1; }
   /// job(shard) for every shard at once; see DataParallel::run.
-  void run(bool training, const std::function<void(std::size_t shard, bool training)>& job);
+  void run(const std::function<void(std::size_t shard)>& job);
 
  private:
   void add_worker_grads();
@@ -100,7 +100,8 @@ class DataParallel {
   /// thread) keep their entries until reset, as a single-thread step's would; workers
   /// reset theirs at the start of each run.
   void run(const std::function<void(std::size_t shard, const M& model)>& work) {
-    runner_->run(model_.is_training(), [&](std::size_t shard, bool training) {
+    const bool training = model_.is_training();
+    runner_->run([&](std::size_t shard) {
       if (shard == 0) {
         work(0, model_);
         return;

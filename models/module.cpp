@@ -165,31 +165,28 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
 
 void Module::share_parameters(const Module& source) {
   const auto mine = slots(), theirs = source.slots();
-  std::unordered_map<std::string, Var*> by_name;
-  for (const auto& [name, slot] : theirs) by_name.emplace(name, slot);
+  std::unordered_map<std::string, const Var*> theirs_by_name;
+  for (const auto& [name, slot] : theirs) theirs_by_name.emplace(name, slot);
+  std::set<std::string> my_names;
   std::vector<std::string> problems;
   for (const auto& [name, slot] : mine) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
+    my_names.insert(name);
+    auto it = theirs_by_name.find(name);
+    if (it == theirs_by_name.end()) {
       problems.push_back(fmt::format("'{}': not in the source", name));
-      continue;
-    }
-    const Var& other = *it->second;
-    if (other.shape() != slot->shape() || other.dtype() != slot->dtype()) {
+    } else if (it->second->shape() != slot->shape() || it->second->dtype() != slot->dtype()) {
+      const Var& other = *it->second;
       problems.push_back(fmt::format("'{}': {} {} here, {} {} in the source", name, dtype_name(slot->dtype()),
                                      shape_str(slot->shape()), dtype_name(other.dtype()), shape_str(other.shape())));
     }
-    by_name.erase(it);
   }
   for (const auto& [name, slot] : theirs) {
-    if (by_name.count(name) != 0) problems.push_back(fmt::format("'{}': only in the source", name));
+    if (my_names.count(name) == 0) problems.push_back(fmt::format("'{}': only in the source", name));
   }
   if (!problems.empty()) {
     throw Error(fmt::format("{}::share_parameters: nothing was shared; {}", type_name(), fmt::join(problems, "; ")));
   }
-  std::unordered_map<std::string, const Var*> source_var;
-  for (const auto& [name, slot] : theirs) source_var.emplace(name, slot);
-  for (const auto& [name, slot] : mine) *slot = *source_var.at(name);
+  for (const auto& [name, slot] : mine) *slot = *theirs_by_name.at(name);
 }
 
 std::string Module::type_name() const {

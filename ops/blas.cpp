@@ -96,12 +96,12 @@ bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x,
   return true;
 }
 
-// Zero sizes never reach BLAS, which wants leading dims >= 1.
 namespace {
 
 // Products with a vector in them, by the level-2 BLAS: OpenBLAS 0.3.21's sgemm packs both
 // operands even for one row, which costs more than the multiply at a batch of 1 (the tiny
-// step's every recurrent product; docs/performance.md, "One row").
+// step's every recurrent product; docs/performance.md, "Data parallelism over threads, and
+// products with a vector by gemv").
 void gemv(CBLAS_TRANSPOSE t, blasint rows, blasint cols, const float* a, const float* v, float beta, float* z) {
   cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, a, cols, v, 1, beta, z, 1);
 }
@@ -142,6 +142,7 @@ bool vector_product(bool trans_x, bool trans_y, std::size_t m, std::size_t n, st
 
 }  // namespace
 
+// Zero sizes never reach BLAS, which wants leading dims >= 1.
 template <class T>
 void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
           bool accumulate, T* z) {
