@@ -81,7 +81,7 @@ GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
 
   double worst = -1;
   for (std::size_t i = 0; i < vars.size(); ++i) {
-    Tensor& x = vars[i].value();
+    Tensor& x = vars[i].mutable_value();
     Tensor analytic = vars[i].grad().defined() ? vars[i].grad() : Tensor::zeros(x.shape(), DType::f64);
     for (std::size_t j = 0; j < x.size(); ++j) {
       double original = x.at(j);

@@ -141,6 +141,7 @@ bool recorded_on_live_tape(const Node& node) {
 void Tape::reset() {
   entries_.clear();
   inputs_.clear();
+  input_versions_.clear();
   grad_scratch_.clear();
   std::fill(scope_entries_.begin(), scope_entries_.end(), 0);
   generation_ = next_generation++;
@@ -148,6 +149,7 @@ void Tape::reset() {
 
 std::size_t Tape::reserved_bytes() const {
   return entries_.capacity() * sizeof(TapeEntry) + inputs_.capacity() * sizeof(Var) +
+         input_versions_.capacity() * sizeof(std::uint32_t) +
          grad_scratch_.capacity() * sizeof(Tensor) + scope_entries_.capacity() * sizeof(std::uint32_t);
 }
 
@@ -167,7 +169,9 @@ void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_p
   e.backward = std::move(backward);
   e.scope = state.scope;
   e.scope_instance = state.scope_instance;
+  e.output_version = output->version;
   inputs_.insert(inputs_.end(), inputs.begin(), inputs.end());
+  for (const Var& in : inputs) input_versions_.push_back(in.node()->version);
   output->tape = this;
   output->generation = generation_;
   output->entry = static_cast<std::uint32_t>(entries_.size() - 1);
@@ -219,6 +223,24 @@ void Tape::check_gathered(const TapeEntry& entry, std::span<const Var> inputs) c
                                    entry_context(entry), has_nan(g) ? "NaN" : "inf", i,
                                    input_shapes(inputs)));
   }
+}
+
+void Tape::check_versions(const TapeEntry& entry, std::span<const Var> inputs) const {
+  const std::uint32_t* recorded = input_versions_.data() + entry.first_input;
+  auto changed = [&](const std::string& what, const Node& node, std::uint32_t then) {
+    return BackwardError(fmt::format(
+        "backward of {}: {} ({} {}) was changed in place after the op ran (version {} then, {} now), so its "
+        "gradient would be computed from the new value; change values after backward(), or run the forward again",
+        entry_context(entry), what, shape_str(node.value.shape()), dtype_name(node.value.dtype()), then,
+        node.version));
+  };
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Node& in = *inputs[i].node();
+    if (in.version == recorded[i]) continue;
+    throw changed(in.name.empty() ? fmt::format("input {}", i) : fmt::format("input {} '{}'", i, in.name), in,
+                  recorded[i]);
+  }
+  if (entry.output->version != entry.output_version) throw changed("its output", *entry.output, entry.output_version);
 }
 
 void Tape::accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::size_t input_index) {
@@ -305,6 +327,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
           entry_context(e)));
     }
     std::span<const Var> inputs = inputs_of(e);
+    check_versions(e, inputs);
     grad_scratch_.resize(inputs.size());
     for (Tensor& g : grad_scratch_) g.reset();
     BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_, pass_end_);

@@ -143,6 +143,8 @@ struct TapeEntry {
   BackwardFn backward;
   std::uint32_t scope = 0;
   std::uint32_t scope_instance = 0;
+  /// output->version when the op ran (its inputs' are in Tape::input_versions_).
+  std::uint32_t output_version = 0;
   /// Set when a backward without retain_graph has released this entry.
   bool freed = false;
 };
@@ -179,9 +181,13 @@ class Tape {
   void accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::size_t input_index);
   /// Anomaly mode: the gradients an op may have added into in place (gathered_grad) are finite.
   void check_gathered(const TapeEntry& entry, std::span<const Var> inputs) const;
+  /// The entry's inputs and output still hold the values the op ran on (no
+  /// mutable_value() since): its backward would read the new ones otherwise.
+  void check_versions(const TapeEntry& entry, std::span<const Var> inputs) const;
 
   std::vector<TapeEntry> entries_;
   std::vector<Var> inputs_;
+  std::vector<std::uint32_t> input_versions_;  // inputs_[i]'s Node::version when its op ran
   std::vector<Tensor> grad_scratch_;
   std::vector<std::unique_ptr<PassEnd>> pass_end_;  // this backward pass's end-of-pass work
   std::vector<std::uint32_t> scope_entries_;

@@ -12,6 +12,10 @@ Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>(std::m
   node_->scope = current_scope();
 }
 
+void Var::throw_undefined() {
+  throw Error("an undefined Var (default-constructed, never assigned) was used as a value");
+}
+
 Var Var::parameter(Tensor value, std::string name) {
   Var v(std::move(value), true);
   v.node_->name = std::move(name);

@@ -37,6 +37,10 @@ struct Node {
   std::uint32_t entry = 0;
   /// Name scope that was current when the value was created.
   std::uint32_t scope = 0;
+  /// Bumped by every write through Var::mutable_value(): the tape records it
+  /// with each op's inputs and output, and backward refuses to run an op whose
+  /// values have changed since (its gradient would be computed from the new ones).
+  std::uint32_t version = 0;
 };
 
 class Var {
@@ -51,9 +55,22 @@ class Var {
   static Var parameter(Tensor value, std::string name);
 
   bool defined() const { return node_ != nullptr; }
-  const Tensor& value() const { return node_->value; }
-  /// Mutable value, for optimizers updating a parameter in place between steps.
-  Tensor& value() { return node_->value; }
+  const Tensor& value() const {
+    if (node_ == nullptr) throw_undefined();
+    return node_->value;
+  }
+  /// The value, to change in place or replace (optimizer updates, loading a
+  /// checkpoint, gradcheck's nudges). Bumps version(): a backward through ops
+  /// recorded before the change throws instead of computing a wrong gradient,
+  /// so change values between steps (after backward), not between forward and
+  /// backward.
+  Tensor& mutable_value() {
+    if (node_ == nullptr) throw_undefined();
+    ++node_->version;
+    return node_->value;
+  }
+  /// How many times the value was handed out for writing (mutable_value()).
+  std::uint32_t version() const { return node_->version; }
   const Tensor& grad() const { return node_->grad; }
   Tensor& grad() { return node_->grad; }
   bool requires_grad() const { return node_->requires_grad; }
@@ -62,11 +79,11 @@ class Var {
   const std::string& name() const { return node_->name; }
   void set_name(std::string name) { node_->name = std::move(name); }
 
-  const Shape& shape() const { return node_->value.shape(); }
-  DType dtype() const { return node_->value.dtype(); }
-  std::size_t dim() const { return node_->value.dim(); }
-  std::size_t size() const { return node_->value.size(); }
-  double item() const { return node_->value.item(); }
+  const Shape& shape() const { return value().shape(); }
+  DType dtype() const { return value().dtype(); }
+  std::size_t dim() const { return value().dim(); }
+  std::size_t size() const { return value().size(); }
+  double item() const { return value().item(); }
   bool is_leaf() const { return node_->tape == nullptr; }
 
   /// Reverse pass from this scalar value (seed 1).
@@ -84,6 +101,8 @@ class Var {
   const std::shared_ptr<Node>& node_ptr() const { return node_; }
 
  private:
+  [[noreturn]] static void throw_undefined();
+
   std::shared_ptr<Node> node_;
 };
 

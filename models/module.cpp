@@ -92,7 +92,7 @@ void Module::train(bool training) {
 void Module::to(DType dtype) {
   for (auto& [name, slot] : slots()) {
     if (slot->dtype() != dtype) {
-      slot->value() = slot->value().to(dtype);
+      slot->mutable_value() = slot->value().to(dtype);
       slot->zero_grad();
     }
   }
@@ -158,7 +158,7 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
   }
   for (auto& [name, slot] : all) {
     auto it = by_name.find(name);
-    if (it != by_name.end()) slot->value() = *it->second;
+    if (it != by_name.end()) slot->mutable_value() = *it->second;
   }
   return result;
 }

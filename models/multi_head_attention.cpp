@@ -41,7 +41,7 @@ MultiHeadAttention::MultiHeadAttention(const AttentionOptions& options, Generato
   }
   if (options.bias) {
     register_parameter("in_proj_bias", in_proj_bias, Tensor::zeros({3 * e}, options.dtype));
-    out_proj.bias.value().fill(0.0);  // PyTorch zeroes it after Linear's own initialisation
+    out_proj.bias.mutable_value().fill(0.0);  // PyTorch zeroes it after Linear's own initialisation
   }
   register_module("out_proj", out_proj);
 }

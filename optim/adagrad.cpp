@@ -48,7 +48,7 @@ void Adagrad::step() {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor* grad = gradient(i);
     if (grad == nullptr) continue;
-    Tensor& value = params_[i].value();
+    Tensor& value = params_[i].mutable_value();
     AdagradState& s = state_[i];
     if (s.step == 0) s.sum = Tensor::full(value.shape(), options_.initial_accumulator_value, value.dtype());
     check_state(i, s.sum, "sum");

@@ -66,7 +66,7 @@ void AdamW::step() {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor* grad = gradient(i);
     if (grad == nullptr) continue;
-    Tensor& value = params_[i].value();
+    Tensor& value = params_[i].mutable_value();
     AdamWState& s = state_[i];
     if (s.step == 0) {
       s.exp_avg = Tensor::zeros(value.shape(), value.dtype());

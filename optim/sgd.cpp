@@ -60,7 +60,7 @@ void Sgd::step() {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor* grad = gradient(i);
     if (grad == nullptr) continue;
-    Tensor& value = params_[i].value();
+    Tensor& value = params_[i].mutable_value();
     Tensor& buffer = state_[i].momentum_buffer;
     const bool first = options_.momentum != 0 && !buffer.defined();
     if (first) buffer = Tensor::empty(value.shape(), value.dtype());

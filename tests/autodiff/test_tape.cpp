@@ -169,7 +169,7 @@ TEST_CASE("a reset tape reuses its memory: no growth between step 2 and step 100
     Var h = tanh(Var(x) * w.value().shape()[0] + b);
     Var y = sigmoid(h * h) - 0.5;
     y.backward(Tensor::ones(y.shape()));
-    w.value().add_(Tensor::full(w.shape(), 0.0));
+    w.mutable_value().add_(Tensor::full(w.shape(), 0.0));
   };
   step();
   step();
@@ -318,4 +318,86 @@ TEST_CASE("LeafGradients: a thread's backward puts the gradients of the leaves i
   Var y = x * x;
   CHECK_THROWS_WITH_AS(LeafGradients({w, y}), "LeafGradients: entry 1 is not a leaf", Error);
   CHECK_THROWS_WITH_AS(LeafGradients({w, x, w}), "LeafGradients: entries 0 and 2 are the same leaf", Error);
+}
+
+namespace {
+// Runs `f` and returns the message of the BackwardError it throws ("" when it throws none).
+template <class F>
+std::string backward_error(F&& f) {
+  try {
+    f();
+  } catch (const BackwardError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("a value changed between forward and backward is an error naming the op, its scope and the input") {
+  Var x(vec({1, 2, 3}), true);
+  Var y;
+  {
+    NameScope scope("layer");
+    y = sum(x * x);
+  }
+  // Without the check the backward read the new values: [20, 20, 20] instead of [2, 4, 6].
+  x.mutable_value().fill(10);
+  const std::string message = backward_error([&] { y.backward(); });
+  CHECK(message.find("op 'mul' in scope 'layer'") != std::string::npos);
+  CHECK(message.find("input 0 ([3] float64)") != std::string::npos);
+  CHECK(message.find("version 0 then, 1 now") != std::string::npos);
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a parameter replaced by a value of another shape before backward is an error, not heap corruption") {
+  Var w = Var::parameter(Tensor::ones({4, 3}, DType::f64), "w");
+  Var x(Tensor::ones({2, 4}, DType::f64));
+  Var loss = sum(tanh(matmul(x, w)));
+  w.mutable_value() = Tensor::ones({5, 7}, DType::f64);
+  const std::string message = backward_error([&] { loss.backward(); });
+  CHECK(message.find("op 'matmul'") != std::string::npos);
+  CHECK(message.find("input 1 'w' ([5, 7] float64)") != std::string::npos);
+}
+
+TEST_CASE("an input that needs no gradient is checked too: the backward of mul reads it") {
+  Var w(vec({1, 2}), true);
+  Var c(vec({3, 4}));
+  Var y = sum(w * c);
+  c.mutable_value().fill(0);
+  CHECK(backward_error([&] { y.backward(); }).find("input 1 ([2] float64)") != std::string::npos);
+}
+
+TEST_CASE("an op's output changed before backward is an error: tanh's backward reads its output") {
+  Var x(vec({0.5, -0.5}), true);
+  Var h = tanh(x);
+  h.mutable_value().fill(0);
+  CHECK(backward_error([&] { h.backward(Tensor::ones({2}, DType::f64)); })
+            .find("backward of op 'tanh': its output ([2] float64)") != std::string::npos);
+  // As the input of a later op, the later op's backward is the first to see the change.
+  Var y = sum(tanh(x));
+  Var h2 = tanh(x);
+  Var z = sum(h2);
+  h2.mutable_value().fill(0);
+  CHECK(backward_error([&] { z.backward(); }).find("backward of op 'sum': input 0") != std::string::npos);
+  y.backward();
+  CHECK(x.grad().defined());
+}
+
+TEST_CASE("values may change after backward: optimizer steps, and a new forward records the new versions") {
+  Var w(vec({1, 2, 3}), true);
+  Sgd sgd({w}, {.lr = 0.5});
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<double> before = w.value().to_vector();
+    w.zero_grad();
+    Var loss = sum(w * w);
+    loss.backward();
+    for (std::size_t i = 0; i < 3; ++i) CHECK(w.grad().at(i) == 2 * before[i]);
+    sgd.step();
+  }
+  CHECK(w.version() == 3);
+  // With retain_graph, a change between two backward passes is caught in the second.
+  Var loss = sum(w * w);
+  loss.backward(/*retain_graph=*/true);
+  w.mutable_value().fill(1);
+  CHECK_FALSE(backward_error([&] { loss.backward(); }).empty());
 }

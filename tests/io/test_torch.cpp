@@ -99,8 +99,8 @@ TEST_CASE("tapegrad -> torch: writes a checkpoint and its outputs for check_torc
   Generator gen(42);
   Tiny model({.vocab = 11, .embed = 6, .hidden = 3}, gen);
   // Non-default LayerNorm parameters, so that loading them matters.
-  model.norm.weight.value() = Tensor::uniform({3}, 0.5, 1.5, 1, DType::f32);
-  model.norm.bias.value() = Tensor::uniform({3}, -0.5, 0.5, 2, DType::f32);
+  model.norm.weight.mutable_value() = Tensor::uniform({3}, 0.5, 1.5, 1, DType::f32);
+  model.norm.bias.mutable_value() = Tensor::uniform({3}, -0.5, 0.5, 2, DType::f32);
   Indices ids = {{10, 0, 4, 4}, {7, 1, 2, 9}};
   const Tensor out = model.forward(ids).value();
   save_checkpoint(model, out_dir / "tapegrad_model.safetensors", {{"framework", "tapegrad"}});

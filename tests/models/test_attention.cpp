@@ -73,7 +73,7 @@ std::unique_ptr<Attention> make_f64(AttentionOptions o, std::uint64_t seed = 11)
 std::unique_ptr<Attention> make_random_f64(const AttentionOptions& o) {
   auto m = make_f64(o);
   std::uint64_t seed = 100;
-  for (NamedVar& p : m->named_parameters()) p.var.value() = test::randn(p.var.shape(), seed++);
+  for (NamedVar& p : m->named_parameters()) p.var.mutable_value() = test::randn(p.var.shape(), seed++);
   return m;
 }
 

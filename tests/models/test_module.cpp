@@ -131,7 +131,7 @@ TEST_CASE("Module: copy_as makes an independent float64 twin; to() converts in p
   CHECK(b->dtype() == DType::f64);
   CHECK(a.dtype() == DType::f32);
   CHECK(b->fc1.weight.value().to(DType::f32).to_vector() == a.fc1.weight.value().to_vector());
-  b->fc1.weight.value().set(0, 100.0);
+  b->fc1.weight.mutable_value().set(0, 100.0);
   CHECK(a.fc1.weight.value().at(0) != 100.0);
   Var handle = a.fc1.weight;
   a.to(DType::f64);
@@ -149,7 +149,7 @@ TEST_CASE("Module: share_parameters makes a replica compute with the very same p
     CHECK(mine[i].name == theirs[i].name);
     CHECK(mine[i].var.node() == theirs[i].var.node());
   }
-  a.fc2.bias.value().set(0, 42.0);  // one value, seen by both
+  a.fc2.bias.mutable_value().set(0, 42.0);  // one value, seen by both
   CHECK(b.fc2.bias.value().at(0) == 42.0);
 
   Mlp wider({.in = 3, .hidden = 5, .out = 2});
@@ -193,8 +193,8 @@ TEST_CASE("LayerNorm: zero mean, unit variance, PyTorch's eps; gradcheck") {
   // (1 - 2.5) / sqrt(1.25 + 1e-5)
   CHECK(y[0] == doctest::Approx(-1.5 / std::sqrt(1.25 + 1e-5)).epsilon(1e-6));
   auto ln64 = copy_as(ln, DType::f64);
-  ln64->weight.value() = test::randn({4}, 1);
-  ln64->bias.value() = test::randn({4}, 2);
+  ln64->weight.mutable_value() = test::randn({4}, 1);
+  ln64->bias.mutable_value() = test::randn({4}, 2);
   for (Shape shape : {Shape{2, 4}, Shape{3, 1, 4}, Shape{4}}) {
     GradcheckReport r = gradcheck(*ln64, [&](const std::vector<Var>& xs) { return ln64->forward(xs[0]); },
                                   {test::randn(shape, 3)});

@@ -102,7 +102,7 @@ void check_directional_derivatives(const Seq2SeqOptions& o, std::uint64_t seed) 
         const std::vector<double> di = d[i].to_vector();
         for (std::size_t j = 0; j < di.size(); ++j) p.set(j, base[i].at(j) + step * di[j]);
         Var slot = params[i].var;
-        slot.value() = p;
+        slot.mutable_value() = p;
       }
       NoGradGuard no_grad;
       return loss().item();
@@ -110,7 +110,7 @@ void check_directional_derivatives(const Seq2SeqOptions& o, std::uint64_t seed) 
     const double numeric = (loss_at(eps) - loss_at(-eps)) / (2 * eps);
     for (std::size_t i = 0; i < params.size(); ++i) {
       Var slot = params[i].var;
-      slot.value() = base[i];
+      slot.mutable_value() = base[i];
     }
     INFO("direction " << direction << ": analytic " << analytic << ", numeric " << numeric);
     CHECK(std::abs(analytic - numeric) <= atol + rtol * std::abs(numeric));

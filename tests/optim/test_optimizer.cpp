@@ -77,7 +77,7 @@ TEST_CASE("a parameter value replaced by another shape after the first step is a
   Adam adam({p});
   set_grad(p, {1.0, 1.0});
   adam.step();
-  p.value() = Tensor::zeros({3}, DType::f64);
+  p.mutable_value() = Tensor::zeros({3}, DType::f64);
   p.grad() = Tensor::zeros({3}, DType::f64);
   CHECK_THROWS_WITH_AS(adam.step(), doctest::Contains("the state 'exp_avg' of parameter 0 ('p', shape [3], float64) "
                                                       "has shape [2]"),
@@ -88,7 +88,7 @@ TEST_CASE("a parameter value replaced by another shape after the first step is a
   Sgd sgd({q}, {.momentum = 0.9});
   set_grad(q, {1.0});
   sgd.step();
-  q.value() = Tensor::zeros({1}, DType::f32);
+  q.mutable_value() = Tensor::zeros({1}, DType::f32);
   q.grad() = Tensor::zeros({1}, DType::f32);
   CHECK_THROWS_WITH_AS(sgd.step(), doctest::Contains("the state 'momentum_buffer'"), Error);
 }
