@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "bounds.hpp"
 #include "commands.hpp"
 #include "evaluate.hpp"
 #include "saved_model.hpp"
@@ -79,16 +80,22 @@ void add_eval_command(CLI::App& app) {
                 "--reverse-target (repeat for more)")
       ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
-  c->add_option("--split", config->split, "train, dev or test of the model's task")
-      ->check(CLI::IsMember({"train", "dev", "test"}))
+  CLI::Option* split = c->add_option("--split", config->split, "train, dev or test of the model's task")
+                           ->check(CLI::IsMember({"train", "dev", "test"}))
+                           ->capture_default_str();
+  c->add_option("--file", config->file, "a TSV file (source TAB target) instead of a split")
+      ->check(CLI::ExistingFile)
+      ->excludes(split);
+  c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(whole_in(1, max_beam))->capture_default_str();
+  c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")
+      ->check(number_in(0, 10))
       ->capture_default_str();
-  c->add_option("--file", config->file, "a TSV file (source TAB target) instead of a split")->check(CLI::ExistingFile);
-  c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
-  c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")->capture_default_str();
   c->add_option("--metric", config->metric, "wer, bleu or auto (wer for g2p)")
       ->check(CLI::IsMember({"auto", "wer", "bleu"}))
       ->capture_default_str();
-  c->add_option("--limit", config->limit, "score only the first N items (0: all)");
+  c->add_option("--limit", config->limit, "score only the first N items (0: all)")
+      ->check(whole_in(0, max_items))
+      ->capture_default_str();
   c->callback([config]() { run_eval(*config); });
 }
 

@@ -7,6 +7,7 @@
 
 #include "autodiff/graphviz.hpp"
 #include "autodiff/tape.hpp"
+#include "bounds.hpp"
 #include "commands.hpp"
 #include "data/batch.hpp"
 #include "saved_model.hpp"
@@ -53,8 +54,8 @@ void add_graph_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand("graph", "draw the graph of one training step of a saved model (SVG, PNG or DOT)");
   c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required();
   c->add_option("--out,-o", config->out, "output file: .svg, .png or .dot")->capture_default_str();
-  c->add_option("--batch", config->batch, "sentences in the batch")->check(CLI::Range(1, 64))->capture_default_str();
-  c->add_option("--length", config->length, "tokens per source and target")->check(CLI::Range(1, 100))->capture_default_str();
+  c->add_option("--batch", config->batch, "sentences in the batch")->check(whole_in(1, 64))->capture_default_str();
+  c->add_option("--length", config->length, "tokens per source and target")->check(whole_in(1, 100))->capture_default_str();
   c->add_flag("--expand", config->expand, "draw every decoder step instead of collapsing repeated scopes");
   c->callback([config]() { run_graph(*config); });
 }

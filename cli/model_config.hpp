@@ -27,8 +27,18 @@ struct ModelChoice {
   bool tie_embeddings = false;
 };
 
+/// The bounds of the model's sizes: layers of 10,000 units already take gigabytes.
+inline constexpr std::size_t max_size = 10'000;
+inline constexpr std::size_t max_layers = 100;
+inline constexpr std::size_t max_heads = 1'000;
+
 /// Adds --cell, --embedding, --hidden, ... to `command`, writing into `choice`.
 void add_model_options(CLI::App& command, ModelChoice& choice);
+
+/// Refuses, as a usage error naming the option, sizes that the model would refuse only once the
+/// data is read: heads that do not divide the decoder's size, dot attention over different query
+/// and key sizes, tied embeddings of the wrong size.
+void check_model_choice(const ModelChoice& choice);
 
 /// Seq2SeqOptions from the choice and the two vocabularies' sizes; throws Error naming a bad value.
 Seq2SeqOptions make_options(const ModelChoice& choice, std::size_t source_vocab, std::size_t target_vocab);

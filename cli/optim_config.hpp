@@ -27,6 +27,9 @@ struct OptimChoice {
   double clip_norm = 5;            ///< global L2 clipping of the gradients (0: none)
 };
 
+/// The largest --lr and --min-lr: far above any rate that trains.
+inline constexpr double max_lr = 100;
+
 /// Adds --optimizer, --lr, --weight-decay, --momentum, --schedule, --warmup, --min-lr,
 /// --step-size, --gamma, --patience and --clip-norm to `command`.
 void add_optim_options(CLI::App& command, OptimChoice& choice);

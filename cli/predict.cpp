@@ -2,12 +2,16 @@
 // as arguments, or one per line on stdin; prints the n best outputs with their
 // scores.
 #include <iostream>
+#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bounds.hpp"
 #include "commands.hpp"
+#include "data/text_file.hpp"
+#include "data/utf8.hpp"
 #include "evaluate.hpp"
 #include "saved_model.hpp"
 
@@ -28,18 +32,27 @@ void run_predict(const PredictConfig& c) {
   const DecodingModels loaded = load_for_decoding(c.checkpoint, c.ensemble, c.rescore);
   const std::vector<DecodingGroup>& groups = loaded.groups;
   const SavedModel& saved = loaded.models[0];
-  std::vector<std::string> sources = c.sources;
-  if (sources.empty()) {
-    for (std::string line; std::getline(std::cin, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) sources.push_back(line);
+  // Each source with where it came from, for errors: "argument 2", "stdin line 4".
+  std::vector<std::string> sources, origins;
+  if (c.sources.empty()) {
+    const std::string input{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    for (const TextLine& line : split_lines(without_bom(input))) {
+      if (line.text.empty()) continue;
+      sources.emplace_back(line.text);
+      origins.push_back(fmt::format("stdin line {}", line.number));
     }
+  } else {
+    sources = c.sources;
+    for (std::size_t i = 0; i < sources.size(); ++i) origins.push_back(fmt::format("argument {}", i + 1));
   }
   if (sources.empty()) throw Error("nothing to predict: give sources as arguments or one per line on stdin");
   std::vector<Tokens> tokens;
-  for (const std::string& s : sources) {
-    Tokens t = tokenize_source(s, saved.task);
-    if (t.empty()) throw Error(fmt::format("'{}' has no tokens", s));
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (auto problem = find_invalid_utf8(sources[i])) {
+      throw DataError(fmt::format("{}: invalid UTF-8 at byte {}: {}", origins[i], problem->offset, problem->reason));
+    }
+    Tokens t = tokenize_source(sources[i], saved.task);
+    if (t.empty()) throw DataError(fmt::format("{}: '{}' has no tokens", origins[i], sources[i]));
     tokens.push_back(std::move(t));
   }
   const std::size_t beam = std::max(c.beam, c.n_best);
@@ -76,9 +89,13 @@ void add_predict_command(CLI::App& app) {
                 "--reverse-target (repeat for more)")
       ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
-  c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
-  c->add_option("--n-best", config->n_best, "outputs per source, with their scores")->check(CLI::PositiveNumber)->capture_default_str();
-  c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")->capture_default_str();
+  c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(whole_in(1, max_beam))->capture_default_str();
+  c->add_option("--n-best", config->n_best, "outputs per source, with their scores")
+      ->check(whole_in(1, max_beam))
+      ->capture_default_str();
+  c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")
+      ->check(number_in(0, 10))
+      ->capture_default_str();
   c->callback([config]() { run_predict(*config); });
 }
 

@@ -21,7 +21,10 @@
 
 #include "autodiff/mode.hpp"
 #include "autodiff/tape.hpp"
+#include "bounds.hpp"
 #include "commands.hpp"
+#include "data/tsv.hpp"
+#include "data/utf8.hpp"
 #include "evaluate.hpp"
 #include "io/training_checkpoint.hpp"
 #include "model_config.hpp"
@@ -338,18 +341,18 @@ void Trainer::plan_horizon() {
   const std::size_t per_epoch = batcher_->batches_per_epoch();
   std::size_t total = 0;
   if (c_.steps) total = c_.steps;
-  if (c_.epochs) total = total ? std::min(total, c_.epochs * per_epoch) : c_.epochs * per_epoch;
+  if (c_.epochs) total = total ? std::min(total, epoch_steps(c_.epochs, per_epoch)) : epoch_steps(c_.epochs, per_epoch);
   if (c_.time_budget > 0) {
     // Steps that fit the budget: the timed batches run faster than an epoch's
     // average (warm caches, no evaluations), so only a share of the naive count
     // is planned. Measured on the 12-minute G2P run: 61 ms timed, 79 ms per step
     // over the run with its evaluations, so 78%.
     const double sps = measure_seconds_per_step();
-    const auto fit = static_cast<std::size_t>(0.78 * budget_seconds() / sps);
+    const std::size_t fit = steps_in_range(0.78 * budget_seconds() / sps);
     fmt::print("measured {:.0f} ms per step: about {} steps fit {} minutes\n", 1000 * sps, fit, c_.time_budget);
     total = total ? std::min(total, fit) : fit;
   }
-  if (total == 0) total = 10 * per_epoch;  // nothing said: 10 epochs
+  if (total == 0) total = epoch_steps(10, per_epoch);  // nothing said: 10 epochs
   pos_.total_steps = std::max<std::size_t>(1, total);
 }
 
@@ -367,9 +370,9 @@ void Trainer::plan_horizon() {
 // past the budget.
 void Trainer::replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen) {
   const double sps = (pos_.elapsed - since_elapsed) / double(pos_.step - since_step);
-  auto fit = pos_.step + static_cast<std::size_t>(0.97 * std::max(0.0, budget_seconds() - pos_.elapsed) / sps);
+  auto fit = pos_.step + steps_in_range(0.97 * std::max(0.0, budget_seconds() - pos_.elapsed) / sps);
   if (c_.steps) fit = std::min(fit, c_.steps);
-  if (c_.epochs) fit = std::min(fit, c_.epochs * batcher_->batches_per_epoch());
+  if (c_.epochs) fit = std::min(fit, epoch_steps(c_.epochs, batcher_->batches_per_epoch()));
   if (!may_lengthen) fit = std::min(fit, pos_.total_steps);
   fit = std::max(fit, pos_.step + 1);
   progress_->print(fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
@@ -652,37 +655,67 @@ void add_train_command(CLI::App& app) {
   add_model_options(*c, config->model);
   add_optim_options(*c, config->optim);
   const char* g = "Training";
-  c->add_option("--batch-size", config->batch_size, "examples per step")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
-  c->add_option("--epochs", config->epochs, "stop after this many epochs (0: no limit)")->group(g);
-  c->add_option("--steps", config->steps, "stop after this many steps (0: no limit)")->group(g);
-  c->add_option("--time-budget", config->time_budget, "minutes of training, evaluations included (0: none)")
-      ->check(CLI::NonNegativeNumber)
-      ->group(g);
-  c->add_option("--eval-every", config->eval_every, "steps between dev evaluations (0: once per epoch)")->group(g);
-  c->add_option("--dev-sample", config->dev_sample, "dev items scored during training (0: all)")->capture_default_str()->group(g);
-  c->add_option("--checkpoint-every", config->checkpoint_every, "steps between training checkpoints (0: only at the end)")
+  c->add_option("--batch-size", config->batch_size, "examples per step")
+      ->check(whole_in(1, 1'000'000))
       ->capture_default_str()
       ->group(g);
-  c->add_option("--keep", config->keep, "training checkpoints kept")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
+  c->add_option("--epochs", config->epochs, "stop after this many epochs (0: no limit)")
+      ->check(whole_in(0, 1'000'000))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--steps", config->steps, "stop after this many steps (0: no limit)")
+      ->check(whole_in(0, max_steps))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--time-budget", config->time_budget, "minutes of training, evaluations included (0: none)")
+      ->check(number_in(0, 525'600))  // a year
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--eval-every", config->eval_every, "steps between dev evaluations (0: once per epoch)")
+      ->check(whole_in(0, max_steps))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--dev-sample", config->dev_sample, "dev items scored during training (0: all)")
+      ->check(whole_in(0, max_items))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--checkpoint-every", config->checkpoint_every, "steps between training checkpoints (0: only at the end)")
+      ->check(whole_in(0, max_steps))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--keep", config->keep, "training checkpoints kept")->check(whole_in(1, 1'000))->capture_default_str()->group(g);
   c->add_option("--out", config->out, "folder for checkpoints, the metrics log and the plots")->capture_default_str()->group(g);
   c->add_option("--resume", config->resume, "continue from this training checkpoint (its configuration is used)")
       ->group(g);
-  c->add_option("--seed", config->seed, "seed of the initialisation, the data order and dropout")->capture_default_str()->group(g);
-  c->add_option("--beam", config->beam, "beam size of the final evaluation (1: greedy)")->capture_default_str()->group(g);
+  c->add_option("--seed", config->seed, "seed of the initialisation, the data order and dropout")
+      ->check(whole_in(0, std::numeric_limits<std::uint64_t>::max()))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--beam", config->beam, "beam size of the final evaluation (1: greedy)")
+      ->check(whole_in(1, max_beam))
+      ->capture_default_str()
+      ->group(g);
   c->add_option("--metric", config->metric, "wer (WER and PER), bleu (BLEU and ROUGE), or auto (wer for g2p)")
       ->check(CLI::IsMember({"auto", "wer", "bleu"}))
       ->group(g);
   c->add_option("--words", config->words, "sources to predict at the end (g2p: a few words not in CMUdict)")->group(g);
   c->add_flag("!--no-plots", config->plots, "do not draw loss.png and attention.png")->group(g);
   c->add_option("--workers", config->workers, "data-parallel replicas on threads, each on a share of every batch (1 or 2)")
-      ->check(CLI::Range(1, 2))
+      ->check(whole_in(1, 2))
       ->capture_default_str()
       ->group(g);
   c->add_option("--threads", config->threads, "BLAS threads (one is faster for models of this size: docs/cli.md)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_in(1, 256))
       ->capture_default_str()
       ->group(g);
   c->callback([config]() {
+    // What would otherwise fail only after training, or after reading the data.
+    for (const std::string& w : config->words) {
+      if (!is_valid_utf8(w) || tokenize(w, Tokenization::whitespace).empty()) {
+        throw CLI::ValidationError("--words", fmt::format("'{}' is not a word (no tokens, or not UTF-8)", w));
+      }
+    }
+    if (config->resume.empty()) check_model_choice(config->model);
     set_blas_threads(config->threads);
     Trainer trainer(*config);
     const int status = trainer.run();

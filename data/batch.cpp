@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <random>
 
@@ -35,7 +36,15 @@ std::mt19937_64 epoch_generator(std::uint64_t seed, std::uint64_t epoch) {
   return std::mt19937_64(seq);
 }
 
-std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+// ceil(a / b) without a + b - 1, which overflows for b near 2^64.
+std::size_t ceil_div(std::size_t a, std::size_t b) { return a / b + (a % b != 0); }
+
+// Examples per length-sorted chunk: batch_size * bucket_batches, or, when that
+// overflows, more than any dataset holds (so the whole dataset is one chunk).
+std::size_t chunk_size(const BatcherOptions& o) {
+  std::size_t chunk = 0;
+  return __builtin_mul_overflow(o.batch_size, o.bucket_batches, &chunk) ? SIZE_MAX : chunk;
+}
 
 }  // namespace
 
@@ -103,7 +112,7 @@ Batcher::Batcher(std::vector<Example> examples, BatcherOptions options)
   for (std::size_t row = 0; row < examples_.size(); ++row) {
     if (examples_[row].source.empty()) throw DataError(fmt::format("Batcher: example {} has an empty source", row));
   }
-  const std::size_t chunk = options_.batch_size * options_.bucket_batches;
+  const std::size_t chunk = chunk_size(options_);
   const std::size_t n = examples_.size();
   batches_per_epoch_ = (n / chunk) * options_.bucket_batches + ceil_div(n % chunk, options_.batch_size);
 }
@@ -114,11 +123,12 @@ std::vector<std::vector<std::size_t>> Batcher::plan(std::uint64_t epoch) const {
   std::iota(order.begin(), order.end(), std::size_t{0});
   shuffle_in_place(order, rng);
 
-  const std::size_t chunk = options_.batch_size * options_.bucket_batches;
+  const std::size_t chunk = chunk_size(options_);
   std::vector<std::vector<std::size_t>> batches;
   batches.reserve(batches_per_epoch_);
-  for (std::size_t begin = 0; begin < order.size(); begin += chunk) {
-    const std::size_t end = std::min(begin + chunk, order.size());
+  // Ends as begin + min(step, what is left): begin + step may overflow.
+  for (std::size_t begin = 0, end = 0; begin < order.size(); begin = end) {
+    end = begin + std::min(chunk, order.size() - begin);
     std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end),
                      [this](std::size_t a, std::size_t b) {
                        const Example& x = examples_[a];
@@ -126,9 +136,9 @@ std::vector<std::vector<std::size_t>> Batcher::plan(std::uint64_t epoch) const {
                        if (x.source.size() != y.source.size()) return x.source.size() < y.source.size();
                        return x.target.size() < y.target.size();
                      });
-    for (std::size_t b = begin; b < end; b += options_.batch_size) {
-      batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b),
-                           order.begin() + static_cast<std::ptrdiff_t>(std::min(b + options_.batch_size, end)));
+    for (std::size_t b = begin, e = 0; b < end; b = e) {
+      e = b + std::min(options_.batch_size, end - b);
+      batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b), order.begin() + static_cast<std::ptrdiff_t>(e));
     }
   }
   shuffle_in_place(batches, rng);

@@ -6,22 +6,13 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <system_error>
 
 #include "../io/safetensors.hpp"
 
 namespace tg {
 
 std::string read_text_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) {
-    throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(),
-                                ec ? ec.message() : std::string("no such file")));
-  }
-  if (!std::filesystem::is_regular_file(status)) {
-    throw FileError(fmt::format("cannot read '{}': not a regular file", path.string()));
-  }
+  check_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(), std::strerror(errno)));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -37,7 +28,7 @@ std::vector<TextLine> split_lines(std::string_view text) {
     const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
     if (end == std::string_view::npos) end = text.size();
     std::size_t stop = end;
-    if (end < text.size() && stop > begin && text[stop - 1] == '\r') --stop;
+    if (stop > begin && text[stop - 1] == '\r') --stop;
     lines.push_back({text.substr(begin, stop - begin), number++, begin});
     begin = next;
   }

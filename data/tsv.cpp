@@ -13,8 +13,6 @@ namespace {
 
 bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n'; }
 
-constexpr std::string_view bom = "\xEF\xBB\xBF";
-
 }  // namespace
 
 std::vector<std::string> tokenize(std::string_view text, Tokenization tokenization) {
@@ -35,8 +33,7 @@ std::vector<std::string> tokenize(std::string_view text, Tokenization tokenizati
 }
 
 std::vector<TextPair> parse_tsv(std::string_view text, Tokenization tokenization, const std::string& source) {
-  std::size_t skipped = 0;
-  if (text.substr(0, bom.size()) == bom) skipped = bom.size();
+  const std::size_t skipped = text.size() - without_bom(text).size();
   std::vector<TextLine> lines = split_lines(text.substr(skipped));
   if (lines.empty()) throw DataError(fmt::format("{}: empty corpus, no lines", source));
   std::vector<TextPair> pairs;

@@ -4,6 +4,11 @@
 
 namespace tg {
 
+std::string_view without_bom(std::string_view text) {
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  return text.starts_with(bom) ? text.substr(bom.size()) : text;
+}
+
 std::optional<Utf8Problem> find_invalid_utf8(std::string_view text) {
   const std::size_t n = text.size();
   std::size_t i = 0;

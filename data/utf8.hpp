@@ -22,6 +22,9 @@ struct Utf8Problem {
 /// The first problem in `text`, if any.
 std::optional<Utf8Problem> find_invalid_utf8(std::string_view text);
 
+/// `text` without the UTF-8 byte order mark it may start with.
+std::string_view without_bom(std::string_view text);
+
 /// True when `text` is valid UTF-8.
 bool is_valid_utf8(std::string_view text);
 

@@ -406,6 +406,28 @@ std::vector<SafetensorsTensor> decode_tensors(const SafetensorsHeader& header, R
   return out;
 }
 
+}  // namespace
+
+void check_regular_file(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(),
+                                ec && ec != std::errc::no_such_file_or_directory ? ec.message() : "no such file"));
+  }
+  if (fs::is_regular_file(status)) return;
+  const char* kind = fs::is_directory(status)        ? "a folder"
+                     : fs::is_fifo(status)           ? "a FIFO (named pipe)"
+                     : fs::is_character_file(status) ? "a character device"
+                     : fs::is_block_file(status)     ? "a block device"
+                     : fs::is_socket(status)         ? "a socket"
+                                                     : "something else";
+  throw FileError(fmt::format("cannot read '{}': it is {}, not a regular file", path.string(), kind));
+}
+
+namespace {
+
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -413,6 +435,7 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 
 // Opens a regular file for reading; returns it and its size.
 std::pair<File, std::uint64_t> open_for_reading(const std::filesystem::path& path) {
+  check_regular_file(path);
   File file(std::fopen(path.c_str(), "rb"));
   if (!file) throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(), errno_text(errno)));
   struct stat info {};

@@ -38,6 +38,11 @@ struct FileError : Error {
   using Error::Error;
 };
 
+/// Throws FileError naming `path` and what it is unless it is a regular file
+/// (missing, a folder, a FIFO, a device). Readers call it before opening: opening
+/// a FIFO for reading blocks until something writes to it.
+void check_regular_file(const std::filesystem::path& path);
+
 /// Element types tapegrad reads. F16 and BF16 are widened to float32 on read;
 /// the writer stores F32, F64 and I64.
 enum class SafetensorsDType : std::uint8_t { f16, bf16, f32, f64, i64 };

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <random>
 #include <string>
@@ -138,6 +139,20 @@ TEST_CASE("bucketing keeps padding small") {
   CHECK(with < without / 2);
   // The in-order batches (for evaluation) are not sorted and pad more.
   CHECK(mean_padding(bucketed, bucketed.in_order()) > with);
+}
+
+TEST_CASE("a batch size near 2^64 makes one batch of the whole dataset") {
+  // batch_size * bucket_batches overflows for all of these (2^63 * 50 wraps to 0).
+  for (std::size_t size : {SIZE_MAX, std::size_t{1} << 63, SIZE_MAX / 50 + 1, SIZE_MAX / 2}) {
+    CAPTURE(size);
+    const Batcher batcher(random_examples(7, 1), {.batch_size = size, .seed = 3});
+    CHECK(batcher.batches_per_epoch() == 1);
+    const auto plan = batcher.plan(0);
+    REQUIRE(plan.size() == 1);
+    CHECK(plan[0].size() == 7);
+    CHECK(batcher.batch(0, 0).size() == 7);
+    CHECK(batcher.in_order() == std::vector<std::vector<std::size_t>>{{0, 1, 2, 3, 4, 5, 6}});
+  }
 }
 
 TEST_CASE("Batcher refuses an unusable dataset or options") {

@@ -43,6 +43,13 @@ TEST_CASE("CRLF, a missing final newline, and a byte order mark") {
     CHECK(pairs[0].target == (t == Tokenization::characters ? Strings{"c", "d"} : Strings{"cd"}));
     CHECK(pairs[1].target == (t == Tokenization::characters ? Strings{"g", "h"} : Strings{"gh"}));
   }
+  // A CR that ends the text ends the last line too, whether the file has a BOM or not.
+  for (const std::string& text : {std::string("ab\tcd\r"), std::string("\xEF\xBB\xBF" "ab\tcd\r"),
+                                  std::string("ab\tcd\r\nef\tgh\r")}) {
+    const auto pairs = parse_tsv(text, Tokenization::characters);
+    CHECK(pairs[0].target == Strings{"c", "d"});
+    CHECK(pairs.back().target.back() != "\r");
+  }
   // A lone CR inside a line is a character, not a line ending.
   CHECK(parse_tsv("a\rb\tc", Tokenization::characters)[0].source == Strings{"a", "\r", "b"});
 }

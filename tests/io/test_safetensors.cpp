@@ -2,10 +2,14 @@
 // metadata, one test per rule of a malformed file, and atomic writes.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -361,6 +365,31 @@ TEST_CASE("safetensors: a file that is not there, or a folder, is a FileError na
     CHECK(std::string(e.what()).find("absent.safetensors") != std::string::npos);
   }
   CHECK_THROWS_AS(load_safetensors(dir.path), FileError);
+}
+
+TEST_CASE("safetensors: a FIFO or a folder is refused before it is opened, saying what it is") {
+  ScratchDir dir;
+  const auto fifo = dir.path / "pipe.safetensors";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Held open for writing, so that a reader that opens before checking fails here instead of
+  // blocking the suite (opening a FIFO with no writer blocks).
+  const int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+  REQUIRE(writer >= 0);
+  auto refused = [](const std::function<void()>& read, const std::string& name, const std::string& kind) {
+    try {
+      read();
+      FAIL("no error");
+    } catch (const FileError& e) {
+      const std::string what = e.what();
+      CHECK_MESSAGE(what.find("'" + name) != std::string::npos, what);
+      CHECK_MESSAGE(what.find("it is " + kind + ", not a regular file") != std::string::npos, what);
+    }
+  };
+  refused([&] { read_safetensors_header(fifo); }, fifo.string(), "a FIFO (named pipe)");
+  refused([&] { load_safetensors(fifo); }, fifo.string(), "a FIFO (named pipe)");
+  refused([&] { check_regular_file(dir.path); }, dir.path.string(), "a folder");
+  refused([&] { check_regular_file("/dev/null"); }, "/dev/null", "a character device");
+  ::close(writer);
 }
 
 TEST_CASE("safetensors: the writer refuses undefined tensors, duplicate and reserved names") {
