@@ -29,16 +29,24 @@ void run_predict(const PredictConfig& c) {
   const std::vector<DecodingGroup>& groups = loaded.groups;
   const SavedModel& saved = loaded.models[0];
   std::vector<std::string> sources = c.sources;
+  std::vector<std::string> where;  // each source's origin, for messages
+  for (std::size_t i = 0; i < sources.size(); ++i) where.push_back(fmt::format("source argument {}", i + 1));
   if (sources.empty()) {
+    std::size_t number = 0;
     for (std::string line; std::getline(std::cin, line);) {
+      ++number;
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) sources.push_back(line);
+      if (!line.empty()) {
+        sources.push_back(line);
+        where.push_back(fmt::format("stdin line {}", number));
+      }
     }
   }
   if (sources.empty()) throw Error("nothing to predict: give sources as arguments or one per line on stdin");
   std::vector<Tokens> tokens;
-  for (const std::string& s : sources) {
-    Tokens t = tokenize_source(s, saved.task);
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const std::string& s = sources[i];
+    Tokens t = tokenize_source(s, saved.task, where[i]);
     if (t.empty()) throw Error(fmt::format("'{}' has no tokens", s));
     tokens.push_back(std::move(t));
   }
