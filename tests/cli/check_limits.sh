@@ -85,8 +85,12 @@ edited tapegrad.model embedding_size 4000000000
 expect_error "bad\\.safetensors: the model configuration's embedding_size is 4000000000, but tensor 'encoder\\.embedding\\.weight' is \\[[0-9]+, 8\\]" predict bad.safetensors abc
 edited tapegrad.model target_vocab_size 1000000000
 expect_error "bad\\.safetensors: the vocabularies .* do not match the model" predict bad.safetensors abc
-edited tapegrad.model cell '"gru"'
+edited tapegrad.model cell '"gru"'  # fewer parameters than the file holds
 expect_error "bad\\.safetensors: the model configuration describes [0-9]+ parameters, but the file holds [0-9]+ values" predict bad.safetensors abc
+edited tapegrad.model attention '"dot"'
+expect_error "bad\\.safetensors: the model configuration describes [0-9]+ parameters, but the file holds [0-9]+ values" predict bad.safetensors abc
+edited tapegrad.model attention '"additive"'  # a few more: built, and the missing tensors named
+expect_error "bad\\.safetensors: missing parameters decoder\\.attention\\." predict bad.safetensors abc
 edited tapegrad.model dropout 1e300
 expect_error "bad\\.safetensors: the model configuration is not valid: .*dropout" predict bad.safetensors abc
 edited tapegrad.task max_source_length 1e30
