@@ -36,7 +36,8 @@ std::string arguments(int argc, char** argv) {
   std::string out;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    out += (i > 1 ? " " : "") + (arg.size() > 40 ? arg.substr(0, 40) + "...(" + std::to_string(arg.size()) + " bytes)" : arg);
+    const bool cut = arg.size() > 40;
+    out += (i > 1 ? " " : "") + (cut ? arg.substr(0, 40) + "...(" + std::to_string(arg.size()) + " bytes)" : arg);
   }
   return out;
 }
@@ -62,13 +63,15 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::string command = app.get_subcommands().empty() ? "tapegrad" : "tapegrad " + app.get_subcommands()[0]->get_name();
-    // The backstop: inputs are checked before they size an allocation, so these name no input.
+    // Inputs are checked before they size an allocation; for one that no check foresaw
+    // (std::bad_array_new_length is a bad_alloc), the command line names the input.
     std::string what = one_line(e.what());
     if (dynamic_cast<const std::bad_alloc*>(&e)) {
       what = "out of memory (" + what + ") running '" + one_line(arguments(argc, argv)) +
              "': a smaller input, model, --beam or --batch-size would need less";
     } else if (dynamic_cast<const std::length_error*>(&e)) {
-      what = "a size computed from the input is too large (" + what + ") running '" + one_line(arguments(argc, argv)) + "'";
+      what = "a size computed from the input is too large (" + what + ") running '" +
+             one_line(arguments(argc, argv)) + "'";
     }
     std::fprintf(stderr, "%s: %s\n", command.c_str(), what.c_str());
     return 1;

@@ -76,7 +76,8 @@ void check_configuration(const Seq2SeqOptions& o, const SafetensorsHeader& heade
   expect_dim("embedding_size", o.embedding_size, "encoder.embedding.weight", 1);
   expect_dim("target_vocab_size", o.target_vocab_size, "decoder.embedding.weight", 0);
   expect_dim("hidden_size", o.hidden_size, "encoder.rnn.weight_hh_l0", 1);
-  const std::size_t decoder_hidden = o.decoder_hidden_size ? o.decoder_hidden_size : (o.bidirectional ? 2 : 1) * o.hidden_size;
+  const std::size_t decoder_hidden =
+      o.decoder_hidden_size ? o.decoder_hidden_size : (o.bidirectional ? 2 : 1) * o.hidden_size;
   expect_dim("decoder_hidden_size", decoder_hidden, "decoder.cells.0.weight_hh", 1);
   if (encoder_layers && encoder_layers != o.encoder_layers) {
     disagree("encoder_layers", o.encoder_layers, fmt::format("the file holds {} encoder layers", encoder_layers));
