@@ -24,6 +24,7 @@ struct EvalConfig {
   double length_penalty = 0.6;
   std::string metric = "auto";
   std::size_t limit = 0;
+  std::size_t max_source_length = 0;  ///< 0: the model's
 };
 
 void run_eval(const EvalConfig& c) {
@@ -33,7 +34,7 @@ void run_eval(const EvalConfig& c) {
   std::vector<Item> items;
   std::string name = c.split;
   if (!c.file.empty()) {
-    TaskOptions tsv = saved.task;
+    TaskOptions tsv = with_max_source_length(saved.task, c.max_source_length);
     if (tsv.task == "g2p") {
       // A G2P model reads a TSV lexicon: word TAB phonemes separated by spaces.
       tsv.source_tokens = "chars";
@@ -42,7 +43,8 @@ void run_eval(const EvalConfig& c) {
     items = read_items(c.file, tsv);
     name = c.file;
   } else {
-    TaskData data = load_task(saved.task, saved.source_vocab, saved.target_vocab);
+    TaskData data = load_task(with_max_source_length(saved.task, c.max_source_length), saved.source_vocab,
+                              saved.target_vocab);
     items = c.split == "dev" ? data.dev : c.split == "test" ? data.test : data.train;
   }
   if (c.limit && items.size() > c.limit) items.resize(c.limit);
@@ -89,6 +91,8 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "wer", "bleu"}))
       ->capture_default_str();
   c->add_option("--limit", config->limit, "score only the first N items (0: all)");
+  c->add_option("--max-source-length", config->max_source_length, "most tokens of a source (0: the model's)")
+      ->capture_default_str();
   c->callback([config]() { run_eval(*config); });
 }
 

@@ -22,6 +22,7 @@ struct PredictConfig {
   std::size_t beam = 5;
   std::size_t n_best = 1;
   double length_penalty = 0.6;
+  std::size_t max_source_length = 0;  ///< 0: the model's
 };
 
 void run_predict(const PredictConfig& c) {
@@ -46,7 +47,7 @@ void run_predict(const PredictConfig& c) {
   std::vector<Tokens> tokens;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     const std::string& s = sources[i];
-    Tokens t = tokenize_source(s, saved.task, where[i]);
+    Tokens t = tokenize_source(s, with_max_source_length(saved.task, c.max_source_length), where[i]);
     if (t.empty()) throw Error(fmt::format("'{}' has no tokens", s));
     tokens.push_back(std::move(t));
   }
@@ -87,6 +88,8 @@ void add_predict_command(CLI::App& app) {
   c->add_option("--beam", config->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--n-best", config->n_best, "outputs per source, with their scores")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")->capture_default_str();
+  c->add_option("--max-source-length", config->max_source_length, "most tokens of a source (0: the model's)")
+      ->capture_default_str();
   c->callback([config]() { run_predict(*config); });
 }
 

@@ -100,10 +100,15 @@ std::vector<Tokens> sequences(const std::vector<Item>& items, bool sources) {
 Tokens tokenize_source(const std::string& text, const TaskOptions& options, const std::string& what) {
   const Tokenization t = options.task == "g2p" ? Tokenization::characters : tokenization(options.source_tokens);
   if (const std::size_t n = count_tokens(text, t); n > options.max_source_length) {
-    throw Error(fmt::format("{} ('{}') is {} tokens, over the model's --max-source-length {}", what, preview(text, 20),
-                            n, options.max_source_length));
+    throw Error(fmt::format("{} ('{}') is {} tokens, over --max-source-length {} (the model's unless given)", what,
+                            preview(text, 20), n, options.max_source_length));
   }
   return tokenize(text, t);
+}
+
+TaskOptions with_max_source_length(TaskOptions task, std::size_t max_source_length) {
+  if (max_source_length != 0) task.max_source_length = max_source_length;
+  return task;
 }
 
 std::vector<Item> read_items(const std::string& path, const TaskOptions& options) {

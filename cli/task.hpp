@@ -64,6 +64,10 @@ std::vector<Item> read_items(const std::string& path, const TaskOptions& options
 /// max_source_length, before building them.
 Tokens tokenize_source(const std::string& text, const TaskOptions& options, const std::string& what = "a source");
 
+/// `task` with max_source_length raised or lowered to `max_source_length`, unless that is 0:
+/// eval's and predict's --max-source-length over the model's.
+TaskOptions with_max_source_length(TaskOptions task, std::size_t max_source_length);
+
 /// One training example per reference of every item; each target reversed when `reverse_target`.
 std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,
                                        const Vocab& target_vocab, bool reverse_target = false);

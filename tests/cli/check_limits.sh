@@ -5,7 +5,7 @@
 # naming the input:
 #   - a 1 MB line in a training file is skipped with a warning naming its file and line, or
 #     refused with --long-lines refuse;
-#   - a 10,000-character word in predict is over the model's --max-source-length;
+#   - a 10,000-character word in predict is over the model's --max-source-length (or predict's own);
 #   - a decode whose estimated memory is too large is refused before it starts;
 #   - a checkpoint whose configuration is impossible or does not fit its tensors (encoder_layers
 #     = 100000000, a negative or overflowing size, another cell) is refused before the model is built;
@@ -56,10 +56,16 @@ model=m/checkpoint-0000002.safetensors
 
 # predict: a word over the model's limit, as an argument and on stdin.
 limited predict "$model" abc > p.log 2>&1 || { fail "predict abc: exit $?"; cat p.log; }
-expect_error "source argument 2 \\('a{20}\\.\\.\\.'\\) is 10000 tokens, over the model's --max-source-length 256" \
+expect_error "source argument 2 \\('a{20}\\.\\.\\.'\\) is 10000 tokens, over --max-source-length 256" \
   predict "$model" abc "$(long_word 10000)"
 { echo abc; echo; long_word 10000; echo; } > stdin.txt
-stdin=stdin.txt expect_error "stdin line 3 .* is 10000 tokens, over the model's --max-source-length 256" predict "$model"
+stdin=stdin.txt expect_error "stdin line 3 .* is 10000 tokens, over --max-source-length 256" predict "$model"
+# predict's and eval's --max-source-length over the model's.
+limited predict "$model" --max-source-length 300 "$(long_word 300)" > raised.log 2>&1 || { fail "predict --max-source-length 300: exit $?"; cat raised.log; }
+expect_error "source argument 1 .* is 300 tokens, over --max-source-length 299" predict "$model" --max-source-length 299 "$(long_word 300)"
+limited eval "$model" --file long.tsv --max-source-length 999999 > ev.log 2> ev.err || { fail "eval of long.tsv: exit $?"; cat ev.err; }
+expect_in ev.err '^tapegrad: warning: long\.tsv:17: the source is 1000000 tokens, over --max-source-length 999999: skipped$' \
+  "eval skips the long line, as the model was trained to"
 
 # A model that takes sources of any length: decoding a 100,000-character word with beam 5 would
 # keep 2 x 100,010 steps of attention over 100,000 positions per beam (hundreds of GB).
