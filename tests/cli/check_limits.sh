@@ -10,6 +10,7 @@
 #   - a checkpoint whose configuration is impossible or does not fit its tensors (encoder_layers
 #     = 100000000, a negative or overflowing size, another cell) is refused before the model is built;
 #   - an allocation that fails anyway names the command line.
+# The time and memory limits also keep a binary without these checks from taking the machine.
 # usage: check_limits.sh TAPEGRAD EDIT_CHECKPOINT [sanitized]
 set -uo pipefail
 tapegrad=$1 edit=$2 sanitized=${3:-}
@@ -102,11 +103,12 @@ expect_error "bad\\.safetensors: the model configuration is not valid: .*dropout
 edited tapegrad.task max_source_length 1e30
 expect_error "bad\\.safetensors: the metadata's 'tapegrad\\.task''s 'max_source_length' is 1e\\+30, not a non-negative integer" predict bad.safetensors abc
 
-# The backstop: an allocation that fails anyway (the model's options are not checked against
-# the memory) names the command line, not a bare std::bad_alloc. Sanitizers abort instead.
+# The backstop: an allocation that fails anyway (a 1,000,000-token source let through by a raised
+# limit, trained on) names the command line, not a bare std::bad_alloc. Sanitizers abort instead.
 if [ -z "$sanitized" ]; then
-  expect_error '^tapegrad train: out of memory \(std::bad_alloc\) running .train .*--embedding 100000000' \
-    train "${run[@]}" --train train.tsv --embedding 100000000 --out oom
+  { printf '%s\tb a\n' "$(long_word 1000000)"; cat train.tsv; } > huge.tsv
+  expect_error '^tapegrad train: out of memory \(std::bad_alloc\) running .train .*--train huge\.tsv --max-source-length 2000000' \
+    train --task tsv --train huge.tsv --max-source-length 2000000 --embedding 8 --hidden 8 --steps 1 --no-plots --out oom
 fi
 
 if [ $failures -ne 0 ]; then
