@@ -23,6 +23,9 @@ inline constexpr std::uint64_t max_items = 1'000'000'000;
 /// The largest --beam and --n-best (train, eval, predict).
 inline constexpr std::uint64_t max_beam = 1'000;
 
+/// The largest --max-source-length and --max-target-length.
+inline constexpr std::uint64_t max_sequence_tokens = 1'000'000;
+
 /// `steps` as a count in 0..max_steps (NaN: 0), for a horizon planned from a
 /// time budget: a quick step against a long budget does not overflow.
 std::size_t steps_in_range(double steps);

@@ -25,6 +25,7 @@ struct EvalConfig {
   double length_penalty = 0.6;
   std::string metric = "auto";
   std::size_t limit = 0;
+  std::size_t max_source_length = 0;  ///< 0: the model's
 };
 
 void run_eval(const EvalConfig& c) {
@@ -34,7 +35,7 @@ void run_eval(const EvalConfig& c) {
   std::vector<Item> items;
   std::string name = c.split;
   if (!c.file.empty()) {
-    TaskOptions tsv = saved.task;
+    TaskOptions tsv = with_max_source_length(saved.task, c.max_source_length);
     if (tsv.task == "g2p") {
       // A G2P model reads a TSV lexicon: word TAB phonemes separated by spaces.
       tsv.source_tokens = "chars";
@@ -43,7 +44,8 @@ void run_eval(const EvalConfig& c) {
     items = read_items(c.file, tsv);
     name = c.file;
   } else {
-    TaskData data = load_task(saved.task, saved.source_vocab, saved.target_vocab);
+    TaskData data = load_task(with_max_source_length(saved.task, c.max_source_length), saved.source_vocab,
+                              saved.target_vocab);
     items = c.split == "dev" ? data.dev : c.split == "test" ? data.test : data.train;
   }
   if (c.limit && items.size() > c.limit) items.resize(c.limit);
@@ -95,6 +97,9 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--limit", config->limit, "score only the first N items (0: all)")
       ->check(whole_in(0, max_items))
+      ->capture_default_str();
+  c->add_option("--max-source-length", config->max_source_length, "most tokens of a source (0: the model's)")
+      ->check(whole_in(0, max_sequence_tokens))
       ->capture_default_str();
   c->callback([config]() { run_eval(*config); });
 }

@@ -4,12 +4,30 @@
 #include <numeric>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "autodiff/tape.hpp"
 #include "metrics/bleu.hpp"
 #include "metrics/rouge.hpp"
 
 namespace tg::cli {
+namespace {
+
+/// What one decode may take: half of this machine's memory, or of the address space that
+/// `ulimit -v` leaves, whichever is smaller.
+double decode_memory_budget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  double bytes = pages > 0 && page_size > 0 ? double(pages) * double(page_size) : 8e9;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    bytes = std::min(bytes, double(limit.rlim_cur));
+  }
+  return bytes / 2;
+}
+
+}  // namespace
 
 std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
@@ -42,13 +60,30 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
   };
   std::vector<Prediction> out(sources.size());
   const std::size_t batch_size = std::max<std::size_t>(1, choice.batch_size);
+  const std::size_t beam = choice.beam <= 1 && ensemble.size() == 1 ? 1 : std::max<std::size_t>(1, choice.beam);
+  const double budget = decode_memory_budget();
   try {
-    for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
-      std::vector<std::size_t> rows(order.begin() + begin, order.begin() + std::min(order.size(), begin + batch_size));
-      Batch batch = make_batch(examples, rows);
-      std::size_t longest = 0;
-      for (std::size_t r : rows) longest = std::max(longest, examples[r].source.size());
+    for (std::size_t begin = 0; begin < order.size();) {
+      // Longest first: the batch's first source sets its length, and its memory.
+      const std::size_t longest = examples[order[begin]].source.size();
       const std::size_t max_length = choice.max_length ? choice.max_length : 2 * longest + 10;
+      auto bytes = [&](std::size_t n) {
+        return decode_memory_bytes(ensemble[0]->options(), n, longest, beam, max_length, ensemble.size());
+      };
+      if (bytes(1) > budget) {
+        const Tokens& s = sources[order[begin]];
+        const std::vector<std::string> shown(s.begin(), s.begin() + std::min<std::ptrdiff_t>(20, std::ssize(s)));
+        throw Error(fmt::format("decoding source {} of {} ('{}{}', {} tokens) with beam {} and outputs of up to {} "
+                                "tokens would take about {:.1f} GB, over the {:.1f} GB allowed (half of the memory); "
+                                "shorten it or lower --beam",
+                                order[begin] + 1, sources.size(), fmt::join(shown, " "), s.size() > 20 ? " ..." : "",
+                                s.size(), beam, max_length, bytes(1) / 1e9, budget / 1e9));
+      }
+      std::size_t n = std::min(batch_size, order.size() - begin);
+      while (n > 1 && bytes(n) > budget) n /= 2;  // fewer sources at once rather than too much memory
+      std::vector<std::size_t> rows(order.begin() + begin, order.begin() + begin + n);
+      begin += n;
+      Batch batch = make_batch(examples, rows);
       std::vector<std::vector<Hypothesis>> hyps;
       if (choice.beam <= 1 && ensemble.size() == 1) {
         for (Hypothesis& h : greedy_decode(*ensemble[0], batch.source, batch.lengths, {.max_length = max_length})) {

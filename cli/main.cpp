@@ -2,6 +2,8 @@
 // (commands.hpp); errors become one line on stderr and exit status 1.
 #include <cstdio>
 #include <exception>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +30,18 @@ void use_fast_blas(char** argv) {
                "OPENBLAS_CORETYPE=%s for matrix products about 4x faster\n", tg::blas_core_name().c_str(), core.c_str());
 }
 
+// The command line, each argument cut to 40 bytes: what was being processed when an
+// allocation failed somewhere that did not check its size first.
+std::string arguments(int argc, char** argv) {
+  std::string out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool cut = arg.size() > 40;
+    out += (i > 1 ? " " : "") + (cut ? arg.substr(0, 40) + "...(" + std::to_string(arg.size()) + " bytes)" : arg);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,7 +63,17 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::string command = app.get_subcommands().empty() ? "tapegrad" : "tapegrad " + app.get_subcommands()[0]->get_name();
-    std::fprintf(stderr, "%s: %s\n", command.c_str(), one_line(e.what()).c_str());
+    // Inputs are checked before they size an allocation; for one that no check foresaw
+    // (std::bad_array_new_length is a bad_alloc), the command line names the input.
+    std::string what = one_line(e.what());
+    if (dynamic_cast<const std::bad_alloc*>(&e)) {
+      what = "out of memory (" + what + ") running '" + one_line(arguments(argc, argv)) +
+             "': a smaller input, model, --beam or --batch-size would need less";
+    } else if (dynamic_cast<const std::length_error*>(&e)) {
+      what = "a size computed from the input is too large (" + what + ") running '" +
+             one_line(arguments(argc, argv)) + "'";
+    }
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), what.c_str());
     return 1;
   }
   return 0;

@@ -135,16 +135,8 @@ Seq2SeqOptions options_from_json(const std::string& text, const std::string& sou
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: the model configuration is not JSON: {}", source, e.what()));
   }
-  auto get = [&](const char* key, auto& out) {
-    if (!j.is_object() || !j.contains(key)) {
-      throw Error(fmt::format("{}: the model configuration has no '{}'", source, key));
-    }
-    try {
-      j.at(key).get_to(out);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: the model configuration's '{}' is not valid: {}", source, key, e.what()));
-    }
-  };
+  const std::string what = fmt::format("{}: the model configuration", source);
+  auto get = [&](const char* key, auto& out) { read_json_field(j, key, out, what); };
   Seq2SeqOptions o;
   std::string cell, bridge, attention, dtype;
   get("source_vocab_size", o.source_vocab_size);

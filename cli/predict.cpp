@@ -26,6 +26,7 @@ struct PredictConfig {
   std::size_t beam = 5;
   std::size_t n_best = 1;
   double length_penalty = 0.6;
+  std::size_t max_source_length = 0;  ///< 0: the model's
 };
 
 void run_predict(const PredictConfig& c) {
@@ -51,7 +52,7 @@ void run_predict(const PredictConfig& c) {
     if (auto problem = find_invalid_utf8(sources[i])) {
       throw DataError(fmt::format("{}: invalid UTF-8 at byte {}: {}", origins[i], problem->offset, problem->reason));
     }
-    Tokens t = tokenize_source(sources[i], saved.task);
+    Tokens t = tokenize_source(sources[i], with_max_source_length(saved.task, c.max_source_length), origins[i]);
     if (t.empty()) throw DataError(fmt::format("{}: '{}' has no tokens", origins[i], sources[i]));
     tokens.push_back(std::move(t));
   }
@@ -95,6 +96,9 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--length-penalty", config->length_penalty, "beam search's length penalty alpha")
       ->check(number_in(0, 10))
+      ->capture_default_str();
+  c->add_option("--max-source-length", config->max_source_length, "most tokens of a source (0: the model's)")
+      ->check(whole_in(0, max_sequence_tokens))
       ->capture_default_str();
   c->callback([config]() { run_predict(*config); });
 }

@@ -1,6 +1,9 @@
 #include "saved_model.hpp"
 
+#include <map>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "io/training_checkpoint.hpp"
@@ -18,7 +21,10 @@ Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab
                               {"source_tokens", task.source_tokens},
                               {"target_tokens", task.target_tokens},
                               {"min_count", task.min_count},
-                              {"reverse_target", task.reverse_target}};
+                              {"reverse_target", task.reverse_target},
+                              {"max_source_length", task.max_source_length},
+                              {"max_target_length", task.max_target_length},
+                              {"long_lines", task.long_lines}};
   return {{kModelKey, options_to_json(options)},
           {kSourceVocabKey, source_vocab.to_json()},
           {kTargetVocabKey, target_vocab.to_json()},
@@ -35,23 +41,93 @@ const std::string& required(const Metadata& metadata, const char* key, const std
   return it->second;
 }
 
+/// `o` against the file's tensors before the model is built: the sizes that shape its tensors,
+/// then its number of parameters, so that a configuration that does not describe this file
+/// (encoder_layers = 100000000) is refused by name instead of allocated. Building the model
+/// then takes at most twice what the file holds.
+void check_configuration(const Seq2SeqOptions& o, const SafetensorsHeader& header, const std::string& source) {
+  double expected = 0;
+  try {
+    expected = parameter_count_of(o);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: the model configuration is not valid: {}", source, e.what()));
+  }
+  std::map<std::string, const SafetensorsEntry*> tensors;
+  double stored = 0;
+  std::size_t encoder_layers = 0, decoder_layers = 0;
+  for (const SafetensorsEntry& t : header.tensors) {
+    if (t.name.find('/') != std::string::npos) continue;  // a training checkpoint's optimizer state
+    tensors[t.name] = &t;
+    stored += double(t.elements);
+  }
+  while (tensors.count(fmt::format("encoder.rnn.weight_hh_l{}", encoder_layers))) ++encoder_layers;
+  while (tensors.count(fmt::format("decoder.cells.{}.weight_hh", decoder_layers))) ++decoder_layers;
+  auto disagree = [&](const char* key, auto value, const std::string& found) {
+    throw CheckpointError(fmt::format("{}: the model configuration's {} is {}, but {}", source, key, value, found));
+  };
+  auto expect_dim = [&](const char* key, std::size_t value, const std::string& name, std::size_t axis) {
+    auto it = tensors.find(name);
+    if (it == tensors.end() || it->second->shape.size() <= axis) return;  // load_checkpoint names it
+    if (it->second->shape[axis] != value) {
+      disagree(key, value, fmt::format("tensor '{}' is [{}]", name, fmt::join(it->second->shape, ", ")));
+    }
+  };
+  expect_dim("source_vocab_size", o.source_vocab_size, "encoder.embedding.weight", 0);
+  expect_dim("embedding_size", o.embedding_size, "encoder.embedding.weight", 1);
+  expect_dim("target_vocab_size", o.target_vocab_size, "decoder.embedding.weight", 0);
+  expect_dim("hidden_size", o.hidden_size, "encoder.rnn.weight_hh_l0", 1);
+  const std::size_t decoder_hidden =
+      o.decoder_hidden_size ? o.decoder_hidden_size : (o.bidirectional ? 2 : 1) * o.hidden_size;
+  expect_dim("decoder_hidden_size", decoder_hidden, "decoder.cells.0.weight_hh", 1);
+  if (encoder_layers && encoder_layers != o.encoder_layers) {
+    disagree("encoder_layers", o.encoder_layers, fmt::format("the file holds {} encoder layers", encoder_layers));
+  }
+  if (decoder_layers && decoder_layers != o.decoder_layers) {
+    disagree("decoder_layers", o.decoder_layers, fmt::format("the file holds {} decoder cells", decoder_layers));
+  }
+  const bool reverse = tensors.count("encoder.rnn.weight_hh_l0_reverse") > 0;
+  if (tensors.count("encoder.rnn.weight_hh_l0") && o.bidirectional != reverse) {
+    disagree("bidirectional", o.bidirectional, reverse ? "the file's encoder has reverse directions"
+                                                       : "the file's encoder has no reverse direction");
+  }
+  // Fewer parameters than the file holds: tensors the model would not load. More, up to twice as
+  // many: the model is built, and load_checkpoint names each tensor that differs.
+  if (expected < stored || expected > 2 * stored) {
+    throw CheckpointError(fmt::format("{}: the model configuration describes {:.0f} parameters, but the file holds "
+                                      "{:.0f} values in its {} model tensors",
+                                      source, expected, stored, tensors.size()));
+  }
+}
+
 }  // namespace
 
 TaskOptions task_from_metadata(const Metadata& metadata, const std::string& source) {
   TaskOptions task;
+  nlohmann::json t;
   try {
-    nlohmann::json t = nlohmann::json::parse(required(metadata, kTaskKey, source));
-    t.at("task").get_to(task.task);
-    t.at("dictionary").get_to(task.dictionary);
-    t.at("train").get_to(task.train_file);
-    t.at("dev").get_to(task.dev_file);
-    t.at("test").get_to(task.test_file);
-    t.at("source_tokens").get_to(task.source_tokens);
-    t.at("target_tokens").get_to(task.target_tokens);
-    t.at("min_count").get_to(task.min_count);
-    task.reverse_target = t.value("reverse_target", false);  // absent from models saved before it existed
+    t = nlohmann::json::parse(required(metadata, kTaskKey, source));
   } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", source, kTaskKey, e.what()));
+    throw Error(fmt::format("{}: the metadata's '{}' is not JSON: {}", source, kTaskKey, e.what()));
+  }
+  const std::string what = fmt::format("{}: the metadata's '{}'", source, kTaskKey);
+  read_json_field(t, "task", task.task, what);
+  read_json_field(t, "dictionary", task.dictionary, what);
+  read_json_field(t, "train", task.train_file, what);
+  read_json_field(t, "dev", task.dev_file, what);
+  read_json_field(t, "test", task.test_file, what);
+  read_json_field(t, "source_tokens", task.source_tokens, what);
+  read_json_field(t, "target_tokens", task.target_tokens, what);
+  read_json_field(t, "min_count", task.min_count, what);
+  // Absent from models saved before they existed: the defaults.
+  if (t.contains("reverse_target")) read_json_field(t, "reverse_target", task.reverse_target, what);
+  if (t.contains("max_source_length")) read_json_field(t, "max_source_length", task.max_source_length, what);
+  if (t.contains("max_target_length")) read_json_field(t, "max_target_length", task.max_target_length, what);
+  if (t.contains("long_lines")) read_json_field(t, "long_lines", task.long_lines, what);
+  if (task.max_source_length == 0 || task.max_target_length == 0 ||
+      (task.long_lines != "skip" && task.long_lines != "refuse")) {
+    throw Error(fmt::format("{} has max_source_length {}, max_target_length {} (both must be positive) and "
+                            "long_lines '{}' (skip or refuse)",
+                            what, task.max_source_length, task.max_target_length, task.long_lines));
   }
   return task;
 }
@@ -59,7 +135,8 @@ TaskOptions task_from_metadata(const Metadata& metadata, const std::string& sour
 SavedModel load_saved_model(const std::filesystem::path& path) {
   const std::string source = path.string();
   SavedModel saved;
-  saved.metadata = read_checkpoint_metadata(path);
+  const SafetensorsHeader header = read_safetensors_header(path);
+  saved.metadata = header.metadata;
   saved.options = options_from_json(required(saved.metadata, kModelKey, source), source);
   try {
     saved.source_vocab = Vocab::from_json(required(saved.metadata, kSourceVocabKey, source));
@@ -74,6 +151,7 @@ SavedModel load_saved_model(const std::filesystem::path& path) {
                             saved.options.target_vocab_size));
   }
   saved.task = task_from_metadata(saved.metadata, source);
+  check_configuration(saved.options, header, source);
   saved.model = std::make_unique<Seq2Seq>(saved.options);
   LoadResult result = load_checkpoint(*saved.model, path, /*strict=*/false);
   if (!result.missing_keys.empty()) {

@@ -1,10 +1,12 @@
 #include "task.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "bounds.hpp"
 #include "data/cmudict.hpp"
 #include "data/tsv.hpp"
 
@@ -32,6 +34,18 @@ void add_task_options(CLI::App& c, TaskOptions& o, bool with_train_files) {
       ->check(CLI::IsMember({"chars", "words"}))
       ->capture_default_str()
       ->group("Data");
+  c.add_option("--max-source-length", o.max_source_length, "most tokens of a source (g2p: characters of a word)")
+      ->check(whole_in(1, max_sequence_tokens))
+      ->capture_default_str()
+      ->group("Data");
+  c.add_option("--max-target-length", o.max_target_length, "most tokens of a target (g2p: phonemes)")
+      ->check(whole_in(1, max_sequence_tokens))
+      ->capture_default_str()
+      ->group("Data");
+  c.add_option("--long-lines", o.long_lines, "a data line over those limits: skip (with a warning) or refuse")
+      ->check(CLI::IsMember({"skip", "refuse"}))
+      ->capture_default_str()
+      ->group("Data");
 }
 
 namespace {
@@ -40,10 +54,34 @@ Tokenization tokenization(const std::string& name) {
   return name == "words" ? Tokenization::whitespace : Tokenization::characters;
 }
 
-std::string joined(const std::vector<std::string>& chars) {
-  std::string out;
-  for (const std::string& c : chars) out += c;
-  return out;
+/// The first `chars` characters of `text`, and "..." when there are more: a long input named in a message.
+std::string preview(std::string_view text, std::size_t chars) {
+  std::size_t seen = 0, end = 0;
+  for (; end < text.size(); ++end) {
+    const bool lead = (static_cast<unsigned char>(text[end]) & 0xC0) != 0x80;
+    if (lead && seen++ == chars) break;
+  }
+  return std::string(text.substr(0, end)) + (end < text.size() ? "..." : "");
+}
+
+LengthLimits limits_of(const TaskOptions& o) { return {o.max_source_length, o.max_target_length}; }
+
+/// Lines left out for their length: the first refused, or the first few named in warnings.
+void report_long_lines(const std::string& file, const std::vector<LongLine>& lines, const TaskOptions& o) {
+  if (lines.empty()) return;
+  auto describe = [&](const LongLine& l) {
+    const char* side = l.source ? "source" : "target";
+    return fmt::format("{}:{}: the {} is {} tokens, over --max-{}-length {}", file, l.line, side, l.tokens, side,
+                       l.limit);
+  };
+  if (o.long_lines == "refuse") throw DataError(describe(lines[0]) + " (--long-lines skip leaves such lines out)");
+  constexpr std::size_t shown = 5;
+  for (std::size_t i = 0; i < std::min(shown, lines.size()); ++i) {
+    fmt::print(stderr, "tapegrad: warning: {}: skipped\n", describe(lines[i]));
+  }
+  if (lines.size() > shown) {
+    fmt::print(stderr, "tapegrad: warning: {}: {} lines over the length limits skipped in all\n", file, lines.size());
+  }
 }
 
 std::vector<Tokens> sequences(const std::vector<Item>& items, bool sources) {
@@ -60,23 +98,29 @@ std::vector<Tokens> sequences(const std::vector<Item>& items, bool sources) {
 
 }  // namespace
 
-Tokens tokenize_source(const std::string& text, const TaskOptions& options) {
-  if (options.task == "g2p") return tokenize(text, Tokenization::characters);
-  return tokenize(text, tokenization(options.source_tokens));
+Tokens tokenize_source(const std::string& text, const TaskOptions& options, const std::string& what) {
+  const Tokenization t = options.task == "g2p" ? Tokenization::characters : tokenization(options.source_tokens);
+  if (const std::size_t n = count_tokens(text, t); n > options.max_source_length) {
+    throw Error(fmt::format("{} ('{}') is {} tokens, over --max-source-length {} (the model's unless given)", what,
+                            preview(text, 20), n, options.max_source_length));
+  }
+  return tokenize(text, t);
+}
+
+TaskOptions with_max_source_length(TaskOptions task, std::size_t max_source_length) {
+  if (max_source_length != 0) task.max_source_length = max_source_length;
+  return task;
 }
 
 std::vector<Item> read_items(const std::string& path, const TaskOptions& options) {
-  // Read as characters (nothing dropped), then cut each side as asked.
-  std::vector<TextPair> pairs = read_tsv(path, Tokenization::characters);
+  std::vector<LongLine> long_lines;
+  const TsvFormat format{tokenization(options.source_tokens), tokenization(options.target_tokens), limits_of(options)};
+  std::vector<TextPair> pairs = read_tsv(path, format, &long_lines);
+  report_long_lines(path, long_lines, options);
   std::vector<Item> items;
   std::map<Tokens, std::size_t> index;
-  for (const TextPair& p : pairs) {
-    Tokens source = tokenize(joined(p.source), tokenization(options.source_tokens));
-    Tokens target = tokenize(joined(p.target), tokenization(options.target_tokens));
-    if (source.empty() || target.empty()) {
-      throw DataError(fmt::format("{}:{}: a side has no {} tokens", path, p.line,
-                                  source.empty() ? options.source_tokens : options.target_tokens));
-    }
+  for (TextPair& p : pairs) {
+    Tokens source = std::move(p.source), target = std::move(p.target);
     auto [it, inserted] = index.emplace(source, items.size());
     if (inserted) items.push_back({std::move(source), {}});
     Item& item = items[it->second];
@@ -92,7 +136,10 @@ TaskData load_task(const TaskOptions& o, const std::optional<Vocab>& source_voca
   TaskData data;
   data.name = o.task;
   if (o.task == "g2p") {
-    for (DictEntry& e : read_cmudict(o.dictionary)) {
+    std::vector<LongLine> long_lines;
+    std::vector<DictEntry> entries = read_cmudict(o.dictionary, limits_of(o), &long_lines);
+    report_long_lines(o.dictionary, long_lines, o);
+    for (DictEntry& e : entries) {
       Item item{std::move(e.graphemes), std::move(e.pronunciations)};
       switch (split_of(e.word)) {
         case Split::train: data.train.push_back(std::move(item)); break;

@@ -28,10 +28,16 @@ struct TaskOptions {
   /// its outputs back in order. A right-to-left model rescores a left-to-right one's n-best
   /// lists well: the two make different errors (eval --rescore).
   bool reverse_target = false;
+  /// The longest source and reference (in tokens) of every item; a data line over them is
+  /// skipped or refused (long_lines), a source to predict over max_source_length is refused.
+  /// What keeps one huge line from taking all the memory; CMUdict's longest are 28.
+  std::size_t max_source_length = 256;
+  std::size_t max_target_length = 256;
+  std::string long_lines = "skip";  ///< "skip" (with a warning naming each line) or "refuse" (an error)
 };
 
-/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens, and
-/// --reverse-target with the training files.
+/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens,
+/// --max-source-length, --max-target-length, --long-lines, and --reverse-target with the training files.
 void add_task_options(CLI::App& command, TaskOptions& options, bool with_train_files = true);
 
 struct Item {
@@ -54,7 +60,13 @@ TaskData load_task(const TaskOptions& options, const std::optional<Vocab>& sourc
 /// Items of a TSV file (sources with all their targets), tokenized as `options` says.
 std::vector<Item> read_items(const std::string& path, const TaskOptions& options);
 /// Tokens of one source string typed by a user (predict), as `options` tokenizes sources.
-Tokens tokenize_source(const std::string& text, const TaskOptions& options);
+/// Throws Error naming `what` ("argument 2", "stdin line 3") when it has more tokens than
+/// max_source_length, before building them.
+Tokens tokenize_source(const std::string& text, const TaskOptions& options, const std::string& what = "a source");
+
+/// `task` with max_source_length raised or lowered to `max_source_length`, unless that is 0:
+/// eval's and predict's --max-source-length over the model's.
+TaskOptions with_max_source_length(TaskOptions task, std::size_t max_source_length);
 
 /// One training example per reference of every item; each target reversed when `reverse_target`.
 std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,

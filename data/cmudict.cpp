@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <unordered_map>
 
 #include "text_file.hpp"
@@ -16,23 +17,29 @@ namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-std::vector<std::string_view> fields_of(std::string_view text) {
-  std::vector<std::string_view> fields;
-  std::size_t i = 0;
+// The number of fields before any "# comment", and the first `keep` of them in `fields`:
+// a line of a million phonemes is counted, not stored.
+std::size_t fields_of(std::string_view text, std::size_t keep, std::vector<std::string_view>& fields) {
+  fields.clear();
+  std::size_t count = 0, i = 0;
   while (i < text.size()) {
     while (i < text.size() && is_blank(text[i])) ++i;
     const std::size_t begin = i;
     while (i < text.size() && !is_blank(text[i])) ++i;
-    if (i > begin) fields.push_back(text.substr(begin, i - begin));
+    if (i == begin || text[begin] == '#') break;
+    if (count++ < keep) fields.push_back(text.substr(begin, i - begin));
   }
-  return fields;
+  return count;
 }
 
 }  // namespace
 
-std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& source) {
+std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& source, const LengthLimits& limits,
+                                     std::vector<LongLine>* long_lines) {
   std::vector<DictEntry> entries;
   std::unordered_map<std::string, std::size_t> index;
+  std::vector<std::string_view> fields;
+  const std::size_t keep = limits.target ? limits.target + 1 : std::numeric_limits<std::size_t>::max();
   for (const TextLine& line : split_lines(text)) {
     auto fail = [&](const std::string& what) {
       throw DataError(fmt::format("{}:{}: {} (byte offset {})", source, line.number, what, line.offset));
@@ -41,10 +48,8 @@ std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& s
       throw DataError(fmt::format("{}:{}: invalid UTF-8 at byte offset {} (byte {} of the line): {}", source,
                                   line.number, line.offset + problem->offset, problem->offset, problem->reason));
     }
-    std::vector<std::string_view> fields = fields_of(line.text);
-    if (fields.empty() || fields[0].front() == '#') continue;
-    auto comment = std::find_if(fields.begin(), fields.end(), [](std::string_view f) { return f.front() == '#'; });
-    fields.erase(comment, fields.end());
+    const std::size_t count = fields_of(line.text, keep, fields);
+    if (count == 0) continue;
     std::string_view word = fields[0];
     if (const std::size_t open = word.find('('); open != std::string_view::npos || word.find(')') != word.npos) {
       const std::string_view digits =
@@ -54,7 +59,11 @@ std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& s
       if (!well_formed) fail(fmt::format("malformed variant marker in '{}' (expected word(N))", word));
       word = word.substr(0, open);
     }
-    if (fields.size() < 2) fail(fmt::format("'{}' has no phonemes", fields[0]));
+    if (count < 2) fail(fmt::format("'{}' has no phonemes", fields[0]));
+    if (auto too_long = limits.check(line.number, utf8_length(word), count - 1)) {
+      if (long_lines) long_lines->push_back(*too_long);
+      continue;
+    }
     std::vector<std::string> phonemes(fields.begin() + 1, fields.end());
     auto [it, added] = index.emplace(std::string(word), entries.size());
     if (added) entries.push_back({std::string(word), utf8_chars(word), {}, line.number});
@@ -64,9 +73,10 @@ std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& s
   return entries;
 }
 
-std::vector<DictEntry> read_cmudict(const std::filesystem::path& path) {
+std::vector<DictEntry> read_cmudict(const std::filesystem::path& path, const LengthLimits& limits,
+                                    std::vector<LongLine>* long_lines) {
   const std::string text = read_text_file(path);
-  return parse_cmudict(text, path.string());
+  return parse_cmudict(text, path.string(), limits, long_lines);
 }
 
 const char* split_name(Split split) {

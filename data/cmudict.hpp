@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "text_file.hpp"
 
 namespace tg {
 
@@ -39,9 +40,12 @@ struct DictEntry {
 /// path when it cannot be read, DataError naming the file and line for a
 /// line with a word but no phonemes, a malformed variant marker ("word(",
 /// "word(x)", "(2)"), or bytes that are not UTF-8 (also the byte offset).
-std::vector<DictEntry> read_cmudict(const std::filesystem::path& path = cmudict_default_path);
+/// Lines over `limits` are left out, and listed in `*long_lines` when given.
+std::vector<DictEntry> read_cmudict(const std::filesystem::path& path = cmudict_default_path,
+                                    const LengthLimits& limits = {}, std::vector<LongLine>* long_lines = nullptr);
 /// The same from text already in memory; `source` names it in errors.
-std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& source = "<memory>");
+std::vector<DictEntry> parse_cmudict(std::string_view text, const std::string& source = "<memory>",
+                                     const LengthLimits& limits = {}, std::vector<LongLine>* long_lines = nullptr);
 
 /// The three parts of the word split.
 enum class Split { train, dev, test };

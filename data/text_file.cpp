@@ -35,4 +35,11 @@ std::vector<TextLine> split_lines(std::string_view text) {
   return lines;
 }
 
+std::optional<LongLine> LengthLimits::check(std::size_t line, std::size_t source_tokens,
+                                            std::size_t target_tokens) const {
+  if (source && source_tokens > source) return LongLine{line, true, source_tokens, source};
+  if (target && target_tokens > target) return LongLine{line, false, target_tokens, target};
+  return std::nullopt;
+}
+
 }  // namespace tg

@@ -1,9 +1,10 @@
 #pragma once
-/// Whole text files read into memory and cut into lines: what the corpus and
-/// dictionary readers share.
+/// Whole text files read into memory and cut into lines, and the length limits
+/// of their lines: what the corpus and dictionary readers share.
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,5 +27,24 @@ struct TextLine {
 /// without a final newline is a line; a final newline does not start an empty
 /// one. The views point into `text`.
 std::vector<TextLine> split_lines(std::string_view text);
+
+/// A line that LengthLimits left out.
+struct LongLine {
+  std::size_t line = 0;    ///< 1-based line number
+  bool source = true;      ///< the source side was over its limit (else the target side)
+  std::size_t tokens = 0;  ///< that side's tokens
+  std::size_t limit = 0;   ///< its limit
+};
+
+/// The most tokens a reader keeps on each side of a line; 0 is no limit. A line
+/// over a limit is left out after its tokens are counted and before they are
+/// built, so one huge line costs no more memory than its bytes.
+struct LengthLimits {
+  std::size_t source = 0;  ///< a TSV source's tokens; a dictionary word's characters
+  std::size_t target = 0;  ///< a TSV target's tokens; a pronunciation's phonemes
+  /// Line `line`, with sides of `source_tokens` and `target_tokens`, when it is over a limit
+  /// (the source's first).
+  std::optional<LongLine> check(std::size_t line, std::size_t source_tokens, std::size_t target_tokens) const;
+};
 
 }  // namespace tg

@@ -32,7 +32,21 @@ std::vector<std::string> tokenize(std::string_view text, Tokenization tokenizati
   return tokens;
 }
 
+std::size_t count_tokens(std::string_view text, Tokenization tokenization) {
+  if (tokenization == Tokenization::characters) return utf8_length(text);
+  std::size_t tokens = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    tokens += !is_ascii_space(text[i]) && (i == 0 || is_ascii_space(text[i - 1]));
+  }
+  return tokens;
+}
+
 std::vector<TextPair> parse_tsv(std::string_view text, Tokenization tokenization, const std::string& source) {
+  return parse_tsv(text, TsvFormat{tokenization, tokenization, {}}, source);
+}
+
+std::vector<TextPair> parse_tsv(std::string_view text, const TsvFormat& format, const std::string& source,
+                                std::vector<LongLine>* long_lines) {
   const std::size_t skipped = text.size() - without_bom(text).size();
   std::vector<TextLine> lines = split_lines(text.substr(skipped));
   if (lines.empty()) throw DataError(fmt::format("{}: empty corpus, no lines", source));
@@ -50,9 +64,15 @@ std::vector<TextPair> parse_tsv(std::string_view text, Tokenization tokenization
                                   line.number, tabs, line_offset));
     }
     const std::size_t tab = line.text.find('\t');
+    const std::string_view left = line.text.substr(0, tab), right = line.text.substr(tab + 1);
+    if (auto too_long = format.limits.check(line.number, count_tokens(left, format.source),
+                                            count_tokens(right, format.target))) {
+      if (long_lines) long_lines->push_back(*too_long);
+      continue;
+    }
     TextPair pair;
-    pair.source = tokenize(line.text.substr(0, tab), tokenization);
-    pair.target = tokenize(line.text.substr(tab + 1), tokenization);
+    pair.source = tokenize(left, format.source);
+    pair.target = tokenize(right, format.target);
     pair.line = line.number;
     if (pair.source.empty() || pair.target.empty()) {
       throw DataError(fmt::format("{}:{}: the {} side is empty (byte offset {})", source, line.number,
@@ -64,8 +84,13 @@ std::vector<TextPair> parse_tsv(std::string_view text, Tokenization tokenization
 }
 
 std::vector<TextPair> read_tsv(const std::filesystem::path& path, Tokenization tokenization) {
+  return read_tsv(path, TsvFormat{tokenization, tokenization, {}});
+}
+
+std::vector<TextPair> read_tsv(const std::filesystem::path& path, const TsvFormat& format,
+                               std::vector<LongLine>* long_lines) {
   const std::string text = read_text_file(path);
-  return parse_tsv(text, tokenization, path.string());
+  return parse_tsv(text, format, path.string(), long_lines);
 }
 
 }  // namespace tg

@@ -16,6 +16,9 @@
 /// not UTF-8 (also the byte offset, in the file and in the line). A file
 /// with no lines at all is a DataError naming the file; a missing or
 /// unreadable file is a FileError naming the path.
+///
+/// With LengthLimits (data/text_file.hpp), a line whose side has more tokens
+/// than its limit is left out, counted before any token is built, and listed.
 
 #include <cstddef>
 #include <filesystem>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "text_file.hpp"
 
 namespace tg {
 
@@ -41,11 +45,28 @@ struct TextPair {
 /// when `text` is not UTF-8.
 std::vector<std::string> tokenize(std::string_view text, Tokenization tokenization);
 
+/// The number of tokens tokenize(text, tokenization) gives, counted without building them.
+/// `text` must be valid UTF-8.
+std::size_t count_tokens(std::string_view text, Tokenization tokenization);
+
+/// How a corpus's two sides are cut, and the longest sides kept.
+struct TsvFormat {
+  Tokenization source = Tokenization::characters;  ///< of the side left of the TAB
+  Tokenization target = Tokenization::characters;  ///< of the side right of the TAB
+  LengthLimits limits;                             ///< longer lines are left out
+};
+
 /// Every pair of the file, in file order.
 std::vector<TextPair> read_tsv(const std::filesystem::path& path, Tokenization tokenization);
+/// The same, cut as `format` says; the lines it leaves out for their length go to
+/// `*long_lines` when given.
+std::vector<TextPair> read_tsv(const std::filesystem::path& path, const TsvFormat& format,
+                               std::vector<LongLine>* long_lines = nullptr);
 
 /// The same from text already in memory; `source` names it in errors.
 std::vector<TextPair> parse_tsv(std::string_view text, Tokenization tokenization,
                                 const std::string& source = "<memory>");
+std::vector<TextPair> parse_tsv(std::string_view text, const TsvFormat& format, const std::string& source,
+                                std::vector<LongLine>* long_lines = nullptr);
 
 }  // namespace tg

@@ -62,6 +62,12 @@ std::optional<Utf8Problem> find_invalid_utf8(std::string_view text) {
 
 bool is_valid_utf8(std::string_view text) { return !find_invalid_utf8(text).has_value(); }
 
+std::size_t utf8_length(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // lead bytes, not continuations
+  return n;
+}
+
 std::vector<std::string> utf8_chars(std::string_view text) {
   if (auto problem = find_invalid_utf8(text)) {
     throw Utf8Error(fmt::format("invalid UTF-8 at byte offset {}: {}", problem->offset, problem->reason),

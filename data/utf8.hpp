@@ -28,6 +28,9 @@ std::string_view without_bom(std::string_view text);
 /// True when `text` is valid UTF-8.
 bool is_valid_utf8(std::string_view text);
 
+/// The number of characters (code points) of valid UTF-8 `text`, counted without copying them.
+std::size_t utf8_length(std::string_view text);
+
 /// The characters (code points) of `text`, each as its UTF-8 bytes, in order.
 /// Nothing is dropped or normalised: spaces, tabs and control characters are
 /// characters too. Throws Utf8Error naming the byte offset when `text` is not UTF-8.

@@ -138,6 +138,19 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
 
 }  // namespace
 
+double decode_memory_bytes(const Seq2SeqOptions& o, std::size_t batch, std::size_t source_length, std::size_t beam,
+                           std::size_t max_length, std::size_t models) {
+  const double element = o.dtype == DType::f64 ? 8.0 : 4.0;
+  const double rows = double(batch) * double(std::max<std::size_t>(beam, 1)), s = double(source_length);
+  const double steps = double(max_length), m = double(std::max<std::size_t>(models, 1));
+  const double width = double(std::max((o.bidirectional ? 2 : 1) * o.hidden_size, o.decoder_hidden_size));
+  const double history = steps * rows * s * element;                   // each step's attention weights
+  const double hypotheses = 2.0 * rows * steps * (s * 8.0 + 8.0);      // finished ones: attention and tokens
+  const double encoder = m * rows * s * 3.0 * width * element;         // outputs, keys, values per beam
+  const double step = m * rows * (4.0 * double(o.target_vocab_size) + 8.0 * width) * element;
+  return history + hypotheses + encoder + step;
+}
+
 double length_penalty(std::size_t length, double alpha) {
   return std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }

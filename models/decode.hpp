@@ -51,6 +51,16 @@ struct SamplingOptions {
   std::size_t max_length = 100;  ///< most tokens per hypothesis, EOS included
 };
 
+/// About the most bytes a decode takes: `batch` sentences of up to `source_length` tokens, `beam`
+/// hypotheses each (1: greedy), up to `max_length` steps, `models` models (an ensemble). Mostly
+/// attention rows: beam search keeps each step's [B*K, S] weights, and every finished hypothesis
+/// holds its own [T][S] in float64 (up to 2K per sentence), so it grows as S * max_length; then
+/// the encoder's outputs, keys and values repeated per beam, and each step's [B*K, V_t] values.
+/// A double, so that no input can overflow it. Callers check it before decoding inputs they do
+/// not control (cli/evaluate.cpp).
+double decode_memory_bytes(const Seq2SeqOptions& options, std::size_t batch, std::size_t source_length,
+                           std::size_t beam, std::size_t max_length, std::size_t models = 1);
+
 /// GNMT's length penalty ((5 + length) / 6)^alpha.
 double length_penalty(std::size_t length, double alpha);
 

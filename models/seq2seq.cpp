@@ -131,6 +131,37 @@ Seq2SeqOptions Seq2SeqOptions::reference(std::size_t vocab, std::size_t embed, s
   return o;
 }
 
+double parameter_count_of(const Seq2SeqOptions& given) {
+  const Seq2SeqOptions o = resolve(given);
+  const double d = double(directions(o)), g = o.cell == RecurrentKind::lstm ? 4.0 : 3.0;
+  const double e = double(o.embedding_size), h = double(o.hidden_size), hd = double(o.decoder_hidden_size);
+  const double dh = d * h, layers_e = double(o.encoder_layers), layers_d = double(o.decoder_layers);
+  const double vs = double(o.source_vocab_size), vt = double(o.target_vocab_size);
+  // A recurrent layer or cell: weight_ih [G*H, I], weight_hh [G*H, H], bias_ih and bias_hh [G*H].
+  auto rnn = [&](double in, double hidden) { return g * hidden * (in + hidden + 2.0); };
+  double n = vs * e + d * (rnn(e, h) + (layers_e - 1.0) * rnn(dh, h));
+  if (o.bridge == BridgeKind::linear) n += (o.cell == RecurrentKind::lstm ? 2.0 : 1.0) * layers_d * hd * (dh + 1.0);
+  const AttentionOptions& a = o.attention;
+  const double context = a.kind == AttentionKind::multi_head ? hd : dh;
+  n += vt * e + rnn(e + context, hd) + (layers_d - 1.0) * rnn(hd, hd);
+  switch (a.kind) {
+    case AttentionKind::additive: {
+      const double size = a.attention_size != 0 ? double(a.attention_size) : dh;
+      n += size * (hd + 1.0) + size * dh + size;  // query_proj, key_proj, v
+      break;
+    }
+    case AttentionKind::general: n += hd * dh; break;
+    case AttentionKind::multi_head:
+      n += (dh == hd ? 3.0 * hd * hd : hd * hd + 2.0 * hd * dh) + hd * hd;  // in (or q, k, v) and out projections
+      if (a.bias) n += 4.0 * hd;
+      break;
+    case AttentionKind::dot:
+    case AttentionKind::scaled_dot: break;
+  }
+  n += o.tie_embeddings ? vt : vt * (hd + context) + vt;
+  return n;
+}
+
 Var take_rows(const Var& x, const Indices& rows) {
   if (!x.defined()) return x;
   if (x.dim() == 0) throw ShapeError(fmt::format("take_rows: x must have rank >= 1, got {}", shape_str(x.shape())));

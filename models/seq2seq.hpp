@@ -123,6 +123,12 @@ struct DecoderStep {
   DecoderState state;  ///< the state after the step, for the next one
 };
 
+/// The number of parameters of Seq2Seq(options), from the options alone (nothing allocated): a
+/// double, so that no configuration overflows it (exact below 2^53). Refuses the options that the
+/// constructor refuses, with the same errors. What a checkpoint's configuration is checked with
+/// before its model is built (cli/saved_model.cpp).
+double parameter_count_of(const Seq2SeqOptions& options);
+
 /// Rows `rows` of x [N, ...] (values in [0, N), repeats allowed) -> [rows.size(), ...]: the
 /// embedding op used as a row gather (gradient scatter-added back). Undefined stays undefined.
 Var take_rows(const Var& x, const Indices& rows);

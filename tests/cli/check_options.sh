@@ -54,6 +54,8 @@ train --seed 0: a seed like any other
 eval --limit 0: all items
 eval --length-penalty 0: no length penalty
 predict --length-penalty 0: no length penalty
+eval --max-source-length 0: the model's limit
+predict --max-source-length 0: the model's limit
 "
 # Where an accepted value must fail next: a missing file, so nothing long starts.
 declare -A context=(

@@ -104,4 +104,35 @@ TEST_CASE("Debian's cmudict: its size and the split's counts") {
   CHECK(counts[1] == 6'205);
   CHECK(counts[2] == 6'398);
   CHECK(entries.front().word == "'bout");
+  // Its longest word and longest pronunciation have 28 tokens ("antidisestablishmentarianism"):
+  // any length limit of at least 28 (the CLI's is 256) keeps the whole dictionary.
+  std::vector<LongLine> long_lines;
+  CHECK(read_cmudict(path, {.source = 28, .target = 28}, &long_lines).size() == entries.size());
+  CHECK(long_lines.empty());
+  read_cmudict(path, {.source = 27, .target = 27}, &long_lines);
+  CHECK_FALSE(long_lines.empty());
+}
+
+TEST_CASE("dictionary lines over the length limits are left out and listed") {
+  const std::string text =
+      "cat K AE T\n"
+      "catamaran K AE T AH M ER AE N\n"  // 9 characters
+      "cat(2) K AA AA AA T  # 5 phonemes before the comment\n"
+      "dog D AO G\n";
+  std::vector<LongLine> long_lines;
+  const auto entries = parse_cmudict(text, "mini.dict", {.source = 8, .target = 4}, &long_lines);
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].word == "cat");
+  CHECK(entries[0].pronunciations == std::vector<Strings>{{"K", "AE", "T"}});
+  CHECK(entries[1].word == "dog");
+  REQUIRE(long_lines.size() == 2);
+  CHECK(long_lines[0].line == 2);
+  CHECK(long_lines[0].source);
+  CHECK(long_lines[0].tokens == 9);
+  CHECK(long_lines[1].line == 3);
+  CHECK_FALSE(long_lines[1].source);
+  CHECK(long_lines[1].tokens == 5);
+  CHECK(long_lines[1].limit == 4);
+  // A word of only over-long lines is no entry at all; no limits keep everything.
+  CHECK(parse_cmudict(text, "mini.dict").size() == 3);
 }

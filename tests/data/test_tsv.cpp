@@ -97,3 +97,42 @@ TEST_CASE("an empty corpus names the file") {
     expect_error<DataError>([&] { read_tsv(path, Tokenization::whitespace); }, {path.string(), "empty corpus"});
   }
 }
+
+TEST_CASE("lines over the length limits are left out and listed with their line") {
+  // Counted as each side is cut: 4 characters, or 2 words.
+  CHECK(count_tokens("ab c", Tokenization::characters) == 4);
+  CHECK(count_tokens("\xC3\xA9t\xC3\xA9", Tokenization::characters) == 3);
+  CHECK(count_tokens("  ab  c ", Tokenization::whitespace) == 2);
+  CHECK(count_tokens("", Tokenization::whitespace) == 0);
+  const std::string text = "abc\tx y\nabcdef\tx\nab\tw x y z\nlast\tz\n";
+  const TsvFormat format{Tokenization::characters, Tokenization::whitespace, {.source = 4, .target = 3}};
+  std::vector<LongLine> long_lines;
+  const auto pairs = parse_tsv(text, format, "long.tsv", &long_lines);
+  REQUIRE(pairs.size() == 2);
+  CHECK(pairs[0].target == Strings{"x", "y"});
+  CHECK(pairs[1].line == 4);
+  REQUIRE(long_lines.size() == 2);
+  CHECK(long_lines[0].line == 2);
+  CHECK(long_lines[0].source);
+  CHECK(long_lines[0].tokens == 6);
+  CHECK(long_lines[0].limit == 4);
+  CHECK(long_lines[1].line == 3);
+  CHECK_FALSE(long_lines[1].source);
+  CHECK(long_lines[1].tokens == 4);
+  CHECK(long_lines[1].limit == 3);
+  // No limits (0): everything is kept.
+  CHECK(parse_tsv(text, TsvFormat{}, "long.tsv").size() == 4);
+}
+
+TEST_CASE("a line of ten million characters is counted, not tokenized") {
+  // As characters it would be ten million strings (over 300 MB); over the limit it costs
+  // nothing beyond its bytes. The test binary's peak memory shows it (tests/cli/check_limits.sh
+  // runs the CLI under a memory limit).
+  const std::string text = "ab\tba\n" + std::string(10'000'000, 'a') + "\tb\n";
+  std::vector<LongLine> long_lines;
+  const auto pairs = parse_tsv(text, TsvFormat{.limits = {.source = 256, .target = 256}}, "huge.tsv", &long_lines);
+  CHECK(pairs.size() == 1);
+  REQUIRE(long_lines.size() == 1);
+  CHECK(long_lines[0].line == 2);
+  CHECK(long_lines[0].tokens == 10'000'000);
+}

@@ -523,3 +523,37 @@ TEST_CASE("Seq2Seq: dropout acts while training only") {
   CHECK(first != doctest::Approx(eval_loss));
   CHECK(m->loss(b.source, b.lengths, b.target_in, b.target_out).item() != doctest::Approx(first));
 }
+
+TEST_CASE("Seq2Seq: parameter_count_of counts what the model allocates, before allocating it") {
+  for (RecurrentKind cell : {RecurrentKind::lstm, RecurrentKind::gru}) {
+    for (AttentionKind kind : {AttentionKind::additive, AttentionKind::dot, AttentionKind::general,
+                               AttentionKind::scaled_dot, AttentionKind::multi_head}) {
+      for (int variant = 0; variant < 4; ++variant) {
+        Seq2SeqOptions o = tiny(cell, kind);
+        o.encoder_layers = 1 + variant % 2;
+        o.decoder_layers = 1 + variant / 2;
+        o.bidirectional = variant % 2 == 1;
+        if (variant == 3 && kind != AttentionKind::dot && kind != AttentionKind::scaled_dot) {
+          o.decoder_hidden_size = 6;  // a linear bridge, and multi_head's separate q, k, v projections
+          o.bridge = BridgeKind::linear;
+        }
+        if (variant == 2) o.attention.attention_size = 0;  // additive: the key size
+        if (variant == 1) o.attention.bias = false;
+        INFO("cell ", int(cell), ", ", attention_kind_name(kind), ", variant ", variant);
+        CHECK(parameter_count_of(o) == double(Seq2Seq(o).parameter_count()));
+        o.tie_embeddings = true;
+        o.embedding_size = Seq2Seq(tiny(cell, kind)).decoder.context_size() + 4;  // H_d + C at variant 0
+        if (variant == 0) CHECK(parameter_count_of(o) == double(Seq2Seq(o).parameter_count()));
+      }
+    }
+  }
+  // A configuration far too large to build is counted, not allocated; a refused one throws as the
+  // constructor does.
+  Seq2SeqOptions huge = tiny(RecurrentKind::lstm, AttentionKind::general);
+  huge.encoder_layers = 100'000'000;
+  huge.hidden_size = std::size_t{1} << 40;
+  CHECK(parameter_count_of(huge) > 1e30);
+  Seq2SeqOptions bad = tiny(RecurrentKind::lstm, AttentionKind::additive);
+  bad.encoder_layers = 0;
+  CHECK_THROWS_AS(parameter_count_of(bad), Error);
+}
