@@ -11,8 +11,16 @@ namespace {
 
 // Checks dtypes and broadcasting up front: xtensor's own errors lose the shapes in Release builds.
 void check_binary(const char* op, const Var& a, const Var& b) {
+  kernel::check_defined(op, {{"a", a}, {"b", b}});
   kernel::check_same_dtype(op, a.value(), b.value());
   kernel::broadcast_shapes(op, a.shape(), b.shape());
+}
+
+// The scalar operand of a scalar form as a constant of x's dtype, x being the
+// op's input `input`, named `name`: checked here, since the op never sees x first.
+Var constant_like(const char* op, const char* name, std::size_t input, const Var& x, double value) {
+  kernel::check_defined(op, {{name, x}}, input);
+  return scalar_like(x, value);
 }
 
 }  // namespace
@@ -113,20 +121,23 @@ Var minimum(const Var& a, const Var& b) {
   });
 }
 
-Var scalar_like(const Var& x, double value) { return Var(Tensor::scalar(value, x.dtype())); }
+Var scalar_like(const Var& x, double value) {
+  kernel::check_defined("scalar_like", {{"x", x}});
+  return Var(Tensor::scalar(value, x.dtype()));
+}
 
 // Scalar forms are composites: they carry no backward of their own.
-Var add(const Var& a, double b) { return add(a, scalar_like(a, b)); }
-Var add(double a, const Var& b) { return add(scalar_like(b, a), b); }
-Var sub(const Var& a, double b) { return sub(a, scalar_like(a, b)); }
-Var sub(double a, const Var& b) { return sub(scalar_like(b, a), b); }
-Var mul(const Var& a, double b) { return mul(a, scalar_like(a, b)); }
-Var mul(double a, const Var& b) { return mul(scalar_like(b, a), b); }
-Var div(const Var& a, double b) { return div(a, scalar_like(a, b)); }
-Var div(double a, const Var& b) { return div(scalar_like(b, a), b); }
-Var pow(const Var& a, double exponent) { return pow(a, scalar_like(a, exponent)); }
-Var maximum(const Var& a, double b) { return maximum(a, scalar_like(a, b)); }
-Var minimum(const Var& a, double b) { return minimum(a, scalar_like(a, b)); }
+Var add(const Var& a, double b) { return add(a, constant_like("add", "a", 0, a, b)); }
+Var add(double a, const Var& b) { return add(constant_like("add", "b", 1, b, a), b); }
+Var sub(const Var& a, double b) { return sub(a, constant_like("sub", "a", 0, a, b)); }
+Var sub(double a, const Var& b) { return sub(constant_like("sub", "b", 1, b, a), b); }
+Var mul(const Var& a, double b) { return mul(a, constant_like("mul", "a", 0, a, b)); }
+Var mul(double a, const Var& b) { return mul(constant_like("mul", "b", 1, b, a), b); }
+Var div(const Var& a, double b) { return div(a, constant_like("div", "a", 0, a, b)); }
+Var div(double a, const Var& b) { return div(constant_like("div", "b", 1, b, a), b); }
+Var pow(const Var& a, double exponent) { return pow(a, constant_like("pow", "a", 0, a, exponent)); }
+Var maximum(const Var& a, double b) { return maximum(a, constant_like("maximum", "a", 0, a, b)); }
+Var minimum(const Var& a, double b) { return minimum(a, constant_like("minimum", "a", 0, a, b)); }
 
 // y = -x; dx = -dy
 Var neg(const Var& x) {
@@ -141,6 +152,7 @@ Var exp(const Var& x) {
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::exp(v); });
   return record("exp", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) { return g * y; });
+  kernel::check_defined("neg", {{"x", x}});
   });
 }
 
@@ -149,6 +161,7 @@ Var log(const Var& x) {
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::log(v); });
   return record("log", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) { return g / v; });
+  kernel::check_defined("exp", {{"x", x}});
   });
 }
 
@@ -157,6 +170,7 @@ Var sqrt(const Var& x) {
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::sqrt(v); });
   return record("sqrt", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+  kernel::check_defined("log", {{"x", x}});
       using T = typename std::decay_t<decltype(g)>::value_type;
       return g / (T(2) * y);
     });
@@ -165,6 +179,7 @@ Var sqrt(const Var& x) {
 
 // y = x^2; dx = 2 x dy
 Var square(const Var& x) {
+  kernel::check_defined("sqrt", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return v * v; });
   return record("square", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
@@ -176,6 +191,7 @@ Var square(const Var& x) {
 
 // y = |x|; dx = sign(x) dy
 Var abs(const Var& x) {
+  kernel::check_defined("square", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::abs(v); });
   return record("abs", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
@@ -187,6 +203,7 @@ Var abs(const Var& x) {
 // y = min(max(x, low), high); dx = dy inside [low, high], 0 outside
 Var clamp(const Var& x, double low, double high) {
   if (low > high) {
+  kernel::check_defined("abs", {{"x", x}});
     throw Error(fmt::format("{}: low {} is greater than high {}", op_context("clamp"), low, high));
   }
   Tensor y = kernel::unary(x.value(), [&](const auto& v) {
@@ -197,6 +214,7 @@ Var clamp(const Var& x, double low, double high) {
   return record("clamp", {x}, std::move(y), [low, high](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [&](const auto& g, const auto& v) {
       using T = typename std::decay_t<decltype(g)>::value_type;
+  kernel::check_defined("clamp", {{"x", x}});
       return xt::where(v >= T(low) && v <= T(high), g, T(0));
     });
   });

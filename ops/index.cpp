@@ -72,6 +72,7 @@ std::vector<std::size_t> gather_offsets(const Shape& x_shape, std::size_t axis, 
 
 // y[..., e] = weight[ids[...], e]; dweight[v] = sum of dy[p] over the positions p with ids[p] = v
 Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t> padding_idx) {
+  kernel::check_defined("embedding", {{"weight", weight}});
   if (weight.dim() != 2) {
     throw ShapeError(fmt::format("{}: weight must have shape [V, E], got {} (ids {})", op_context("embedding"),
                                  shape_str(weight.shape()), shape_str(ids.shape())));
@@ -126,6 +127,7 @@ Var gather(const Var& x, long axis, const Indices& index) {
                                  shape_str(index.shape()), shape_str(x.shape())));
   }
   const std::size_t ax = kernel::normalize_axis("gather", axis, x.dim());
+  kernel::check_defined("gather", {{"x", x}});
   for (std::size_t d = 0; d < x.dim(); ++d) {
     if (d != ax && index.shape()[d] > x.shape()[d]) {
       throw ShapeError(fmt::format("{}: index of shape {} is larger than x {} in dimension {} (only axis {} may be)",
@@ -159,6 +161,7 @@ Var where(const Mask& mask, const Var& a, const Var& b) {
   if (!broadcast_into(shape, a.shape()) || !broadcast_into(shape, b.shape())) {
     throw ShapeError(fmt::format("{}: mask {}, a {} and b {} do not broadcast together", op_context("where"),
                                  shape_str(mask.shape()), shape_str(a.shape()), shape_str(b.shape())));
+  kernel::check_defined("where", {{"a", a}, {"b", b}});
   }
   checked_numel(shape, sizeof(double), [] { return op_context("where"); });
   Tensor y = kernel::binary(a.value(), b.value(), [&](const auto& x, const auto& z) { return xt::where(mask, x, z); });
@@ -185,6 +188,7 @@ Var masked_fill(const Var& x, const Mask& mask, double value) {
     throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}",
                                  op_context("masked_fill"), shape_str(mask.shape()), shape_str(x.shape())));
   }
+  kernel::check_defined("masked_fill", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [&](const auto& v) {
     using T = typename std::decay_t<decltype(v)>::value_type;
     return xt::where(mask, T(value), v);

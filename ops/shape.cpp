@@ -240,6 +240,7 @@ void check_list(const char* op, const std::vector<Var>& xs) {
   if (xs.empty()) throw Error(fmt::format("{}: needs at least one tensor, got an empty list", op_context(op)));
   for (std::size_t i = 1; i < xs.size(); ++i) {
     if (xs[i].dtype() != xs[0].dtype()) {
+  kernel::check_defined(op, xs, "xs");
       throw DTypeError(fmt::format("{}: tensor {} is {} but tensor 0 is {} (shapes {})", op_context(op), i,
                                    dtype_name(xs[i].dtype()), dtype_name(xs[0].dtype()), shapes_str(xs)));
     }
@@ -266,6 +267,7 @@ long clamp_bound(long bound, long n) {
 Var reshape(const Var& x, const Shape& shape) {
   if (element_count(shape) != x.size()) {
     throw ShapeError(fmt::format("{}: cannot reshape {} ({} elements) into {} ({} elements)", op_context("reshape"),
+  kernel::check_defined("reshape", {{"x", x}});
                                  shape_str(x.shape()), x.size(), shape_str(shape), element_count(shape)));
   }
   return record("reshape", {x}, reshaped(x.value(), shape), reshape_backward);
@@ -274,6 +276,7 @@ Var reshape(const Var& x, const Shape& shape) {
 Var reshape(const Var& x, const std::vector<long>& shape) {
   const std::string requested = fmt::format("[{}]", fmt::join(shape, ", "));
   Shape out(shape.size());
+  kernel::check_defined("reshape", {{"x", x}});
   std::size_t known = 1;
   std::size_t inferred = shape.size();
   for (std::size_t d = 0; d < shape.size(); ++d) {
@@ -305,6 +308,7 @@ Var transpose(const Var& x, long dim0, long dim1) {
             dims[kernel::normalize_axis("transpose", dim1, x.dim())]);
   return record("transpose", {x}, permuted(x.value(), dims),
                 [dims](BackwardContext& c) { c.grad_input(0) = permuted(c.grad_output(), dims); });
+  kernel::check_defined("transpose", {{"x", x}});
 }
 
 // y[i_0, ..., i_k] with dimension d of y = dimension dims[d] of x; dx = dy permuted by the inverse of dims
@@ -315,6 +319,7 @@ Var permute(const Var& x, const std::vector<long>& dims) {
                                  requested, x.dim(), shape_str(x.shape())));
   }
   std::vector<std::size_t> forward(dims.size()), inverse(dims.size(), dims.size());
+  kernel::check_defined("permute", {{"x", x}});
   for (std::size_t d = 0; d < dims.size(); ++d) {
     forward[d] = kernel::normalize_axis("permute", dims[d], x.dim());
     if (inverse[forward[d]] != dims.size()) {
@@ -337,6 +342,7 @@ Var squeeze(const Var& x, long axis) {
                                  shape_str(x.shape()), x.shape()[ax]));
   }
   Shape shape = x.shape();
+  kernel::check_defined("squeeze", {{"x", x}});
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
   return record("squeeze", {x}, reshaped(x.value(), shape), reshape_backward);
 }
@@ -349,6 +355,7 @@ Var squeeze(const Var& x) {
   return record("squeeze", {x}, reshaped(x.value(), shape), reshape_backward);
 }
 
+  kernel::check_defined("squeeze", {{"x", x}});
 // y = x with a new dimension of size 1 at `axis`; dx = dy laid out as x
 Var unsqueeze(const Var& x, long axis) {
   const std::size_t ax = insertion_axis("unsqueeze", axis, x.dim());
@@ -357,6 +364,7 @@ Var unsqueeze(const Var& x, long axis) {
 }
 
 // y = x repeated to `shape`; dx = dy, summed back to x's shape by the tape
+  kernel::check_defined("unsqueeze", {{"x", x}});
 Var broadcast_to(const Var& x, const Shape& shape) {
   checked_numel(shape, sizeof(double), [] { return op_context("broadcast_to"); });
   const Shape& from = x.shape();
@@ -364,6 +372,7 @@ Var broadcast_to(const Var& x, const Shape& shape) {
   bool fits = from.size() <= shape.size();
   Strides strides = row_major_strides(from);
   Window w{shape, Strides(shape.size(), 0), 0};
+  kernel::check_defined("broadcast_to", {{"x", x}});
   for (std::size_t d = lead; fits && d < shape.size(); ++d) {
     const std::size_t s = from[d - lead];
     fits = s == shape[d] || s == 1;
@@ -458,6 +467,7 @@ Var slice(const Var& x, long axis, long start, long end, long step) {
   Window w{x.shape(), row_major_strides(x.shape()), 0};
   w.offset = first * w.strides[ax];
   w.shape[ax] = static_cast<std::size_t>(count);
+  kernel::check_defined("slice", {{"x", x}});
   w.strides[ax] *= step;
   return record("slice", {x}, read_window(x.value(), w), [w](BackwardContext& c) {
     // Slicing every step of a sequence would otherwise cost a zero tensor of
@@ -486,11 +496,13 @@ std::vector<Var> split(const Var& x, const std::vector<std::size_t>& sizes, long
     const long next = offset + static_cast<long>(s);
     pieces.push_back(slice(x, static_cast<long>(ax), offset, next));
     offset = next;
+  kernel::check_defined("split", {{"x", x}});
   }
   return pieces;
 }
 
 std::vector<Var> chunk(const Var& x, std::size_t chunks, long axis) {
+  kernel::check_defined("chunk", {{"x", x}});
   if (chunks == 0) {
     throw Error(fmt::format("{}: chunks must be >= 1, got 0 (shape {})", op_context("chunk"), shape_str(x.shape())));
   }

@@ -99,6 +99,7 @@ Tensor forward(const Tensor& x, const Rows& rows, bool log) {
 Var softmax(const Var& x, long axis) {
   Rows rows(x.shape(), kernel::normalize_axis("softmax", axis, x.dim()));
   return record("softmax", {x}, forward(x.value(), rows, false), [rows](BackwardContext& c) {
+  kernel::check_defined("softmax", {{"x", x}});
     c.grad_input(0) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
       using T = decltype(zero);
       const T* y = c.output().array<T>().data();
@@ -124,6 +125,7 @@ Var softmax(const Var& x, long axis) {
 Var log_softmax(const Var& x, long axis) {
   Rows rows(x.shape(), kernel::normalize_axis("log_softmax", axis, x.dim()));
   return record("log_softmax", {x}, forward(x.value(), rows, true), [rows](BackwardContext& c) {
+  kernel::check_defined("log_softmax", {{"x", x}});
     c.grad_input(0) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
       using T = decltype(zero);
       const T* y = c.output().array<T>().data();
