@@ -72,7 +72,11 @@ Var div(const Var& a, const Var& b) {
   });
 }
 
-// y = a ** b; da = dy * b * a ** (b - 1), db = dy * y * log(a)
+// y = a ** b; da = dy * b * a ** (b - 1), but 0 where b == 0;
+// db = dy * (y * log(a)), but dy * 0 where a == 0 and b >= 0.
+// The two exceptions are torch's (derivatives.yaml: pow_backward_self and
+// pow_backward_exponent): they give 0 for d/da a^0 at a = 0 and d/db 0^b at
+// b >= 0, where the formulas make 0 * inf or 0 * log(0), NaN.
 Var pow(const Var& a, const Var& b) {
   check_binary("pow", a, b);
   Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::pow(x, z); });
@@ -80,12 +84,19 @@ Var pow(const Var& a, const Var& b) {
     if (c.needs_grad(0)) {
       c.grad_input(0) = kernel::ternary(c.grad_output(), c.input(0), c.input(1), [](const auto& g, const auto& x,
                                                                                     const auto& z) {
-        return g * z * xt::pow(x, z - 1);
+        using T = typename std::decay_t<decltype(g)>::value_type;
+        return xt::where(xt::equal(z, T(0)), T(0), g * z * xt::pow(x, z - T(1)));
       });
     }
     if (c.needs_grad(1)) {
-      c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(0),
-                                        [](const auto& g, const auto& y, const auto& x) { return g * y * xt::log(x); });
+      c.grad_input(1) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
+        using T = decltype(zero);
+        const Array<T>& g = c.grad_output().array<T>();
+        const Array<T>& y = c.output().array<T>();
+        const Array<T>& x = c.input(0).array<T>();
+        const Array<T>& z = c.input(1).array<T>();
+        return Tensor(Array<T>(g * xt::where(xt::equal(x, T(0)) && z >= T(0), T(0), y * xt::log(x))));
+      });
     }
   });
 }
@@ -141,6 +152,7 @@ Var minimum(const Var& a, double b) { return minimum(a, constant_like("minimum",
 
 // y = -x; dx = -dy
 Var neg(const Var& x) {
+  kernel::check_defined("neg", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return -v; });
   return record("neg", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::unary(c.grad_output(), [](const auto& g) { return -g; });
@@ -149,28 +161,28 @@ Var neg(const Var& x) {
 
 // y = exp(x); dx = dy * y
 Var exp(const Var& x) {
+  kernel::check_defined("exp", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::exp(v); });
   return record("exp", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) { return g * y; });
-  kernel::check_defined("neg", {{"x", x}});
   });
 }
 
 // y = log(x); dx = dy / x
 Var log(const Var& x) {
+  kernel::check_defined("log", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::log(v); });
   return record("log", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) { return g / v; });
-  kernel::check_defined("exp", {{"x", x}});
   });
 }
 
 // y = sqrt(x); dx = dy / (2 y)
 Var sqrt(const Var& x) {
+  kernel::check_defined("sqrt", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::sqrt(v); });
   return record("sqrt", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
-  kernel::check_defined("log", {{"x", x}});
       using T = typename std::decay_t<decltype(g)>::value_type;
       return g / (T(2) * y);
     });
@@ -179,7 +191,7 @@ Var sqrt(const Var& x) {
 
 // y = x^2; dx = 2 x dy
 Var square(const Var& x) {
-  kernel::check_defined("sqrt", {{"x", x}});
+  kernel::check_defined("square", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return v * v; });
   return record("square", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
@@ -191,7 +203,7 @@ Var square(const Var& x) {
 
 // y = |x|; dx = sign(x) dy
 Var abs(const Var& x) {
-  kernel::check_defined("square", {{"x", x}});
+  kernel::check_defined("abs", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::abs(v); });
   return record("abs", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
@@ -202,8 +214,8 @@ Var abs(const Var& x) {
 
 // y = min(max(x, low), high); dx = dy inside [low, high], 0 outside
 Var clamp(const Var& x, double low, double high) {
+  kernel::check_defined("clamp", {{"x", x}});
   if (low > high) {
-  kernel::check_defined("abs", {{"x", x}});
     throw Error(fmt::format("{}: low {} is greater than high {}", op_context("clamp"), low, high));
   }
   Tensor y = kernel::unary(x.value(), [&](const auto& v) {
@@ -214,7 +226,6 @@ Var clamp(const Var& x, double low, double high) {
   return record("clamp", {x}, std::move(y), [low, high](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [&](const auto& g, const auto& v) {
       using T = typename std::decay_t<decltype(g)>::value_type;
-  kernel::check_defined("clamp", {{"x", x}});
       return xt::where(v >= T(low) && v <= T(high), g, T(0));
     });
   });
