@@ -9,6 +9,7 @@ namespace tg {
 
 // y = tanh(x); dx = dy * (1 - y^2)
 Var tanh(const Var& x) {
+  kernel::check_defined("tanh", {{"x", x}});
   Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     const Array<T>& in = x.value().array<T>();
@@ -26,6 +27,7 @@ Var tanh(const Var& x) {
 
 // y = 1 / (1 + exp(-x)); dx = dy * y * (1 - y)
 Var sigmoid(const Var& x) {
+  kernel::check_defined("sigmoid", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) {
     using T = typename std::decay_t<decltype(v)>::value_type;
     return T(1) / (T(1) + xt::exp(-v));
@@ -40,6 +42,7 @@ Var sigmoid(const Var& x) {
 
 // y = max(x, 0); dx = dy where x > 0
 Var relu(const Var& x) {
+  kernel::check_defined("relu", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) {
     using T = typename std::decay_t<decltype(v)>::value_type;
     return xt::where(v < T(0), T(0), v);  // NaN < 0 is false: relu(NaN) = NaN, as PyTorch

@@ -28,6 +28,7 @@ double dot(const double* x, const double* y, std::size_t n) {
 // y[b, s] = v . t[b, s, :] with t = tanh(keys[b, s, :] + query[b, :])
 // dpre[b, s, a] = dy[b, s] v[a] (1 - t^2):  dkeys = dpre, dquery[b] = sum_s dpre[b, s], dv = sum_{b, s} dy t
 Var additive_scores(const Var& keys, const Var& query, const Var& v) {
+  kernel::check_defined("additive_scores", {{"keys", keys}, {"query", query}, {"v", v}});
   const Shape& k = keys.shape();
   if (k.size() != 3 || query.dim() != 2 || v.dim() != 1 || query.shape()[0] != k[0] || query.shape()[1] != k[2] ||
       v.shape()[0] != k[2]) {

@@ -38,6 +38,7 @@ void Generator::set_state(const std::string& state) {
 
 // y = x * m / (1 - p), m ~ Bernoulli(1 - p); dx = dy * m / (1 - p)
 Var dropout(const Var& x, double p, bool training, Generator& gen) {
+  kernel::check_defined("dropout", {{"x", x}});
   if (!(p >= 0.0 && p <= 1.0)) {
     throw Error(fmt::format("{}: probability p = {} is outside [0, 1]", op_context("dropout"), p));
   }

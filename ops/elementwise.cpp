@@ -11,8 +11,16 @@ namespace {
 
 // Checks dtypes and broadcasting up front: xtensor's own errors lose the shapes in Release builds.
 void check_binary(const char* op, const Var& a, const Var& b) {
+  kernel::check_defined(op, {{"a", a}, {"b", b}});
   kernel::check_same_dtype(op, a.value(), b.value());
   kernel::broadcast_shapes(op, a.shape(), b.shape());
+}
+
+// The scalar operand of a scalar form as a constant of x's dtype, x being the
+// op's input `input`, named `name`: checked here, since the op never sees x first.
+Var constant_like(const char* op, const char* name, std::size_t input, const Var& x, double value) {
+  kernel::check_defined(op, {{name, x}}, input);
+  return scalar_like(x, value);
 }
 
 }  // namespace
@@ -64,7 +72,11 @@ Var div(const Var& a, const Var& b) {
   });
 }
 
-// y = a ** b; da = dy * b * a ** (b - 1), db = dy * y * log(a)
+// y = a ** b; da = dy * b * a ** (b - 1), but 0 where b == 0;
+// db = dy * (y * log(a)), but dy * 0 where a == 0 and b >= 0.
+// The two exceptions are torch's (derivatives.yaml: pow_backward_self and
+// pow_backward_exponent): they give 0 for d/da a^0 at a = 0 and d/db 0^b at
+// b >= 0, where the formulas make 0 * inf or 0 * log(0), NaN.
 Var pow(const Var& a, const Var& b) {
   check_binary("pow", a, b);
   Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::pow(x, z); });
@@ -72,12 +84,19 @@ Var pow(const Var& a, const Var& b) {
     if (c.needs_grad(0)) {
       c.grad_input(0) = kernel::ternary(c.grad_output(), c.input(0), c.input(1), [](const auto& g, const auto& x,
                                                                                     const auto& z) {
-        return g * z * xt::pow(x, z - 1);
+        using T = typename std::decay_t<decltype(g)>::value_type;
+        return xt::where(xt::equal(z, T(0)), T(0), g * z * xt::pow(x, z - T(1)));
       });
     }
     if (c.needs_grad(1)) {
-      c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(0),
-                                        [](const auto& g, const auto& y, const auto& x) { return g * y * xt::log(x); });
+      c.grad_input(1) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
+        using T = decltype(zero);
+        const Array<T>& g = c.grad_output().array<T>();
+        const Array<T>& y = c.output().array<T>();
+        const Array<T>& x = c.input(0).array<T>();
+        const Array<T>& z = c.input(1).array<T>();
+        return Tensor(Array<T>(g * xt::where(xt::equal(x, T(0)) && z >= T(0), T(0), y * xt::log(x))));
+      });
     }
   });
 }
@@ -113,23 +132,27 @@ Var minimum(const Var& a, const Var& b) {
   });
 }
 
-Var scalar_like(const Var& x, double value) { return Var(Tensor::scalar(value, x.dtype())); }
+Var scalar_like(const Var& x, double value) {
+  kernel::check_defined("scalar_like", {{"x", x}});
+  return Var(Tensor::scalar(value, x.dtype()));
+}
 
 // Scalar forms are composites: they carry no backward of their own.
-Var add(const Var& a, double b) { return add(a, scalar_like(a, b)); }
-Var add(double a, const Var& b) { return add(scalar_like(b, a), b); }
-Var sub(const Var& a, double b) { return sub(a, scalar_like(a, b)); }
-Var sub(double a, const Var& b) { return sub(scalar_like(b, a), b); }
-Var mul(const Var& a, double b) { return mul(a, scalar_like(a, b)); }
-Var mul(double a, const Var& b) { return mul(scalar_like(b, a), b); }
-Var div(const Var& a, double b) { return div(a, scalar_like(a, b)); }
-Var div(double a, const Var& b) { return div(scalar_like(b, a), b); }
-Var pow(const Var& a, double exponent) { return pow(a, scalar_like(a, exponent)); }
-Var maximum(const Var& a, double b) { return maximum(a, scalar_like(a, b)); }
-Var minimum(const Var& a, double b) { return minimum(a, scalar_like(a, b)); }
+Var add(const Var& a, double b) { return add(a, constant_like("add", "a", 0, a, b)); }
+Var add(double a, const Var& b) { return add(constant_like("add", "b", 1, b, a), b); }
+Var sub(const Var& a, double b) { return sub(a, constant_like("sub", "a", 0, a, b)); }
+Var sub(double a, const Var& b) { return sub(constant_like("sub", "b", 1, b, a), b); }
+Var mul(const Var& a, double b) { return mul(a, constant_like("mul", "a", 0, a, b)); }
+Var mul(double a, const Var& b) { return mul(constant_like("mul", "b", 1, b, a), b); }
+Var div(const Var& a, double b) { return div(a, constant_like("div", "a", 0, a, b)); }
+Var div(double a, const Var& b) { return div(constant_like("div", "b", 1, b, a), b); }
+Var pow(const Var& a, double exponent) { return pow(a, constant_like("pow", "a", 0, a, exponent)); }
+Var maximum(const Var& a, double b) { return maximum(a, constant_like("maximum", "a", 0, a, b)); }
+Var minimum(const Var& a, double b) { return minimum(a, constant_like("minimum", "a", 0, a, b)); }
 
 // y = -x; dx = -dy
 Var neg(const Var& x) {
+  kernel::check_defined("neg", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return -v; });
   return record("neg", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::unary(c.grad_output(), [](const auto& g) { return -g; });
@@ -138,6 +161,7 @@ Var neg(const Var& x) {
 
 // y = exp(x); dx = dy * y
 Var exp(const Var& x) {
+  kernel::check_defined("exp", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::exp(v); });
   return record("exp", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) { return g * y; });
@@ -146,6 +170,7 @@ Var exp(const Var& x) {
 
 // y = log(x); dx = dy / x
 Var log(const Var& x) {
+  kernel::check_defined("log", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::log(v); });
   return record("log", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) { return g / v; });
@@ -154,6 +179,7 @@ Var log(const Var& x) {
 
 // y = sqrt(x); dx = dy / (2 y)
 Var sqrt(const Var& x) {
+  kernel::check_defined("sqrt", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::sqrt(v); });
   return record("sqrt", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
@@ -165,6 +191,7 @@ Var sqrt(const Var& x) {
 
 // y = x^2; dx = 2 x dy
 Var square(const Var& x) {
+  kernel::check_defined("square", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return v * v; });
   return record("square", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
@@ -176,6 +203,7 @@ Var square(const Var& x) {
 
 // y = |x|; dx = sign(x) dy
 Var abs(const Var& x) {
+  kernel::check_defined("abs", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::abs(v); });
   return record("abs", {x}, std::move(y), [](BackwardContext& c) {
     c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
@@ -186,6 +214,7 @@ Var abs(const Var& x) {
 
 // y = min(max(x, low), high); dx = dy inside [low, high], 0 outside
 Var clamp(const Var& x, double low, double high) {
+  kernel::check_defined("clamp", {{"x", x}});
   if (low > high) {
     throw Error(fmt::format("{}: low {} is greater than high {}", op_context("clamp"), low, high));
   }

@@ -11,7 +11,9 @@ Var add(const Var& a, const Var& b);
 Var sub(const Var& a, const Var& b);
 Var mul(const Var& a, const Var& b);
 Var div(const Var& a, const Var& b);
-/// a ** b elementwise; the gradient for b needs a > 0.
+/// a ** b elementwise. The gradient for b is NaN where a < 0 (log a). At the
+/// edges the gradients are torch's: 0 for a where b == 0 (even at a = 0) and 0
+/// for b where a == 0 and b >= 0.
 Var pow(const Var& a, const Var& b);
 /// Elementwise max; where a == b each side gets half the gradient (as PyTorch).
 Var maximum(const Var& a, const Var& b);

@@ -72,11 +72,17 @@ std::vector<std::size_t> gather_offsets(const Shape& x_shape, std::size_t axis, 
 
 // y[..., e] = weight[ids[...], e]; dweight[v] = sum of dy[p] over the positions p with ids[p] = v
 Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t> padding_idx) {
+  kernel::check_defined("embedding", {{"weight", weight}});
   if (weight.dim() != 2) {
     throw ShapeError(fmt::format("{}: weight must have shape [V, E], got {} (ids {})", op_context("embedding"),
                                  shape_str(weight.shape()), shape_str(ids.shape())));
   }
   const std::size_t rows = weight.shape()[0], width = weight.shape()[1];
+  if (padding_idx && (*padding_idx < 0 || static_cast<std::size_t>(*padding_idx) >= rows)) {
+    throw IndexError(fmt::format("{}: padding_idx {} is out of range for V = {} (weight {}; valid: 0 to {})",
+                                 op_context("embedding"), *padding_idx, rows, shape_str(weight.shape()),
+                                 static_cast<std::int64_t>(rows) - 1));
+  }
   std::vector<std::size_t> picked(ids.size());
   for (std::size_t p = 0; p < picked.size(); ++p) {
     const std::int64_t id = ids.data()[p];
@@ -100,7 +106,7 @@ Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t>
     return Tensor(std::move(out));
   });
   // Positions holding padding_idx pass no gradient to that row.
-  const std::size_t skip = padding_idx && *padding_idx >= 0 ? static_cast<std::size_t>(*padding_idx) : rows;
+  const std::size_t skip = padding_idx ? static_cast<std::size_t>(*padding_idx) : rows;
   return record("embedding", {weight}, std::move(y), [picked = std::move(picked), skip](BackwardContext& c) {
     c.grad_input(0) = dispatch(c.input(0).dtype(), [&](auto zero) -> Tensor {
       using T = decltype(zero);
@@ -121,6 +127,7 @@ Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t>
 
 // y[i] = x[i with i[axis] = index[i]]; dx = zeros with dy[i] added at each picked element
 Var gather(const Var& x, long axis, const Indices& index) {
+  kernel::check_defined("gather", {{"x", x}});
   if (index.dimension() != x.dim()) {
     throw ShapeError(fmt::format("{}: index of shape {} must have the rank of x {}", op_context("gather"),
                                  shape_str(index.shape()), shape_str(x.shape())));
@@ -154,6 +161,7 @@ Var gather(const Var& x, long axis, const Indices& index) {
 
 // y = mask ? a : b; da = mask ? dy : 0, db = mask ? 0 : dy (summed back to each shape by the tape)
 Var where(const Mask& mask, const Var& a, const Var& b) {
+  kernel::check_defined("where", {{"a", a}, {"b", b}});
   kernel::check_same_dtype("where", a.value(), b.value());
   Shape shape(mask.shape().begin(), mask.shape().end());
   if (!broadcast_into(shape, a.shape()) || !broadcast_into(shape, b.shape())) {
@@ -180,6 +188,7 @@ Var where(const Mask& mask, const Var& a, const Var& b) {
 
 // y = mask ? value : x; dx = mask ? 0 : dy
 Var masked_fill(const Var& x, const Mask& mask, double value) {
+  kernel::check_defined("masked_fill", {{"x", x}});
   Shape shape = x.shape();
   if (!broadcast_into(shape, mask.shape()) || shape != x.shape()) {
     throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}",

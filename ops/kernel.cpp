@@ -1,10 +1,33 @@
 #include "kernel.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include <fmt/format.h>
 
 namespace tg::kernel {
+namespace {
+
+[[noreturn]] void throw_undefined(const char* op, const std::string& name, std::size_t input) {
+  throw Error(fmt::format("{}: argument '{}' (input {}) is an undefined Var (default-constructed)", op_context(op),
+                          name, input));
+}
+
+}  // namespace
+
+void check_defined(const char* op, std::initializer_list<Arg> args, std::size_t first) {
+  std::size_t input = first;
+  for (const Arg& a : args) {
+    if (!a.var.defined()) throw_undefined(op, a.name, input);
+    ++input;
+  }
+}
+
+void check_defined(const char* op, const std::vector<Var>& xs, const char* name) {
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (!xs[i].defined()) throw_undefined(op, fmt::format("{}[{}]", name, i), i);
+  }
+}
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {

@@ -3,7 +3,9 @@
 /// op, and dtype-dispatched kernels written once over xtensor expressions.
 
 #include <algorithm>
+#include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbroadcast.hpp>
@@ -11,6 +13,18 @@
 #include "../autodiff/tape.hpp"
 
 namespace tg::kernel {
+
+/// One Var argument of an op, named as the op's declaration names it.
+struct Arg {
+  const char* name;
+  const Var& var;
+};
+/// Throws Error unless every Var in `args` is defined, naming the op, the
+/// argument and its input number (the first counts from `first`): each op's
+/// first check, since an undefined Var has no value to read.
+void check_defined(const char* op, std::initializer_list<Arg> args, std::size_t first = 0);
+/// The same for a list argument (concat's xs): element i is input i, named `name[i]`.
+void check_defined(const char* op, const std::vector<Var>& xs, const char* name);
 
 /// Throws DTypeError unless a and b share a dtype.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);

@@ -43,6 +43,7 @@ struct MatmulPlan {
 };
 
 MatmulPlan plan_matmul(const Var& a, const Var& b, bool ta, bool tb) {
+  kernel::check_defined("matmul", {{"a", a}, {"b", b}});
   auto fail = [&](const std::string& why) {
     return ShapeError(fmt::format("{}: cannot multiply a {} (transpose_a = {}) by b {} (transpose_b = {}): {}",
                                   op_context("matmul"), shape_str(a.shape()), ta, shape_str(b.shape()), tb, why));
@@ -252,6 +253,7 @@ Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
 // onto it (beta = 1), which saves matmul's temporary and an add's pass over y.
 // dc = dy (or its column sums), d op(a) and d op(b) as for matmul.
 Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
+  kernel::check_defined("addmm", {{"c", c}, {"a", a}, {"b", b}});
   if (a.dim() != 2 || b.dim() != 2) {
     throw ShapeError(fmt::format("{}: a {} and b {} must be matrices", op_context("addmm"), shape_str(a.shape()),
                                  shape_str(b.shape())));
@@ -306,6 +308,8 @@ namespace {
 // rather than matmul then add: the bias is copied into y and the gemm adds onto
 // it, which saves a broadcast add over y in the forward and a reduction node.
 Var linear_op(const Var& x, const Var& weight, const Var* bias) {
+  kernel::check_defined("linear", {{"x", x}, {"weight", weight}});
+  if (bias) kernel::check_defined("linear", {{"bias", *bias}}, 2);
   check_linear(x, weight, bias);
   const std::size_t out = weight.shape()[0], in = weight.shape()[1];
   Shape y_shape = x.shape();
@@ -349,6 +353,7 @@ Var linear(const Var& x, const Var& weight) { return linear_op(x, weight, nullpt
 // y = x1 w1^T + x2 w2^T + b1 + b2 over the rows of the 2-D x1 and x2: both biases go into
 // y first, then both gemms add onto it. Each pair's gradients as linear's.
 Var linear_pair(const Var& x1, const Var& w1, const Var& x2, const Var& w2, const Var& b1, const Var& b2) {
+  kernel::check_defined("linear_pair", {{"x1", x1}, {"w1", w1}, {"x2", x2}, {"w2", w2}});  // the biases are optional
   check_linear(x1, w1, b1.defined() ? &b1 : nullptr);
   check_linear(x2, w2, b2.defined() ? &b2 : nullptr);
   const std::size_t rows = x1.shape()[0], out = w1.shape()[0], in1 = w1.shape()[1], in2 = w2.shape()[1];

@@ -30,6 +30,7 @@ std::string position_str(std::size_t flat, const Shape& shape) {
 
 void check_cross_entropy(const Var& logits, const Indices& targets, const CrossEntropyOptions& o) {
   const char* op = "cross_entropy";
+  kernel::check_defined(op, {{"logits", logits}});
   Shape expected(logits.shape().begin(), logits.shape().end() - (logits.dim() > 0 ? 1 : 0));
   if (logits.dim() == 0 || to_shape(targets) != expected) {
     throw ShapeError(fmt::format("{}: logits {} and targets {} do not fit: logits are [..., C] (classes last) and "

@@ -96,7 +96,9 @@ Plan make_plan(const char* op, const Shape& shape, const std::vector<long>& axes
   return p;
 }
 
-std::vector<long> all_axes(const Var& x) {
+// Every axis of x, which the op `op` reduces.
+std::vector<long> all_axes(const char* op, const Var& x) {
+  kernel::check_defined(op, {{"x", x}});
   std::vector<long> axes(x.dim());
   std::iota(axes.begin(), axes.end(), 0L);
   return axes;
@@ -322,6 +324,7 @@ Array<T> logsumexp_backward(const Array<T>& x, const LogSumExp& saved, const Arr
 
 // y = sum(x) over axes; dx = broadcast(dy)
 Var sum(const Var& x, const std::vector<long>& axes, bool keepdims) {
+  kernel::check_defined("sum", {{"x", x}});
   Plan p = make_plan("sum", x.shape(), axes, keepdims);
   Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
@@ -337,6 +340,7 @@ Var sum(const Var& x, const std::vector<long>& axes, bool keepdims) {
 
 // y = sum(x) / n over axes, n elements per slice; dx = broadcast(dy) / n
 Var mean(const Var& x, const std::vector<long>& axes, bool keepdims) {
+  kernel::check_defined("mean", {{"x", x}});
   Plan p = make_plan("mean", x.shape(), axes, keepdims);
   check_nonempty_slices("mean", x, axes, p);
   const double scale = p.slice == 0 ? 0.0 : 1.0 / static_cast<double>(p.slice);
@@ -354,6 +358,7 @@ Var mean(const Var& x, const std::vector<long>& axes, bool keepdims) {
 
 // y = max(x) over axes; dx = dy / ties where x == y, else 0
 Var max(const Var& x, const std::vector<long>& axes, bool keepdims) {
+  kernel::check_defined("max", {{"x", x}});
   Plan p = make_plan("max", x.shape(), axes, keepdims);
   check_nonempty_slices("max", x, axes, p);
   Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
@@ -370,6 +375,7 @@ Var max(const Var& x, const std::vector<long>& axes, bool keepdims) {
 
 // y = log(sum(exp(x))) over axes; dx = dy * exp(x - y)
 Var logsumexp(const Var& x, const std::vector<long>& axes, bool keepdims) {
+  kernel::check_defined("logsumexp", {{"x", x}});
   Plan p = make_plan("logsumexp", x.shape(), axes, keepdims);
   LogSumExp saved = dispatch(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -390,25 +396,25 @@ Var logsumexp(const Var& x, const std::vector<long>& axes, bool keepdims) {
 }
 
 // The other overloads name their axes and call the ones above.
-Var sum(const Var& x) { return sum(x, all_axes(x)); }
+Var sum(const Var& x) { return sum(x, all_axes("sum", x)); }
 Var sum(const Var& x, std::initializer_list<long> axes, bool keepdims) {
   return sum(x, std::vector<long>(axes), keepdims);
 }
 Var sum(const Var& x, long axis, bool keepdims) { return sum(x, std::vector<long>{axis}, keepdims); }
 
-Var mean(const Var& x) { return mean(x, all_axes(x)); }
+Var mean(const Var& x) { return mean(x, all_axes("mean", x)); }
 Var mean(const Var& x, std::initializer_list<long> axes, bool keepdims) {
   return mean(x, std::vector<long>(axes), keepdims);
 }
 Var mean(const Var& x, long axis, bool keepdims) { return mean(x, std::vector<long>{axis}, keepdims); }
 
-Var max(const Var& x) { return max(x, all_axes(x)); }
+Var max(const Var& x) { return max(x, all_axes("max", x)); }
 Var max(const Var& x, std::initializer_list<long> axes, bool keepdims) {
   return max(x, std::vector<long>(axes), keepdims);
 }
 Var max(const Var& x, long axis, bool keepdims) { return max(x, std::vector<long>{axis}, keepdims); }
 
-Var logsumexp(const Var& x) { return logsumexp(x, all_axes(x)); }
+Var logsumexp(const Var& x) { return logsumexp(x, all_axes("logsumexp", x)); }
 Var logsumexp(const Var& x, std::initializer_list<long> axes, bool keepdims) {
   return logsumexp(x, std::vector<long>(axes), keepdims);
 }

@@ -43,6 +43,7 @@ std::pair<std::size_t, std::size_t> check_cell(const char* op, std::size_t k, co
 // dgates_i = dy tanh(g) s(i)(1 - s(i)); dgates_f = dy c s(f)(1 - s(f));
 // dgates_g = dy s(i)(1 - tanh(g)^2); dgates_o = 0; dc = dy s(f)
 Var lstm_cell_state(const Var& gates, const Var& c) {
+  kernel::check_defined("lstm_cell_state", {{"gates", gates}, {"c", c}});
   auto [batch, hidden] = check_cell("lstm_cell_state", 4, gates, {&c});
   Tensor act;  // [B, 3H]: s(i) | s(f) | tanh(g)
   Tensor y = dispatch(gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
@@ -113,6 +114,7 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
 
 // y = s(o) tanh(c'); dgates_o = dy tanh(c') s(o)(1 - s(o)), other gates 0; dc' = dy s(o)(1 - tanh(c')^2)
 Var lstm_cell_output(const Var& gates, const Var& c_next) {
+  kernel::check_defined("lstm_cell_output", {{"gates", gates}, {"c_next", c_next}});
   auto [batch, hidden] = check_cell("lstm_cell_output", 4, gates, {&c_next});
   Tensor act;  // [B, 2H]: s(o) | tanh(c')
   Tensor y = dispatch(gates.dtype(), [&, batch = batch, hidden = hidden](auto zero) -> Tensor {
@@ -159,6 +161,7 @@ Var lstm_cell_output(const Var& gates, const Var& c_next) {
 // dn = dy (1 - z); dpre_n = dn (1 - n^2); dxn = dpre_n; dhn = dpre_n r;
 // dpre_r = dpre_n hn r (1 - r): dxr = dhr = dpre_r; dpre_z = dy (h - n) z (1 - z): dxz = dhz = dpre_z; dh = dy z
 Var gru_cell(const Var& x_gates, const Var& h_gates, const Var& h) {
+  kernel::check_defined("gru_cell", {{"x_gates", x_gates}, {"h_gates", h_gates}, {"h", h}});
   auto [batch, hidden] = check_cell("gru_cell", 3, x_gates, {&h});
   if (h_gates.shape() != x_gates.shape() || h_gates.dtype() != x_gates.dtype()) {
     throw ShapeError(fmt::format("{}: x_gates {} and h_gates {} must have one shape and dtype", op_context("gru_cell"),

@@ -1,8 +1,10 @@
 #include "shape.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -238,6 +240,7 @@ std::string shapes_str(const std::vector<Var>& xs) {
 
 void check_list(const char* op, const std::vector<Var>& xs) {
   if (xs.empty()) throw Error(fmt::format("{}: needs at least one tensor, got an empty list", op_context(op)));
+  kernel::check_defined(op, xs, "xs");
   for (std::size_t i = 1; i < xs.size(); ++i) {
     if (xs[i].dtype() != xs[0].dtype()) {
       throw DTypeError(fmt::format("{}: tensor {} is {} but tensor 0 is {} (shapes {})", op_context(op), i,
@@ -264,6 +267,7 @@ long clamp_bound(long bound, long n) {
 
 // y = x laid out as `shape`; dx = reshape(dy, x.shape)
 Var reshape(const Var& x, const Shape& shape) {
+  kernel::check_defined("reshape", {{"x", x}});
   if (element_count(shape) != x.size()) {
     throw ShapeError(fmt::format("{}: cannot reshape {} ({} elements) into {} ({} elements)", op_context("reshape"),
                                  shape_str(x.shape()), x.size(), shape_str(shape), element_count(shape)));
@@ -272,9 +276,9 @@ Var reshape(const Var& x, const Shape& shape) {
 }
 
 Var reshape(const Var& x, const std::vector<long>& shape) {
+  kernel::check_defined("reshape", {{"x", x}});
   const std::string requested = fmt::format("[{}]", fmt::join(shape, ", "));
   Shape out(shape.size());
-  std::size_t known = 1;
   std::size_t inferred = shape.size();
   for (std::size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == -1 && inferred == shape.size()) {
@@ -284,11 +288,16 @@ Var reshape(const Var& x, const std::vector<long>& shape) {
                                    op_context("reshape"), shape_str(x.shape()), requested));
     } else {
       out[d] = static_cast<std::size_t>(shape[d]);
-      known *= out[d];
     }
   }
   if (inferred < shape.size()) {
-    if (known == 0 || x.size() % known != 0) {
+    // The product of the other sizes; one past 2^64 leaves no size for the -1 either.
+    std::size_t known = 1;
+    bool overflow = false;
+    for (std::size_t d = 0; d < out.size(); ++d) {
+      if (d != inferred) overflow = overflow || __builtin_mul_overflow(known, out[d], &known);
+    }
+    if (overflow || known == 0 || x.size() % known != 0) {
       throw ShapeError(fmt::format("{}: cannot reshape {} ({} elements) into {}: no size for the -1 fits",
                                    op_context("reshape"), shape_str(x.shape()), x.size(), requested));
     }
@@ -299,6 +308,7 @@ Var reshape(const Var& x, const std::vector<long>& shape) {
 
 // y = x with dim0 and dim1 swapped; dx = dy with them swapped back
 Var transpose(const Var& x, long dim0, long dim1) {
+  kernel::check_defined("transpose", {{"x", x}});
   std::vector<std::size_t> dims(x.dim());
   for (std::size_t d = 0; d < dims.size(); ++d) dims[d] = d;
   std::swap(dims[kernel::normalize_axis("transpose", dim0, x.dim())],
@@ -309,6 +319,7 @@ Var transpose(const Var& x, long dim0, long dim1) {
 
 // y[i_0, ..., i_k] with dimension d of y = dimension dims[d] of x; dx = dy permuted by the inverse of dims
 Var permute(const Var& x, const std::vector<long>& dims) {
+  kernel::check_defined("permute", {{"x", x}});
   const std::string requested = fmt::format("[{}]", fmt::join(dims, ", "));
   if (dims.size() != x.dim()) {
     throw ShapeError(fmt::format("{}: dims {} must list each of the {} dimensions of {} once", op_context("permute"),
@@ -331,6 +342,7 @@ Var permute(const Var& x, const std::vector<long>& dims) {
 
 // y = x without dimension `axis` (of size 1); dx = dy laid out as x
 Var squeeze(const Var& x, long axis) {
+  kernel::check_defined("squeeze", {{"x", x}});
   const std::size_t ax = kernel::normalize_axis("squeeze", axis, x.dim());
   if (x.shape()[ax] != 1) {
     throw ShapeError(fmt::format("{}: dimension {} of {} has size {}, not 1", op_context("squeeze"), ax,
@@ -343,6 +355,7 @@ Var squeeze(const Var& x, long axis) {
 
 // y = x without its size-1 dimensions; dx = dy laid out as x
 Var squeeze(const Var& x) {
+  kernel::check_defined("squeeze", {{"x", x}});
   Shape shape;
   for (std::size_t s : x.shape())
     if (s != 1) shape.push_back(s);
@@ -351,6 +364,7 @@ Var squeeze(const Var& x) {
 
 // y = x with a new dimension of size 1 at `axis`; dx = dy laid out as x
 Var unsqueeze(const Var& x, long axis) {
+  kernel::check_defined("unsqueeze", {{"x", x}});
   const std::size_t ax = insertion_axis("unsqueeze", axis, x.dim());
   const Shape shape = inserted(x.shape(), ax, 1);
   return record("unsqueeze", {x}, reshaped(x.value(), shape), reshape_backward);
@@ -358,6 +372,7 @@ Var unsqueeze(const Var& x, long axis) {
 
 // y = x repeated to `shape`; dx = dy, summed back to x's shape by the tape
 Var broadcast_to(const Var& x, const Shape& shape) {
+  kernel::check_defined("broadcast_to", {{"x", x}});
   checked_numel(shape, sizeof(double), [] { return op_context("broadcast_to"); });
   const Shape& from = x.shape();
   const std::size_t lead = shape.size() - std::min(shape.size(), from.size());
@@ -406,8 +421,12 @@ Var concat(const std::vector<Var>& xs, long axis) {
                       "outside that axis",
                       op_context("concat"), shapes_str(xs), axis, i));
     }
-    shape[ax] += s[ax];
+    if (__builtin_add_overflow(shape[ax], s[ax], &shape[ax])) {
+      throw ShapeError(fmt::format("{}: shapes {} sum past 2^64 - 1 along axis {}", op_context("concat"),
+                                   shapes_str(xs), axis));
+    }
   }
+  checked_numel(shape, sizeof(double), [] { return op_context("concat"); });
   Tensor y = Tensor::empty(shape, xs[0].dtype());
   const Strides strides = row_major_strides(shape);
   std::vector<Window> windows;
@@ -432,6 +451,7 @@ Var stack(const std::vector<Var>& xs, long axis) {
   }
   const std::size_t ax = insertion_axis("stack", axis, xs[0].dim());
   const Shape shape = inserted(xs[0].shape(), ax, xs.size());
+  checked_numel(shape, sizeof(double), [] { return op_context("stack"); });
   Tensor y = Tensor::empty(shape, xs[0].dtype());
   Strides member_strides = row_major_strides(shape);
   const std::ptrdiff_t step = member_strides[ax];
@@ -447,6 +467,7 @@ Var stack(const std::vector<Var>& xs, long axis) {
 
 // y = x[start:end:step] along axis; dx = zeros with dy written back at those positions
 Var slice(const Var& x, long axis, long start, long end, long step) {
+  kernel::check_defined("slice", {{"x", x}});
   if (step < 1) {
     throw Error(fmt::format("{}: step must be >= 1, got {} (slicing {} along axis {})", op_context("slice"), step,
                             shape_str(x.shape()), axis));
@@ -454,11 +475,13 @@ Var slice(const Var& x, long axis, long start, long end, long step) {
   const std::size_t ax = kernel::normalize_axis("slice", axis, x.dim());
   const long n = static_cast<long>(x.shape()[ax]);
   const long first = clamp_bound(start, n), last = clamp_bound(end, n);
-  const long count = last > first ? (last - first + step - 1) / step : 0;
+  // Not (last - first + step - 1) / step, which overflows for a step near LONG_MAX.
+  const long count = last > first ? (last - first - 1) / step + 1 : 0;
   Window w{x.shape(), row_major_strides(x.shape()), 0};
   w.offset = first * w.strides[ax];
   w.shape[ax] = static_cast<std::size_t>(count);
-  w.strides[ax] *= step;
+  // One element takes no step, and a step larger than the dimension would overflow the stride.
+  if (count > 1) w.strides[ax] *= step;
   return record("slice", {x}, read_window(x.value(), w), [w](BackwardContext& c) {
     // Slicing every step of a sequence would otherwise cost a zero tensor of
     // the whole sequence per step: later steps add into the gathered gradient.
@@ -473,12 +496,15 @@ Var slice(const Var& x, long axis, long start, long end, long step) {
 }
 
 std::vector<Var> split(const Var& x, const std::vector<std::size_t>& sizes, long axis) {
+  kernel::check_defined("split", {{"x", x}});
   const std::size_t ax = kernel::normalize_axis("split", axis, x.dim());
   std::size_t total = 0;
-  for (std::size_t s : sizes) total += s;
-  if (total != x.shape()[ax]) {
+  bool overflow = false;
+  for (std::size_t s : sizes) overflow = overflow || __builtin_add_overflow(total, s, &total);
+  if (overflow || total != x.shape()[ax]) {
     throw ShapeError(fmt::format("{}: sizes [{}] sum to {} but dimension {} of {} has size {}", op_context("split"),
-                                 fmt::join(sizes, ", "), total, axis, shape_str(x.shape()), x.shape()[ax]));
+                                 fmt::join(sizes, ", "), overflow ? "more than 2^64 - 1" : std::to_string(total),
+                                 axis, shape_str(x.shape()), x.shape()[ax]));
   }
   std::vector<Var> pieces;
   long offset = 0;
@@ -491,13 +517,24 @@ std::vector<Var> split(const Var& x, const std::vector<std::size_t>& sizes, long
 }
 
 std::vector<Var> chunk(const Var& x, std::size_t chunks, long axis) {
-  if (chunks == 0) {
-    throw Error(fmt::format("{}: chunks must be >= 1, got 0 (shape {})", op_context("chunk"), shape_str(x.shape())));
+  kernel::check_defined("chunk", {{"x", x}});
+  // Past 2^63 - 1 it is a negative number converted to size_t, not a count.
+  if (chunks == 0 || chunks > static_cast<std::size_t>(PTRDIFF_MAX)) {
+    throw Error(fmt::format("{}: chunks must be in [1, 2^63 - 1], got {} (shape {})", op_context("chunk"), chunks,
+                            shape_str(x.shape())));
   }
   const std::size_t ax = kernel::normalize_axis("chunk", axis, x.dim());
   const std::size_t n = x.shape()[ax];
-  if (n == 0) return split(x, std::vector<std::size_t>(chunks, 0), axis);
-  const std::size_t size = (n + chunks - 1) / chunks;
+  if (n == 0) {
+    // Every piece is a Var: their number must not come from a typo alone.
+    if (chunks > max_empty_chunks) {
+      throw Error(fmt::format("{}: chunks {} would make that many empty pieces of dimension {} of {} (at most {})",
+                              op_context("chunk"), chunks, ax, shape_str(x.shape()), max_empty_chunks));
+    }
+    return split(x, std::vector<std::size_t>(chunks, 0), axis);
+  }
+  // ceil(n / chunks) without n + chunks - 1, which can wrap.
+  const std::size_t size = n / chunks + (n % chunks != 0 ? 1 : 0);
   std::vector<std::size_t> sizes(n / size, size);
   if (n % size != 0) sizes.push_back(n % size);
   return split(x, sizes, axis);

@@ -22,14 +22,20 @@ Var reshape(const Var& x, const Shape& shape);
 /// As above; one entry may be -1, inferred from the others (`reshape(x, {-1})` flattens).
 Var reshape(const Var& x, const std::vector<long>& shape);
 /// Braced lists of one integer type, such as `reshape(x, {2, -1})` or
-/// `reshape(x, {rows, cols})` with size_t variables, take the -1 form.
+/// `reshape(x, {rows, cols})` with size_t variables: a signed list takes the -1
+/// form, an unsigned one is a Shape (where a -1 converted to SIZE_MAX is a size,
+/// which the element count then rejects, not the -1 form).
 /// (Mixing types, as in `{rows, -1}`, needs a cast to long.)
 template <class I>
   requires std::is_integral_v<I>
 Var reshape(const Var& x, std::initializer_list<I> shape) {
-  std::vector<long> sizes;
-  for (I s : shape) sizes.push_back(static_cast<long>(s));
-  return reshape(x, sizes);
+  if constexpr (std::is_unsigned_v<I>) {
+    return reshape(x, Shape(shape.begin(), shape.end()));
+  } else {
+    std::vector<long> sizes;
+    for (I s : shape) sizes.push_back(static_cast<long>(s));
+    return reshape(x, sizes);
+  }
 }
 
 /// x with dimensions dim0 and dim1 swapped.
@@ -66,7 +72,11 @@ Var slice(const Var& x, long axis, long start, long end, long step = 1);
 std::vector<Var> split(const Var& x, const std::vector<std::size_t>& sizes, long axis);
 /// x cut along `axis` into pieces of ceil(n / chunks), the last one smaller,
 /// as torch.chunk (so possibly fewer than `chunks` pieces; a dimension of
-/// size 0 gives `chunks` empty pieces). Built from slice.
+/// size 0 gives `chunks` empty pieces, at most max_empty_chunks of them).
+/// chunks must be in [1, 2^63 - 1]: beyond is a negative number converted.
+/// Built from slice.
 std::vector<Var> chunk(const Var& x, std::size_t chunks, long axis);
+/// The most pieces chunk makes of a dimension of size 0.
+inline constexpr std::size_t max_empty_chunks = std::size_t{1} << 16;
 
 }  // namespace tg

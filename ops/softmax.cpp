@@ -26,6 +26,8 @@ struct Rows {
   // f(first, stride) once per row.
   template <class F>
   void each(F&& f) const {
+    // Rows of no elements need nothing, and there may be 2^62 of them ([0, 2^62] along axis 0).
+    if (n == 0) return;
     for (std::size_t o = 0; o < outer; ++o)
       for (std::size_t j = 0; j < inner; ++j) f(o * n * inner + j, inner);
   }
@@ -97,6 +99,7 @@ Tensor forward(const Tensor& x, const Rows& rows, bool log) {
 // Where y is exactly 0 (masked), dx is 0 and dy is not read: an inf there
 // (from log(softmax(x))) must not turn the row into NaN.
 Var softmax(const Var& x, long axis) {
+  kernel::check_defined("softmax", {{"x", x}});
   Rows rows(x.shape(), kernel::normalize_axis("softmax", axis, x.dim()));
   return record("softmax", {x}, forward(x.value(), rows, false), [rows](BackwardContext& c) {
     c.grad_input(0) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
@@ -122,6 +125,7 @@ Var softmax(const Var& x, long axis) {
 // A masked entry (y = -inf) is constant in x: dx is 0 there and its dy stays
 // out of the sum.
 Var log_softmax(const Var& x, long axis) {
+  kernel::check_defined("log_softmax", {{"x", x}});
   Rows rows(x.shape(), kernel::normalize_axis("log_softmax", axis, x.dim()));
   return record("log_softmax", {x}, forward(x.value(), rows, true), [rows](BackwardContext& c) {
     c.grad_input(0) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {

@@ -1,6 +1,6 @@
 // The ops suite's main: after the tests, checks that every op recorded in
-// ops/*.cpp has been exercised by a passing gradcheck, so that adding an op
-// without a gradcheck fails the suite.
+// ops/*.cpp has been exercised by a passing gradcheck and has been passed an
+// undefined Var by a test, so that adding an op without either fails the suite.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "autodiff/gradcheck.hpp"
+#include "check.hpp"
 
 namespace {
 
@@ -78,9 +79,19 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("op gradcheck coverage: %zu ops in ops/, %d without a gradcheck\n", all.size(), missing);
+  const std::set<std::string>& undefined_checked = tg::test::ops_checked_for_undefined();
+  int unchecked = 0;
+  for (const std::string& op : all) {
+    if (undefined_checked.count(op) == 0) {
+      std::printf("op '%s' is recorded in ops/ but no test passed it an undefined Var (test_undefined.cpp)\n",
+                  op.c_str());
+      ++unchecked;
+    }
+  }
+  std::printf("undefined-Var coverage: %zu ops in ops/, %d without a test\n", all.size(), unchecked);
   if (all.empty()) {
     std::printf("no ops found under %s/ops: the coverage check is broken\n", TAPEGRAD_SOURCE_DIR);
     return 1;
   }
-  return failed != 0 ? failed : (missing != 0 || !sources.unreadable.empty() ? 1 : 0);
+  return failed != 0 ? failed : (missing != 0 || unchecked != 0 || !sources.unreadable.empty() ? 1 : 0);
 }
