@@ -59,7 +59,8 @@ cmp -s m.after m2.after || { fail "metrics.jsonl after the resume differs from t
 
 # Every option is saved: a resumed run checkpoints as often, keeps as many, draws no plots and
 # decodes with the beam it was given; --steps may change, an option that shapes the run may not.
-"$tapegrad" train "${small[@]}" --steps 6 --checkpoint-every 3 --keep 2 --beam 2 --no-plots --out o > o.log 2>&1 || { fail "o: exit $?"; cat o.log; }
+"$tapegrad" train --task tsv --train train.tsv --dev dev.tsv --embedding 12 --hidden 10 --batch-size 16 \
+  --steps 6 --checkpoint-every 3 --keep 2 --beam 2 --no-plots --out o > o.log 2>&1 || { fail "o: exit $?"; cat o.log; }
 "$tapegrad" train --resume o/checkpoint-0000006.safetensors --steps 12 --out o > o2.log 2>&1 || { fail "o resumed: exit $?"; cat o2.log; }
 [ "$(ls o | tr '\n' ' ')" = "best.safetensors checkpoint-0000009.safetensors checkpoint-0000012.safetensors metrics.jsonl run.json " ] ||
   { fail "resumed with its options: checkpoints 9 and 12, no plots expected:"; ls o; }
