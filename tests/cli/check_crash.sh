@@ -8,6 +8,7 @@
 #   - a fresh run into another run's folder, or a resume from an earlier checkpoint into a
 #     folder with later ones, is refused (status 2) unless --overwrite; a run prunes only
 #     its own checkpoints.
+# (Runs that must end are under `timeout`: a --steps that a resume ignores would run on.)
 # usage: check_crash.sh TAPEGRAD
 set -uo pipefail
 tapegrad=$1
@@ -71,7 +72,7 @@ printf x > "s/checkpoint-0000001.safetensors.$dead.0.tmp"
 printf x > "s/notes.txt.$dead.0.tmp"
 printf x > "s/best.safetensors.$$.0.tmp"  # this shell is alive: a save under way
 last=$(newest s)
-"$tapegrad" train --resume "$last" --steps $(($(step_of "$last") + 1)) --out s > tmp.log 2>&1 || { fail "resume beside temporaries: exit $?"; cat tmp.log; }
+timeout 120 "$tapegrad" train --resume "$last" --steps $(($(step_of "$last") + 1)) --out s > tmp.log 2>&1 || { fail "resume beside temporaries: exit $?"; cat tmp.log; }
 [ ! -e "s/best.safetensors.$dead.3.tmp" ] && [ ! -e "s/checkpoint-0000001.safetensors.$dead.0.tmp" ] ||
   { fail "a dead process's temporaries were left:"; ls s; }
 [ -e "s/notes.txt.$dead.0.tmp" ] && [ -e "s/best.safetensors.$$.0.tmp" ] || { fail "temporaries that are not a dead run's were removed:"; ls s; }
@@ -113,7 +114,7 @@ echo "$kills kills, $during_save of them left a save's temporary file"
 [ $during_save -ge 1 ] || fail "no kill came during a save"
 last=$(newest k)
 step=$(step_of "$last")
-"$tapegrad" train --resume "$last" --steps $((step + 3)) --out k > k.log 2>&1 || { fail "last resume: exit $?"; cat k.log; }
+timeout 120 "$tapegrad" train --resume "$last" --steps $((step + 3)) --out k > k.log 2>&1 || { fail "last resume: exit $?"; cat k.log; }
 expect_in k.log "resuming at step $step" "last resume"
 [ -z "$(ls k | grep -v -E '^(best|checkpoint-[0-9]{7})\.safetensors$|^metrics\.jsonl$|^run\.json$')" ] || { fail "files left in k:"; ls k; }
 [ "$(ls k/checkpoint-*.safetensors | wc -l)" -eq 2 ] || { fail "--keep 2: two checkpoints expected"; ls k; }
@@ -137,7 +138,7 @@ expect_refused 'p holds checkpoint-0000004\.safetensors, checkpoint-0000006\.saf
   --resume p/checkpoint-0000002.safetensors --out p
 # Another run's checkpoint in the folder is not pruned.
 cp other/checkpoint-0000002.safetensors p/checkpoint-0000001.safetensors
-"$tapegrad" train --resume p/checkpoint-0000006.safetensors --steps 12 --keep 2 --out p > p2.log 2>&1 || { fail "p resumed: exit $?"; cat p2.log; }
+timeout 120 "$tapegrad" train --resume p/checkpoint-0000006.safetensors --steps 12 --keep 2 --out p > p2.log 2>&1 || { fail "p resumed: exit $?"; cat p2.log; }
 [ "$(ls p/checkpoint-*.safetensors | xargs -n1 basename | tr '\n' ' ')" = \
   "checkpoint-0000001.safetensors checkpoint-0000010.safetensors checkpoint-0000012.safetensors " ] ||
   { fail "pruning: the other run's checkpoint and the newest two of the run's own expected:"; ls p; }
@@ -151,7 +152,7 @@ old_run=$(cat p/run.json)
 [ "$(cat p/run.json)" != "$old_run" ] || fail "--overwrite: the run id did not change"
 metrics_in_order p/metrics.jsonl || fail "--overwrite: metrics.jsonl holds the old run's records"
 # --overwrite when resuming from an earlier checkpoint: the later ones go, the run goes on from there.
-"$tapegrad" train --resume p/checkpoint-0000002.safetensors --steps 3 --overwrite --out p > p4.log 2>&1 || { fail "resume --overwrite: exit $?"; cat p4.log; }
+timeout 120 "$tapegrad" train --resume p/checkpoint-0000002.safetensors --steps 3 --overwrite --out p > p4.log 2>&1 || { fail "resume --overwrite: exit $?"; cat p4.log; }
 [ "$(ls p/checkpoint-*.safetensors | xargs -n1 basename | tr '\n' ' ')" = "checkpoint-0000002.safetensors checkpoint-0000003.safetensors " ] ||
   { fail "resume --overwrite: checkpoints 2 and 3 expected:"; ls p; }
 metrics_in_order p/metrics.jsonl || fail "resume --overwrite: metrics.jsonl repeats steps"
