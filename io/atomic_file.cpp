@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -89,7 +90,7 @@ std::optional<AtomicTemp> parse_atomic_temp(const std::string& name) {
   AtomicTemp out;
   out.target = rest.substr(0, pid_dot);
   auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), out.pid);
-  if (ec != std::errc() || out.pid <= 0) return {};
+  if (ec != std::errc() || out.pid <= 0 || out.pid > std::numeric_limits<int>::max()) return {};  // not a pid
   return out;
 }
 

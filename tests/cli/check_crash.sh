@@ -45,11 +45,20 @@ step_of() { local name; name=$(basename "$1" .safetensors); echo $((10#${name#ch
 sha256sum other/* > other.sums
 
 # SIGTERM, then SIGINT: a checkpoint, 143 and 130, and the run goes on from it.
-stop_with() {  # stop_with SIGNAL STATUS WAIT_FOR ARGS...: the signal once WAIT_FOR is there (the loop runs)
-  local signal=$1 expected=$2 file=$3; shift 3
+wait_past() {  # wait_past DIR STEP: up to 20 s for a checkpoint after STEP in DIR
+  for _ in $(seq 1 400); do
+    local last
+    last=$(newest "$1")
+    [ -n "$last" ] && [ "$(step_of "$last")" -gt "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+stop_with() {  # stop_with SIGNAL STATUS STEP ARGS...: the signal once a checkpoint after STEP is in s (the loop runs)
+  local signal=$1 expected=$2 step=$3; shift 3
   "$tapegrad" train "$@" > sig.log 2>&1 &
   local pid=$!
-  wait_for "$file" || fail "$signal: no $file after 20 s"
+  wait_past s "$step" || fail "$signal: no checkpoint after step $step in s after 20 s"
   kill -"$signal" $pid
   wait $pid
   local status=$?
@@ -59,9 +68,9 @@ stop_with() {  # stop_with SIGNAL STATUS WAIT_FOR ARGS...: the signal once WAIT_
   ckpt=$(sed -nE 's/.*continue with --resume (.*)$/\1/p' sig.log)
   [ -s "$ckpt" ] || fail "$signal: the checkpoint it names ($ckpt) is not there"
 }
-stop_with TERM 143 s/checkpoint-0000003.safetensors "${tiny[@]}" --steps 100000000 --checkpoint-every 3 --out s
+stop_with TERM 143 0 "${tiny[@]}" --steps 100000000 --checkpoint-every 3 --out s
 last=$(newest s)
-stop_with INT 130 "s/checkpoint-$(printf %07d $(( ($(step_of "$last") / 3 + 1) * 3 ))).safetensors" --resume "$last" --out s
+stop_with INT 130 "$(step_of "$last")" --resume "$last" --out s
 expect_in sig.log 'resuming at step' "resumed after SIGTERM"
 
 # Temporaries: those of a dead process's saves of run files go, any other stays.
@@ -83,8 +92,7 @@ RANDOM=20
 kills=0 during_save=0
 "$tapegrad" train "${tiny[@]}" --steps 100000000 --checkpoint-every 1 --keep 2 --out k > k.log 2>&1 &
 pid=$!
-for _ in $(seq 1 400); do [ -n "$(newest k)" ] && break; sleep 0.05; done
-[ -n "$(newest k)" ] || fail "SIGKILL: no first checkpoint after 20 s"
+wait_past k 0 || fail "SIGKILL: no first checkpoint after 20 s"
 for i in $(seq 1 24); do
   if [ $i -gt 1 ]; then
     last=$(newest k)
