@@ -44,8 +44,12 @@ void run_eval(const EvalConfig& c) {
     items = read_items(c.file, tsv);
     name = c.file;
   } else {
-    TaskData data = load_task(with_max_source_length(saved.task, c.max_source_length), saved.source_vocab,
-                              saved.target_vocab);
+    // Only the split's file is read: the vocabularies come with the model.
+    TaskOptions task = with_max_source_length(saved.task, c.max_source_length);
+    if (c.split != "train") task.train_file.clear();
+    if (c.split != "dev") task.dev_file.clear();
+    if (c.split != "test") task.test_file.clear();
+    TaskData data = load_task(task, saved.source_vocab, saved.target_vocab);
     items = c.split == "dev" ? data.dev : c.split == "test" ? data.test : data.train;
   }
   if (c.limit && items.size() > c.limit) items.resize(c.limit);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
@@ -12,20 +13,33 @@
 
 namespace tg::cli {
 
+namespace {
+
+// Paths are saved with a model (its task), so they are kept absolute: resumed or
+// evaluated from another folder, the model still finds its files.
+const CLI::Validator kAbsolutePath(
+    [](std::string& path) {
+      if (!path.empty()) path = std::filesystem::absolute(path).lexically_normal().string();
+      return std::string();
+    },
+    "PATH");
+
+}  // namespace
+
 void add_task_options(CLI::App& c, TaskOptions& o, bool with_train_files) {
   c.add_option("--task", o.task, "g2p (CMUdict) or tsv (your own parallel files)")
       ->check(CLI::IsMember({"g2p", "tsv"}))
       ->capture_default_str()
       ->group("Data");
-  c.add_option("--dictionary", o.dictionary, "g2p: the CMUdict file")->capture_default_str()->group("Data");
+  c.add_option("--dictionary", o.dictionary, "g2p: the CMUdict file")->transform(kAbsolutePath)->capture_default_str()->group("Data");
   if (with_train_files) {
-    c.add_option("--train", o.train_file, "tsv: training pairs (source TAB target per line)")->group("Data");
+    c.add_option("--train", o.train_file, "tsv: training pairs (source TAB target per line)")->transform(kAbsolutePath)->group("Data");
     c.add_flag("--reverse-target", o.reverse_target,
                "write targets right to left (a model to rescore a left-to-right one's n-best: eval --rescore)")
         ->group("Data");
   }
-  c.add_option("--dev", o.dev_file, "tsv: development pairs")->group("Data");
-  c.add_option("--test", o.test_file, "tsv: test pairs")->group("Data");
+  c.add_option("--dev", o.dev_file, "tsv: development pairs")->transform(kAbsolutePath)->group("Data");
+  c.add_option("--test", o.test_file, "tsv: test pairs")->transform(kAbsolutePath)->group("Data");
   c.add_option("--source-tokens", o.source_tokens, "tsv: chars or words")
       ->check(CLI::IsMember({"chars", "words"}))
       ->capture_default_str()

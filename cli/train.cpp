@@ -6,7 +6,7 @@
 // Files in --out: checkpoint-<step>.safetensors (the last --keep training
 // checkpoints: model, optimizer, schedule, generators, position in the data),
 // best.safetensors (the model with the best dev score), metrics.jsonl,
-// loss.png and attention.png.
+// loss.png, attention.png and run.json (whose run the folder is: run_folder.hpp).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -34,6 +35,8 @@
 #include "optim_config.hpp"
 #include "plot/plot.hpp"
 #include "progress.hpp"
+#include "run_folder.hpp"
+#include "run_options.hpp"
 #include "saved_model.hpp"
 #include "task.hpp"
 #include "models/data_parallel.hpp"
@@ -68,7 +71,17 @@ struct TrainConfig {
   bool plots = true;
   int threads = 1;
   std::size_t workers = 2;
+  bool overwrite = false;
+  nlohmann::json options = nlohmann::json::object();  // as given (run_options.hpp), saved in checkpoints
 };
+
+// Options a resumed run may be given anew: how long to run and what to write, not what it computes.
+const std::set<std::string> kMayChangeOnResume = {"--steps", "--epochs", "--time-budget", "--checkpoint-every",
+                                                  "--keep", "--beam", "--words", "--no-plots", "--threads",
+                                                  "--out", "--resume", "--overwrite"};
+
+// A loss that is not finite this many steps in a row stops the run: it diverged.
+constexpr std::size_t kDivergedAfter = 5;
 
 nlohmann::json config_to_json(const TrainConfig& c) {
   return {{"model", nlohmann::json::parse(options_to_json(make_options(c.model, 1, 1)))},
@@ -94,11 +107,17 @@ struct Position {
   double best = std::numeric_limits<double>::infinity();  // best dev score (lower is better)
   std::size_t best_step = 0;
   nlohmann::json history = nlohmann::json::object();  // curves for the plots
+  double loss_sum = 0;          // finite losses since the last logged mean
+  std::size_t loss_count = 0;
+  double running_loss = 0;      // exponential moving average, for the progress line
+  std::size_t bad_losses = 0;   // non-finite losses in a row
 };
 
 nlohmann::json position_to_json(const Position& p) {
-  return {{"step", p.step},         {"epoch", p.epoch}, {"index", p.index},           {"total_steps", p.total_steps},
-          {"elapsed", p.elapsed},   {"best", p.best},   {"best_step", p.best_step}, {"history", p.history}};
+  return {{"step", p.step},           {"epoch", p.epoch},           {"index", p.index},
+          {"total_steps", p.total_steps}, {"elapsed", p.elapsed},   {"best", p.best},
+          {"best_step", p.best_step}, {"history", p.history},       {"loss_sum", p.loss_sum},
+          {"loss_count", p.loss_count}, {"running_loss", p.running_loss}, {"bad_losses", p.bad_losses}};
 }
 
 Position position_from_json(const nlohmann::json& j) {
@@ -111,24 +130,19 @@ Position position_from_json(const nlohmann::json& j) {
   p.best = j.at("best").is_null() ? std::numeric_limits<double>::infinity() : j.at("best").get<double>();
   j.at("best_step").get_to(p.best_step);
   p.history = j.at("history");
+  // Absent from checkpoints saved before they were kept.
+  p.loss_sum = j.value("loss_sum", 0.0);
+  p.loss_count = j.value("loss_count", std::size_t{0});
+  p.running_loss = j.value("running_loss", 0.0);
+  p.bad_losses = j.value("bad_losses", std::size_t{0});
   return p;
 }
 
-// "checkpoint-" + 7 digits + ".safetensors": the files save_training_checkpoint_now writes.
-bool is_checkpoint_name(const std::string& name) {
-  const std::string head = "checkpoint-", tail = ".safetensors";
-  if (name.size() != head.size() + 7 + tail.size()) return false;
-  if (name.compare(0, head.size(), head) != 0 || name.compare(head.size() + 7, tail.size(), tail) != 0) return false;
-  for (std::size_t i = head.size(); i < head.size() + 7; ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-  }
-  return true;
-}
-
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) {
-  g_interrupted = 1;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+// SIGINT (Ctrl-C) or SIGTERM (kill, schedulers): the run saves a checkpoint and exits with 128 + the signal.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+  std::signal(signal, SIG_DFL);  // a second one stops at once
 }
 
 // The metrics log: one JSON object per line, appended (a resumed run continues it).
@@ -159,9 +173,11 @@ class Trainer {
   void replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen);
   double measure_seconds_per_step();
   double forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const Batch& batch);
+  void set_horizon(std::size_t total_steps);
   bool train_step(const Batch& batch);
+  bool parameters_finite() const;
   void evaluate_dev();
-  void save_training_checkpoint_now();
+  bool save_training_checkpoint_now();
   void finish();
   void draw_plots();
   Metadata metadata() const;
@@ -184,37 +200,40 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   std::vector<Item> dev_sample_;
   Position pos_;
-  double loss_sum_ = 0;
-  std::size_t loss_count_ = 0;
-  double running_loss_ = 0;
+  RunClaim claim_;
+  std::string last_checkpoint_;  // the newest checkpoint with finite parameters, for the divergence error
 };
 
 void Trainer::setup() {
-  fs::create_directories(c_.out);
   std::optional<Vocab> source_vocab, target_vocab;
-  Metadata resumed_metadata;
+  std::optional<ResumePoint> resume;
+  nlohmann::json saved_config;
   if (!c_.resume.empty()) {
-    // The run's configuration comes from the checkpoint; the budget and --out may change.
-    resumed_metadata = read_checkpoint_metadata(c_.resume);
+    // The run's options came from the checkpoint (add_train_command); the model and the task come
+    // from its metadata, the position and the states from the checkpoint itself.
+    const Metadata metadata = read_checkpoint_metadata(c_.resume);
     SavedModel saved = load_saved_model(c_.resume);  // checks configuration and vocabularies
-    auto it = resumed_metadata.find(kTrainingKey);
-    if (it == resumed_metadata.end()) {
+    auto it = metadata.find(kTrainingKey);
+    if (it == metadata.end()) {
       throw Error(fmt::format("{}: not a training checkpoint (no '{}'); best.safetensors holds only the model",
                               c_.resume, kTrainingKey));
     }
     try {
       nlohmann::json training = nlohmann::json::parse(it->second);
-      nlohmann::json config = training.at("config");
+      saved_config = training.at("config");
       c_.task = saved.task;
-      c_.optim = optim_from_json(config.at("optim"));
-      config.at("batch_size").get_to(c_.batch_size);
-      config.at("epochs").get_to(c_.epochs);
-      config.at("steps").get_to(c_.steps);
-      config.at("eval_every").get_to(c_.eval_every);
-      config.at("dev_sample").get_to(c_.dev_sample);
-      config.at("seed").get_to(c_.seed);
-      config.at("metric").get_to(c_.metric);
-      config.at("workers").get_to(c_.workers);
+      c_.optim = optim_from_json(saved_config.at("optim"));
+      saved_config.at("batch_size").get_to(c_.batch_size);
+      saved_config.at("eval_every").get_to(c_.eval_every);
+      saved_config.at("dev_sample").get_to(c_.dev_sample);
+      saved_config.at("seed").get_to(c_.seed);
+      saved_config.at("metric").get_to(c_.metric);
+      saved_config.at("workers").get_to(c_.workers);
+      if (!training.contains("options")) {
+        // Saved before the options were: how long to run comes from the checkpoint too.
+        saved_config.at("epochs").get_to(c_.epochs);
+        saved_config.at("steps").get_to(c_.steps);
+      }
       pos_ = position_from_json(training.at("position"));
     } catch (const nlohmann::json::exception& e) {
       throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
@@ -222,6 +241,7 @@ void Trainer::setup() {
     source_vocab = saved.source_vocab;
     target_vocab = saved.target_vocab;
     options_ = saved.options;
+    resume = ResumePoint{.checkpoint = c_.resume, .stamp = stamp_of(metadata), .step = pos_.step};
   }
   data_ = load_task(c_.task, source_vocab, target_vocab);
   if (c_.resume.empty()) {
@@ -268,10 +288,23 @@ void Trainer::setup() {
     }
     default_generator().set_state(generator);
     model_->sampling_generator().set_state(sampling_generator);
+    last_checkpoint_ = c_.resume;
+    // --steps or --epochs given anew: the schedule goes on toward the new end.
+    if (saved_config.value("steps", c_.steps) != c_.steps || saved_config.value("epochs", c_.epochs) != c_.epochs) {
+      std::size_t limit = c_.steps;
+      if (c_.epochs) limit = limit ? std::min(limit, c_.epochs * batcher_->batches_per_epoch()) : c_.epochs * batcher_->batches_per_epoch();
+      if (limit) set_horizon(std::max(limit, pos_.step));
+    }
   } else {
     plan_horizon();
     schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
     plateau_ = make_plateau(c_.optim, *optimizer_);
+  }
+  // Only now, with everything read and built, may the folder change.
+  claim_ = claim_run_folder(c_.out, resume, c_.overwrite);
+  if (claim_.best_removed) {
+    pos_.best = std::numeric_limits<double>::infinity();
+    pos_.best_step = 0;
   }
   log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
 }
@@ -378,15 +411,20 @@ void Trainer::replan_horizon(std::size_t since_step, double since_elapsed, bool 
   progress_->print(fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
                                "{} minutes (planned: {})",
                                1000 * sps, pos_.step - since_step, fit, c_.time_budget, pos_.total_steps));
-  pos_.total_steps = fit;
-  progress_->set_total_steps(fit);
+  set_horizon(fit);
+}
+
+// The schedule goes on toward a new end from the step it is at.
+void Trainer::set_horizon(std::size_t total_steps) {
+  pos_.total_steps = total_steps;
+  if (progress_) progress_->set_total_steps(total_steps);
   if (!schedule_) return;
   // The new schedule starts from the old one's state (its step and base lrs);
   // building it set the optimizer's lrs to its step 0, so they are put back.
   const std::map<std::string, Tensor> state = schedule_->state_dict();
   std::vector<double> lrs;
   for (std::size_t g = 0; g < optimizer_->group_count(); ++g) lrs.push_back(optimizer_->group_lr(g));
-  schedule_ = make_schedule(c_.optim, *optimizer_, fit);
+  schedule_ = make_schedule(c_.optim, *optimizer_, total_steps);
   schedule_->load_state_dict(state);
   for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_->set_group_lr(g, lrs[g]);
 }
@@ -406,9 +444,18 @@ bool Trainer::train_step(const Batch& b) {
   if (schedule_) schedule_->step();
   ++pos_.step;
   if (std::isfinite(value)) {
-    loss_sum_ += value;
-    ++loss_count_;
-    running_loss_ = loss_count_ == 1 && running_loss_ == 0 ? value : 0.95 * running_loss_ + 0.05 * value;
+    pos_.bad_losses = 0;
+    pos_.loss_sum += value;
+    ++pos_.loss_count;
+    pos_.running_loss =
+        pos_.loss_count == 1 && pos_.running_loss == 0 ? value : 0.95 * pos_.running_loss + 0.05 * value;
+  } else if (++pos_.bad_losses == kDivergedAfter) {
+    throw Error(fmt::format("step {}: the training loss has been {} for {} steps in a row: the run diverged (try a "
+                            "lower --lr than {}{}); {}",
+                            pos_.step, value, kDivergedAfter, c_.optim.lr,
+                            c_.optim.clip_norm > 0 ? "" : " or a --clip-norm",
+                            last_checkpoint_.empty() ? std::string("no checkpoint was saved")
+                                                     : "the last checkpoint: " + last_checkpoint_));
   }
   return stepped;
 }
@@ -433,7 +480,18 @@ double Trainer::dev_loss() {
   return sum / double(tokens);
 }
 
-Metadata Trainer::metadata() const { return model_metadata(options_, data_.source_vocab, data_.target_vocab, c_.task); }
+Metadata Trainer::metadata() const {
+  Metadata meta = model_metadata(options_, data_.source_vocab, data_.target_vocab, c_.task);
+  meta[kRunKey] = stamp_to_json({.run = claim_.run, .lineage = claim_.lineage, .step = pos_.step});
+  return meta;
+}
+
+bool Trainer::parameters_finite() const {
+  for (const Var& p : model_->parameters()) {
+    if (!all_finite(p.value())) return false;
+  }
+  return true;
+}
 
 void Trainer::evaluate_dev() {
   if (dev_sample_.empty()) return;
@@ -442,7 +500,8 @@ void Trainer::evaluate_dev() {
   Scores s = evaluate(*model_, dev_sample_, data_.source_vocab, data_.target_vocab,
                       {.beam = 1, .reversed_target = c_.task.reverse_target}, metric());
   const double score = metric() == "wer" ? s.wer : -s.bleu;
-  const bool best = score < pos_.best;
+  // A model that diverged is never the best, whatever its score (BLEU 0 of a NaN model is finite).
+  const bool best = std::isfinite(loss) && std::isfinite(score) && score < pos_.best && parameters_finite();
   if (best) {
     pos_.best = score;
     pos_.best_step = pos_.step;
@@ -452,7 +511,7 @@ void Trainer::evaluate_dev() {
   const std::string line = metric() == "wer" ? fmt::format("dev ({} words, greedy): WER {:.2f}% PER {:.2f}%", s.items, s.wer, s.per)
                                              : fmt::format("dev ({} sentences, greedy): BLEU {:.2f}", s.items, s.bleu);
   progress_->print(fmt::format("step {} epoch {}: loss {:.4f} dev loss {:.4f}  {}{}", pos_.step, pos_.epoch + 1,
-                               running_loss_, loss, line, best ? "  (best)" : ""));
+                               pos_.running_loss, loss, line, best ? "  (best)" : ""));
   nlohmann::json record = {{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"dev_loss", loss},
                            {"elapsed", pos_.elapsed}};
   if (metric() == "wer") {
@@ -469,25 +528,26 @@ void Trainer::evaluate_dev() {
   pos_.elapsed += std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-void Trainer::save_training_checkpoint_now() {
+bool Trainer::save_training_checkpoint_now() {
+  if (!parameters_finite()) {
+    progress_->print(fmt::format("step {}: parameters not finite; no checkpoint saved", pos_.step));
+    return false;
+  }
   NamedStates states{{"optimizer", optimizer_->state_dict()}};
   if (schedule_) states["schedule"] = schedule_->state_dict();
   if (plateau_) states["plateau"] = plateau_->state_dict();
   Metadata meta = metadata();
   nlohmann::json training = {{"config", config_to_json(c_)},
                              {"position", position_to_json(pos_)},
+                             {"options", c_.options},
                              {"generator", default_generator().state()},
                              {"sampling_generator", model_->sampling_generator().state()}};
   meta[kTrainingKey] = training.dump();
-  const fs::path path = fs::path(c_.out) / fmt::format("checkpoint-{:07}.safetensors", pos_.step);
+  const fs::path path = fs::path(c_.out) / checkpoint_name(pos_.step);
   save_training_checkpoint(path, *model_, states, meta);
-  // Keep the newest --keep training checkpoints (names sort by step).
-  std::vector<fs::path> existing;
-  for (const fs::directory_entry& e : fs::directory_iterator(c_.out)) {
-    if (is_checkpoint_name(e.path().filename().string())) existing.push_back(e.path());
-  }
-  std::sort(existing.begin(), existing.end());
-  for (std::size_t i = 0; i + c_.keep < existing.size(); ++i) fs::remove(existing[i]);
+  last_checkpoint_ = path.string();
+  prune_checkpoints(c_.out, claim_.run, c_.keep);
+  return true;
 }
 
 void Trainer::draw_plots() {
@@ -579,7 +639,8 @@ int Trainer::run() {
              c_.resume.empty() ? "" : fmt::format(", resuming at step {} from {}", pos_.step, c_.resume));
   std::fflush(stdout);
   progress_ = std::make_unique<Progress>(pos_.total_steps);
-  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   const double budget = budget_seconds();
   // Shares of the budget at which the horizon is planned again; a resumed run
   // keeps the plan it saved.
@@ -600,7 +661,7 @@ int Trainer::run() {
       progress_->print(fmt::format("time budget of {} minutes reached at step {}", c_.time_budget, pos_.step));
       break;
     }
-    if (g_interrupted) {
+    if (g_stop_signal) {
       interrupted = true;
       break;
     }
@@ -615,35 +676,46 @@ int Trainer::run() {
       ++pos_.epoch;
     }
     pos_.elapsed += std::chrono::duration<double>(clock_type::now() - start).count();
-    progress_->update(pos_.epoch + (pos_.index > 0), pos_.step, running_loss_, tokens,
+    progress_->update(pos_.epoch + (pos_.index > 0), pos_.step, pos_.running_loss, tokens,
                       budget >= 0 ? budget - pos_.elapsed : -1);
-    if (pos_.step % 50 == 0 && loss_count_ > 0) {
-      const double mean = loss_sum_ / double(loss_count_);
+    if (pos_.step % 50 == 0 && pos_.loss_count > 0) {
+      const double mean = pos_.loss_sum / double(pos_.loss_count);
       log_->write({{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"loss", mean},
                    {"lr", optimizer_->lr()}, {"tokens_per_second", progress_->tokens_per_second()},
                    {"elapsed", pos_.elapsed}});
       pos_.history["train_step"].push_back(pos_.step);
       pos_.history["train_loss"].push_back(mean);
-      loss_sum_ = 0;
-      loss_count_ = 0;
+      pos_.loss_sum = 0;
+      pos_.loss_count = 0;
     }
     if (pos_.step % c_.eval_every == 0 || pos_.step == pos_.total_steps) evaluate_dev();
     if (c_.checkpoint_every && pos_.step % c_.checkpoint_every == 0) save_training_checkpoint_now();
   }
   std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (pos_.step % c_.eval_every != 0 && pos_.step != pos_.total_steps && !interrupted) evaluate_dev();
-  save_training_checkpoint_now();
-  const fs::path last = fs::path(c_.out) / fmt::format("checkpoint-{:07}.safetensors", pos_.step);
+  const bool saved = save_training_checkpoint_now();
+  const std::string last = saved ? last_checkpoint_ : std::string("none (parameters not finite)");
   if (interrupted) {
     progress_->finish();
-    fmt::print("interrupted at step {}: checkpoint written to {}; continue with --resume {}\n", pos_.step,
-               last.string(), last.string());
-    return 130;
+    const int signal = g_stop_signal;
+    fmt::print("interrupted by {} at step {}: checkpoint written to {}; continue with --resume {}\n",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT", pos_.step, last, last);
+    return 128 + signal;
   }
-  progress_->print(fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed),
-                               last.string()));
+  progress_->print(fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed), last));
   finish();
   return 0;
+}
+
+// The options saved in a training checkpoint (null when it predates them); Trainer::setup
+// names what else is wrong with the file.
+nlohmann::json saved_run_options(const std::string& path) {
+  const Metadata metadata = read_checkpoint_metadata(path);
+  auto it = metadata.find(kTrainingKey);
+  if (it == metadata.end()) return nullptr;
+  const nlohmann::json training = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  return training.is_object() && training.contains("options") ? training.at("options") : nlohmann::json();
 }
 
 }  // namespace
@@ -687,6 +759,9 @@ void add_train_command(CLI::App& app) {
   c->add_option("--out", config->out, "folder for checkpoints, the metrics log and the plots")->capture_default_str()->group(g);
   c->add_option("--resume", config->resume, "continue from this training checkpoint (its configuration is used)")
       ->group(g);
+  c->add_flag("--overwrite", config->overwrite,
+              "replace another run's files in --out (or, resuming, the checkpoints after the one resumed)")
+      ->group(g);
   c->add_option("--seed", config->seed, "seed of the initialisation, the data order and dropout")
       ->check(whole_in(0, std::numeric_limits<std::uint64_t>::max()))
       ->capture_default_str()
@@ -708,7 +783,12 @@ void add_train_command(CLI::App& app) {
       ->check(whole_in(1, 256))
       ->capture_default_str()
       ->group(g);
-  c->callback([config]() {
+  c->callback([config, c]() {
+    if (!config->resume.empty()) {
+      const nlohmann::json saved = saved_run_options(config->resume);
+      if (!saved.is_null()) apply_saved_options(*c, saved, kMayChangeOnResume, config->resume);
+    }
+    config->options = given_options(*c, {"--resume", "--out", "--overwrite"});
     // What would otherwise fail only after training, or after reading the data.
     for (const std::string& w : config->words) {
       if (!is_valid_utf8(w) || tokenize(w, Tokenization::whitespace).empty()) {

@@ -1,11 +1,8 @@
 #include "safetensors.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -20,6 +17,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+
+#include "atomic_file.hpp"
 
 namespace tg {
 
@@ -568,54 +567,7 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<SafetensorsTen
 
 void save_safetensors(const std::filesystem::path& path, const std::vector<SafetensorsTensor>& tensors,
                       const Metadata& metadata) {
-  static std::atomic<unsigned> counter{0};
-  const std::string target = path.string();
-  std::filesystem::path folder = path.parent_path();
-  if (folder.empty()) folder = ".";
-  std::string temp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-    temp = fmt::format("{}.{}.{}.tmp", target, ::getpid(), counter++);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0) throw FileError(fmt::format("cannot write '{}': {}", target, errno_text(errno)));
-  auto fail = [&](const std::string& what, int error) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw FileError(fmt::format("cannot write '{}': {}{}", target, what, error != 0 ? ": " + errno_text(error) : ""));
-  };
-  try {
-    write_safetensors(tensors, metadata, [&](const void* data, std::size_t n) {
-      const auto* p = static_cast<const char*>(data);
-      for (std::size_t done = 0; done < n;) {
-        ssize_t wrote = ::write(fd, p + done, n - done);
-        if (wrote < 0 && errno == EINTR) continue;
-        if (wrote < 0) fail("write failed", errno);
-        done += static_cast<std::size_t>(wrote);
-      }
-    });
-  } catch (const FileError&) {
-    throw;
-  } catch (...) {
-    // A refused tensor (undefined, a duplicate name): nothing stays behind.
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  // On disk before the rename, so a crash leaves the old file or the new one.
-  if (::fsync(fd) != 0) fail("fsync failed", errno);
-  int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) fail("close failed", errno);
-  if (::rename(temp.c_str(), target.c_str()) != 0) fail("rename failed", errno);
-  // The rename itself is durable once the folder's entry is synced.
-  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) throw FileError(fmt::format("cannot sync the folder of '{}': {}", target, errno_text(errno)));
-  int synced = ::fsync(dir);
-  int error = errno;
-  ::close(dir);
-  if (synced != 0) throw FileError(fmt::format("cannot sync the folder of '{}': {}", target, errno_text(error)));
+  write_atomically(path, [&](const ByteSink& sink) { write_safetensors(tensors, metadata, sink); });
 }
 
 }  // namespace tg

@@ -25,16 +25,13 @@
 #include <vector>
 
 #include "../autodiff/error.hpp"
+#include "atomic_file.hpp"
 #include "../autodiff/tensor.hpp"
 
 namespace tg {
 
 /// A malformed safetensors file; the message names the file and the rule broken.
 struct FormatError : Error {
-  using Error::Error;
-};
-/// The file system refused (cannot open, read, write, sync or rename); names the file.
-struct FileError : Error {
   using Error::Error;
 };
 

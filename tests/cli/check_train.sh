@@ -2,7 +2,12 @@
 # `tapegrad train`, `eval`, `predict` and `graph` end to end on a tiny TSV task
 # (reversing strings of letters), and what must never happen to a user's data:
 #   - a run stopped after step 6 and resumed ends bitwise equal to an uninterrupted one;
+#   - the losses it logs after the resume are those of the uninterrupted run;
+#   - a resumed run keeps every option it was given (those that shape it cannot change);
 #   - Ctrl-C writes a checkpoint and exits with status 130, and the run resumes from it;
+#   - a diverging run (NaN losses) stops with an error and never saves a NaN model;
+#   - data paths are saved absolute: resume and eval work from another folder, and
+#     eval --split dev needs no training file;
 #   - a failed save (file too large for the disk's limit) leaves the existing checkpoint intact;
 #   - bad input (missing file, malformed line, empty corpus, a file that is not a tapegrad
 #     model, a model where a training checkpoint is needed) is one clear line naming it.
@@ -41,6 +46,55 @@ head -c 8 a/loss.png | od -An -c | grep -q 'P   N   G' || fail "loss.png is not 
 "$tapegrad" train --resume a/checkpoint-0000006.safetensors --out b > b.log 2>&1 || { fail "resume exit $?"; cat b.log; }
 expect_in b.log 'resuming at step 6' "resume note"
 "$compare" a/checkpoint-0000012.safetensors b/checkpoint-0000012.safetensors > cmp.log 2>&1 || { fail "resumed run differs"; cat cmp.log; }
+
+# The running mean of the loss is part of the position: the losses logged after a resume (every
+# 50 steps) are those of the uninterrupted run, and so is every dev record.
+"$tapegrad" train "${small[@]}" --steps 110 --checkpoint-every 70 --no-plots --out m > m.log 2>&1 || { fail "m: exit $?"; cat m.log; }
+"$tapegrad" train --resume m/checkpoint-0000070.safetensors --out m2 > m2.log 2>&1 || { fail "m2: exit $?"; cat m2.log; }
+after70() { grep '"step"' "$1" | sed -E 's/"(elapsed|tokens_per_second)":[^,}]*,?//g' | awk -F'"step":' '{ split($2, n, /[,}]/); if (n[1] > 70) print }'; }
+after70 m/metrics.jsonl > m.after
+after70 m2/metrics.jsonl > m2.after
+grep -q '"loss"' m.after || fail "no training loss logged after step 70"
+cmp -s m.after m2.after || { fail "metrics.jsonl after the resume differs from the uninterrupted run's:"; diff m.after m2.after; }
+
+# Every option is saved: a resumed run checkpoints as often, keeps as many, draws no plots and
+# decodes with the beam it was given; --steps may change, an option that shapes the run may not.
+"$tapegrad" train --task tsv --train train.tsv --dev dev.tsv --embedding 12 --hidden 10 --batch-size 16 \
+  --steps 6 --checkpoint-every 3 --keep 2 --beam 2 --no-plots --out o > o.log 2>&1 || { fail "o: exit $?"; cat o.log; }
+"$tapegrad" train --resume o/checkpoint-0000006.safetensors --steps 12 --out o > o2.log 2>&1 || { fail "o resumed: exit $?"; cat o2.log; }
+[ "$(ls o | tr '\n' ' ')" = "best.safetensors checkpoint-0000009.safetensors checkpoint-0000012.safetensors metrics.jsonl run.json " ] ||
+  { fail "resumed with its options: checkpoints 9 and 12, no plots expected:"; ls o; }
+expect_in o2.log '^dev: .*\(beam 2\)$' "resumed run's beam"
+"$tapegrad" train --resume o/checkpoint-0000012.safetensors --lr 0.5 --out o > o3.log 2>&1
+status=$?
+[ $status -eq 2 ] || { fail "resume with another --lr: exit $status, expected 2"; cat o3.log; }
+expect_in o3.log '--lr: given 0.5, but o/checkpoint-0000012\.safetensors was trained with --lr' "another --lr refused"
+
+# Divergence: non-finite losses stop the run with an error naming the step, and no model
+# with non-finite parameters becomes best.safetensors or a checkpoint.
+"$tapegrad" train "${small[@]}" --lr 1e308 --clip-norm 0 --steps 40 --checkpoint-every 2 --out nan > nan.log 2> nan.err
+status=$?
+[ $status -eq 1 ] || { fail "diverging run: exit $status, expected 1"; cat nan.log nan.err; }
+expect_in nan.err '^tapegrad train: step [0-9]+: the training loss has been (nan|inf|-nan) for 5 steps in a row: the run diverged' "divergence error"
+[ ! -e nan/best.safetensors ] || fail "a diverged model was saved as best.safetensors"
+for f in nan/checkpoint-*.safetensors; do
+  [ -e "$f" ] || continue
+  "$tapegrad" inspect "$f" > /dev/null 2>&1 || fail "$f does not load"
+  "$tapegrad" predict "$f" abc | grep -qi nan && fail "$f holds non-finite parameters"
+done
+
+# Relative data paths are saved absolute: from another folder, resume and eval find them, and
+# eval --split dev needs only the dev file.
+mkdir -p rel/data
+cp train.tsv rel/data/rtrain.tsv
+cp dev.tsv rel/data/rdev.tsv
+( cd rel && "$tapegrad" train --task tsv --train data/rtrain.tsv --dev data/rdev.tsv --embedding 8 --hidden 8 \
+    --steps 2 --no-plots --out run ) > rel.log 2>&1 || { fail "rel: exit $?"; cat rel.log; }
+"$tapegrad" train --resume rel/run/checkpoint-0000002.safetensors --steps 3 --out rel2 > rel2.log 2>&1 ||
+  { fail "resume from another folder: exit $?"; cat rel2.log; }
+rm rel/data/rtrain.tsv
+"$tapegrad" eval rel/run/best.safetensors --split dev --beam 1 > rel_eval.log 2>&1 || { fail "eval --split dev without the training file: exit $?"; cat rel_eval.log; }
+expect_in rel_eval.log '^dev: BLEU' "eval --split dev from another folder"
 
 # eval, predict and graph on the best model.
 "$tapegrad" eval a/best.safetensors --split test --metric wer > eval.log 2>&1 || fail "eval exit $?"
@@ -96,7 +150,7 @@ kill -INT $pid
 wait $pid
 status=$?
 [ $status -eq 130 ] || fail "Ctrl-C: exit $status, expected 130"
-expect_in c.log 'interrupted at step [0-9]+: checkpoint written to c/checkpoint-[0-9]{7}\.safetensors' "Ctrl-C note"
+expect_in c.log 'interrupted by SIGINT at step [0-9]+: checkpoint written to c/checkpoint-[0-9]{7}\.safetensors' "Ctrl-C note"
 ckpt=$(ls c/checkpoint-*.safetensors | tail -n 1)
 [ -s "$ckpt" ] || fail "Ctrl-C left no checkpoint"
 
@@ -104,13 +158,13 @@ ckpt=$(ls c/checkpoint-*.safetensors | tail -n 1)
 # leaves the checkpoint already there untouched, with no temporary file beside it.
 cp a/checkpoint-0000012.safetensors before.safetensors
 cp a/best.safetensors best_before.safetensors
-( trap '' XFSZ; ulimit -f 40; exec "$tapegrad" train --resume a/checkpoint-0000006.safetensors --out a ) > full.log 2>&1
+( trap '' XFSZ; ulimit -f 40; exec "$tapegrad" train --resume a/checkpoint-0000012.safetensors --steps 18 --out a ) > full.log 2>&1
 status=$?
 [ $status -eq 1 ] || { fail "failed save: exit $status, expected 1"; cat full.log; }
-expect_in full.log "a/(best|checkpoint-0000012)\\.safetensors" "failed save names the file"
+expect_in full.log "a/(best|checkpoint-0000018)\\.safetensors" "failed save names the file"
 cmp -s before.safetensors a/checkpoint-0000012.safetensors || fail "failed save changed the existing checkpoint"
 cmp -s best_before.safetensors a/best.safetensors || fail "failed save changed the best model"
-[ -z "$(ls a | grep -v -E '^(best|checkpoint-[0-9]{7})\.safetensors$|^metrics\.jsonl$|\.png$')" ] || { fail "files left behind:"; ls a; }
+[ -z "$(ls a | grep -v -E '^(best|checkpoint-[0-9]{7})\.safetensors$|^metrics\.jsonl$|^run\.json$|\.png$')" ] || { fail "files left behind:"; ls a; }
 
 # Bad input: one line on stderr naming what is wrong, status 1.
 expect_error() {  # expect_error PATTERN ARGS...
