@@ -13,11 +13,7 @@
 #include "metrics/rouge.hpp"
 
 namespace tg::cli {
-namespace {
-
-/// What one decode may take: half of this machine's memory, or of the address space that
-/// `ulimit -v` leaves, whichever is smaller.
-double decode_memory_budget() {
+double memory_budget_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
   double bytes = pages > 0 && page_size > 0 ? double(pages) * double(page_size) : 8e9;
   rlimit limit{};
@@ -26,8 +22,6 @@ double decode_memory_budget() {
   }
   return bytes / 2;
 }
-
-}  // namespace
 
 std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
@@ -61,7 +55,7 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
   std::vector<Prediction> out(sources.size());
   const std::size_t batch_size = std::max<std::size_t>(1, choice.batch_size);
   const std::size_t beam = choice.beam <= 1 && ensemble.size() == 1 ? 1 : std::max<std::size_t>(1, choice.beam);
-  const double budget = decode_memory_budget();
+  const double budget = memory_budget_bytes();
   try {
     for (std::size_t begin = 0; begin < order.size();) {
       // Longest first: the batch's first source sets its length, and its memory.

@@ -13,6 +13,10 @@
 
 namespace tg::cli {
 
+/// What one decode, or one model with its training state, may take: half of this
+/// machine's memory, or of the address space that `ulimit -v` leaves, whichever is smaller.
+double memory_budget_bytes();
+
 struct DecodeChoice {
   std::size_t beam = 1;           ///< 1: greedy
   double length_penalty = 0.6;    ///< GNMT's alpha for beam search

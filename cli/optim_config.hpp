@@ -1,6 +1,7 @@
 #pragma once
 // The optimizer and the learning-rate schedule as the command line chooses
 // them (tapegrad train), built over a model's parameters.
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -27,8 +28,9 @@ struct OptimChoice {
   double clip_norm = 5;            ///< global L2 clipping of the gradients (0: none)
 };
 
-/// The largest --lr and --min-lr: far above any rate that trains.
-inline constexpr double max_lr = 100;
+/// The largest --lr and --min-lr: any finite rate. One too large to train makes the
+/// loss non-finite, and the run stops with an error (docs/cli.md, "What is kept").
+inline constexpr double max_lr = std::numeric_limits<double>::max();
 
 /// Adds --optimizer, --lr, --weight-decay, --momentum, --schedule, --warmup, --min-lr,
 /// --step-size, --gamma, --patience and --clip-norm to `command`.

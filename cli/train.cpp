@@ -246,6 +246,16 @@ void Trainer::setup() {
   data_ = load_task(c_.task, source_vocab, target_vocab);
   if (c_.resume.empty()) {
     options_ = make_options(c_.model, data_.source_vocab.size(), data_.target_vocab.size());
+    // Refused before it is built: float32 values, their gradients, the optimizer's two
+    // states (Adam's) and the second worker's gradients take five times the parameters.
+    const double parameters = parameter_count_of(options_), bytes = 5 * 4 * parameters;
+    if (bytes > memory_budget_bytes()) {
+      throw Error(fmt::format(
+          "the model of --embedding {}, --hidden {} and {} + {} layers has {:.3g} parameters: training it takes "
+          "about {:.1f} GB, over the {:.1f} GB allowed (half of the memory, or of ulimit -v)",
+          c_.model.embedding, c_.model.hidden, c_.model.encoder_layers, c_.model.decoder_layers, parameters, bytes / 1e9,
+          memory_budget_bytes() / 1e9));
+    }
   }
   manual_seed(c_.seed);
   Generator init(c_.seed);

@@ -9,6 +9,7 @@
 #   - a decode whose estimated memory is too large is refused before it starts;
 #   - a checkpoint whose configuration is impossible or does not fit its tensors (encoder_layers
 #     = 100000000, a negative or overflowing size, another cell) is refused before the model is built;
+#   - a model too large to train is refused before it is built;
 #   - an allocation that fails anyway names the command line.
 # The time and memory limits also keep a binary without these checks from taking the machine.
 # usage: check_limits.sh TAPEGRAD EDIT_CHECKPOINT [sanitized]
@@ -70,7 +71,7 @@ expect_in ev.err '^tapegrad: warning: long\.tsv:17: the source is 1000000 tokens
 
 # A model that takes sources of any length: decoding a 100,000-character word with beam 5 would
 # keep 2 x 100,010 steps of attention over 100,000 positions per beam (hundreds of GB).
-limited train "${small[@]}" --train train.tsv --max-source-length 10000000 --out big > big.log 2>&1 || { fail "train big: exit $?"; cat big.log; }
+limited train "${small[@]}" --train train.tsv --max-source-length 1000000 --out big > big.log 2>&1 || { fail "train big: exit $?"; cat big.log; }
 expect_error 'decoding source 1 of 1 \(.a a a .*, 100000 tokens\) with beam 5 and outputs of up to 200010 tokens would take about [0-9.]+ GB, over the [0-9.]+ GB allowed' \
   predict big/checkpoint-0000002.safetensors "$(long_word 100000)"
 limited predict big/checkpoint-0000002.safetensors "$(long_word 300)" > long_ok.log 2>&1 || { fail "predict of 300 characters within memory: exit $?"; cat long_ok.log; }
@@ -103,12 +104,16 @@ expect_error "bad\\.safetensors: the model configuration is not valid: .*dropout
 edited tapegrad.task max_source_length 1e30
 expect_error "bad\\.safetensors: the metadata's 'tapegrad\\.task''s 'max_source_length' is 1e\\+30, not a non-negative integer" predict bad.safetensors abc
 
+# A model too large to train is refused before it is built, with its size and the options that make it.
+expect_error "the model of --embedding 10000, --hidden 10000 and 100 \\+ 1 layers has [0-9.e+]+ parameters: training it takes about [0-9.]+ GB, over the" \
+  train --task tsv --train train.tsv --embedding 10000 --hidden 10000 --encoder-layers 100 --steps 1 --no-plots --out too_big
+
 # The backstop: an allocation that fails anyway (a 1,000,000-token source let through by a raised
 # limit, trained on) names the command line, not a bare std::bad_alloc. Sanitizers abort instead.
 if [ -z "$sanitized" ]; then
   { printf '%s\tb a\n' "$(long_word 1000000)"; cat train.tsv; } > huge.tsv
-  expect_error '^tapegrad train: out of memory \(std::bad_alloc\) running .train .*--train huge\.tsv --max-source-length 2000000' \
-    train --task tsv --train huge.tsv --max-source-length 2000000 --embedding 8 --hidden 8 --steps 1 --no-plots --out oom
+  expect_error '^tapegrad train: out of memory \(std::bad_alloc\) running .train .*--train huge\.tsv --max-source-length 1000000' \
+    train --task tsv --train huge.tsv --max-source-length 1000000 --embedding 8 --hidden 8 --steps 1 --no-plots --out oom
 fi
 
 if [ $failures -ne 0 ]; then

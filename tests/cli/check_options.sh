@@ -42,6 +42,8 @@ train --weight-decay 0: no decay
 train --momentum 0: no momentum
 train --warmup 0: no warmup
 train --min-lr 0: cosine down to 0
+train --lr 18446744073709551616: any finite rate (one that diverges stops the run: check_train.sh)
+train --min-lr 18446744073709551616: any finite rate
 train --patience 0: decay at every evaluation without improvement
 train --clip-norm 0: no clipping
 train --epochs 0: no limit
