@@ -56,7 +56,7 @@ void Var::backward(const Tensor& seed, bool retain_graph) const {
 }
 
 Var Var::detach() const {
-  Var out(node_->value, false);
+  Var out(value(), false);
   return out;
 }
 

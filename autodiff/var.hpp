@@ -55,36 +55,33 @@ class Var {
   static Var parameter(Tensor value, std::string name);
 
   bool defined() const { return node_ != nullptr; }
-  const Tensor& value() const {
-    if (node_ == nullptr) throw_undefined();
-    return node_->value;
-  }
+  const Tensor& value() const { return checked().value; }
   /// The value, to change in place or replace (optimizer updates, loading a
   /// checkpoint, gradcheck's nudges). Bumps version(): a backward through ops
   /// recorded before the change throws instead of computing a wrong gradient,
   /// so change values between steps (after backward), not between forward and
   /// backward.
   Tensor& mutable_value() {
-    if (node_ == nullptr) throw_undefined();
-    ++node_->version;
-    return node_->value;
+    Node& node = checked();
+    ++node.version;
+    return node.value;
   }
   /// How many times the value was handed out for writing (mutable_value()).
-  std::uint32_t version() const { return node_->version; }
-  const Tensor& grad() const { return node_->grad; }
-  Tensor& grad() { return node_->grad; }
-  bool requires_grad() const { return node_->requires_grad; }
+  std::uint32_t version() const { return checked().version; }
+  const Tensor& grad() const { return checked().grad; }
+  Tensor& grad() { return checked().grad; }
+  bool requires_grad() const { return checked().requires_grad; }
   /// Only leaves may change it; values made by ops follow their inputs.
   void set_requires_grad(bool requires_grad);
-  const std::string& name() const { return node_->name; }
-  void set_name(std::string name) { node_->name = std::move(name); }
+  const std::string& name() const { return checked().name; }
+  void set_name(std::string name) { checked().name = std::move(name); }
 
   const Shape& shape() const { return value().shape(); }
   DType dtype() const { return value().dtype(); }
   std::size_t dim() const { return value().dim(); }
   std::size_t size() const { return value().size(); }
   double item() const { return value().item(); }
-  bool is_leaf() const { return node_->tape == nullptr; }
+  bool is_leaf() const { return checked().tape == nullptr; }
 
   /// Reverse pass from this scalar value (seed 1).
   void backward(bool retain_graph = false) const;
@@ -93,7 +90,7 @@ class Var {
   /// backward through it throws.
   void backward(const Tensor& seed, bool retain_graph = false) const;
   /// Forgets the accumulated gradient (the next backward starts from zero).
-  void zero_grad() { node_->grad.reset(); }
+  void zero_grad() { checked().grad.reset(); }
   /// A new leaf with a copy of this value, cut off from the graph.
   Var detach() const;
 
@@ -101,6 +98,11 @@ class Var {
   const std::shared_ptr<Node>& node_ptr() const { return node_; }
 
  private:
+  /// The node; an undefined Var throws an Error instead of dereferencing null.
+  Node& checked() const {
+    if (node_ == nullptr) throw_undefined();
+    return *node_;
+  }
   [[noreturn]] static void throw_undefined();
 
   std::shared_ptr<Node> node_;

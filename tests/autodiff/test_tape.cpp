@@ -401,3 +401,20 @@ TEST_CASE("values may change after backward: optimizer steps, and a new forward 
   w.mutable_value().fill(1);
   CHECK_FALSE(backward_error([&] { loss.backward(); }).empty());
 }
+
+TEST_CASE("an undefined Var is an Error wherever it is used, never a null dereference") {
+  Var undefined;
+  const std::string message = "an undefined Var (default-constructed, never assigned) was used as a value";
+  CHECK_THROWS_WITH_AS(undefined.value(), message.c_str(), Error);
+  CHECK_THROWS_WITH_AS(undefined.mutable_value(), message.c_str(), Error);
+  CHECK_THROWS_AS(undefined.shape(), Error);
+  CHECK_THROWS_AS(undefined.grad(), Error);
+  CHECK_THROWS_AS(undefined.requires_grad(), Error);
+  CHECK_THROWS_AS(undefined.name(), Error);
+  CHECK_THROWS_AS(undefined.is_leaf(), Error);
+  CHECK_THROWS_AS(undefined.zero_grad(), Error);
+  CHECK_THROWS_AS(undefined.version(), Error);
+  CHECK_THROWS_AS(undefined.detach(), Error);
+  CHECK_THROWS_AS(undefined.set_requires_grad(true), Error);
+  CHECK_THROWS_AS(undefined.backward(), BackwardError);
+}
