@@ -13,7 +13,7 @@ Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>(std::m
 }
 
 void Var::throw_undefined() {
-  throw Error("an undefined Var (default-constructed, never assigned) was used as a value");
+  throw Error("an undefined Var (default-constructed, never assigned) was used");
 }
 
 Var Var::parameter(Tensor value, std::string name) {

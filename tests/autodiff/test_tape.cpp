@@ -404,7 +404,7 @@ TEST_CASE("values may change after backward: optimizer steps, and a new forward 
 
 TEST_CASE("an undefined Var is an Error wherever it is used, never a null dereference") {
   Var undefined;
-  const std::string message = "an undefined Var (default-constructed, never assigned) was used as a value";
+  const std::string message = "an undefined Var (default-constructed, never assigned) was used";
   CHECK_THROWS_WITH_AS(undefined.value(), message.c_str(), Error);
   CHECK_THROWS_WITH_AS(undefined.mutable_value(), message.c_str(), Error);
   CHECK_THROWS_AS(undefined.shape(), Error);
