@@ -12,14 +12,7 @@
 # usage: check_crash.sh TAPEGRAD
 set -uo pipefail
 tapegrad=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_in() {  # expect_in FILE PATTERN WHAT
-  grep -Eq -- "$2" "$1" || { fail "$3: no match for '$2' in:"; cat "$1"; }
-}
+source "$(dirname "$0")/common.sh"
 
 awk 'BEGIN { srand(11); for (i = 0; i < 140;) { n = 2 + int(rand() * 4); s = ""; r = "";
   for (j = 0; j < n; j++) { c = substr("abcd", 1 + int(rand() * 4), 1); s = s c; r = c (r == "" ? "" : " ") r }
@@ -166,8 +159,4 @@ timeout 120 "$tapegrad" train --resume p/checkpoint-0000002.safetensors --steps 
 metrics_in_order p/metrics.jsonl || fail "resume --overwrite: metrics.jsonl repeats steps"
 sha256sum --quiet -c other.sums || fail "the other run's files changed"
 
-if [ $failures -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish

@@ -15,15 +15,8 @@
 # usage: check_limits.sh TAPEGRAD EDIT_CHECKPOINT [sanitized]
 set -uo pipefail
 tapegrad=$1 edit=$2 sanitized=${3:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+source "$(dirname "$0")/common.sh"
 export OPENBLAS_NUM_THREADS=1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_in() {  # expect_in FILE PATTERN WHAT
-  grep -Eq -- "$2" "$1" || { fail "$3: no match for '$2' in:"; head -c 2000 "$1"; }
-}
 limited() {  # limited ARGS...: tapegrad under the time and memory limits
   ( [ -n "$sanitized" ] || ulimit -v 2000000; exec timeout 120 "$tapegrad" "$@" )
 }
@@ -116,8 +109,4 @@ if [ -z "$sanitized" ]; then
     train --task tsv --train huge.tsv --max-source-length 1000000 --embedding 8 --hidden 8 --steps 1 --no-plots --out oom
 fi
 
-if [ $failures -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish

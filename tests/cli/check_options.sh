@@ -12,11 +12,7 @@
 # usage: check_options.sh TAPEGRAD
 set -uo pipefail
 tapegrad=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/common.sh"
 
 # run EXPECTED_STATUS PATTERN WHAT -- COMMAND...: the status, and PATTERN in stderr.
 run() {
@@ -135,5 +131,4 @@ done
 mkdir folder.safetensors
 run 1 "'folder.safetensors': it is a folder" "inspect a folder" -- "$tapegrad" inspect folder.safetensors
 
-[ "$failures" -eq 0 ] && echo "all option checks passed ($tried option values)"
-exit $((failures > 0))
+finish "$tried option values"

@@ -14,14 +14,7 @@
 # usage: check_train.sh TAPEGRAD COMPARE_CHECKPOINTS SOURCE_DIR
 set -uo pipefail
 tapegrad=$1 compare=$2 source_dir=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_in() {  # expect_in FILE PATTERN WHAT
-  grep -Eq -- "$2" "$1" || { fail "$3: no match for '$2' in:"; cat "$1"; }
-}
+source "$(dirname "$0")/common.sh"
 
 # 300 training, 40 dev and 40 test strings of 2-6 letters (all different) and their reversals.
 awk 'BEGIN { srand(7); for (i = 0; i < 380;) { n = 2 + int(rand() * 5); s = ""; r = "";
@@ -191,8 +184,4 @@ expect_error 'r/best\.safetensors writes targets right to left but l/best\.safet
   eval l/best.safetensors --ensemble r/best.safetensors
 expect_error 'not-a-file' predict not-a-file abc
 
-if [ $failures -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish
