@@ -52,7 +52,7 @@ TEST_CASE("tapegrad -> torch: zoo checkpoints (LSTM, GRU, multi-head attention, 
   Generator gen(30);
   auto mha = make_attention({.kind = AttentionKind::multi_head, .query_size = 6, .key_size = 6, .num_heads = 2}, gen);
   // Non-zero biases, so that loading them matters.
-  for (const NamedVar& p : mha->named_parameters()) {
+  for (NamedVar& p : mha->named_parameters()) {
     if (p.name.find("bias") != std::string::npos) p.var.mutable_value() = Tensor::uniform(p.var.shape(), -0.5, 0.5, 31);
   }
   const Tensor query = Tensor::normal({2, 6}, 0, 1, 32), keys = Tensor::normal({2, 4, 6}, 0, 1, 33);
