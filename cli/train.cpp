@@ -302,7 +302,10 @@ void Trainer::setup() {
     // --steps or --epochs given anew: the schedule goes on toward the new end.
     if (saved_config.value("steps", c_.steps) != c_.steps || saved_config.value("epochs", c_.epochs) != c_.epochs) {
       std::size_t limit = c_.steps;
-      if (c_.epochs) limit = limit ? std::min(limit, c_.epochs * batcher_->batches_per_epoch()) : c_.epochs * batcher_->batches_per_epoch();
+      if (c_.epochs) {
+        const std::size_t epochs = epoch_steps(c_.epochs, batcher_->batches_per_epoch());
+        limit = limit ? std::min(limit, epochs) : epochs;
+      }
       if (limit) set_horizon(std::max(limit, pos_.step));
     }
   } else {
