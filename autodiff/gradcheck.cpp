@@ -1,4 +1,4 @@
-#include "gradcheck.hpp"
+#include "tapegrad/autodiff/gradcheck.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "mode.hpp"
-#include "tape.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 
 namespace tg {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,7 +1,4 @@
-#include "graphviz.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "tapegrad/autodiff/graphviz.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -19,11 +16,10 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <graphviz/cgraph.h>
-#include <graphviz/gvc.h>
 
-#include "error.hpp"
-#include "scope.hpp"
+#include "tapegrad/base/error.hpp"
+#include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/base/utf8.hpp"
 
 namespace tg {
 namespace {
@@ -196,19 +192,8 @@ void append_escaped(std::string& out, std::string_view text) {
       ++i;
       continue;
     }
-    // A well-formed UTF-8 sequence: right length, continuation bytes, no
-    // overlong forms, no surrogates, nothing past U+10FFFF.
-    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
-    bool ok = len > 0 && c <= 0xf4 && c != 0xc0 && c != 0xc1 && i + len <= text.size();
-    std::uint32_t code = ok ? c & (0x7f >> len) : 0;
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      auto cc = static_cast<unsigned char>(text[i + k]);
-      ok = (cc & 0xc0) == 0x80;
-      code = (code << 6) | (cc & 0x3f);
-    }
-    ok = ok && !(len == 3 && code < 0x800) && !(len == 4 && (code < 0x10000 || code > 0x10ffff)) &&
-         !(code >= 0xd800 && code <= 0xdfff);
-    if (ok) {
+    const std::size_t len = utf8_char_length(text, i);
+    if (len > 0) {
       out.append(text.substr(i, len));
       i += len;
     } else {
@@ -355,145 +340,6 @@ std::string to_dot(const Tape& tape, const DotOptions& options) {
   }
   out += "}\n";
   return out;
-}
-
-namespace {
-
-// ---------------------------------------------------------------------------
-// Rendering with Graphviz's C library, in process.
-
-// Graphviz keeps global state (its error function, its parser): one caller at a time.
-std::mutex graphviz_mutex;
-std::string* graphviz_messages = nullptr;  // set while graphviz_mutex is held
-
-int collect_message(char* text) {
-  if (graphviz_messages != nullptr) graphviz_messages->append(text);
-  return 0;
-}
-
-// While alive, Graphviz's errors and warnings are collected here instead of
-// going to stderr.
-class CaptureMessages {
- public:
-  explicit CaptureMessages(std::string& messages) : previous_(agseterrf(collect_message)) {
-    graphviz_messages = &messages;
-  }
-  ~CaptureMessages() {
-    agseterrf(previous_);
-    graphviz_messages = nullptr;
-  }
-  CaptureMessages(const CaptureMessages&) = delete;
-  CaptureMessages& operator=(const CaptureMessages&) = delete;
-
- private:
-  agusererrf previous_;
-};
-
-// " (Graphviz: Error: ...)", or nothing if Graphviz said nothing.
-std::string graphviz_said(std::string messages) {
-  while (!messages.empty() && std::isspace(static_cast<unsigned char>(messages.back()))) messages.pop_back();
-  return messages.empty() ? std::string() : " (Graphviz: " + messages + ")";
-}
-
-// One Graphviz context for the whole process, never freed. Graphviz 2.42's
-// pango plugin caches a pointer to the last font name, which lives in the
-// context: freeing a context and making a new one leaves it dangling (a
-// use-after-free that AddressSanitizer sees on the second render).
-GVC_t* shared_context() {
-  static GVC_t* context = gvContext();
-  return context;
-}
-
-std::string render_dot(const std::string& dot, const char* format) {
-  std::lock_guard lock(graphviz_mutex);
-  std::string messages;
-  CaptureMessages capture(messages);
-  GVC_t* gvc = shared_context();
-  if (gvc == nullptr) throw Error(fmt::format("render_graph({}): cannot create a Graphviz context", format));
-  std::unique_ptr<Agraph_t, int (*)(Agraph_t*)> graph(agmemread(dot.c_str()), agclose);
-  if (!graph) {
-    throw Error(fmt::format("render_graph({}): Graphviz cannot parse the DOT text{}", format, graphviz_said(messages)));
-  }
-  if (gvLayout(gvc, graph.get(), "dot") != 0) {
-    // Graphviz finds its plugins through a config file that `dot -c` writes (Debian's libgvc6 does at install).
-    bool no_plugin = messages.find("not recognized") != std::string::npos;
-    throw Error(fmt::format("render_graph({}): Graphviz's 'dot' layout failed{}{}", format, graphviz_said(messages),
-                            no_plugin ? "; its plugin config is probably missing: run `dot -c` as root" : ""));
-  }
-  auto free_layout = [&](Agraph_t* g) { gvFreeLayout(gvc, g); };
-  std::unique_ptr<Agraph_t, decltype(free_layout)> layout(graph.get(), free_layout);
-  char* data = nullptr;
-  unsigned int length = 0;
-  if (gvRenderData(gvc, graph.get(), format, &data, &length) != 0 || data == nullptr) {
-    if (data != nullptr) gvFreeRenderData(data);
-    throw Error(fmt::format("render_graph({}): Graphviz cannot render {}{}", format, format, graphviz_said(messages)));
-  }
-  std::string bytes(data, length);
-  gvFreeRenderData(data);
-  return bytes;
-}
-
-std::string errno_text(int error) { return std::strerror(error); }
-
-// Writes `bytes` to a new file beside `path`, then renames it over `path`.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  static std::atomic<unsigned> counter{0};
-  std::string temp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-    temp = fmt::format("{}.{}.{}.tmp", path, ::getpid(), counter++);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0) throw Error(fmt::format("write_graph: cannot write '{}': {}", path, errno_text(errno)));
-  auto fail = [&](const char* what) {
-    int error = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw Error(fmt::format("write_graph: cannot write '{}': {} failed: {}", path, what, errno_text(error)));
-  };
-  for (std::size_t done = 0; done < bytes.size();) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write");
-    done += static_cast<std::size_t>(n);
-  }
-  // On disk before the rename, so a crash leaves the old file or the new one.
-  if (::fsync(fd) != 0) fail("fsync");
-  int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) fail("close");
-  if (::rename(temp.c_str(), path.c_str()) != 0) fail("rename");
-}
-
-}  // namespace
-
-std::string render_graph(const Tape& tape, GraphFormat format, const DotOptions& options) {
-  std::string dot = to_dot(tape, options);
-  switch (format) {
-    case GraphFormat::dot:
-      return dot;
-    case GraphFormat::svg:
-      return render_dot(dot, "svg");
-    case GraphFormat::png:
-      return render_dot(dot, "png");
-  }
-  throw Error("render_graph: unknown GraphFormat");
-}
-
-void write_graph(const Tape& tape, const std::string& path, const DotOptions& options) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  GraphFormat format = GraphFormat::dot;
-  if (ext == ".svg") {
-    format = GraphFormat::svg;
-  } else if (ext == ".png") {
-    format = GraphFormat::png;
-  } else if (ext != ".dot" && ext != ".gv") {
-    throw Error(fmt::format(
-        "write_graph: cannot tell the format of '{}' from its extension; use .dot, .gv, .svg or .png", path));
-  }
-  write_atomically(path, render_graph(tape, format, options));
 }
 
 }  // namespace tg

@@ -1,6 +1,6 @@
-#include "mode.hpp"
+#include "tapegrad/autodiff/mode.hpp"
 
-#include "state.hpp"
+#include "tapegrad/autodiff/state.hpp"
 
 namespace tg {
 

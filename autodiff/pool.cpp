@@ -1,4 +1,4 @@
-#include "pool.hpp"
+#include "tapegrad/autodiff/pool.hpp"
 
 #include <cstring>
 

@@ -1,12 +1,12 @@
-#include "scope.hpp"
+#include "tapegrad/autodiff/scope.hpp"
 
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "state.hpp"
-#include "tape.hpp"
+#include "tapegrad/autodiff/state.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 
 namespace tg {
 namespace {

@@ -1,4 +1,4 @@
-#include "tape.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 #include <xtensor/xreducer.hpp>
 
-#include "mode.hpp"
-#include "scope.hpp"
-#include "state.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/autodiff/state.hpp"
 
 namespace tg {
 

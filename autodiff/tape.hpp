@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "tensor.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
 
 #include <cmath>
 #include <cstddef>

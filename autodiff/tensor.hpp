@@ -16,8 +16,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "error.hpp"
-#include "pool.hpp"
+#include "tapegrad/base/error.hpp"
+#include "tapegrad/autodiff/pool.hpp"
 
 namespace tg {
 

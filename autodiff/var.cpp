@@ -1,9 +1,9 @@
-#include "var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 #include <fmt/format.h>
 
-#include "scope.hpp"
-#include "tape.hpp"
+#include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 
 namespace tg {
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "tensor.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
 
 namespace tg {
 

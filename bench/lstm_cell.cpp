@@ -4,13 +4,13 @@
 // sigmoid, tanh, mul, add), alternating in one run. Results: docs/performance.md.
 #include <cstdio>
 
-#include "autodiff/tape.hpp"
-#include "ops/activation.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linalg.hpp"
-#include "ops/reduce.hpp"
-#include "ops/rnn.hpp"
-#include "ops/shape.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/ops/activation.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/rnn.hpp"
+#include "tapegrad/ops/shape.hpp"
 #include "timing.hpp"
 
 using namespace tg;

@@ -1,6 +1,6 @@
 #pragma once
 // Switches of tapegrad's kernel choices read from the environment, for A/B runs of one binary:
-//   TG_SMALL_GEMM=never         every product through OpenBLAS (no libxsmm; ops/blas.hpp)
+//   TG_SMALL_GEMM=never         every product through OpenBLAS (no libxsmm; kernels/blas.hpp)
 //   TG_BATCH_WEIGHT_GRADS=never each weight gradient done by its op at once (ops/weight_grads.hpp)
 #include <cstdlib>
 #include <string>

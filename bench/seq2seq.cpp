@@ -1,4 +1,4 @@
-// The reference seq2seq training step of ../shared/bench/SPEC.md (docs/performance.md), in
+// The reference seq2seq training step of bench/SPEC.md (docs/performance.md), in
 // tapegrad (Seq2SeqOptions::reference) and in LibTorch (the same model written with torch::nn),
 // alternating runs in one process after warm-up. Prints per size:
 //   seq2seq small threads=1 tapegrad 12.3 ms libtorch 32.0 ms ratio 2.60
@@ -39,6 +39,7 @@
 #include <xtensor/xview.hpp>
 
 #include "tapegrad.hpp"
+#include "tapegrad/cli/fast_blas.hpp"
 #include "policies.hpp"
 #include "timing.hpp"
 

@@ -1,4 +1,4 @@
-// tapegrad's reference training step (../shared/bench/SPEC.md) split into its parts, without
+// tapegrad's reference training step (bench/SPEC.md) split into its parts, without
 // LibTorch: zero_grad, forward, backward, Adam's step and the tape's reset, each the mean over
 // the timed steps, and the step's minimum. For comparing two builds of tapegrad on a noisy
 // machine, run their binaries alternately several times and compare the minima
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tapegrad.hpp"
+#include "tapegrad/cli/fast_blas.hpp"
 #include "policies.hpp"
 #include "timing.hpp"
 

@@ -1,4 +1,4 @@
-#include "bounds.hpp"
+#include "tapegrad/cli/bounds.hpp"
 
 #include <cmath>
 #include <cstdlib>

@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "bounds.hpp"
-#include "commands.hpp"
-#include "evaluate.hpp"
-#include "saved_model.hpp"
+#include "tapegrad/cli/bounds.hpp"
+#include "tapegrad/cli/commands.hpp"
+#include "tapegrad/cli/evaluate.hpp"
+#include "tapegrad/cli/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

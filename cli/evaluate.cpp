@@ -1,4 +1,4 @@
-#include "evaluate.hpp"
+#include "tapegrad/cli/evaluate.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -8,9 +8,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "autodiff/tape.hpp"
-#include "metrics/bleu.hpp"
-#include "metrics/rouge.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/metrics/bleu.hpp"
+#include "tapegrad/metrics/rouge.hpp"
 
 namespace tg::cli {
 double memory_budget_bytes() {

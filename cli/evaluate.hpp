@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "data/vocab.hpp"
-#include "metrics/edit_distance.hpp"
-#include "models/decode.hpp"
-#include "task.hpp"
+#include "tapegrad/data/vocab.hpp"
+#include "tapegrad/metrics/edit_distance.hpp"
+#include "tapegrad/models/decode.hpp"
+#include "tapegrad/cli/task.hpp"
 
 namespace tg::cli {
 

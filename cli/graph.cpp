@@ -5,12 +5,12 @@
 
 #include <fmt/format.h>
 
-#include "autodiff/graphviz.hpp"
-#include "autodiff/tape.hpp"
-#include "bounds.hpp"
-#include "commands.hpp"
-#include "data/batch.hpp"
-#include "saved_model.hpp"
+#include "tapegrad/graphviz/render.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/cli/bounds.hpp"
+#include "tapegrad/cli/commands.hpp"
+#include "tapegrad/data/batch.hpp"
+#include "tapegrad/cli/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

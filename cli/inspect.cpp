@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "commands.hpp"
-#include "io/safetensors.hpp"
+#include "tapegrad/cli/commands.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 namespace tg::cli {
 namespace {

@@ -8,8 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "commands.hpp"
-#include "ops/blas.hpp"
+#include "tapegrad/cli/commands.hpp"
+#include "tapegrad/cli/fast_blas.hpp"
+#include "tapegrad/kernels/blas.hpp"
 
 namespace {
 
@@ -21,7 +22,7 @@ std::string one_line(std::string text) {
   return text;
 }
 
-// OpenBLAS chose generic kernels for a CPU it does not know (ops/blas.hpp):
+// OpenBLAS chose generic kernels for a CPU it does not know (kernels/blas.hpp):
 // start again with OPENBLAS_CORETYPE set, which it reads only when it loads.
 void use_fast_blas(char** argv) {
   const std::string core = tg::restart_with_better_blas(argv);

@@ -1,9 +1,9 @@
-#include "model_config.hpp"
+#include "tapegrad/cli/model_config.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bounds.hpp"
+#include "tapegrad/cli/bounds.hpp"
 
 namespace tg::cli {
 

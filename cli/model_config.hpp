@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "models/seq2seq.hpp"
+#include "tapegrad/models/seq2seq.hpp"
 
 namespace tg::cli {
 

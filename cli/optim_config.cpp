@@ -1,18 +1,18 @@
-#include "optim_config.hpp"
+#include "tapegrad/cli/optim_config.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "bounds.hpp"
+#include "tapegrad/cli/bounds.hpp"
 
-#include "optim/adadelta.hpp"
-#include "optim/adagrad.hpp"
-#include "optim/adam.hpp"
-#include "optim/adamw.hpp"
-#include "optim/param_groups.hpp"
-#include "optim/rmsprop.hpp"
-#include "optim/sgd.hpp"
+#include "tapegrad/optim/adadelta.hpp"
+#include "tapegrad/optim/adagrad.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/adamw.hpp"
+#include "tapegrad/optim/param_groups.hpp"
+#include "tapegrad/optim/rmsprop.hpp"
+#include "tapegrad/optim/sgd.hpp"
 
 namespace tg::cli {
 

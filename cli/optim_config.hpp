@@ -8,9 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "models/module.hpp"
-#include "optim/optimizer.hpp"
-#include "optim/schedule.hpp"
+#include "tapegrad/models/module.hpp"
+#include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/optim/schedule.hpp"
 
 namespace tg::cli {
 

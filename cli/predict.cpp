@@ -8,12 +8,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "bounds.hpp"
-#include "commands.hpp"
-#include "data/text_file.hpp"
-#include "data/utf8.hpp"
-#include "evaluate.hpp"
-#include "saved_model.hpp"
+#include "tapegrad/cli/bounds.hpp"
+#include "tapegrad/cli/commands.hpp"
+#include "tapegrad/data/text_file.hpp"
+#include "tapegrad/data/utf8.hpp"
+#include "tapegrad/cli/evaluate.hpp"
+#include "tapegrad/cli/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

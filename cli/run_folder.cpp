@@ -1,4 +1,4 @@
-#include "run_folder.hpp"
+#include "tapegrad/cli/run_folder.hpp"
 
 #include <signal.h>
 
@@ -12,8 +12,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_file.hpp"
-#include "io/training_checkpoint.hpp"
+#include "tapegrad/base/file.hpp"
+#include "tapegrad/io/training_checkpoint.hpp"
 
 namespace tg::cli {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 namespace tg::cli {
 
@@ -62,7 +62,7 @@ RunClaim claim_run_folder(const std::filesystem::path& out, const std::optional<
 /// Removes all but the newest `keep` checkpoints in `out` that `run` wrote; no other file.
 void prune_checkpoints(const std::filesystem::path& out, const std::string& run, std::size_t keep);
 
-/// Removes the temporaries of run files in `out` (io/atomic_file.hpp) whose writer is no
+/// Removes the temporaries of run files in `out` (base/file.hpp) whose writer is no
 /// longer alive; returns how many.
 std::size_t remove_dead_temporaries(const std::filesystem::path& out);
 

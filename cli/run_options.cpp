@@ -1,4 +1,4 @@
-#include "run_options.hpp"
+#include "tapegrad/cli/run_options.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

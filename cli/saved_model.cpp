@@ -1,4 +1,4 @@
-#include "saved_model.hpp"
+#include "tapegrad/cli/saved_model.hpp"
 
 #include <map>
 
@@ -6,8 +6,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "io/training_checkpoint.hpp"
-#include "model_config.hpp"
+#include "tapegrad/io/training_checkpoint.hpp"
+#include "tapegrad/cli/model_config.hpp"
 
 namespace tg::cli {
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "data/vocab.hpp"
-#include "io/safetensors.hpp"
-#include "models/seq2seq.hpp"
-#include "evaluate.hpp"
-#include "task.hpp"
+#include "tapegrad/data/vocab.hpp"
+#include "tapegrad/io/safetensors.hpp"
+#include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/cli/evaluate.hpp"
+#include "tapegrad/cli/task.hpp"
 
 namespace tg::cli {
 

@@ -1,4 +1,4 @@
-#include "task.hpp"
+#include "tapegrad/cli/task.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "bounds.hpp"
-#include "data/cmudict.hpp"
-#include "data/tsv.hpp"
+#include "tapegrad/cli/bounds.hpp"
+#include "tapegrad/data/cmudict.hpp"
+#include "tapegrad/data/tsv.hpp"
 
 namespace tg::cli {
 

@@ -11,9 +11,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "data/batch.hpp"
-#include "data/vocab.hpp"
-#include "metrics/edit_distance.hpp"
+#include "tapegrad/data/batch.hpp"
+#include "tapegrad/data/vocab.hpp"
+#include "tapegrad/metrics/edit_distance.hpp"
 
 namespace tg::cli {
 

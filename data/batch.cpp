@@ -1,4 +1,4 @@
-#include "batch.hpp"
+#include "tapegrad/data/batch.hpp"
 
 #include <fmt/format.h>
 

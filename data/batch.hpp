@@ -26,8 +26,8 @@
 #include <span>
 #include <vector>
 
-#include "../autodiff/tensor.hpp"
-#include "error.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
+#include "tapegrad/data/error.hpp"
 
 namespace tg {
 

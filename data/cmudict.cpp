@@ -1,4 +1,4 @@
-#include "cmudict.hpp"
+#include "tapegrad/data/cmudict.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -8,8 +8,8 @@
 #include <limits>
 #include <unordered_map>
 
-#include "text_file.hpp"
-#include "utf8.hpp"
+#include "tapegrad/data/text_file.hpp"
+#include "tapegrad/data/utf8.hpp"
 
 namespace tg {
 

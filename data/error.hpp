@@ -1,12 +1,12 @@
 #pragma once
 /// Errors of the data readers (data/). A missing or unreadable file is a
-/// FileError (io/safetensors.hpp), naming the path.
+/// FileError (base/error.hpp), naming the path.
 
 #include <cstddef>
 #include <string>
 #include <utility>
 
-#include "../autodiff/error.hpp"
+#include "tapegrad/base/error.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "text_file.hpp"
+#include "tapegrad/data/text_file.hpp"
 
 #include <fmt/format.h>
 
@@ -7,16 +7,16 @@
 #include <fstream>
 #include <iterator>
 
-#include "../io/safetensors.hpp"
+#include "tapegrad/base/file.hpp"
 
 namespace tg {
 
 std::string read_text_file(const std::filesystem::path& path) {
   check_regular_file(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(), std::strerror(errno)));
+  if (!in) throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(), errno_text(errno)));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw FileError(fmt::format("cannot read '{}': {}", path.string(), std::strerror(errno)));
+  if (in.bad()) throw FileError(fmt::format("cannot read '{}': {}", path.string(), errno_text(errno)));
   return bytes;
 }
 

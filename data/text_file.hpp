@@ -11,7 +11,7 @@
 
 namespace tg {
 
-/// The bytes of a file. Throws FileError (io/safetensors.hpp) naming the path
+/// The bytes of a file. Throws FileError (base/error.hpp) naming the path
 /// when it is missing, is not a regular file (check_regular_file), or cannot be read.
 std::string read_text_file(const std::filesystem::path& path);
 

@@ -1,11 +1,11 @@
-#include "tsv.hpp"
+#include "tapegrad/data/tsv.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "text_file.hpp"
-#include "utf8.hpp"
+#include "tapegrad/data/text_file.hpp"
+#include "tapegrad/data/utf8.hpp"
 
 namespace tg {
 

@@ -26,8 +26,8 @@
 #include <string_view>
 #include <vector>
 
-#include "error.hpp"
-#include "text_file.hpp"
+#include "tapegrad/data/error.hpp"
+#include "tapegrad/data/text_file.hpp"
 
 namespace tg {
 

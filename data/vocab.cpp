@@ -1,4 +1,4 @@
-#include "vocab.hpp"
+#include "tapegrad/data/vocab.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "utf8.hpp"
+#include "tapegrad/data/utf8.hpp"
 
 namespace tg {
 

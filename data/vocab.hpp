@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "error.hpp"
+#include "tapegrad/data/error.hpp"
 
 namespace tg {
 

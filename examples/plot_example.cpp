@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "plot/plot.hpp"
+#include "tapegrad/plot/plot.hpp"
 
 namespace {
 

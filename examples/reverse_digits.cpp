@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <tapegrad.hpp>
+#include <tapegrad/graphviz/render.hpp>
 
 namespace {
 

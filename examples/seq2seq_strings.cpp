@@ -18,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 #include <tapegrad.hpp>
+#include <tapegrad/graphviz/render.hpp>
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "checkpoint.hpp"
+#include "tapegrad/io/checkpoint.hpp"
 
 #include <unordered_map>
 #include <vector>

@@ -11,8 +11,8 @@
 
 #include <filesystem>
 
-#include "../models/module.hpp"
-#include "safetensors.hpp"
+#include "tapegrad/models/module.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 #include <sys/stat.h>
 
@@ -18,7 +18,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "atomic_file.hpp"
+#include "tapegrad/base/file.hpp"
+#include "tapegrad/base/utf8.hpp"
 
 namespace tg {
 
@@ -77,45 +78,6 @@ using json = nlohmann::json;
 
 [[noreturn]] void malformed(const std::string& source, const std::string& what) {
   throw FormatError(fmt::format("safetensors file '{}': {}", source, what));
-}
-
-std::string errno_text(int error) { return std::strerror(error); }
-
-// Offset of the first byte that is not part of valid UTF-8 (no overlong forms,
-// no surrogates, nothing past U+10FFFF), or npos.
-std::size_t invalid_utf8_at(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      length = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      length = 3;
-      if (c == 0xe0) low = 0xa0;   // overlong
-      if (c == 0xed) high = 0x9f;  // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      length = 4;
-      if (c == 0xf0) low = 0x90;   // overlong
-      if (c == 0xf4) high = 0x8f;  // past U+10FFFF
-    } else {
-      return i;
-    }
-    if (n - i < length) return i;
-    if (p[i + 1] < low || p[i + 1] > high) return i;
-    for (std::size_t k = 2; k < length; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return i;
-    }
-    i += length;
-  }
-  return std::string_view::npos;
 }
 
 std::uint64_t read_u64_le(const std::uint8_t* p) {
@@ -314,8 +276,8 @@ Metadata check_metadata(const json& value, const std::string& source) {
 // Every rule of the header, against a data buffer of data_bytes.
 SafetensorsHeader parse_header(std::string_view text, std::uint64_t data_bytes, const std::string& source) {
   const std::uint64_t data_start = 8 + text.size();
-  std::size_t bad_byte = invalid_utf8_at(text);
-  if (bad_byte != std::string_view::npos) {
+  if (auto problem = find_invalid_utf8(text)) {
+    const std::size_t bad_byte = problem->offset;
     malformed(source, fmt::format("header is not UTF-8: invalid byte 0x{:02x} at header byte {} (file byte offset {})",
                                   static_cast<unsigned char>(text[bad_byte]), bad_byte, bad_byte + 8));
   }
@@ -407,24 +369,6 @@ std::vector<SafetensorsTensor> decode_tensors(const SafetensorsHeader& header, R
 
 }  // namespace
 
-void check_regular_file(const std::filesystem::path& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    throw FileError(fmt::format("cannot open '{}' for reading: {}", path.string(),
-                                ec && ec != std::errc::no_such_file_or_directory ? ec.message() : "no such file"));
-  }
-  if (fs::is_regular_file(status)) return;
-  const char* kind = fs::is_directory(status)        ? "a folder"
-                     : fs::is_fifo(status)           ? "a FIFO (named pipe)"
-                     : fs::is_character_file(status) ? "a character device"
-                     : fs::is_block_file(status)     ? "a block device"
-                     : fs::is_socket(status)         ? "a socket"
-                                                     : "something else";
-  throw FileError(fmt::format("cannot read '{}': it is {}, not a regular file", path.string(), kind));
-}
-
 namespace {
 
 struct FileCloser {
@@ -471,7 +415,7 @@ void write_safetensors(const std::vector<SafetensorsTensor>& tensors, const Meta
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
     for (const auto& [key, value] : metadata) {
-      if (invalid_utf8_at(key) != std::string_view::npos || invalid_utf8_at(value) != std::string_view::npos) {
+      if (!is_valid_utf8(key) || !is_valid_utf8(value)) {
         refuse(fmt::format("metadata key '{}' or its value is not UTF-8", key));
       }
     }
@@ -486,7 +430,7 @@ void write_safetensors(const std::vector<SafetensorsTensor>& tensors, const Meta
   std::vector<Span> spans;
   for (const SafetensorsTensor& t : tensors) {
     if (t.name == "__metadata__") refuse("a tensor cannot be named '__metadata__' (the header's metadata key)");
-    if (invalid_utf8_at(t.name) != std::string_view::npos) refuse(fmt::format("tensor name '{}' is not UTF-8", t.name));
+    if (!is_valid_utf8(t.name)) refuse(fmt::format("tensor name '{}' is not UTF-8", t.name));
     if (!names.insert(t.name).second) refuse(fmt::format("tensor '{}' is named twice", t.name));
     const char* dtype = nullptr;
     std::vector<std::size_t> shape;

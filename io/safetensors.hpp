@@ -24,21 +24,11 @@
 #include <variant>
 #include <vector>
 
-#include "../autodiff/error.hpp"
-#include "atomic_file.hpp"
-#include "../autodiff/tensor.hpp"
+#include "tapegrad/base/error.hpp"
+#include "tapegrad/base/file.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
 
 namespace tg {
-
-/// A malformed safetensors file; the message names the file and the rule broken.
-struct FormatError : Error {
-  using Error::Error;
-};
-
-/// Throws FileError naming `path` and what it is unless it is a regular file
-/// (missing, a folder, a FIFO, a device). Readers call it before opening: opening
-/// a FIFO for reading blocks until something writes to it.
-void check_regular_file(const std::filesystem::path& path);
 
 /// Element types tapegrad reads. F16 and BF16 are widened to float32 on read;
 /// the writer stores F32, F64 and I64.

@@ -1,4 +1,4 @@
-#include "training_checkpoint.hpp"
+#include "tapegrad/io/training_checkpoint.hpp"
 
 #include <set>
 

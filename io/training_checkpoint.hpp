@@ -19,7 +19,7 @@
 #include <map>
 #include <string>
 
-#include "checkpoint.hpp"
+#include "tapegrad/io/checkpoint.hpp"
 
 namespace tg {
 

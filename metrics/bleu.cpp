@@ -1,4 +1,4 @@
-#include "bleu.hpp"
+#include "tapegrad/metrics/bleu.hpp"
 
 #include <fmt/format.h>
 

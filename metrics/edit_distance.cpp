@@ -1,4 +1,4 @@
-#include "edit_distance.hpp"
+#include "tapegrad/metrics/edit_distance.hpp"
 
 #include <fmt/format.h>
 

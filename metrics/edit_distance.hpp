@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "error.hpp"
+#include "tapegrad/metrics/error.hpp"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 #pragma once
 /// The error of the metrics (metrics/).
 
-#include "../autodiff/error.hpp"
+#include "tapegrad/base/error.hpp"
 
 namespace tg {
 

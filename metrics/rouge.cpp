@@ -1,4 +1,4 @@
-#include "rouge.hpp"
+#include "tapegrad/metrics/rouge.hpp"
 
 #include <fmt/format.h>
 

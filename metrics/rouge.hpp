@@ -12,8 +12,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "edit_distance.hpp"
-#include "error.hpp"
+#include "tapegrad/metrics/edit_distance.hpp"
+#include "tapegrad/metrics/error.hpp"
 
 namespace tg {
 

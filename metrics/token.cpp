@@ -1,4 +1,4 @@
-#include "token.hpp"
+#include "tapegrad/metrics/token.hpp"
 
 #include <fmt/format.h>
 

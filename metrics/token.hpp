@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../autodiff/tensor.hpp"
-#include "error.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
+#include "tapegrad/metrics/error.hpp"
 
 namespace tg {
 

@@ -1,10 +1,10 @@
-#include "additive_attention.hpp"
+#include "tapegrad/models/additive_attention.hpp"
 
 #include <cmath>
 
-#include "../ops/attention.hpp"
-#include "../ops/linalg.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/attention.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {

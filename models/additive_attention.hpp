@@ -1,6 +1,6 @@
 #pragma once
 /// AdditiveAttention: Bahdanau's attention, the kind of the reference model
-/// (../shared/bench/SPEC.md):
+/// (bench/SPEC.md):
 ///   K_i = W_k k_i                      (prepare: one GEMM over all B*S keys)
 ///   e_i = v . tanh(K_i + W_q q + b_q)  (attend)
 ///   weights = softmax(e) over real positions; context = sum_i weights_i values_i
@@ -10,7 +10,7 @@
 /// (no bias: b_q already shifts every position alike). All start
 /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as torch.nn.Linear, v with fan_in A.
 
-#include "attention.hpp"
+#include "tapegrad/models/attention.hpp"
 
 namespace tg {
 

@@ -1,19 +1,19 @@
-#include "attention.hpp"
+#include "tapegrad/models/attention.hpp"
 
 #include <algorithm>
 #include <limits>
 
 #include <fmt/format.h>
 
-#include "../ops/index.hpp"
-#include "../ops/linalg.hpp"
-#include "../ops/shape.hpp"
-#include "../ops/softmax.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/softmax.hpp"
 
-#include "additive_attention.hpp"
-#include "dot_attention.hpp"
-#include "general_attention.hpp"
-#include "multi_head_attention.hpp"
+#include "tapegrad/models/additive_attention.hpp"
+#include "tapegrad/models/dot_attention.hpp"
+#include "tapegrad/models/general_attention.hpp"
+#include "tapegrad/models/multi_head_attention.hpp"
 
 namespace tg {
 namespace {

@@ -33,8 +33,8 @@
 #include <memory>
 #include <string>
 
-#include "linear.hpp"
-#include "module.hpp"
+#include "tapegrad/models/linear.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "data_parallel.hpp"
+#include "tapegrad/models/data_parallel.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "../ops/blas.hpp"
-#include "../ops/dropout.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/base/generator.hpp"
 
 namespace tg {
 
@@ -41,6 +41,10 @@ void set_float_settings([[maybe_unused]] unsigned settings) {
 }
 
 thread_local bool inside_run = false;
+// Clears inside_run when a run's work ends, thrown out of or not.
+struct LeaveRun {
+  ~LeaveRun() { inside_run = false; }
+};
 
 // Sets OpenBLAS to one thread for the scope and restores the previous count.
 class OneBlasThread {
@@ -88,9 +92,7 @@ void ShardRunner::add_worker_grads() {
 void ShardRunner::run(const std::function<void(std::size_t shard)>& job) {
   if (inside_run) throw Error("DataParallel::run: called from inside a run's work");
   inside_run = true;
-  struct Leave {
-    ~Leave() { inside_run = false; }
-  } leave;
+  LeaveRun leave;
   if (workers_.empty()) {
     job(0);
     return;
@@ -111,9 +113,7 @@ void ShardRunner::run(const std::function<void(std::size_t shard)>& job) {
         worker_grads_[i]->clear();
         UseLeafGradients own_gradients(*worker_grads_[i]);
         inside_run = true;
-        struct Leave {
-          ~Leave() { inside_run = false; }
-        } leave_worker;
+        LeaveRun leave_worker;
         job(i + 1);
       });
     }

@@ -34,10 +34,10 @@
 #include <memory>
 #include <vector>
 
-#include "../autodiff/tape.hpp"
-#include "../autodiff/var.hpp"
-#include "module.hpp"
-#include "worker.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/autodiff/var.hpp"
+#include "tapegrad/models/module.hpp"
+#include "tapegrad/base/worker.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "decode.hpp"
+#include "tapegrad/models/decode.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,11 +9,11 @@
 
 #include <fmt/format.h>
 
-#include "../autodiff/mode.hpp"
-#include "../ops/index.hpp"
-#include "../ops/packed_weights.hpp"
-#include "../ops/shape.hpp"
-#include "../ops/softmax.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/packed_weights.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/softmax.hpp"
 
 namespace tg {
 namespace {

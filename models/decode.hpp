@@ -17,7 +17,7 @@
 #include <span>
 #include <vector>
 
-#include "seq2seq.hpp"
+#include "tapegrad/models/seq2seq.hpp"
 
 namespace tg {
 

@@ -1,12 +1,12 @@
-#include "dot_attention.hpp"
+#include "tapegrad/models/dot_attention.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "../ops/elementwise.hpp"
-#include "../ops/linalg.hpp"
-#include "../ops/shape.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/shape.hpp"
 
 namespace tg {
 

@@ -7,7 +7,7 @@
 /// No parameters; needs query_size == key_size. prepare() only checks and
 /// keeps keys and values, so attend() costs two batched products per step.
 
-#include "attention.hpp"
+#include "tapegrad/models/attention.hpp"
 
 namespace tg {
 

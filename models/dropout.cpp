@@ -1,4 +1,4 @@
-#include "dropout.hpp"
+#include "tapegrad/models/dropout.hpp"
 
 #include <fmt/format.h>
 

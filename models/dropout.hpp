@@ -1,7 +1,8 @@
 #pragma once
 /// Dropout as a module: active in train(), the identity in eval().
 
-#include "module.hpp"
+#include "tapegrad/models/module.hpp"
+#include "tapegrad/ops/dropout.hpp"
 
 namespace tg {
 

@@ -1,9 +1,9 @@
-#include "embedding.hpp"
+#include "tapegrad/models/embedding.hpp"
 
 #include <fmt/format.h>
 
-#include "../ops/index.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 

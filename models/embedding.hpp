@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "module.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

@@ -1,10 +1,10 @@
-#include "general_attention.hpp"
+#include "tapegrad/models/general_attention.hpp"
 
 #include <cmath>
 
-#include "../ops/linalg.hpp"
-#include "../ops/shape.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 

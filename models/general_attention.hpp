@@ -8,7 +8,7 @@
 /// batch instead of the query once per step (OpenNMT's q W, the same scores)
 /// leaves attend() only the two batched products of dot attention.
 
-#include "attention.hpp"
+#include "tapegrad/models/attention.hpp"
 
 namespace tg {
 

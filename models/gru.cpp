@@ -1,12 +1,12 @@
-#include "gru.hpp"
+#include "tapegrad/models/gru.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "../ops/linalg.hpp"
-#include "../ops/rnn.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/rnn.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "rnn.hpp"
+#include "tapegrad/models/rnn.hpp"
 
 namespace tg {
 

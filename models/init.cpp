@@ -1,4 +1,4 @@
-#include "init.hpp"
+#include "tapegrad/models/init.hpp"
 
 #include <cmath>
 #include <numbers>

@@ -2,8 +2,8 @@
 /// Initial values for parameters, drawn from a seeded Generator so that a
 /// model built after manual_seed(s) is the same on every platform.
 
-#include "../autodiff/tensor.hpp"
-#include "../ops/dropout.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
+#include "tapegrad/base/generator.hpp"
 
 namespace tg::init {
 

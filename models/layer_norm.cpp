@@ -1,9 +1,9 @@
-#include "layer_norm.hpp"
+#include "tapegrad/models/layer_norm.hpp"
 
 #include <fmt/format.h>
 
-#include "../ops/elementwise.hpp"
-#include "../ops/reduce.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 namespace tg {
 

@@ -1,11 +1,11 @@
-#include "linear.hpp"
+#include "tapegrad/models/linear.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "../ops/linalg.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 

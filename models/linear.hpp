@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "module.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

@@ -1,13 +1,13 @@
-#include "lstm.hpp"
+#include "tapegrad/models/lstm.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "../ops/elementwise.hpp"
-#include "../ops/linalg.hpp"
-#include "../ops/rnn.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/rnn.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {

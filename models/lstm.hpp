@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "rnn.hpp"
+#include "tapegrad/models/rnn.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "module.hpp"
+#include "tapegrad/models/module.hpp"
 
 #include <cxxabi.h>
 

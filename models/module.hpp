@@ -25,9 +25,9 @@
 #include <utility>
 #include <vector>
 
-#include "../autodiff/gradcheck.hpp"
-#include "../autodiff/var.hpp"
-#include "../ops/dropout.hpp"
+#include "tapegrad/autodiff/gradcheck.hpp"
+#include "tapegrad/autodiff/var.hpp"
+#include "tapegrad/base/generator.hpp"
 
 namespace tg {
 

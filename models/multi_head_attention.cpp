@@ -1,4 +1,4 @@
-#include "multi_head_attention.hpp"
+#include "tapegrad/models/multi_head_attention.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,13 +6,13 @@
 
 #include <fmt/format.h>
 
-#include "../ops/elementwise.hpp"
-#include "../ops/index.hpp"
-#include "../ops/linalg.hpp"
-#include "../ops/reduce.hpp"
-#include "../ops/shape.hpp"
-#include "../ops/softmax.hpp"
-#include "init.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/softmax.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {

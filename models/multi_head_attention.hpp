@@ -15,7 +15,7 @@
 /// weights, zeros for both biases, out_proj.weight as torch.nn.Linear.
 /// No dropout, add_bias_kv or add_zero_attn.
 
-#include "attention.hpp"
+#include "tapegrad/models/attention.hpp"
 
 namespace tg {
 

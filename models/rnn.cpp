@@ -1,17 +1,17 @@
-#include "rnn.hpp"
+#include "tapegrad/models/rnn.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "../autodiff/scope.hpp"
-#include "../ops/dropout.hpp"
-#include "../ops/elementwise.hpp"
-#include "../ops/index.hpp"
-#include "../ops/linalg.hpp"
-#include "../ops/packed_weights.hpp"
-#include "../ops/rnn.hpp"
-#include "../ops/shape.hpp"
+#include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/ops/dropout.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/packed_weights.hpp"
+#include "tapegrad/ops/rnn.hpp"
+#include "tapegrad/ops/shape.hpp"
 
 namespace tg::detail {
 namespace {

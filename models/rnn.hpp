@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "module.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

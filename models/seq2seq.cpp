@@ -1,4 +1,4 @@
-#include "seq2seq.hpp"
+#include "tapegrad/models/seq2seq.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,16 +7,17 @@
 #include <fmt/format.h>
 #include <xtensor/xview.hpp>
 
-#include "../autodiff/mode.hpp"
-#include "../autodiff/scope.hpp"
-#include "../ops/activation.hpp"
-#include "../ops/elementwise.hpp"
-#include "../ops/index.hpp"
-#include "../ops/linalg.hpp"
-#include "../ops/loss.hpp"
-#include "../ops/packed_weights.hpp"
-#include "../ops/shape.hpp"
-#include "init.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/ops/dropout.hpp"
+#include "tapegrad/ops/activation.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/loss.hpp"
+#include "tapegrad/ops/packed_weights.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {

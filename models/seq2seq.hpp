@@ -51,12 +51,12 @@
 #include <memory>
 #include <vector>
 
-#include "attention.hpp"
-#include "embedding.hpp"
-#include "gru.hpp"
-#include "linear.hpp"
-#include "lstm.hpp"
-#include "module.hpp"
+#include "tapegrad/models/attention.hpp"
+#include "tapegrad/models/embedding.hpp"
+#include "tapegrad/models/gru.hpp"
+#include "tapegrad/models/linear.hpp"
+#include "tapegrad/models/lstm.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

@@ -1,9 +1,9 @@
-#include "activation.hpp"
+#include "tapegrad/ops/activation.hpp"
 
 #include <xtensor/xmath.hpp>
 
-#include "fast_math.hpp"
-#include "kernel.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 
@@ -18,9 +18,9 @@ Var tanh(const Var& x) {
     return Tensor(std::move(out));
   });
   return record("tanh", {x}, std::move(y), [](BackwardContext& c) {
-    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& out) {
       using T = typename std::decay_t<decltype(g)>::value_type;
-      return g * (T(1) - y * y);
+      return g * (T(1) - out * out);
     });
   });
 }
@@ -33,9 +33,9 @@ Var sigmoid(const Var& x) {
     return T(1) / (T(1) + xt::exp(-v));
   });
   return record("sigmoid", {x}, std::move(y), [](BackwardContext& c) {
-    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& out) {
       using T = typename std::decay_t<decltype(g)>::value_type;
-      return g * y * (T(1) - y);
+      return g * out * (T(1) - out);
     });
   });
 }

@@ -1,7 +1,7 @@
 #pragma once
 /// Activation functions.
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "attention.hpp"
+#include "tapegrad/ops/attention.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,25 +6,15 @@
 #include <type_traits>
 #include <vector>
 
-#include <cblas.h>
 
 #include <fmt/format.h>
 
-#include "../autodiff/mode.hpp"
-#include "fast_math.hpp"
-#include "kernel.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
-namespace {
-
-// x . y by BLAS: its kernels vectorise the sum, which plain C++ may not reorder.
-// (Floats take fast::additive_score_row, which sums in lanes itself.)
-double dot(const double* x, const double* y, std::size_t n) {
-  return cblas_ddot(static_cast<blasint>(n), x, 1, y, 1);
-}
-
-}  // namespace
-
 // y[b, s] = v . t[b, s, :] with t = tanh(keys[b, s, :] + query[b, :])
 // dpre[b, s, a] = dy[b, s] v[a] (1 - t^2):  dkeys = dpre, dquery[b] = sum_s dpre[b, s], dv = sum_{b, s} dy t
 Var additive_scores(const Var& keys, const Var& query, const Var& v) {

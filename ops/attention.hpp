@@ -4,7 +4,7 @@
 /// each write a [B, S, A] tensor. The projections (GEMMs) stay outside, in
 /// matmul and linear.
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

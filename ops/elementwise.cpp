@@ -1,10 +1,10 @@
-#include "elementwise.hpp"
+#include "tapegrad/ops/elementwise.hpp"
 
 #include <fmt/format.h>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
-#include "kernel.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 namespace {
@@ -67,7 +67,7 @@ Var div(const Var& a, const Var& b) {
     }
     if (c.needs_grad(1)) {
       c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(1),
-                                        [](const auto& g, const auto& y, const auto& z) { return -g * y / z; });
+                                        [](const auto& g, const auto& out, const auto& z) { return -g * out / z; });
     }
   });
 }
@@ -92,10 +92,10 @@ Var pow(const Var& a, const Var& b) {
       c.grad_input(1) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
         using T = decltype(zero);
         const Array<T>& g = c.grad_output().array<T>();
-        const Array<T>& y = c.output().array<T>();
-        const Array<T>& x = c.input(0).array<T>();
+        const Array<T>& out = c.output().array<T>();
+        const Array<T>& base = c.input(0).array<T>();
         const Array<T>& z = c.input(1).array<T>();
-        return Tensor(Array<T>(g * xt::where(xt::equal(x, T(0)) && z >= T(0), T(0), y * xt::log(x))));
+        return Tensor(Array<T>(g * xt::where(xt::equal(base, T(0)) && z >= T(0), T(0), out * xt::log(base))));
       });
     }
   });
@@ -164,7 +164,7 @@ Var exp(const Var& x) {
   kernel::check_defined("exp", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::exp(v); });
   return record("exp", {x}, std::move(y), [](BackwardContext& c) {
-    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) { return g * y; });
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& out) { return g * out; });
   });
 }
 
@@ -182,9 +182,9 @@ Var sqrt(const Var& x) {
   kernel::check_defined("sqrt", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::sqrt(v); });
   return record("sqrt", {x}, std::move(y), [](BackwardContext& c) {
-    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& y) {
+    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& out) {
       using T = typename std::decay_t<decltype(g)>::value_type;
-      return g / (T(2) * y);
+      return g / (T(2) * out);
     });
   });
 }

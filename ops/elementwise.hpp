@@ -3,7 +3,7 @@
 /// Binary ops take operands of one dtype; their gradients are summed back to
 /// each operand's shape by the tape.
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

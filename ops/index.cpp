@@ -1,4 +1,4 @@
-#include "index.hpp"
+#include "tapegrad/ops/index.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <fmt/ranges.h>
 #include <xtensor/xoperation.hpp>
 
-#include "kernel.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 namespace {
@@ -110,15 +110,15 @@ Var embedding(const Var& weight, const Indices& ids, std::optional<std::int64_t>
   return record("embedding", {weight}, std::move(y), [picked = std::move(picked), skip](BackwardContext& c) {
     c.grad_input(0) = dispatch(c.input(0).dtype(), [&](auto zero) -> Tensor {
       using T = decltype(zero);
-      const std::size_t width = c.input(0).shape()[1];
+      const std::size_t cols = c.input(0).shape()[1];
       Array<T> dw = xt::zeros<T>(c.input(0).shape());
       if (dw.size() == 0) return Tensor(std::move(dw));
       const T* dy = c.grad_output().array<T>().data();
       for (std::size_t p = 0; p < picked.size(); ++p) {
         if (picked[p] == skip) continue;
-        T* row = dw.data() + picked[p] * width;
-        const T* g = dy + p * width;
-        for (std::size_t e = 0; e < width; ++e) row[e] += g[e];
+        T* row = dw.data() + picked[p] * cols;
+        const T* g = dy + p * cols;
+        for (std::size_t e = 0; e < cols; ++e) row[e] += g[e];
       }
       return Tensor(std::move(dw));
     });

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

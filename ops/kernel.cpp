@@ -1,4 +1,4 @@
-#include "kernel.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 #include <algorithm>
 #include <string>

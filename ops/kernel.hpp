@@ -10,7 +10,7 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbroadcast.hpp>
 
-#include "../autodiff/tape.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 
 namespace tg::kernel {
 

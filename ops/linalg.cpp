@@ -1,4 +1,4 @@
-#include "linalg.hpp"
+#include "tapegrad/ops/linalg.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -10,12 +10,12 @@
 
 #include <fmt/format.h>
 
-#include "blas.hpp"
-#include "elementwise.hpp"
-#include "fast_math.hpp"
-#include "kernel.hpp"
-#include "packed_weights.hpp"
-#include "weight_grads.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/ops/kernel.hpp"
+#include "tapegrad/ops/packed_weights.hpp"
+#include "tapegrad/ops/weight_grads.hpp"
 
 namespace tg {
 namespace {
@@ -269,19 +269,19 @@ Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool trans
   kernel::check_same_dtype("addmm", c.value(), a.value());
   Tensor y = dispatch(a.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
-    Array<T> y = Array<T>::from_shape(p.out_shape);
+    Array<T> result = Array<T>::from_shape(p.out_shape);
     const T* from = c.value().array<T>().data();
     if (row) {
-      for (std::size_t r = 0; r < p.m; ++r) std::copy(from, from + p.n, y.data() + r * p.n);
+      for (std::size_t r = 0; r < p.m; ++r) std::copy(from, from + p.n, result.data() + r * p.n);
     } else {
-      std::copy(from, from + p.m * p.n, y.data());
+      std::copy(from, from + p.m * p.n, result.data());
     }
     if (p.tb && !p.ta) {
-      times_weight_t(p.m, p.n, p.k, a.value().array<T>().data(), b, true, y.data());
+      times_weight_t(p.m, p.n, p.k, a.value().array<T>().data(), b, true, result.data());
     } else {
-      gemm(p.ta, p.tb, p.m, p.n, p.k, a.value().array<T>().data(), b.value().array<T>().data(), true, y.data());
+      gemm(p.ta, p.tb, p.m, p.n, p.k, a.value().array<T>().data(), b.value().array<T>().data(), true, result.data());
     }
-    return Tensor(std::move(y));
+    return Tensor(std::move(result));
   });
   return record("addmm", {c, a, b}, std::move(y), [p, row](BackwardContext& ctx) {
     dispatch(ctx.input(1).dtype(), [&](auto zero) {
@@ -323,14 +323,14 @@ Var linear_op(const Var& x, const Var& weight, const Var* bias) {
   }
   Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
-    Array<T> y = Array<T>::from_shape(y_shape);
+    Array<T> result = Array<T>::from_shape(y_shape);
     if (bias) {
       const T* b = bias->value().array<T>().data();
-      for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out, y.data() + r * out);
+      for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out, result.data() + r * out);
     }
     // With no bias and in = 0, gemm's k = 0 writes the zeros.
-    times_weight_t(rows, out, in, x.value().array<T>().data(), weight, bias != nullptr, y.data());
-    return Tensor(std::move(y));
+    times_weight_t(rows, out, in, x.value().array<T>().data(), weight, bias != nullptr, result.data());
+    return Tensor(std::move(result));
   });
   std::vector<Var> inputs{x, weight};
   if (bias) inputs.push_back(*bias);
@@ -373,16 +373,16 @@ Var linear_pair(const Var& x1, const Var& w1, const Var& x2, const Var& w2, cons
   }
   Tensor y = dispatch(x1.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
-    Array<T> y = Array<T>::from_shape({rows, out});
+    Array<T> result = Array<T>::from_shape({rows, out});
     std::vector<T> bias(out, T(0));
     for (std::size_t i = 4; i < inputs.size(); ++i) {
       const T* b = inputs[i].value().array<T>().data();
       for (std::size_t j = 0; j < out; ++j) bias[j] += b[j];
     }
-    for (std::size_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), y.data() + r * out);
-    times_weight_t(rows, out, in1, x1.value().array<T>().data(), w1, true, y.data());
-    times_weight_t(rows, out, in2, x2.value().array<T>().data(), w2, true, y.data());
-    return Tensor(std::move(y));
+    for (std::size_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), result.data() + r * out);
+    times_weight_t(rows, out, in1, x1.value().array<T>().data(), w1, true, result.data());
+    times_weight_t(rows, out, in2, x2.value().array<T>().data(), w2, true, result.data());
+    return Tensor(std::move(result));
   });
   return record("linear_pair", inputs, std::move(y), [rows, out, in1, in2](BackwardContext& c) {
     dispatch(c.input(0).dtype(), [&](auto zero) {

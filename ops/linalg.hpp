@@ -4,7 +4,7 @@
 /// Transposes are never materialised: matmul hands them to gemm as flags, in
 /// the forward and in the backward.
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "loss.hpp"
+#include "tapegrad/ops/loss.hpp"
 
 #include <cmath>
 #include <limits>
@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "fast_math.hpp"
-#include "kernel.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 namespace {

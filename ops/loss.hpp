@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

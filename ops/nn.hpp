@@ -1,6 +1,6 @@
 #pragma once
 /// The neural-net family: softmax, log_softmax, cross_entropy and dropout.
 
-#include "dropout.hpp"
-#include "loss.hpp"
-#include "softmax.hpp"
+#include "tapegrad/ops/dropout.hpp"
+#include "tapegrad/ops/loss.hpp"
+#include "tapegrad/ops/softmax.hpp"

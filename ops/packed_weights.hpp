@@ -21,8 +21,8 @@
 
 #include <cstddef>
 
-#include "../autodiff/tape.hpp"
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "reduce.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "kernel.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 namespace {

@@ -1,12 +1,12 @@
-#include "rnn.hpp"
+#include "tapegrad/ops/rnn.hpp"
 
 #include <cmath>
 #include <type_traits>
 
 #include <fmt/format.h>
 
-#include "fast_math.hpp"
-#include "kernel.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 // Each op keeps the activations its forward computed (sigmoids and tanhs) for
 // its backward, as the composed ops would keep their outputs: recomputing them

@@ -3,7 +3,7 @@
 /// one pass each, instead of a dozen small ops (slices of the gates,
 /// sigmoids, tanh, products). The GEMMs stay outside, in matmul.
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

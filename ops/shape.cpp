@@ -1,4 +1,4 @@
-#include "shape.hpp"
+#include "tapegrad/ops/shape.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "kernel.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 namespace {

@@ -1,12 +1,12 @@
-#include "softmax.hpp"
+#include "tapegrad/ops/softmax.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
-#include "fast_math.hpp"
-#include "kernel.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/ops/kernel.hpp"
 
 namespace tg {
 namespace {

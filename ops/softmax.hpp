@@ -6,7 +6,7 @@
 /// writes before a softmax) is masked: probability exactly 0 and gradient
 /// exactly 0. A row that is entirely -inf produces no NaN, forward or backward.
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "weight_grads.hpp"
+#include "tapegrad/ops/weight_grads.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "../autodiff/error.hpp"
-#include "../autodiff/mode.hpp"
-#include "blas.hpp"
+#include "tapegrad/base/error.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/kernels/blas.hpp"
 
 namespace tg {
 namespace {

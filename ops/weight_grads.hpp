@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "../autodiff/tape.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "adadelta.hpp"
+#include "tapegrad/optim/adadelta.hpp"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "adagrad.hpp"
+#include "tapegrad/optim/adagrad.hpp"
 
 #include <cmath>
 

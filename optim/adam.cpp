@@ -1,11 +1,11 @@
-#include "adam.hpp"
+#include "tapegrad/optim/adam.hpp"
 
 #include <cmath>
 #include <type_traits>
 
 #include <fmt/format.h>
 
-#include "../ops/fast_math.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 
 namespace tg {
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "optimizer.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "adamw.hpp"
+#include "tapegrad/optim/adamw.hpp"
 
 #include <cmath>
 

@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "adam.hpp"
-#include "optimizer.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg {
 

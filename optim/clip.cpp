@@ -1,4 +1,4 @@
-#include "clip.hpp"
+#include "tapegrad/optim/clip.hpp"
 
 #include <algorithm>
 #include <cmath>

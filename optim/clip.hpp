@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "optimizer.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 #include <charconv>
 #include <cmath>

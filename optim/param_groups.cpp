@@ -1,4 +1,4 @@
-#include "param_groups.hpp"
+#include "tapegrad/optim/param_groups.hpp"
 
 #include <fmt/format.h>
 

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "../models/module.hpp"
-#include "optimizer.hpp"
+#include "tapegrad/models/module.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg {
 

@@ -1,9 +1,9 @@
-#include "penalty.hpp"
+#include "tapegrad/optim/penalty.hpp"
 
 #include <fmt/format.h>
 
-#include "../ops/elementwise.hpp"
-#include "../ops/reduce.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 namespace tg {
 

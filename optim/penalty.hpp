@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "../autodiff/var.hpp"
+#include "tapegrad/autodiff/var.hpp"
 
 namespace tg {
 

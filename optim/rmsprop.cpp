@@ -1,4 +1,4 @@
-#include "rmsprop.hpp"
+#include "tapegrad/optim/rmsprop.hpp"
 
 #include <cmath>
 

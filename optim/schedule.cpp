@@ -1,4 +1,4 @@
-#include "schedule.hpp"
+#include "tapegrad/optim/schedule.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "optimizer.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "sgd.hpp"
+#include "tapegrad/optim/sgd.hpp"
 
 #include <cmath>
 

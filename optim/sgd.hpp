@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "optimizer.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg {
 

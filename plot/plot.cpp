@@ -1,4 +1,4 @@
-#include "plot.hpp"
+#include "tapegrad/plot/plot.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <plplot.h>
 
-#include "render.hpp"
+#include "tapegrad/plot/render.hpp"
 
 namespace tg {
 namespace {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "../autodiff/error.hpp"
+#include "tapegrad/base/error.hpp"
 
 namespace tg {
 

@@ -1,7 +1,4 @@
-#include "render.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "tapegrad/plot/render.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,11 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 #include <plplot.h>
+
+#include "tapegrad/base/file.hpp"
 
 namespace tg::plot_detail {
 namespace {
@@ -91,58 +91,6 @@ void require_device(const char* device, const std::filesystem::path& path, const
                               path.string(), device));
 }
 
-// A new file beside the target, removed again unless committed.
-class TempFile {
- public:
-  TempFile(const std::filesystem::path& target, const char* caller) : target_(target), caller_(caller) {
-    static std::atomic<unsigned> counter{0};
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-      name_ = fmt::format("{}.{}.{}.tmp", target.string(), ::getpid(), counter++);
-      fd = ::open(name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) fail("create a file beside it");
-    ::close(fd);
-  }
-  ~TempFile() {
-    if (!committed_) ::unlink(name_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  const std::string& name() const { return name_; }
-
-  // PLplot has closed the file: check it, sync it and move it over the target.
-  void commit() {
-    int fd = ::open(name_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("reopen the temporary file");
-    off_t size = ::lseek(fd, 0, SEEK_END);
-    // On disk before the rename, so a crash leaves the old file or the new one.
-    int synced = ::fsync(fd);
-    int error = errno;
-    ::close(fd);
-    errno = error;
-    if (synced != 0) fail("fsync");
-    if (size <= 0) {
-      throw PlotError(fmt::format("{}: cannot write '{}': PLplot wrote nothing", caller_, target_.string()));
-    }
-    if (::rename(name_.c_str(), target_.c_str()) != 0) fail("rename");
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) const {
-    throw PlotError(
-        fmt::format("{}: cannot write '{}': {} failed: {}", caller_, target_.string(), what, std::strerror(errno)));
-  }
-
-  std::filesystem::path target_;
-  const char* caller_;
-  std::string name_;
-  bool committed_ = false;
-};
-
 // Ends the stream made for one plot and makes the previous one current again.
 class Stream {
  public:
@@ -184,7 +132,12 @@ void render(const std::filesystem::path& path, const char* caller, PlotSize size
   Handlers handlers(messages);
   try {
     require_device(device, path, caller);
-    TempFile temp(path, caller);
+    std::optional<AtomicFile> temp;
+    try {
+      temp.emplace(path);
+    } catch (const FileError& e) {
+      throw PlotError(fmt::format("{}: {}", caller, e.what()));
+    }
     {
       // With these set, plabort writes its message here instead of to stderr
       // (the handler has it already). They outlive the stream.
@@ -194,7 +147,7 @@ void render(const std::filesystem::path& path, const char* caller, PlotSize size
       if (!stream.ok()) throw PLplotExit{"no free stream"};
       plsError(&error_code, error_text.data());
       plsdev(device);
-      plsfnam(temp.name().c_str());
+      plsfnam(temp->temp_path().c_str());
       plspage(0, 0, size.width, size.height, 0, 0);
       plscolbg(255, 255, 255);
       plssub(columns, rows);
@@ -203,7 +156,14 @@ void render(const std::filesystem::path& path, const char* caller, PlotSize size
       stream.end();
     }
     if (!messages.empty()) throw PLplotExit{};
-    temp.commit();
+    if (temp->size() == 0) {
+      throw PlotError(fmt::format("{}: cannot write '{}': PLplot wrote nothing", caller, path.string()));
+    }
+    try {
+      temp->commit();
+    } catch (const FileError& e) {
+      throw PlotError(fmt::format("{}: {}", caller, e.what()));
+    }
   } catch (const PLplotExit& e) {
     std::string said = trimmed(e.message.empty() ? messages : e.message + (messages.empty() ? "" : "; " + messages));
     throw PlotError(fmt::format("{}: cannot plot '{}': PLplot: {}", caller, path.string(),

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <functional>
 
-#include "plot.hpp"
+#include "tapegrad/plot/plot.hpp"
 
 namespace tg::plot_detail {
 

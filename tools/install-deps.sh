@@ -15,8 +15,10 @@ packages=(
 )
 # The tests also run PyTorch (a checkpoint written here must load in torch.nn);
 # the main job (--main) does not need it.
+# The sanitizer build compiles with clang-14, and CI checks the format with
+# clang-format-14; the main job needs neither.
 if [ "${1:-}" != "--main" ]; then
-  packages+=(python3-torch)
+  packages+=(python3-torch clang-14 clang-format-14)
 fi
 
 missing=()

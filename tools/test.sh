@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds tapegrad with warnings as errors, and runs every test.
 #   bash tools/test.sh              Release build in build/
-#   bash tools/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+#   bash tools/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
+#                                   compiled by clang-14: CI builds and runs every test with both compilers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   # spent on the tests under the sanitizers.
   # -O1 without debug information compiles much faster than RelWithDebInfo;
   # the sanitizers' reports still name every function.
-  flags=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1 -DTAPEGRAD_SANITIZE=ON -DTAPEGRAD_BUILD_EXAMPLES=OFF)
+  flags=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1 -DTAPEGRAD_SANITIZE=ON -DTAPEGRAD_BUILD_EXAMPLES=OFF
+         -DCMAKE_CXX_COMPILER=clang++-14)
 fi
 
 bash tools/install-deps.sh

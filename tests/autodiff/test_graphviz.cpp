@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/graphviz.hpp"
+#include "tapegrad/graphviz/render.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

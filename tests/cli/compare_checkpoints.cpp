@@ -6,7 +6,7 @@
 #include <cstring>
 #include <exception>
 
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 6) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "data/batch.hpp"
+#include "tapegrad/data/batch.hpp"
 #include "data_helpers.hpp"
 
 using namespace tg;

@@ -7,9 +7,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "data/cmudict.hpp"
+#include "tapegrad/data/cmudict.hpp"
 #include "data_helpers.hpp"
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 using namespace tg;
 using namespace tg::test;

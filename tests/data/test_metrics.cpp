@@ -8,10 +8,10 @@
 
 #include "data_helpers.hpp"
 #include "fixtures.hpp"
-#include "metrics/bleu.hpp"
-#include "metrics/edit_distance.hpp"
-#include "metrics/rouge.hpp"
-#include "metrics/token.hpp"
+#include "tapegrad/metrics/bleu.hpp"
+#include "tapegrad/metrics/edit_distance.hpp"
+#include "tapegrad/metrics/rouge.hpp"
+#include "tapegrad/metrics/token.hpp"
 
 using namespace tg;
 using namespace tg::test;

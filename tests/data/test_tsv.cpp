@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "data/tsv.hpp"
+#include "tapegrad/data/tsv.hpp"
 #include "data_helpers.hpp"
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 using namespace tg;
 using namespace tg::test;

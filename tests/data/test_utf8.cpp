@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "data/utf8.hpp"
+#include "tapegrad/data/utf8.hpp"
 #include "data_helpers.hpp"
 
 using namespace tg;

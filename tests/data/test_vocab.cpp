@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/vocab.hpp"
+#include "tapegrad/data/vocab.hpp"
 #include "data_helpers.hpp"
 
 using namespace tg;

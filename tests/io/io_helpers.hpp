@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "io/safetensors.hpp"
+#include "tapegrad/io/safetensors.hpp"
 
 namespace tg::test {
 

@@ -1,10 +1,10 @@
 #pragma once
 // The model moved between PyTorch and tapegrad: norm(tanh(proj(embed(ids)))),
 // the twin of Tiny in tools/fixtures/safetensors_common.py, under the same names.
-#include "models/embedding.hpp"
-#include "models/layer_norm.hpp"
-#include "models/linear.hpp"
-#include "ops/activation.hpp"
+#include "tapegrad/models/embedding.hpp"
+#include "tapegrad/models/layer_norm.hpp"
+#include "tapegrad/models/linear.hpp"
+#include "tapegrad/ops/activation.hpp"
 
 namespace tg::test {
 

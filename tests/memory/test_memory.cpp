@@ -1,5 +1,5 @@
 // Resident memory of a training loop stays flat: 50 steps of the reference
-// model of ../shared/bench/SPEC.md at its medium size. After the first steps
+// model of bench/SPEC.md at its medium size. After the first steps
 // every tensor and graph node comes from the pool's cache, so nothing more is
 // asked of the system.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -10,10 +10,11 @@
 #include <cstdio>
 #include <fstream>
 
-#include "models/seq2seq.hpp"
-#include "autodiff/tape.hpp"
-#include "ops/blas.hpp"
-#include "optim/adam.hpp"
+#include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/cli/fast_blas.hpp"
+#include "tapegrad/optim/adam.hpp"
 
 using namespace tg;
 
@@ -75,7 +76,7 @@ TEST_CASE("SPEC medium: resident memory after step 50 equals that after step 2")
 }
 
 // 50 steps of the medium model are 4x slower on OpenBLAS's generic kernels,
-// which it falls back to on CPUs newer than it (ops/blas.hpp): restart with
+// which it falls back to on CPUs newer than it (kernels/blas.hpp): restart with
 // the right ones first, as the command line does.
 int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);

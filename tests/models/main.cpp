@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "models/module.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace {
 

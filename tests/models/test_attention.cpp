@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures.hpp"
-#include "models/additive_attention.hpp"
-#include "models/attention.hpp"
-#include "models/dot_attention.hpp"
-#include "models/general_attention.hpp"
-#include "models/multi_head_attention.hpp"
+#include "tapegrad/models/additive_attention.hpp"
+#include "tapegrad/models/attention.hpp"
+#include "tapegrad/models/dot_attention.hpp"
+#include "tapegrad/models/general_attention.hpp"
+#include "tapegrad/models/multi_head_attention.hpp"
 #include "ops/check.hpp"
 #include "tapegrad.hpp"
 

@@ -6,13 +6,13 @@
 
 #include <xtensor/xview.hpp>
 
-#include "autodiff/tape.hpp"
-#include "models/data_parallel.hpp"
-#include "models/seq2seq.hpp"
-#include "ops/blas.hpp"
+#include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/models/data_parallel.hpp"
+#include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/kernels/blas.hpp"
 #include "ops/check.hpp"
-#include "ops/weight_grads.hpp"
-#include "optim/adam.hpp"
+#include "tapegrad/ops/weight_grads.hpp"
+#include "tapegrad/optim/adam.hpp"
 
 using namespace tg;
 

@@ -7,9 +7,9 @@
 
 #include <xtensor/xview.hpp>
 
-#include "autodiff/mode.hpp"
-#include "models/decode.hpp"
-#include "ops/softmax.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/models/decode.hpp"
+#include "tapegrad/ops/softmax.hpp"
 
 using namespace tg;
 

@@ -3,14 +3,14 @@
 #include <cmath>
 #include <string>
 
-#include "models/dropout.hpp"
-#include "models/embedding.hpp"
-#include "models/layer_norm.hpp"
-#include "models/linear.hpp"
+#include "tapegrad/models/dropout.hpp"
+#include "tapegrad/models/embedding.hpp"
+#include "tapegrad/models/layer_norm.hpp"
+#include "tapegrad/models/linear.hpp"
 #include "ops/check.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/reduce.hpp"
-#include "ops/activation.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/activation.hpp"
 
 using namespace tg;
 

@@ -6,19 +6,19 @@
 
 #include <xtensor/xview.hpp>
 
-#include "autodiff/mode.hpp"
+#include "tapegrad/autodiff/mode.hpp"
 #include "fixtures.hpp"
-#include "models/seq2seq.hpp"
-#include "ops/activation.hpp"
+#include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/ops/activation.hpp"
 #include "ops/check.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/index.hpp"
-#include "ops/linalg.hpp"
-#include "ops/loss.hpp"
-#include "ops/reduce.hpp"
-#include "ops/shape.hpp"
-#include "ops/softmax.hpp"
-#include "optim/adam.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/loss.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/softmax.hpp"
+#include "tapegrad/optim/adam.hpp"
 
 using namespace tg;
 

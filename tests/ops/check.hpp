@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/gradcheck.hpp"
-#include "autodiff/tensor.hpp"
-#include "ops/blas.hpp"
+#include "tapegrad/autodiff/gradcheck.hpp"
+#include "tapegrad/autodiff/tensor.hpp"
+#include "tapegrad/kernels/blas.hpp"
 
 namespace tg::test {
 
@@ -64,7 +64,7 @@ inline double relative_gap(const std::vector<double>& a, const std::vector<doubl
   return gap / scale;
 }
 
-/// Puts the small-product policy (ops/blas.hpp) back as it was when the test ends.
+/// Puts the small-product policy (kernels/blas.hpp) back as it was when the test ends.
 struct RestoreSmallGemm {
   SmallGemm before = small_gemm();
   ~RestoreSmallGemm() { set_small_gemm(before); }

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/gradcheck.hpp"
+#include "tapegrad/autodiff/gradcheck.hpp"
 #include "check.hpp"
 
 namespace {

@@ -1,7 +1,7 @@
 #include "check.hpp"
-#include "ops/activation.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/reduce.hpp"
+#include "tapegrad/ops/activation.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 #include <cmath>
 #include <limits>

@@ -3,7 +3,7 @@
 #include <xtensor/xreducer.hpp>
 
 #include "check.hpp"
-#include "ops/elementwise.hpp"
+#include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

@@ -2,7 +2,7 @@
 #include <limits>
 
 #include "check.hpp"
-#include "ops/index.hpp"
+#include "tapegrad/ops/index.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

@@ -3,12 +3,12 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/scope.hpp"
+#include "tapegrad/autodiff/scope.hpp"
 #include "check.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/blas.hpp"
-#include "ops/linalg.hpp"
-#include "ops/reduce.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 using namespace tg;
 using tg::test::expect_gradcheck;
@@ -369,49 +369,6 @@ TEST_CASE("linear names the op and all shapes when they do not fit") {
   CHECK_THROWS_WITH_AS(linear(x, w, Var(Tensor::zeros({6}, DType::f64))), doctest::Contains("op 'linear'"), DTypeError);
 }
 
-TEST_CASE("float products through libxsmm (SmallGemm::always) match a naive loop, with and without accumulating") {
-  test::RestoreSmallGemm restore;
-  CHECK(small_gemm() == SmallGemm::automatic);
-  struct Dims {
-    std::size_t m, n, k;
-  };
-  // Tails of libxsmm's vector width, one row, one column, and a recurrent step's shapes.
-  for (Dims d : {Dims{1, 1, 1}, Dims{3, 5, 7}, Dims{17, 33, 9}, Dims{32, 512, 128}, Dims{32, 128, 512},
-                 Dims{64, 200, 100}, Dims{1, 128, 32}}) {
-    CAPTURE(d.m);
-    CAPTURE(d.n);
-    CAPTURE(d.k);
-    std::vector<double> xs = Tensor::normal({d.m, d.k}, 0, 1, 480, DType::f64).to_vector();
-    std::vector<double> ys = Tensor::normal({d.k, d.n}, 0, 1, 481, DType::f64).to_vector();
-    std::vector<double> zs = Tensor::normal({d.m, d.n}, 0, 1, 482, DType::f64).to_vector();
-    std::vector<float> x(xs.begin(), xs.end()), y(ys.begin(), ys.end());
-    for (bool accumulate : {false, true}) {
-      CAPTURE(accumulate);
-      std::vector<float> z(zs.begin(), zs.end());
-      set_small_gemm(SmallGemm::never);
-      CHECK_FALSE(small_sgemm_nn(d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data()));
-      set_small_gemm(SmallGemm::always);
-#if defined(__x86_64__)
-      REQUIRE(small_sgemm_nn(d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data()));
-#else
-      if (!small_sgemm_nn(d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data())) continue;
-#endif
-      double worst = 0;
-      for (std::size_t i = 0; i < d.m; ++i) {
-        for (std::size_t j = 0; j < d.n; ++j) {
-          double s = accumulate ? double(float(zs[i * d.n + j])) : 0, scale = std::abs(s);
-          for (std::size_t l = 0; l < d.k; ++l) {
-            s += double(x[i * d.k + l]) * double(y[l * d.n + j]);
-            scale += std::abs(double(x[i * d.k + l]) * double(y[l * d.n + j]));
-          }
-          worst = std::max(worst, std::abs(double(z[i * d.n + j]) - s) / scale);
-        }
-      }
-      CHECK(worst < 1e-5);
-    }
-  }
-}
-
 TEST_CASE("a float32 matmul and its gradients are the same through libxsmm and through OpenBLAS") {
   test::RestoreSmallGemm restore;
   // y = a b + a c^T: the forward's a b and the backward's dy c are products libxsmm takes.
@@ -437,44 +394,4 @@ TEST_CASE("a float32 matmul and its gradients are the same through libxsmm and t
     }
     CHECK(worst <= 1e-5 * scale);
   }
-}
-
-TEST_CASE("gemm with a vector in it (M, N or K = 1, by gemv and ger) matches a naive loop, every layout") {
-  struct Dims {
-    std::size_t m, n, k;
-  };
-  const Dims dims[] = {{1, 5, 3}, {4, 1, 3}, {4, 5, 1}, {1, 1, 3}, {1, 5, 1}, {4, 1, 1}, {1, 1, 1}, {2, 3, 4}};
-  auto check = [&](auto zero) {
-    using T = decltype(zero);
-    for (const Dims& d : dims) {
-      for (int layout = 0; layout < 8; ++layout) {
-        const bool tx = layout & 1, ty = layout & 2, accumulate = layout & 4;
-        CAPTURE(d.m);
-        CAPTURE(d.n);
-        CAPTURE(d.k);
-        CAPTURE(tx);
-        CAPTURE(ty);
-        CAPTURE(accumulate);
-        std::vector<T> x(d.m * d.k), y(d.k * d.n), z(d.m * d.n), expected(d.m * d.n);
-        for (std::size_t i = 0; i < x.size(); ++i) x[i] = T(0.25) * T(i + 1) - T(0.5);
-        for (std::size_t i = 0; i < y.size(); ++i) y[i] = T(0.5) - T(0.125) * T(i);
-        for (std::size_t i = 0; i < z.size(); ++i) z[i] = expected[i] = T(i % 3) - T(1);
-        for (std::size_t i = 0; i < d.m; ++i) {
-          for (std::size_t j = 0; j < d.n; ++j) {
-            T sum = 0;
-            for (std::size_t p = 0; p < d.k; ++p) {
-              const T xv = tx ? x[p * d.m + i] : x[i * d.k + p];
-              const T yv = ty ? y[j * d.k + p] : y[p * d.n + j];
-              sum += xv * yv;
-            }
-            expected[i * d.n + j] = (accumulate ? expected[i * d.n + j] : T(0)) + sum;
-          }
-        }
-        gemm<T>(tx, ty, d.m, d.n, d.k, x.data(), y.data(), accumulate, z.data());
-        for (std::size_t i = 0; i < z.size(); ++i) CHECK(z[i] == doctest::Approx(expected[i]).epsilon(1e-6));
-      }
-    }
-  };
-  check(float{});
-  check(double{});
 }

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "ops/index.hpp"
-#include "ops/linalg.hpp"
-#include "ops/reduce.hpp"
-#include "ops/shape.hpp"
-#include "ops/softmax.hpp"
+#include "tapegrad/ops/index.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/softmax.hpp"
 
 using namespace tg;
 

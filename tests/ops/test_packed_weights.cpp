@@ -3,11 +3,11 @@
 #include <vector>
 
 #include "check.hpp"
-#include "ops/blas.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linalg.hpp"
-#include "ops/packed_weights.hpp"
-#include "ops/reduce.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/packed_weights.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 using namespace tg;
 

@@ -7,11 +7,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "autodiff/mode.hpp"
-#include "autodiff/scope.hpp"
-#include "autodiff/tape.hpp"
+#include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/autodiff/tape.hpp"
 #include "check.hpp"
-#include "ops/reduce.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 using namespace tg;
 using tg::test::expect_gradcheck;

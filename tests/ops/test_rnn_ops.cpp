@@ -1,7 +1,7 @@
 #include "check.hpp"
-#include "ops/attention.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/rnn.hpp"
+#include "tapegrad/ops/attention.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/rnn.hpp"
 
 #include <cmath>
 

@@ -1,8 +1,8 @@
 #include <numeric>
 
 #include "check.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/shape.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/shape.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

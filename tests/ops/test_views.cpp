@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "check.hpp"
-#include "ops/shape.hpp"
+#include "tapegrad/ops/shape.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

@@ -2,12 +2,12 @@
 #include <vector>
 
 #include "check.hpp"
-#include "ops/activation.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linalg.hpp"
-#include "ops/reduce.hpp"
-#include "ops/shape.hpp"
-#include "ops/weight_grads.hpp"
+#include "tapegrad/ops/activation.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/weight_grads.hpp"
 
 using namespace tg;
 

@@ -9,8 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "optim/adam.hpp"
-#include "optim/sgd.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/sgd.hpp"
 #include "tapegrad.hpp"
 
 namespace tg::test {

@@ -23,8 +23,22 @@ if(MODE STREQUAL "install")
   if(EXISTS ${BUILD_DIR}/cli AND NOT EXISTS ${prefix}/bin/tapegrad)
     message(FATAL_ERROR "cmake --install did not install the tapegrad command line to ${prefix}/bin")
   endif()
+  # The installed libraries are shared and link OpenBLAS, libxsmm, OpenSSL and libgvc
+  # privately: the package must not ask for them (or for PLplot). The consumer is
+  # configured with OpenSSL and pkg-config (through which the others are found) made
+  # unfindable, and the exported targets must not name them.
+  file(GLOB exported ${prefix}/lib*/cmake/tapegrad/*.cmake)
+  foreach(file ${exported})
+    file(READ ${file} text)
+    string(REGEX MATCH "OpenSSL|PkgConfig|gvc|plplot|openblas|xsmm" named "${text}")
+    if(named)
+      message(FATAL_ERROR "${file} names '${named}': a consumer would need its development package")
+    endif()
+  endforeach()
+  set(ENV{PKG_CONFIG_LIBDIR} ${WORK_DIR}/no-pkg-config)
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/packaging/consumer -B ${consumer_build}
-      -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+      -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
+      -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
 elseif(MODE STREQUAL "subdirectory")
   # The library is compiled again here: unoptimised and without debug information,
   # which halves the time (the test is about the build wiring, not speed).

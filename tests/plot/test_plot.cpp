@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "plot/plot.hpp"
-#include "plot/render.hpp"
+#include "tapegrad/plot/plot.hpp"
+#include "tapegrad/plot/render.hpp"
 
 // PLplot's own error reporting (plplotP.h): plexit ends the program unless its
 // handler says otherwise, plabort warns and makes the failing call return.

@@ -1,13 +1,20 @@
-// A user's project: checks one gradient by hand, then runs an LSTM from the
-// zoo, the data split and two metrics: proves the headers (autodiff, ops, models,
-// io, data, metrics) install and link, private dependencies included.
+// A user's project: checks one gradient by hand, draws it with tapegrad::graphviz,
+// then runs an LSTM from the zoo, the data split and two metrics: proves the headers
+// (base, autodiff, kernels, ops, models, io, data, metrics, graphviz) install and
+// link, private dependencies included.
 #include <cstdio>
+#include <string>
 
 #include <tapegrad.hpp>
+#include <tapegrad/graphviz/render.hpp>
 
 int main() {
   tg::Var x(tg::Tensor::from_vector({2.0}, {1}, tg::DType::f64), true);
   tg::Var y = tg::tanh(x * x);
+  // Rendered by libgvc inside libtapegrad_graphviz.so.
+  const std::string svg = tg::render_graph(tg::current_tape(), tg::GraphFormat::svg);
+  const bool svg_ok = svg.find("<svg") != std::string::npos && svg.find("tanh") != std::string::npos;
+  std::printf("consumer: graph as SVG %s\n", svg_ok ? "ok" : "broken");
   y.backward();
   double expected = (1 - y.item() * y.item()) * 2 * 2.0;
   double got = x.grad().item();
@@ -34,5 +41,5 @@ int main() {
   bool data_ok = tg::split_bucket("hello") == 81 && tg::Vocab::from_json(tg::Vocab().to_json()).size() == 4 &&
                  tg::edit_distance(tg::Tokens{"a", "b"}, tg::Tokens{"b"}) == 1;
   std::printf("consumer: data and metrics %s\n", data_ok ? "ok" : "broken");
-  return ok && io_ok && data_ok ? 0 : 1;
+  return ok && io_ok && data_ok && svg_ok ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-#include "fast_math.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 
 namespace tg::fast {
 namespace {

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/atomic_file.hpp"
+#include "tapegrad/base/file.hpp"
 
 namespace fs = std::filesystem;
 

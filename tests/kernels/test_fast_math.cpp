@@ -1,4 +1,4 @@
-// The vectorisable float exp, sigmoid and tanh of ops/fast_math.hpp against the
+// The vectorisable float exp, sigmoid and tanh of kernels/fast_math.hpp against the
 // standard library (in double) over their whole useful range.
 #include <doctest/doctest.h>
 
@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "ops/blas.hpp"
-#include "ops/fast_math.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 
 TEST_CASE("fast::exp, sigmoid and tanh for float stay within their documented error of std::") {
   double worst_exp_ulps = 0, worst_sigmoid_abs = 0, worst_sigmoid_rel = 0, worst_tanh_abs = 0;

@@ -1,4 +1,4 @@
-#include "blas.hpp"
+#include "tapegrad/kernels/blas.hpp"
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -16,8 +16,8 @@
 #include <fmt/format.h>
 #include <libxsmm.h>
 
-#include "../autodiff/error.hpp"
-#include "fast_math.hpp"
+#include "tapegrad/base/error.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 
 namespace tg {
 
@@ -31,31 +31,6 @@ void set_blas_threads(int threads) {
 std::string blas_core_name() {
   const char* name = openblas_get_corename();
   return name ? name : "";
-}
-
-std::string blas_better_core() {
-  // The generic fallbacks of OpenBLAS's dynamic dispatch for x86-64.
-  const std::string core = blas_core_name();
-  if (core != "Prescott" && core != "Core2" && core != "Nehalem" && core != "Atom") return "";
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  // SkylakeX's sgemm is Cooperlake's too; 0.3.21 cannot force "Cooperlake" by name.
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq")) {
-    return "SKYLAKEX";
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "HASWELL";
-#endif
-  return "";
-}
-
-std::string restart_with_better_blas(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";  // chosen by the user, or by a restart
-  const std::string core = blas_better_core();
-  if (core.empty()) return "";
-  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-  execv("/proc/self/exe", argv);
-  return core;  // execv failed: go on with the slow kernels
 }
 
 namespace {
@@ -168,6 +143,10 @@ void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t 
 template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, const float*, const float*, bool, float*);
 template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, const double*, const double*, bool,
                            double*);
+
+double dot(const double* x, const double* y, std::size_t n) {
+  return cblas_ddot(static_cast<blasint>(n), x, 1, y, 1);
+}
 
 void flush_denormals() {
 #if defined(__SSE__) || defined(__x86_64__)

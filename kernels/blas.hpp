@@ -7,7 +7,7 @@
 /// SSE3 kernels ("Prescott"): sgemm then runs 4-5x below what the CPU can do.
 /// The environment variable OPENBLAS_CORETYPE overrides the choice, but only
 /// before the library loads; the `tapegrad` command line therefore sets it and
-/// starts itself again (cli/main.cpp). See docs/performance.md.
+/// starts itself again (cli/fast_blas.hpp). See docs/performance.md.
 
 #include <cstddef>
 #include <string>
@@ -23,18 +23,6 @@ void set_blas_threads(int threads);
 
 /// OpenBLAS's name for the kernels in use: "Haswell", "SkylakeX", "Cooperlake", "Prescott", ...
 std::string blas_core_name();
-
-/// The OPENBLAS_CORETYPE this CPU should use when OpenBLAS fell back to generic
-/// kernels although the CPU has AVX2 or AVX-512 ("SKYLAKEX" or "HASWELL");
-/// empty when the kernels in use are fine.
-std::string blas_better_core();
-
-/// When blas_better_core() names a core and OPENBLAS_CORETYPE is not set, sets it
-/// and replaces the process with a fresh start of the same program (execv of
-/// /proc/self/exe with argv), so that OpenBLAS loads its fast kernels. Returns
-/// only when it did nothing (or the restart failed): then it returns the core
-/// that would have been better ("" if none), for a note to the user.
-std::string restart_with_better_blas(char** argv);
 
 /// Small float products go to libxsmm's just-in-time kernels rather than OpenBLAS.
 /// OpenBLAS packs both operands on every call, which a recurrent step's products
@@ -71,12 +59,16 @@ template <class T>
 void gemm(bool trans_x, bool trans_y, std::size_t m, std::size_t n, std::size_t k, const T* x, const T* y,
           bool accumulate, T* z);
 
+/// x . y for n doubles by BLAS, whose kernels vectorise the sum, which plain C++ may not
+/// reorder. (Floats take fast::additive_score_row, which sums in lanes itself.)
+double dot(const double* x, const double* y, std::size_t n);
+
 /// Makes the calling thread's float arithmetic flush denormal results to zero
 /// and read denormal inputs as zero (x86's FTZ and DAZ; nothing elsewhere).
 /// Training drives attention weights and their gradients into the denormal
-/// range (below 1.2e-38), where each multiply takes a slow microcode path:
-/// sgemm went from about 40% to 70% of a G2P step and the step from 190 to
-/// 400 ms as a model trained. The setting is per thread (each worker's too).
+/// range (below 1.2e-38), where each multiply takes a slow microcode path that
+/// doubled the time of a G2P step (docs/performance.md, "Denormals"). The
+/// setting is per thread (each worker's too).
 void flush_denormals();
 
 }  // namespace tg

@@ -1,4 +1,4 @@
-#include "worker.hpp"
+#include "tapegrad/base/worker.hpp"
 
 #include <utility>
 

@@ -1,5 +1,5 @@
 #pragma once
-/// Exceptions thrown by tapegrad. Every message names what was wrong: the op,
+/// Exceptions thrown by tapegrad, at the bottom of every layer. Every message names what was wrong: the op,
 /// its name scope, and the shapes or indices involved.
 
 #include <stdexcept>
@@ -31,5 +31,16 @@ struct BackwardError : Error {
 struct AnomalyError : Error {
   using Error::Error;
 };
+/// The file system refused (cannot open, read, write, sync or rename); names the file.
+struct FileError : Error {
+  using Error::Error;
+};
+/// A malformed file (a safetensors header, say); the message names the file and the rule broken.
+struct FormatError : Error {
+  using Error::Error;
+};
+
+/// The system's text for an errno value ("No such file or directory").
+std::string errno_text(int error);
 
 }  // namespace tg
