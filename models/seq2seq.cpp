@@ -133,14 +133,16 @@ Seq2SeqOptions Seq2SeqOptions::reference(std::size_t vocab, std::size_t embed, s
 
 double parameter_count_of(const Seq2SeqOptions& given) {
   const Seq2SeqOptions o = resolve(given);
-  const double d = double(directions(o)), g = o.cell == RecurrentKind::lstm ? 4.0 : 3.0;
+  const double d = double(directions(o)), g = double(gate_count(o.cell));
   const double e = double(o.embedding_size), h = double(o.hidden_size), hd = double(o.decoder_hidden_size);
   const double dh = d * h, layers_e = double(o.encoder_layers), layers_d = double(o.decoder_layers);
   const double vs = double(o.source_vocab_size), vt = double(o.target_vocab_size);
   // A recurrent layer or cell: weight_ih [G*H, I], weight_hh [G*H, H], bias_ih and bias_hh [G*H].
   auto rnn = [&](double in, double hidden) { return g * hidden * (in + hidden + 2.0); };
   double n = vs * e + d * (rnn(e, h) + (layers_e - 1.0) * rnn(dh, h));
-  if (o.bridge == BridgeKind::linear) n += (o.cell == RecurrentKind::lstm ? 2.0 : 1.0) * layers_d * hd * (dh + 1.0);
+  // The linear bridge: weight and bias per decoder layer for h, and as many for c with a cell state.
+  const double bridge_maps = has_cell_state(o.cell) ? 2.0 : 1.0;
+  if (o.bridge == BridgeKind::linear) n += bridge_maps * layers_d * hd * (dh + 1.0);
   const AttentionOptions& a = o.attention;
   const double context = a.kind == AttentionKind::multi_head ? hd : dh;
   n += vt * e + rnn(e + context, hd) + (layers_d - 1.0) * rnn(hd, hd);
@@ -153,7 +155,7 @@ double parameter_count_of(const Seq2SeqOptions& given) {
     case AttentionKind::general: n += hd * dh; break;
     case AttentionKind::multi_head:
       n += (dh == hd ? 3.0 * hd * hd : hd * hd + 2.0 * hd * dh) + hd * hd;  // in (or q, k, v) and out projections
-      if (a.bias) n += 4.0 * hd;
+      if (a.bias) n += 4.0 * hd;  // in_proj_bias [3 H_d], out_proj.bias [H_d]
       break;
     case AttentionKind::dot:
     case AttentionKind::scaled_dot: break;
@@ -191,15 +193,9 @@ StackedCell::StackedCell(const StackedCellOptions& options, Generator& gen) : op
   }
   for (std::size_t l = 0; l < options.num_layers; ++l) {
     const std::size_t in = l == 0 ? options.input_size : options.hidden_size;
-    if (options.cell == RecurrentKind::lstm) {
-      lstm_.push_back(std::make_unique<LSTMCell>(
-          LSTMCellOptions{.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
-      register_module(std::to_string(l), *lstm_.back());
-    } else {
-      gru_.push_back(std::make_unique<GRUCell>(
-          GRUCellOptions{.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
-      register_module(std::to_string(l), *gru_.back());
-    }
+    cells_.push_back(make_cell(
+        options.cell, {.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
+    register_module(std::to_string(l), *cells_.back());
   }
 }
 
@@ -212,11 +208,7 @@ std::vector<CellState> StackedCell::forward(const Var& x, const std::vector<Cell
   Var input = x;
   for (std::size_t l = 0; l < options_.num_layers; ++l) {
     if (l > 0) input = dropout(input, options_.dropout, is_training());
-    if (options_.cell == RecurrentKind::lstm) {
-      out.push_back(lstm_[l]->forward(input, states[l]));
-    } else {
-      out.push_back(CellState{gru_[l]->forward(input, states[l].h), Var()});
-    }
+    out.push_back(cells_[l]->step(input, states[l]));
     input = out.back().h;
   }
   return out;
@@ -241,19 +233,14 @@ Seq2SeqEncoder::Seq2SeqEncoder(const Seq2SeqOptions& options, Generator& gen)
                        .dropout = options.dropout,
                        .bidirectional = options.bidirectional,
                        .dtype = options.dtype};
-  if (options.cell == RecurrentKind::lstm) {
-    lstm_ = std::make_unique<LSTM>(rnn, gen);
-    register_module("rnn", *lstm_);
-  } else {
-    gru_ = std::make_unique<GRU>(rnn, gen);
-    register_module("rnn", *gru_);
-  }
+  rnn_ = make_rnn(options.cell, rnn, gen);
+  register_module("rnn", *rnn_);
 }
 
 RNNOutput Seq2SeqEncoder::forward(const Indices& source, const std::vector<std::int64_t>& lengths) const {
   NameScope scope("encoder");
   Var e = dropout(embedding.forward(source), options_.dropout, is_training());
-  return lstm_ ? lstm_->forward(e, {}, lengths) : gru_->forward(e, {}, lengths);
+  return rnn_->forward(e, {}, lengths);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,7 +254,7 @@ Seq2SeqBridge::Seq2SeqBridge(const Seq2SeqOptions& options, Generator& gen) : op
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
   register_parameter("weight_h", weight_h, init::uniform({layers, out, in}, -bound, bound, gen, options.dtype));
   register_parameter("bias_h", bias_h, init::uniform({layers, out}, -bound, bound, gen, options.dtype));
-  if (options.cell == RecurrentKind::lstm) {
+  if (has_cell_state(options.cell)) {
     register_parameter("weight_c", weight_c, init::uniform({layers, out, in}, -bound, bound, gen, options.dtype));
     register_parameter("bias_c", bias_c, init::uniform({layers, out}, -bound, bound, gen, options.dtype));
   }
@@ -390,7 +377,7 @@ std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
 DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t batch) const {
   const Seq2SeqOptions& o = options_;
   const std::size_t dirs = directions(o), le = o.encoder_layers, ld = o.decoder_layers, hd = o.decoder_hidden_size;
-  const bool lstm = o.cell == RecurrentKind::lstm;
+  const bool with_c = has_cell_state(o.cell);
   // The parameters' dtype, not options().dtype: copy_as and to() convert a built model.
   const DType dtype = decoder.embedding.weight.dtype();
   DecoderState state;
@@ -398,7 +385,7 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
   if (o.bridge == BridgeKind::zeros) {
     for (std::size_t l = 0; l < ld; ++l) {
       state.layers.push_back({Var(Tensor::zeros({batch, hd}, dtype)),
-                              lstm ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
+                              with_c ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
     }
     return state;
   }
@@ -418,20 +405,20 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
     return concat(picked, 0);
   };
   Var h = per_layer(final_state.h);
-  Var c = lstm ? per_layer(final_state.c) : Var();
+  Var c = with_c ? per_layer(final_state.c) : Var();
   if (bridge_) {
     h = bridge_->forward_h(h);
-    if (lstm) c = bridge_->forward_c(c);
+    if (with_c) c = bridge_->forward_c(c);
   }
   if (ld == 1) {
-    state.layers.push_back({reshape(h, {batch, hd}), lstm ? reshape(c, {batch, hd}) : Var()});
+    state.layers.push_back({reshape(h, {batch, hd}), with_c ? reshape(c, {batch, hd}) : Var()});
     return state;
   }
   const std::vector<std::size_t> ones(ld, 1);
   std::vector<Var> hs = split(h, ones, 0);
-  std::vector<Var> cs = lstm ? split(c, ones, 0) : std::vector<Var>(ld);
+  std::vector<Var> cs = with_c ? split(c, ones, 0) : std::vector<Var>(ld);
   for (std::size_t l = 0; l < ld; ++l) {
-    state.layers.push_back({reshape(hs[l], {batch, hd}), lstm ? reshape(cs[l], {batch, hd}) : Var()});
+    state.layers.push_back({reshape(hs[l], {batch, hd}), with_c ? reshape(cs[l], {batch, hd}) : Var()});
   }
   return state;
 }

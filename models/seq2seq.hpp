@@ -60,9 +60,6 @@
 
 namespace tg {
 
-/// The recurrent cell of the encoder and the decoder.
-enum class RecurrentKind { lstm, gru };
-
 /// How the decoder's first state comes from the encoder's final state (see the header comment).
 enum class BridgeKind { identity, linear, zeros };
 
@@ -155,8 +152,7 @@ class StackedCell : public Module {
 
  private:
   StackedCellOptions options_;
-  std::vector<std::unique_ptr<LSTMCell>> lstm_;
-  std::vector<std::unique_ptr<GRUCell>> gru_;
+  std::vector<std::unique_ptr<RecurrentCell>> cells_;
 };
 
 /// The encoder: source embedding and the recurrent layers. Names: embedding, rnn.
@@ -171,8 +167,7 @@ class Seq2SeqEncoder : public Module {
 
  private:
   Seq2SeqOptions options_;
-  std::unique_ptr<LSTM> lstm_;
-  std::unique_ptr<GRU> gru_;
+  std::unique_ptr<RNNBase> rnn_;
 };
 
 /// The linear bridge: one Linear (+ tanh for h) per decoder layer, run as one batched GEMM.
