@@ -8,51 +8,36 @@
 ///
 /// Speed by design: the input projection of every time step is one GEMM per
 /// layer and direction, the three gates of a step one GEMM.
+///
+/// What the cell and the layer share with LSTM's lives in their bases:
+/// RecurrentCell (recurrent_cell.hpp) and RNNBase (rnn_base.hpp).
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
-#include "tapegrad/models/rnn.hpp"
+#include "tapegrad/models/recurrent_cell.hpp"
+#include "tapegrad/models/rnn_base.hpp"
 
 namespace tg {
 
-struct GRUCellOptions {
-  std::size_t input_size = 0;   ///< I
-  std::size_t hidden_size = 0;  ///< H
-  bool bias = true;             ///< bias_ih and bias_hh
-  DType dtype = DType::f32;     ///< dtype of the parameters
-};
+using GRUCellOptions = RecurrentCellOptions;
 
-class GRUCell : public Module {
+class GRUCell : public RecurrentCell {
  public:
   explicit GRUCell(const GRUCellOptions& options, Generator& gen = default_generator());
   /// x: [B, I]; h: [B, H] (undefined: zeros) -> h' [B, H]
   Var forward(const Var& x, const Var& h = {}) const;
-  const GRUCellOptions& options() const { return options_; }
-
-  Var weight_ih;  ///< [3H, I]
-  Var weight_hh;  ///< [3H, H]
-  Var bias_ih;    ///< [3H]
-  Var bias_hh;    ///< [3H]
-
- private:
-  GRUCellOptions options_;
+  /// {forward(x, state.h), undefined c}; state.c is ignored.
+  CellState step(const Var& x, const CellState& state) const override { return {forward(x, state.h), Var()}; }
 };
 
-class GRU : public Module {
+/// forward(), options() and parameter() are RNNBase's; initial.c is ignored
+/// and the result's state.c is undefined.
+class GRU : public RNNBase {
  public:
   explicit GRU(const RNNOptions& options, Generator& gen = default_generator());
-  /// As LSTM::forward; initial.c is ignored and the result's state.c is undefined.
-  RNNOutput forward(const Var& input, const RNNState& initial = {}, const std::vector<std::int64_t>& lengths = {}) const;
-  const RNNOptions& options() const { return options_; }
-  /// The parameter named as in PyTorch ("bias_ih_l0_reverse"); throws Error if absent.
-  const Var& parameter(const std::string& name) const;
 
- private:
-  RNNOptions options_;
-  std::vector<Var> weights_;
-  std::vector<std::string> names_;  ///< PyTorch's name of each of weights_
+ protected:
+  /// Only b_ih goes into the projection: b_hn sits inside r * (h W_hn^T + b_hn), so b_hh stays in the step.
+  Var project_inputs(const DirectionWeights& w, const Var& rows) const override;
+  CellState step(const DirectionWeights& w, const Var& x_t, const CellState& state) const override;
 };
 
 }  // namespace tg

@@ -1,6 +1,8 @@
 #pragma once
 /// Recurrent layers in PyTorch's layout: the options, state and output types
-/// shared by LSTM and GRU (lstm.hpp, gru.hpp) and their cells.
+/// shared by LSTM and GRU (lstm.hpp, gru.hpp) and their cells. The layers share
+/// one base, RNNBase (rnn_base.hpp), and the cells one interface, RecurrentCell
+/// (recurrent_cell.hpp).
 ///
 /// Parameter names follow torch.nn.LSTM / torch.nn.GRU: for layer k,
 /// weight_ih_l{k} [G*H, I_k], weight_hh_l{k} [G*H, H], bias_ih_l{k} [G*H],
@@ -10,14 +12,21 @@
 /// U(-1/sqrt(H), 1/sqrt(H)), PyTorch's default.
 
 #include <cstddef>
-#include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "tapegrad/models/module.hpp"
 
 namespace tg {
+
+/// The recurrence of a layer or cell: LSTM (gates i, f, g, o, and a cell
+/// state c beside h) or GRU (gates r, z, n, the state h alone).
+enum class RecurrentKind { lstm, gru };
+
+/// G, the number of gates stacked along the first dimension of every weight.
+constexpr std::size_t gate_count(RecurrentKind kind) { return kind == RecurrentKind::lstm ? 4 : 3; }
+
+/// Whether the state carries a cell state c beside h.
+constexpr bool has_cell_state(RecurrentKind kind) { return kind == RecurrentKind::lstm; }
 
 struct RNNOptions {
   std::size_t input_size = 0;   ///< I, the size of each input vector
@@ -55,20 +64,12 @@ struct CellState {
 
 namespace detail {
 
-enum class CellKind { lstm, gru };
-
-/// Names and shapes of a multi-layer RNN's parameters in PyTorch's order: per
-/// layer, per direction, weight_ih, weight_hh, then (with bias) bias_ih, bias_hh.
-std::vector<std::pair<std::string, Shape>> rnn_parameter_layout(const RNNOptions& options, std::size_t gates);
+/// 1/sqrt(H): every recurrent parameter starts U(-bound, bound), PyTorch's default.
+double rnn_init_bound(std::size_t hidden_size);
 
 /// Throws DTypeError when only the dtype of an argument is wrong (shape_fits),
 /// ShapeError otherwise.
 [[noreturn]] void throw_bad_argument(bool shape_fits, const std::string& message);
-
-/// The multi-layer, bidirectional, length-masked recurrence shared by LSTM and
-/// GRU; `weights` in rnn_parameter_layout's order. `module` names the caller in errors.
-RNNOutput run_rnn(CellKind kind, const char* module, const RNNOptions& options, const std::vector<Var>& weights,
-                  const Var& input, const RNNState& initial, const std::vector<std::int64_t>& lengths, bool training);
 
 }  // namespace detail
 }  // namespace tg

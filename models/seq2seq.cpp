@@ -1,7 +1,6 @@
 #include "tapegrad/models/seq2seq.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <string>
 
 #include <fmt/format.h>
@@ -10,75 +9,12 @@
 #include "tapegrad/autodiff/mode.hpp"
 #include "tapegrad/autodiff/scope.hpp"
 #include "tapegrad/ops/dropout.hpp"
-#include "tapegrad/ops/activation.hpp"
-#include "tapegrad/ops/elementwise.hpp"
-#include "tapegrad/ops/index.hpp"
-#include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/loss.hpp"
 #include "tapegrad/ops/packed_weights.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {
-
-std::size_t directions(const Seq2SeqOptions& o) { return o.bidirectional ? 2 : 1; }
-
-/// The options with decoder_hidden_size and the attention's sizes filled in, checked. Idempotent,
-/// so that a model rebuilt from options() (copy_as) is the same model.
-Seq2SeqOptions resolve(const Seq2SeqOptions& given) {
-  Seq2SeqOptions o = given;
-  auto fail = [](const std::string& what) { throw Error("Seq2Seq: " + what); };
-  if (o.source_vocab_size == 0 || o.target_vocab_size == 0 || o.embedding_size == 0 || o.hidden_size == 0) {
-    fail(fmt::format("source_vocab_size ({}), target_vocab_size ({}), embedding_size ({}) and hidden_size ({}) "
-                     "must all be positive",
-                     o.source_vocab_size, o.target_vocab_size, o.embedding_size, o.hidden_size));
-  }
-  if (o.encoder_layers == 0 || o.decoder_layers == 0) {
-    fail(fmt::format("encoder_layers ({}) and decoder_layers ({}) must be positive", o.encoder_layers,
-                     o.decoder_layers));
-  }
-  const std::size_t dh = directions(o) * o.hidden_size;
-  if (o.decoder_hidden_size == 0) o.decoder_hidden_size = dh;
-  if (o.bridge == BridgeKind::identity && o.decoder_hidden_size != dh) {
-    throw ShapeError(fmt::format("Seq2Seq: the identity bridge needs decoder_hidden_size = directions * hidden_size "
-                                 "= {}, got {}; use BridgeKind::linear",
-                                 dh, o.decoder_hidden_size));
-  }
-  const auto special = [&](const char* name, std::int64_t id) {
-    const auto v = static_cast<std::int64_t>(std::min(o.source_vocab_size, o.target_vocab_size));
-    if (id < 0 || id >= v) fail(fmt::format("{} {} is outside [0, {}) (the smaller vocabulary)", name, id, v));
-  };
-  special("pad_id", o.pad_id);
-  special("bos_id", o.bos_id);
-  special("eos_id", o.eos_id);
-  if (!(o.dropout >= 0.0 && o.dropout <= 1.0)) fail(fmt::format("dropout {} is outside [0, 1]", o.dropout));
-  if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
-    fail(fmt::format("label_smoothing {} is outside [0, 1]", o.label_smoothing));
-  }
-  if (!(o.sampling_probability >= 0.0 && o.sampling_probability <= 1.0)) {
-    fail(fmt::format("sampling_probability {} is outside [0, 1]", o.sampling_probability));
-  }
-  const AttentionKind kind = o.attention.kind;
-  if ((kind == AttentionKind::dot || kind == AttentionKind::scaled_dot) && o.decoder_hidden_size != dh) {
-    throw ShapeError(fmt::format("Seq2Seq: {} attention needs decoder_hidden_size = directions * hidden_size = {} "
-                                 "(query and key sizes agree), got {}",
-                                 attention_kind_name(kind), dh, o.decoder_hidden_size));
-  }
-  o.attention.query_size = o.decoder_hidden_size;
-  o.attention.key_size = dh;
-  o.attention.value_size = dh;
-  o.attention.dtype = o.dtype;
-  if (o.tie_embeddings) {
-    const std::size_t context = o.attention.kind == AttentionKind::multi_head ? o.decoder_hidden_size : dh;
-    if (o.embedding_size != o.decoder_hidden_size + context) {
-      throw ShapeError(fmt::format("Seq2Seq: tie_embeddings needs embedding_size = decoder_hidden_size + context "
-                                   "size = {} + {} = {}, got {}",
-                                   o.decoder_hidden_size, context, o.decoder_hidden_size + context, o.embedding_size));
-    }
-  }
-  return o;
-}
 
 /// "[2, 3]" for integer ids, as shape_str.
 std::string ids_str(const Indices& ids) {
@@ -115,239 +51,10 @@ Indices argmax_rows(const Tensor& logits) {
 
 }  // namespace
 
-Seq2SeqOptions Seq2SeqOptions::reference(std::size_t vocab, std::size_t embed, std::size_t hidden) {
-  Seq2SeqOptions o;
-  o.source_vocab_size = vocab;
-  o.target_vocab_size = vocab;
-  o.embedding_size = embed;
-  o.hidden_size = hidden;
-  o.decoder_hidden_size = hidden;
-  o.cell = RecurrentKind::lstm;
-  o.encoder_layers = 1;
-  o.decoder_layers = 1;
-  o.bidirectional = false;
-  o.bridge = BridgeKind::identity;
-  o.attention.kind = AttentionKind::additive;
-  o.attention.attention_size = hidden;
-  return o;
-}
-
-double parameter_count_of(const Seq2SeqOptions& given) {
-  const Seq2SeqOptions o = resolve(given);
-  const double d = double(directions(o)), g = o.cell == RecurrentKind::lstm ? 4.0 : 3.0;
-  const double e = double(o.embedding_size), h = double(o.hidden_size), hd = double(o.decoder_hidden_size);
-  const double dh = d * h, layers_e = double(o.encoder_layers), layers_d = double(o.decoder_layers);
-  const double vs = double(o.source_vocab_size), vt = double(o.target_vocab_size);
-  // A recurrent layer or cell: weight_ih [G*H, I], weight_hh [G*H, H], bias_ih and bias_hh [G*H].
-  auto rnn = [&](double in, double hidden) { return g * hidden * (in + hidden + 2.0); };
-  double n = vs * e + d * (rnn(e, h) + (layers_e - 1.0) * rnn(dh, h));
-  if (o.bridge == BridgeKind::linear) n += (o.cell == RecurrentKind::lstm ? 2.0 : 1.0) * layers_d * hd * (dh + 1.0);
-  const AttentionOptions& a = o.attention;
-  const double context = a.kind == AttentionKind::multi_head ? hd : dh;
-  n += vt * e + rnn(e + context, hd) + (layers_d - 1.0) * rnn(hd, hd);
-  switch (a.kind) {
-    case AttentionKind::additive: {
-      const double size = a.attention_size != 0 ? double(a.attention_size) : dh;
-      n += size * (hd + 1.0) + size * dh + size;  // query_proj, key_proj, v
-      break;
-    }
-    case AttentionKind::general: n += hd * dh; break;
-    case AttentionKind::multi_head:
-      n += (dh == hd ? 3.0 * hd * hd : hd * hd + 2.0 * hd * dh) + hd * hd;  // in (or q, k, v) and out projections
-      if (a.bias) n += 4.0 * hd;
-      break;
-    case AttentionKind::dot:
-    case AttentionKind::scaled_dot: break;
-  }
-  n += o.tie_embeddings ? vt : vt * (hd + context) + vt;
-  return n;
-}
-
-Var take_rows(const Var& x, const Indices& rows) {
-  if (!x.defined()) return x;
-  if (x.dim() == 0) throw ShapeError(fmt::format("take_rows: x must have rank >= 1, got {}", shape_str(x.shape())));
-  const Shape& shape = x.shape();
-  if (x.dim() == 2) return embedding(x, rows);
-  Shape out_shape = shape;
-  out_shape[0] = rows.size();
-  const std::size_t width = shape[0] == 0 ? 0 : x.size() / shape[0];
-  return reshape(embedding(reshape(x, Shape{shape[0], width}), rows), out_shape);
-}
-
-DecoderState take_rows(const DecoderState& state, const Indices& rows) {
-  DecoderState out;
-  out.layers.reserve(state.layers.size());
-  for (const CellState& layer : state.layers) out.layers.push_back({take_rows(layer.h, rows), take_rows(layer.c, rows)});
-  out.context = take_rows(state.context, rows);
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// StackedCell
-
-StackedCell::StackedCell(const StackedCellOptions& options, Generator& gen) : options_(options) {
-  if (options.num_layers == 0 || options.input_size == 0 || options.hidden_size == 0) {
-    throw Error(fmt::format("StackedCell: num_layers ({}), input_size ({}) and hidden_size ({}) must be positive",
-                            options.num_layers, options.input_size, options.hidden_size));
-  }
-  for (std::size_t l = 0; l < options.num_layers; ++l) {
-    const std::size_t in = l == 0 ? options.input_size : options.hidden_size;
-    if (options.cell == RecurrentKind::lstm) {
-      lstm_.push_back(std::make_unique<LSTMCell>(
-          LSTMCellOptions{.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
-      register_module(std::to_string(l), *lstm_.back());
-    } else {
-      gru_.push_back(std::make_unique<GRUCell>(
-          GRUCellOptions{.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
-      register_module(std::to_string(l), *gru_.back());
-    }
-  }
-}
-
-std::vector<CellState> StackedCell::forward(const Var& x, const std::vector<CellState>& states) const {
-  if (states.size() != options_.num_layers) {
-    throw ShapeError(fmt::format("StackedCell: expected {} layer states, got {}", options_.num_layers, states.size()));
-  }
-  std::vector<CellState> out;
-  out.reserve(options_.num_layers);
-  Var input = x;
-  for (std::size_t l = 0; l < options_.num_layers; ++l) {
-    if (l > 0) input = dropout(input, options_.dropout, is_training());
-    if (options_.cell == RecurrentKind::lstm) {
-      out.push_back(lstm_[l]->forward(input, states[l]));
-    } else {
-      out.push_back(CellState{gru_[l]->forward(input, states[l].h), Var()});
-    }
-    input = out.back().h;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Encoder
-
-Seq2SeqEncoder::Seq2SeqEncoder(const Seq2SeqOptions& options, Generator& gen)
-    : embedding({.num_embeddings = options.source_vocab_size,
-                 .embedding_dim = options.embedding_size,
-                 .padding_idx = options.pad_id,
-                 .dtype = options.dtype},
-                gen),
-      options_(options) {
-  register_module("embedding", embedding);
-  const RNNOptions rnn{.input_size = options.embedding_size,
-                       .hidden_size = options.hidden_size,
-                       .num_layers = options.encoder_layers,
-                       .bias = true,
-                       .batch_first = true,
-                       .dropout = options.dropout,
-                       .bidirectional = options.bidirectional,
-                       .dtype = options.dtype};
-  if (options.cell == RecurrentKind::lstm) {
-    lstm_ = std::make_unique<LSTM>(rnn, gen);
-    register_module("rnn", *lstm_);
-  } else {
-    gru_ = std::make_unique<GRU>(rnn, gen);
-    register_module("rnn", *gru_);
-  }
-}
-
-RNNOutput Seq2SeqEncoder::forward(const Indices& source, const std::vector<std::int64_t>& lengths) const {
-  NameScope scope("encoder");
-  Var e = dropout(embedding.forward(source), options_.dropout, is_training());
-  return lstm_ ? lstm_->forward(e, {}, lengths) : gru_->forward(e, {}, lengths);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bridge
-
-Seq2SeqBridge::Seq2SeqBridge(const Seq2SeqOptions& options, Generator& gen) : options_(options) {
-  const std::size_t in = directions(options) * options.hidden_size;
-  const std::size_t out = options.decoder_hidden_size;
-  const std::size_t layers = options.decoder_layers;
-  // PyTorch's Linear default, U(-1/sqrt(in), 1/sqrt(in)), for each layer's map.
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  register_parameter("weight_h", weight_h, init::uniform({layers, out, in}, -bound, bound, gen, options.dtype));
-  register_parameter("bias_h", bias_h, init::uniform({layers, out}, -bound, bound, gen, options.dtype));
-  if (options.cell == RecurrentKind::lstm) {
-    register_parameter("weight_c", weight_c, init::uniform({layers, out, in}, -bound, bound, gen, options.dtype));
-    register_parameter("bias_c", bias_c, init::uniform({layers, out}, -bound, bound, gen, options.dtype));
-  }
-}
-
-// y[l] = x[l] W[l]^T + b[l]: one batched GEMM over the layers.
-Var Seq2SeqBridge::forward_h(const Var& h) const {
-  return tanh(add(matmul(h, weight_h, false, true), unsqueeze(bias_h, 1)));
-}
-
-Var Seq2SeqBridge::forward_c(const Var& c) const {
-  if (!weight_c.defined()) throw Error("Seq2SeqBridge: forward_c needs an LSTM model (GRU has no cell state)");
-  return add(matmul(c, weight_c, false, true), unsqueeze(bias_c, 1));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoder
-
-Seq2SeqDecoder::Seq2SeqDecoder(const Seq2SeqOptions& options, Generator& gen)
-    : embedding({.num_embeddings = options.target_vocab_size,
-                 .embedding_dim = options.embedding_size,
-                 .padding_idx = options.pad_id,
-                 .dtype = options.dtype},
-                gen),
-      cells({.cell = options.cell,
-             .input_size = options.embedding_size + (options.attention.kind == AttentionKind::multi_head
-                                                         ? options.decoder_hidden_size
-                                                         : options.attention.value_size),
-             .hidden_size = options.decoder_hidden_size,
-             .num_layers = options.decoder_layers,
-             .dropout = options.dropout,
-             .dtype = options.dtype},
-            gen),
-      options_(options),
-      attention_(make_attention(options.attention, gen)) {
-  const std::size_t features = options.decoder_hidden_size + attention_->context_size();
-  if (cells.options().input_size != options.embedding_size + attention_->context_size()) {
-    throw ShapeError(fmt::format("Seq2SeqDecoder: the attention's context size is {}, expected {}",
-                                 attention_->context_size(), cells.options().input_size - options.embedding_size));
-  }
-  if (options.tie_embeddings) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(features));
-    register_parameter("output_bias", output_bias,
-                       init::uniform({options.target_vocab_size}, -bound, bound, gen, options.dtype));
-  }
-  register_module("embedding", embedding);
-  register_module("cells", cells);
-  register_module("attention", *attention_);
-  if (!options.tie_embeddings) {
-    output_ = std::make_unique<Linear>(
-        LinearOptions{.in_features = features, .out_features = options.target_vocab_size, .dtype = options.dtype}, gen);
-    register_module("output", *output_);
-  }
-}
-
-DecoderStep Seq2SeqDecoder::step(const AttentionMemory& memory, const Var& embedded, const DecoderState& state) const {
-  NameScope scope("decoder");
-  // Input feeding: the previous step's context goes into this step's cells.
-  Var x = concat({embedded, state.context}, 1);
-  std::vector<CellState> layers = cells.forward(x, state.layers);
-  const Var s = layers.back().h;
-  AttentionResult a = attention_->attend(memory, s);
-  Var features = concat({s, a.context}, 1);
-  return {Var(), features, a.weights, DecoderState{std::move(layers), a.context}};
-}
-
-Var Seq2SeqDecoder::project(const Var& features, bool with_dropout) const {
-  NameScope scope("output");
-  Var x = with_dropout ? dropout(features, options_.dropout, is_training()) : features;
-  return output_ ? output_->forward(x) : linear(x, embedding.weight, output_bias);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Seq2Seq
-
 Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen)
-    : encoder(resolve(options), gen),
-      decoder(resolve(options), gen),
-      options_(resolve(options)),
+    : encoder(detail::resolve(options), gen),
+      decoder(detail::resolve(options), gen),
+      options_(detail::resolve(options)),
       sampling_gen_(options.sampling_seed) {
   register_module("encoder", encoder);
   if (options_.bridge == BridgeKind::linear) {
@@ -390,8 +97,9 @@ std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
 
 DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t batch) const {
   const Seq2SeqOptions& o = options_;
-  const std::size_t dirs = directions(o), le = o.encoder_layers, ld = o.decoder_layers, hd = o.decoder_hidden_size;
-  const bool lstm = o.cell == RecurrentKind::lstm;
+  const std::size_t dirs = detail::directions(o), le = o.encoder_layers, ld = o.decoder_layers;
+  const std::size_t hd = o.decoder_hidden_size;
+  const bool with_c = has_cell_state(o.cell);
   // The parameters' dtype, not options().dtype: copy_as and to() convert a built model.
   const DType dtype = decoder.embedding.weight.dtype();
   DecoderState state;
@@ -399,7 +107,7 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
   if (o.bridge == BridgeKind::zeros) {
     for (std::size_t l = 0; l < ld; ++l) {
       state.layers.push_back({Var(Tensor::zeros({batch, hd}, dtype)),
-                              lstm ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
+                              with_c ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
     }
     return state;
   }
@@ -419,20 +127,20 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
     return concat(picked, 0);
   };
   Var h = per_layer(final_state.h);
-  Var c = lstm ? per_layer(final_state.c) : Var();
+  Var c = with_c ? per_layer(final_state.c) : Var();
   if (bridge_) {
     h = bridge_->forward_h(h);
-    if (lstm) c = bridge_->forward_c(c);
+    if (with_c) c = bridge_->forward_c(c);
   }
   if (ld == 1) {
-    state.layers.push_back({reshape(h, {batch, hd}), lstm ? reshape(c, {batch, hd}) : Var()});
+    state.layers.push_back({reshape(h, {batch, hd}), with_c ? reshape(c, {batch, hd}) : Var()});
     return state;
   }
   const std::vector<std::size_t> ones(ld, 1);
   std::vector<Var> hs = split(h, ones, 0);
-  std::vector<Var> cs = lstm ? split(c, ones, 0) : std::vector<Var>(ld);
+  std::vector<Var> cs = with_c ? split(c, ones, 0) : std::vector<Var>(ld);
   for (std::size_t l = 0; l < ld; ++l) {
-    state.layers.push_back({reshape(hs[l], {batch, hd}), lstm ? reshape(cs[l], {batch, hd}) : Var()});
+    state.layers.push_back({reshape(hs[l], {batch, hd}), with_c ? reshape(cs[l], {batch, hd}) : Var()});
   }
   return state;
 }

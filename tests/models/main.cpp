@@ -11,34 +11,52 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tapegrad/models/module.hpp"
 
 namespace {
 
-// "class LSTM : public Module" (final allowed) and "class AdditiveAttention :
-// public Attention": the declarations to cover. Attention itself is an
-// abstract interface (no instance can be gradchecked), so it is left out.
+// The abstract interfaces: no instance can be gradchecked, so they are left
+// out, but every class deriving from one is covered like a direct Module.
+const std::set<std::string> interfaces = {"Attention", "RNNBase", "RecurrentCell"};
+
+// "class Linear : public Module", "class LSTM : public RNNBase" (final
+// allowed), and so on down: the declarations to cover, found by following
+// the bases from Module until no new class turns up.
 std::set<std::string> modules_in_headers() {
-  std::set<std::string> names;
+  std::vector<std::string> headers;
   for (const auto& file : std::filesystem::directory_iterator(std::filesystem::path(TAPEGRAD_SOURCE_DIR) / "models")) {
     if (file.path().extension() != ".hpp") continue;
     std::ifstream in(file.path());
     std::stringstream text;
     text << in.rdbuf();
-    const std::string s = text.str();
-    for (const std::string base : {": public Module", ": public Attention"}) {
-      for (std::size_t at = s.find(base); at != std::string::npos; at = s.find(base, at + 1)) {
-        std::size_t line = s.rfind('\n', at);
-        std::istringstream decl(s.substr(line == std::string::npos ? 0 : line + 1, at - line - 1));
-        std::string keyword, name;
-        decl >> keyword >> name;
-        if (keyword == "class" || keyword == "struct") names.insert("tg::" + name);
+    headers.push_back(text.str());
+  }
+  std::set<std::string> bases = {"Module"}, names;
+  for (std::size_t known = 0; known != bases.size();) {
+    known = bases.size();
+    for (const std::string& s : headers) {
+      for (const std::string& base : bases) {
+        const std::string pattern = ": public " + base;
+        for (std::size_t at = s.find(pattern); at != std::string::npos; at = s.find(pattern, at + 1)) {
+          const std::size_t end = at + pattern.size();
+          if (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '_')) continue;
+          std::size_t line = s.rfind('\n', at);
+          std::istringstream decl(s.substr(line == std::string::npos ? 0 : line + 1, at - line - 1));
+          std::string keyword, name;
+          decl >> keyword >> name;
+          if (keyword == "class" || keyword == "struct") names.insert(name);
+        }
       }
     }
+    bases.insert(names.begin(), names.end());
   }
-  names.erase("tg::Attention");
-  return names;
+  std::set<std::string> out;
+  for (const std::string& name : names) {
+    if (interfaces.count(name) == 0) out.insert("tg::" + name);
+  }
+  return out;
 }
 
 }  // namespace

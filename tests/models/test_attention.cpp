@@ -327,6 +327,29 @@ TEST_CASE("attention: copy_as through the base and through the class keep the ki
   CHECK(twin->key_proj.weight.value().to(DType::f32).to_vector() == additive.key_proj.weight.value().to_vector());
 }
 
+TEST_CASE("attention: copy_as through the base copies a module converted with to() (options().dtype stale)") {
+  for (const Config& c : configs()) {
+    CAPTURE(c.name);
+    manual_seed(9);
+    std::unique_ptr<Attention> m = make_attention(c.options);  // built float32
+    m->to(DType::f64);                                         // options().dtype still says float32
+    for (DType dtype : {DType::f64, DType::f32}) {
+      const std::string to_dtype = dtype_name(dtype);
+      CAPTURE(to_dtype);
+      std::unique_ptr<Attention> copy;
+      REQUIRE_NOTHROW(copy = copy_as(static_cast<const Attention&>(*m), dtype));
+      CHECK(copy->type_name() == m->type_name());
+      const StateDict original = m->state_dict(), copied = copy->state_dict();
+      REQUIRE(copied.size() == original.size());
+      for (std::size_t i = 0; i < copied.size(); ++i) {
+        CHECK(copied[i].name == original[i].name);
+        CHECK(copied[i].value.dtype() == dtype);
+        CHECK(copied[i].value.to_vector() == original[i].value.to(dtype).to_vector());
+      }
+    }
+  }
+}
+
 TEST_CASE("attention: wrong shapes, dtypes and options are errors naming the kind, the argument and both shapes") {
   AdditiveAttention m({.kind = AttentionKind::additive, .query_size = 4, .key_size = 3, .value_size = 2});
   Var keys(Tensor::zeros({2, 5, 3})), values(Tensor::zeros({2, 5, 2})), query(Tensor::zeros({2, 4}));

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
+#include <type_traits>
 #include <string>
 
 #include "fixtures.hpp"
@@ -183,6 +185,45 @@ TEST_CASE("LSTM and GRU: PyTorch's names, order and shapes") {
   CHECK_THROWS_WITH_AS(gru.parameter("weight_hh_l1"), doctest::Contains("no parameter named 'weight_hh_l1'"), Error);
   for (const auto& p : gru.named_parameters())
     for (double v : p.var.value().to_vector()) CHECK(std::abs(v) <= 0.5);  // U(-1/sqrt(4), 1/sqrt(4))
+}
+
+TEST_CASE("RNNBase and RecurrentCell: LSTM and GRU, layers and cells, behind one pointer each") {
+  static_assert(std::is_abstract_v<RNNBase> && std::is_abstract_v<RecurrentCell>);
+  static_assert(gate_count(RecurrentKind::lstm) == 4 && gate_count(RecurrentKind::gru) == 3);
+  for (RecurrentKind kind : {RecurrentKind::lstm, RecurrentKind::gru}) {
+    const bool lstm = kind == RecurrentKind::lstm;
+    CAPTURE(lstm);
+    const RNNOptions options{.input_size = 3, .hidden_size = 4, .num_layers = 2, .dtype = DType::f64};
+    Generator a(21), b(21);
+    std::unique_ptr<RNNBase> layer = make_rnn(kind, options, a);
+    CHECK(layer->type_name() == (lstm ? "tg::LSTM" : "tg::GRU"));
+    CHECK(layer->kind() == kind);
+    CHECK(layer->parameter("weight_ih_l1").shape() == Shape{(lstm ? 4u : 3u) * 4, 4});
+    // The factory's layer is the concrete class's, value for value (the same draws in the same order).
+    std::unique_ptr<RNNBase> concrete =
+        lstm ? std::unique_ptr<RNNBase>(std::make_unique<LSTM>(options, b))
+             : std::unique_ptr<RNNBase>(std::make_unique<GRU>(options, b));
+    const StateDict made = layer->state_dict(), built = concrete->state_dict();
+    REQUIRE(made.size() == built.size());
+    for (std::size_t i = 0; i < made.size(); ++i) {
+      CHECK(made[i].name == built[i].name);
+      CHECK(made[i].value.to_vector() == built[i].value.to_vector());
+    }
+    RNNOutput out = layer->forward(Var(randn({5, 2, 3}, 22)));
+    CHECK(out.output.shape() == Shape{5, 2, 4});
+    CHECK(out.state.c.defined() == has_cell_state(kind));
+
+    std::unique_ptr<RecurrentCell> cell = make_cell(kind, {.input_size = 3, .hidden_size = 4, .dtype = DType::f64});
+    CHECK(cell->type_name() == (lstm ? "tg::LSTMCell" : "tg::GRUCell"));
+    CHECK(cell->weight_hh.shape() == Shape{gate_count(kind) * 4, 4});
+    const Var x(randn({2, 3}, 23)), h(randn({2, 4}, 24)), c(randn({2, 4}, 25));
+    CellState stepped = cell->step(x, {h, c});
+    CellState direct = lstm ? dynamic_cast<const LSTMCell&>(*cell).forward(x, {h, c})
+                            : CellState{dynamic_cast<const GRUCell&>(*cell).forward(x, h), Var()};
+    CHECK(stepped.h.value().to_vector() == direct.h.value().to_vector());
+    REQUIRE(stepped.c.defined() == has_cell_state(kind));
+    if (stepped.c.defined()) CHECK(stepped.c.value().to_vector() == direct.c.value().to_vector());
+  }
 }
 
 TEST_CASE("recurrent layers reject bad input with messages that name it") {
