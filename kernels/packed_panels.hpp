@@ -35,7 +35,7 @@ class PanelProduct {
   void run(const float* panels, const float* x, float* y) const;
 
  private:
-  using Kernel = void (*)(const float*, const float*, float*);
+  using Kernel = void (*)(const float*, const float*, float*, ...);  // libxsmm_smmfunction
   std::size_t n_, k_, block_;
   std::size_t widths_[2], blocks_[2];
   // By (full panel or tail) x (full block or tail) x (first block or a later one).
