@@ -41,9 +41,6 @@ std::string scalar_problem(const std::string& key, const Tensor& t) {
 
 }  // namespace
 
-Optimizer::Optimizer(const char* name, std::vector<Var> params, double lr, double weight_decay)
-    : Optimizer(name, one_group(std::move(params)), lr, weight_decay) {}
-
 std::vector<ParamGroup> Optimizer::one_group(std::vector<Var> params) {
   std::vector<ParamGroup> groups(1);
   groups[0].params = std::move(params);

@@ -32,7 +32,8 @@ struct ParamGroup {
   /// Learning rate of the group, >= 0; unset: the options' lr.
   std::optional<double> lr{};
   /// Weight decay of the group, >= 0; unset: the options' weight_decay (for
-  /// AdamW the decoupled decay, for the others the L2 penalty added to the gradient).
+  /// AdamW, and Adam with decoupled_weight_decay, the decoupled decay; for the
+  /// others the L2 penalty added to the gradient).
   std::optional<double> weight_decay{};
 };
 
@@ -90,8 +91,6 @@ class Optimizer {
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
  protected:
-  /// One group holding `params`; throws as the group constructor does.
-  Optimizer(const char* name, std::vector<Var> params, double lr, double weight_decay);
   /// Throws tg::Error if there is no parameter at all, a parameter is an
   /// undefined Var, a value that is not a leaf or does not require grad, or
   /// appears twice (in one group or two), or a group's lr or weight_decay is < 0.
