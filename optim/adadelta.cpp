@@ -30,23 +30,10 @@ void adadelta_update(T* p, const T* grad, T* v, T* u, std::size_t n, const Adade
 
 }  // namespace
 
-Adadelta::Adadelta(std::vector<Var> params, const AdadeltaOptions& options)
-    : Optimizer("Adadelta", std::move(params), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
 Adadelta::Adadelta(std::vector<ParamGroup> groups, const AdadeltaOptions& options)
-    : Optimizer("Adadelta", std::move(groups), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
-void Adadelta::check_options() const {
-  check_range("rho", options_.rho, 0, 1);
-  check_non_negative("eps", options_.eps);
+    : TypedOptimizer("Adadelta", std::move(groups), options) {
+  check_range("rho", options.rho, 0, 1);
+  check_non_negative("eps", options.eps);
 }
 
 void Adadelta::step() {
@@ -68,20 +55,6 @@ void Adadelta::step() {
     });
   }
 }
-
-AdadeltaOptions Adadelta::options() const {
-  AdadeltaOptions o = options_;
-  o.lr = lr();
-  o.weight_decay = group_weight_decay(0);
-  return o;
-}
-
-const AdadeltaState& Adadelta::state(std::size_t i) const {
-  check_index(i);
-  return state_[i];
-}
-
-const AdadeltaState& Adadelta::state(const Var& param) const { return state_[index_of(param)]; }
 
 std::vector<Optimizer::StateEntry> Adadelta::state_entries(std::size_t i) {
   AdadeltaState& s = state_[i];

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/optim/optimizer.hpp"
@@ -36,32 +37,20 @@ struct AdadeltaState {
   Tensor acc_delta;
 };
 
-class Adadelta : public Optimizer {
+class Adadelta : public TypedOptimizer<AdadeltaOptions, AdadeltaState> {
  public:
   /// Throws tg::Error naming the option for lr, eps or weight_decay below 0
   /// (or NaN), or rho outside [0, 1]; and for parameters as Optimizer's
   /// constructor does.
-  Adadelta(std::vector<Var> params, const AdadeltaOptions& options = {});
+  Adadelta(std::vector<Var> params, const AdadeltaOptions& options = {})
+      : Adadelta(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   Adadelta(std::vector<ParamGroup> groups, const AdadeltaOptions& options = {});
 
   void step() override;
 
-  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
-  AdadeltaOptions options() const;
-  /// State of parameter i (the order of parameters()); IndexError if out of range.
-  const AdadeltaState& state(std::size_t i) const;
-  /// State of `param`; IndexError if it is not one of parameters().
-  const AdadeltaState& state(const Var& param) const;
-
  protected:
   std::vector<StateEntry> state_entries(std::size_t i) override;
-
- private:
-  void check_options() const;
-
-  AdadeltaOptions options_;
-  std::vector<AdadeltaState> state_;
 };
 
 }  // namespace tg

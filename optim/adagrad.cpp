@@ -24,24 +24,11 @@ void adagrad_update(T* p, const T* grad, T* sum, std::size_t n, double decay, do
 
 }  // namespace
 
-Adagrad::Adagrad(std::vector<Var> params, const AdagradOptions& options)
-    : Optimizer("Adagrad", std::move(params), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
 Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& options)
-    : Optimizer("Adagrad", std::move(groups), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
-void Adagrad::check_options() const {
-  check_non_negative("lr_decay", options_.lr_decay);
-  check_non_negative("initial_accumulator_value", options_.initial_accumulator_value);
-  check_non_negative("eps", options_.eps);
+    : TypedOptimizer("Adagrad", std::move(groups), options) {
+  check_non_negative("lr_decay", options.lr_decay);
+  check_non_negative("initial_accumulator_value", options.initial_accumulator_value);
+  check_non_negative("eps", options.eps);
 }
 
 void Adagrad::step() {
@@ -62,20 +49,6 @@ void Adagrad::step() {
     });
   }
 }
-
-AdagradOptions Adagrad::options() const {
-  AdagradOptions o = options_;
-  o.lr = lr();
-  o.weight_decay = group_weight_decay(0);
-  return o;
-}
-
-const AdagradState& Adagrad::state(std::size_t i) const {
-  check_index(i);
-  return state_[i];
-}
-
-const AdagradState& Adagrad::state(const Var& param) const { return state_[index_of(param)]; }
 
 std::vector<Optimizer::StateEntry> Adagrad::state_entries(std::size_t i) {
   return {{.name = "step", .count = &state_[i].step}, {.name = "sum", .tensor = &state_[i].sum}};

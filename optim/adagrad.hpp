@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/optim/optimizer.hpp"
@@ -37,32 +38,20 @@ struct AdagradState {
   Tensor sum;
 };
 
-class Adagrad : public Optimizer {
+class Adagrad : public TypedOptimizer<AdagradOptions, AdagradState> {
  public:
   /// Throws tg::Error naming the option for lr, lr_decay, weight_decay,
   /// initial_accumulator_value or eps below 0 (or NaN); and for parameters as
   /// Optimizer's constructor does.
-  Adagrad(std::vector<Var> params, const AdagradOptions& options = {});
+  Adagrad(std::vector<Var> params, const AdagradOptions& options = {})
+      : Adagrad(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& options = {});
 
   void step() override;
 
-  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
-  AdagradOptions options() const;
-  /// State of parameter i (the order of parameters()); IndexError if out of range.
-  const AdagradState& state(std::size_t i) const;
-  /// State of `param`; IndexError if it is not one of parameters().
-  const AdagradState& state(const Var& param) const;
-
  protected:
   std::vector<StateEntry> state_entries(std::size_t i) override;
-
- private:
-  void check_options() const;
-
-  AdagradOptions options_;
-  std::vector<AdagradState> state_;
 };
 
 }  // namespace tg

@@ -1,8 +1,11 @@
 #pragma once
-/// Adam, exactly torch.optim.Adam (L2 weight decay added to the gradient, not
-/// decoupled as in AdamW). Per parameter, at its t-th step with a gradient:
+/// Adam, exactly torch.optim.Adam: its weight decay is an L2 penalty added to
+/// the gradient unless decoupled_weight_decay is set, as in recent PyTorch 2.x,
+/// where torch.optim.AdamW is Adam with it set; so is AdamW here (adamw.hpp).
+/// Per parameter, at its t-th step with a gradient:
 ///
-///   g = grad + weight_decay * p
+///   g = grad + weight_decay * p               (L2 decay, the default)
+///   p = p * (1 - lr * weight_decay)           (decoupled decay instead: it never enters m or v)
 ///   m = beta1 * m + (1 - beta1) * g           (exp_avg, starts at 0)
 ///   v = beta2 * v + (1 - beta2) * g * g       (exp_avg_sq, starts at 0)
 ///   vmax = max(vmax, v)                       (amsgrad only; then v below means vmax)
@@ -10,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/optim/optimizer.hpp"
@@ -25,10 +29,13 @@ struct AdamOptions {
   double beta2 = 0.999;
   /// Added to the denominator for numerical stability, >= 0.
   double eps = 1e-8;
-  /// L2 penalty, >= 0: weight_decay * p is added to the gradient.
+  /// Weight decay, >= 0: an L2 penalty (weight_decay * p added to the
+  /// gradient), or with decoupled_weight_decay a shrink of p by lr * weight_decay.
   double weight_decay = 0;
   /// Normalise by the running maximum of exp_avg_sq (AMSGrad).
   bool amsgrad = false;
+  /// Decay p directly, outside the moments (AdamW, Loshchilov & Hutter), instead of through the gradient.
+  bool decoupled_weight_decay = false;
 };
 
 /// Per-parameter state of Adam; the tensors are allocated on the parameter's
@@ -44,32 +51,22 @@ struct AdamState {
   Tensor max_exp_avg_sq;
 };
 
-class Adam : public Optimizer {
+class Adam : public TypedOptimizer<AdamOptions, AdamState> {
  public:
   /// Throws tg::Error naming the option for lr, eps or weight_decay below 0
   /// (or NaN), or a beta outside [0, 1); and for parameters as Optimizer's
   /// constructor does.
-  Adam(std::vector<Var> params, const AdamOptions& options = {});
+  Adam(std::vector<Var> params, const AdamOptions& options = {}) : Adam(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
-  Adam(std::vector<ParamGroup> groups, const AdamOptions& options = {});
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& options = {}) : Adam("Adam", std::move(groups), options) {}
 
   void step() override;
 
-  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
-  AdamOptions options() const;
-  /// State of parameter i (the order of parameters()); IndexError if out of range.
-  const AdamState& state(std::size_t i) const;
-  /// State of `param`; IndexError if it is not one of parameters().
-  const AdamState& state(const Var& param) const;
-
  protected:
+  /// For AdamW: the same, with errors starting with `name`.
+  Adam(const char* name, std::vector<ParamGroup> groups, const AdamOptions& options);
+
   std::vector<StateEntry> state_entries(std::size_t i) override;
-
- private:
-  void check_options() const;
-
-  AdamOptions options_;
-  std::vector<AdamState> state_;
 };
 
 }  // namespace tg

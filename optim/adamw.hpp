@@ -1,6 +1,7 @@
 #pragma once
-/// AdamW, exactly torch.optim.AdamW: Adam with the weight decay decoupled from
-/// the gradient (Loshchilov & Hutter). Per parameter, at its t-th step with a gradient:
+/// AdamW, exactly torch.optim.AdamW: Adam with decoupled weight decay
+/// (Loshchilov & Hutter), as PyTorch builds it, a subclass of Adam that sets
+/// decoupled_weight_decay. Per parameter, at its t-th step with a gradient:
 ///
 ///   p = p * (1 - lr * weight_decay)           (decay first, not through the moments)
 ///   m = beta1 * m + (1 - beta1) * g           (exp_avg, starts at 0)
@@ -8,7 +9,7 @@
 ///   vmax = max(vmax, v)                       (amsgrad only; then v below means vmax)
 ///   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
-#include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/optim/adam.hpp"
@@ -16,6 +17,8 @@
 
 namespace tg {
 
+/// Adam's options less decoupled_weight_decay (always set), with PyTorch's
+/// AdamW default weight decay.
 struct AdamWOptions {
   /// Learning rate, >= 0.
   double lr = 1e-3;
@@ -34,32 +37,18 @@ struct AdamWOptions {
 /// AdamW keeps Adam's state (step, exp_avg, exp_avg_sq, max_exp_avg_sq).
 using AdamWState = AdamState;
 
-class AdamW : public Optimizer {
+class AdamW : public Adam {
  public:
   /// Throws tg::Error naming the option for lr, eps or weight_decay below 0
   /// (or NaN), or a beta outside [0, 1); and for parameters as Optimizer's
   /// constructor does.
-  AdamW(std::vector<Var> params, const AdamWOptions& options = {});
+  AdamW(std::vector<Var> params, const AdamWOptions& options = {})
+      : AdamW(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options = {});
 
-  void step() override;
-
   /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
   AdamWOptions options() const;
-  /// State of parameter i (the order of parameters()); IndexError if out of range.
-  const AdamWState& state(std::size_t i) const;
-  /// State of `param`; IndexError if it is not one of parameters().
-  const AdamWState& state(const Var& param) const;
-
- protected:
-  std::vector<StateEntry> state_entries(std::size_t i) override;
-
- private:
-  void check_options() const;
-
-  AdamWOptions options_;
-  std::vector<AdamWState> state_;
 };
 
 }  // namespace tg

@@ -12,11 +12,9 @@ namespace tg {
 
 namespace {
 
-std::vector<ParamGroup> one_group(std::vector<Var> params) {
-  std::vector<ParamGroup> groups(1);
-  groups[0].params = std::move(params);
-  return groups;
-}
+// Step counts are stored as doubles, which hold every integer below 2^53
+// (about 9.007e15) exactly; a larger count is refused.
+constexpr double kMaxStepCount = 9e15;
 
 // "param.12.exp_avg" -> {12, "exp_avg"}, "group.0.lr" -> {0, "lr"} for the
 // prefix "param." or "group."; nullopt for any other shape of key.
@@ -43,8 +41,11 @@ std::string scalar_problem(const std::string& key, const Tensor& t) {
 
 }  // namespace
 
-Optimizer::Optimizer(const char* name, std::vector<Var> params, double lr, double weight_decay)
-    : Optimizer(name, one_group(std::move(params)), lr, weight_decay) {}
+std::vector<ParamGroup> Optimizer::one_group(std::vector<Var> params) {
+  std::vector<ParamGroup> groups(1);
+  groups[0].params = std::move(params);
+  return groups;
+}
 
 Optimizer::Optimizer(const char* name, std::vector<ParamGroup> groups, double lr, double weight_decay) : name_(name) {
   check_non_negative("lr", lr);
@@ -184,7 +185,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     present[i] = true;
     if (entry->count != nullptr) {
       std::string problem = scalar_problem(key, t);
-      if (problem.empty() && !(t.item() >= 0 && t.item() == std::floor(t.item()) && t.item() < 9e15)) {
+      if (problem.empty() && !(t.item() >= 0 && t.item() == std::floor(t.item()) && t.item() < kMaxStepCount)) {
         problem = fmt::format("'{}' = {} is not a step count", key, t.item());
       }
       if (!problem.empty()) problems.push_back(problem);

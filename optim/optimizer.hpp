@@ -1,5 +1,7 @@
 #pragma once
-/// Optimizer: the base of every optimizer in optim/.
+/// Optimizer: the base of every optimizer in optim/, and TypedOptimizer, the
+/// layer between it and each optimizer that holds the optimizer's options and
+/// per-parameter state.
 ///
 /// An optimizer holds shared handles to the parameters it updates (leaves that
 /// require grad), split into parameter groups that each have their own learning
@@ -13,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autodiff/var.hpp"
@@ -29,7 +32,8 @@ struct ParamGroup {
   /// Learning rate of the group, >= 0; unset: the options' lr.
   std::optional<double> lr{};
   /// Weight decay of the group, >= 0; unset: the options' weight_decay (for
-  /// AdamW the decoupled decay, for the others the L2 penalty added to the gradient).
+  /// AdamW, and Adam with decoupled_weight_decay, the decoupled decay; for the
+  /// others the L2 penalty added to the gradient).
   std::optional<double> weight_decay{};
 };
 
@@ -87,12 +91,12 @@ class Optimizer {
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
  protected:
-  /// One group holding `params`; throws as the group constructor does.
-  Optimizer(const char* name, std::vector<Var> params, double lr, double weight_decay);
   /// Throws tg::Error if there is no parameter at all, a parameter is an
   /// undefined Var, a value that is not a leaf or does not require grad, or
   /// appears twice (in one group or two), or a group's lr or weight_decay is < 0.
   Optimizer(const char* name, std::vector<ParamGroup> groups, double lr, double weight_decay);
+  /// `params` as the one group of an optimizer built from a plain parameter list.
+  static std::vector<ParamGroup> one_group(std::vector<Var> params);
 
   /// One named piece of a parameter's state: a tensor buffer (shaped as the
   /// parameter) or a step count. Exactly one of the pointers is set.
@@ -138,6 +142,42 @@ class Optimizer {
   const char* name_;
   std::vector<GroupSettings> groups_;
   std::vector<std::size_t> group_of_;
+};
+
+/// What every optimizer adds to Optimizer the same way: its options and one
+/// State per parameter, with their accessors. An optimizer derives from
+/// TypedOptimizer<ItsOptions, ItsState>, checks its own options in its
+/// constructor, and defines its update (step) and the names of its state
+/// (state_entries). Options has at least `lr` and `weight_decay`; State is
+/// default-constructed fresh and filled by the parameter's first step.
+template <class Options, class State>
+class TypedOptimizer : public Optimizer {
+ public:
+  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
+  Options options() const {
+    Options o = options_;
+    o.lr = lr();
+    o.weight_decay = group_weight_decay(0);
+    return o;
+  }
+  /// State of parameter i (the order of parameters()); IndexError if out of range.
+  const State& state(std::size_t i) const {
+    check_index(i);
+    return state_[i];
+  }
+  /// State of `param`; IndexError if it is not one of parameters().
+  const State& state(const Var& param) const { return state_[index_of(param)]; }
+
+ protected:
+  /// Throws as Optimizer's constructor does, for lr and weight_decay too.
+  TypedOptimizer(const char* name, std::vector<ParamGroup> groups, const Options& options)
+      : Optimizer(name, std::move(groups), options.lr, options.weight_decay),
+        options_(options),
+        state_(parameters().size()) {}
+
+  Options options_;
+  /// Per parameter, in the order of parameters().
+  std::vector<State> state_;
 };
 
 }  // namespace tg

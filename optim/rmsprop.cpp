@@ -41,24 +41,11 @@ void rmsprop_update(T* p, const T* grad, T* v, T* a, T* b, std::size_t n, const 
 
 }  // namespace
 
-Rmsprop::Rmsprop(std::vector<Var> params, const RmspropOptions& options)
-    : Optimizer("Rmsprop", std::move(params), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
 Rmsprop::Rmsprop(std::vector<ParamGroup> groups, const RmspropOptions& options)
-    : Optimizer("Rmsprop", std::move(groups), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
-void Rmsprop::check_options() const {
-  check_non_negative("alpha", options_.alpha);
-  check_non_negative("eps", options_.eps);
-  check_non_negative("momentum", options_.momentum);
+    : TypedOptimizer("Rmsprop", std::move(groups), options) {
+  check_non_negative("alpha", options.alpha);
+  check_non_negative("eps", options.eps);
+  check_non_negative("momentum", options.momentum);
 }
 
 void Rmsprop::step() {
@@ -83,20 +70,6 @@ void Rmsprop::step() {
     });
   }
 }
-
-RmspropOptions Rmsprop::options() const {
-  RmspropOptions o = options_;
-  o.lr = lr();
-  o.weight_decay = group_weight_decay(0);
-  return o;
-}
-
-const RmspropState& Rmsprop::state(std::size_t i) const {
-  check_index(i);
-  return state_[i];
-}
-
-const RmspropState& Rmsprop::state(const Var& param) const { return state_[index_of(param)]; }
 
 std::vector<Optimizer::StateEntry> Rmsprop::state_entries(std::size_t i) {
   RmspropState& s = state_[i];

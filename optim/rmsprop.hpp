@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/optim/optimizer.hpp"
@@ -43,31 +44,19 @@ struct RmspropState {
   Tensor grad_avg;
 };
 
-class Rmsprop : public Optimizer {
+class Rmsprop : public TypedOptimizer<RmspropOptions, RmspropState> {
  public:
   /// Throws tg::Error naming the option for lr, alpha, eps, weight_decay or
   /// momentum below 0 (or NaN); and for parameters as Optimizer's constructor does.
-  Rmsprop(std::vector<Var> params, const RmspropOptions& options = {});
+  Rmsprop(std::vector<Var> params, const RmspropOptions& options = {})
+      : Rmsprop(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   Rmsprop(std::vector<ParamGroup> groups, const RmspropOptions& options = {});
 
   void step() override;
 
-  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
-  RmspropOptions options() const;
-  /// State of parameter i (the order of parameters()); IndexError if out of range.
-  const RmspropState& state(std::size_t i) const;
-  /// State of `param`; IndexError if it is not one of parameters().
-  const RmspropState& state(const Var& param) const;
-
  protected:
   std::vector<StateEntry> state_entries(std::size_t i) override;
-
- private:
-  void check_options() const;
-
-  RmspropOptions options_;
-  std::vector<RmspropState> state_;
 };
 
 }  // namespace tg

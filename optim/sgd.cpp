@@ -31,23 +31,9 @@ void sgd_update(T* p, const T* grad, T* buffer, std::size_t n, const SgdOptions&
 
 }  // namespace
 
-Sgd::Sgd(std::vector<Var> params, const SgdOptions& options)
-    : Optimizer("Sgd", std::move(params), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
 Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
-    : Optimizer("Sgd", std::move(groups), options.lr, options.weight_decay),
-      options_(options),
-      state_(parameters().size()) {
-  check_options();
-}
-
-void Sgd::check_options() const {
-  check_non_negative("momentum", options_.momentum);
-  const SgdOptions& options = options_;
+    : TypedOptimizer("Sgd", std::move(groups), options) {
+  check_non_negative("momentum", options.momentum);
   if (std::isnan(options.dampening)) throw Error("Sgd: invalid dampening = nan");
   if (options.nesterov && (options.momentum <= 0 || options.dampening != 0)) {
     throw Error(fmt::format("Sgd: nesterov momentum requires momentum > 0 and dampening == 0 (got momentum = {}, "
@@ -73,20 +59,6 @@ void Sgd::step() {
     });
   }
 }
-
-SgdOptions Sgd::options() const {
-  SgdOptions o = options_;
-  o.lr = lr();
-  o.weight_decay = group_weight_decay(0);
-  return o;
-}
-
-const SgdState& Sgd::state(std::size_t i) const {
-  check_index(i);
-  return state_[i];
-}
-
-const SgdState& Sgd::state(const Var& param) const { return state_[index_of(param)]; }
 
 std::vector<Optimizer::StateEntry> Sgd::state_entries(std::size_t i) {
   if (options_.momentum == 0) return {};

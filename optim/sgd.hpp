@@ -8,6 +8,7 @@
 ///   p = p - lr * g
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/optim/optimizer.hpp"
@@ -33,32 +34,20 @@ struct SgdState {
   Tensor momentum_buffer;
 };
 
-class Sgd : public Optimizer {
+class Sgd : public TypedOptimizer<SgdOptions, SgdState> {
  public:
   /// Throws tg::Error naming the option for lr, momentum or weight_decay
   /// below 0 (or NaN), NaN dampening, or nesterov without momentum > 0 and
   /// dampening == 0; and for parameters as Optimizer's constructor does.
-  Sgd(std::vector<Var> params, const SgdOptions& options = {});
+  Sgd(std::vector<Var> params, const SgdOptions& options = {})
+      : Sgd(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   Sgd(std::vector<ParamGroup> groups, const SgdOptions& options = {});
 
   void step() override;
 
-  /// The options, with group 0's lr (as set_lr() left it) and weight_decay.
-  SgdOptions options() const;
-  /// State of parameter i (the order of parameters()); IndexError if out of range.
-  const SgdState& state(std::size_t i) const;
-  /// State of `param`; IndexError if it is not one of parameters().
-  const SgdState& state(const Var& param) const;
-
  protected:
   std::vector<StateEntry> state_entries(std::size_t i) override;
-
- private:
-  void check_options() const;
-
-  SgdOptions options_;
-  std::vector<SgdState> state_;
 };
 
 }  // namespace tg

@@ -24,6 +24,7 @@ std::vector<std::pair<std::string, Factory>> configs() {
       config<Sgd>("sgd", SgdOptions{.lr = 0.1}),
       config<Sgd>("sgd nesterov", SgdOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true}),
       config<Adam>("adam amsgrad", AdamOptions{.lr = 0.1, .amsgrad = true}),
+      config<Adam>("adam decoupled", AdamOptions{.lr = 0.1, .weight_decay = 0.1, .decoupled_weight_decay = true}),
       config<AdamW>("adamw", AdamWOptions{.lr = 0.1}),
       config<AdamW>("adamw amsgrad", AdamWOptions{.lr = 0.1, .amsgrad = true}),
       config<Rmsprop>("rmsprop centered momentum", RmspropOptions{.momentum = 0.9, .centered = true}),
