@@ -9,8 +9,8 @@
 
 #include "bounds.hpp"
 #include "commands.hpp"
-#include "evaluate.hpp"
-#include "saved_model.hpp"
+#include "train/evaluate.hpp"
+#include "train/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

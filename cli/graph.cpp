@@ -10,7 +10,7 @@
 #include "bounds.hpp"
 #include "commands.hpp"
 #include "data/batch.hpp"
-#include "saved_model.hpp"
+#include "train/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

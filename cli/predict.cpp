@@ -12,8 +12,8 @@
 #include "commands.hpp"
 #include "data/text_file.hpp"
 #include "data/utf8.hpp"
-#include "evaluate.hpp"
-#include "saved_model.hpp"
+#include "train/evaluate.hpp"
+#include "train/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

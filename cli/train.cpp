@@ -24,22 +24,23 @@
 #include "autodiff/tape.hpp"
 #include "bounds.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "data/tsv.hpp"
 #include "data/utf8.hpp"
-#include "evaluate.hpp"
 #include "io/training_checkpoint.hpp"
-#include "model_config.hpp"
 #include "ops/blas.hpp"
 #include "ops/elementwise.hpp"
 #include "optim/clip.hpp"
-#include "optim_config.hpp"
 #include "plot/plot.hpp"
-#include "progress.hpp"
-#include "run_folder.hpp"
 #include "run_options.hpp"
-#include "saved_model.hpp"
-#include "task.hpp"
 #include "models/data_parallel.hpp"
+#include "train/evaluate.hpp"
+#include "train/model_config.hpp"
+#include "train/optim_config.hpp"
+#include "train/progress.hpp"
+#include "train/run_folder.hpp"
+#include "train/saved_model.hpp"
+#include "train/task.hpp"
 
 namespace tg::cli {
 namespace {
@@ -811,7 +812,12 @@ void add_train_command(CLI::App& app) {
     if (config->resume.empty()) check_model_choice(config->model);
     set_blas_threads(config->threads);
     Trainer trainer(*config);
-    const int status = trainer.run();
+    int status = 0;
+    try {
+      status = trainer.run();
+    } catch (const RunFolderError& e) {
+      throw CLI::ValidationError("--out", e.what());
+    }
     if (status != 0) throw CLI::RuntimeError(status);
   });
 }

@@ -11,7 +11,7 @@
 #include "models/decode.hpp"
 #include "task.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 /// What one decode, or one model with its training state, may take: half of this
 /// machine's memory, or of the address space that `ulimit -v` leaves, whichever is smaller.
@@ -78,4 +78,4 @@ Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions = nullptr);
 
-}  // namespace tg::cli
+}  // namespace tg

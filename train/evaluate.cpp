@@ -12,7 +12,7 @@
 #include "metrics/bleu.hpp"
 #include "metrics/rouge.hpp"
 
-namespace tg::cli {
+namespace tg {
 double memory_budget_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
   double bytes = pages > 0 && page_size > 0 ? double(pages) * double(page_size) : 8e9;
@@ -266,4 +266,4 @@ Scores score_predictions(const std::vector<Item>& items, const std::vector<Predi
   return s;
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -1,5 +1,5 @@
 #pragma once
-// The data of a training task as the command line sees it: grapheme-to-phoneme
+// The data of a training task: grapheme-to-phoneme
 // on CMUdict (split by SHA-1 of the word, data/cmudict.hpp), or parallel TSV
 // files for any sequence task. Every item is one source with all of its
 // references (all pronunciations of a word; all targets that a TSV file gives
@@ -9,13 +9,11 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "data/batch.hpp"
 #include "data/vocab.hpp"
 #include "metrics/edit_distance.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 struct TaskOptions {
   std::string task = "g2p";                ///< "g2p" or "tsv"
@@ -35,10 +33,6 @@ struct TaskOptions {
   std::size_t max_target_length = 256;
   std::string long_lines = "skip";  ///< "skip" (with a warning naming each line) or "refuse" (an error)
 };
-
-/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens,
-/// --max-source-length, --max-target-length, --long-lines, and --reverse-target with the training files.
-void add_task_options(CLI::App& command, TaskOptions& options, bool with_train_files = true);
 
 struct Item {
   Tokens source;
@@ -72,4 +66,4 @@ TaskOptions with_max_source_length(TaskOptions task, std::size_t max_source_leng
 std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,
                                        const Vocab& target_vocab, bool reverse_target = false);
 
-}  // namespace tg::cli
+}  // namespace tg
