@@ -136,8 +136,8 @@ void Trainer::prepare() {
   batcher_ = std::make_unique<Batcher>(
       training_examples(data_.train, data_.source_vocab, data_.target_vocab, c_.task.reverse_target),
       BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
-  // All of dev by default: greedy on a 1,000-word sample is noisy enough to keep an earlier
-  // checkpoint over a better final one (G2P: 29.23% against 29.02% test WER).
+  // All of dev by default: greedy scores on a sample are noisy enough to keep an earlier
+  // checkpoint over a better final one (docs/performance.md).
   const std::size_t sample = c_.dev_sample == 0 ? data_.dev.size() : std::min(data_.dev.size(), c_.dev_sample);
   dev_sample_.assign(data_.dev.begin(), data_.dev.begin() + static_cast<std::ptrdiff_t>(sample));
   if (c_.eval_every == 0) c_.eval_every = batcher_->batches_per_epoch();
@@ -228,42 +228,14 @@ void Trainer::plan_horizon() {
   if (c_.steps) total = c_.steps;
   if (c_.epochs) total = total ? std::min(total, epoch_steps(c_.epochs, per_epoch)) : epoch_steps(c_.epochs, per_epoch);
   if (c_.time_budget > 0) {
-    // Steps that fit the budget: the timed batches run faster than an epoch's
-    // average (warm caches, no evaluations), so only a share of the naive count
-    // is planned. Measured on the 12-minute G2P run: 61 ms timed, 79 ms per step
-    // over the run with its evaluations, so 78%.
+    planner_.emplace(budget_seconds(), /*limit=*/total);
     const double sps = measure_seconds_per_step();
-    const std::size_t fit = steps_in_range(0.78 * budget_seconds() / sps);
+    const std::size_t fit = planner_->first_plan(sps);
     fmt::print("measured {:.0f} ms per step: about {} steps fit {} minutes\n", 1000 * sps, fit, c_.time_budget);
     total = total ? std::min(total, fit) : fit;
   }
   if (total == 0) total = epoch_steps(10, per_epoch);  // nothing said: 10 epochs
   pos_.total_steps = std::max<std::size_t>(1, total);
-}
-
-// The first plan comes from a few timed steps, which a busy machine makes
-// noisy (59 to 91 ms per step measured for one model here): too long a plan
-// ends the run before the schedule has decayed, too short a one wastes the
-// budget. So once 15% of the budget has gone, the horizon is planned again
-// from the steps taken so far (evaluations included) and the schedule goes on
-// toward the new end from the step it is at. The first epoch runs slower than
-// the rest (90 against 80 ms per step on the main job), so a third plan at half
-// the budget measures only the steps since the second. That plan may shorten the
-// run but not lengthen it: the steps it measures ran faster than the later ones
-// did (72 against 80 ms on one main job), its longer plan then met the budget
-// 58 steps early, before the schedule had decayed, and the final evaluation ran
-// past the budget.
-void Trainer::replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen) {
-  const double sps = (pos_.elapsed - since_elapsed) / double(pos_.step - since_step);
-  auto fit = pos_.step + steps_in_range(0.97 * std::max(0.0, budget_seconds() - pos_.elapsed) / sps);
-  if (c_.steps) fit = std::min(fit, c_.steps);
-  if (c_.epochs) fit = std::min(fit, epoch_steps(c_.epochs, batcher_->batches_per_epoch()));
-  if (!may_lengthen) fit = std::min(fit, pos_.total_steps);
-  fit = std::max(fit, pos_.step + 1);
-  progress_->print(fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
-                               "{} minutes (planned: {})",
-                               1000 * sps, pos_.step - since_step, fit, c_.time_budget, pos_.total_steps));
-  set_horizon(fit);
 }
 
 // The schedule goes on toward a new end from the step it is at.
@@ -405,20 +377,16 @@ bool Trainer::save_training_checkpoint_now() {
 bool Trainer::train() {
   const std::size_t per_epoch = batcher_->batches_per_epoch();
   const double budget = budget_seconds();
-  // Shares of the budget at which the horizon is planned again; a resumed run
-  // keeps the plan it saved.
-  const std::vector<double> replan_at = budget >= 0 && c_.resume.empty() ? std::vector<double>{0.15, 0.5}
-                                                                         : std::vector<double>{};
-  std::size_t replans = 0;
-  std::size_t since_step = pos_.step;
-  double since_elapsed = pos_.elapsed;
   bool interrupted = false;
   while (pos_.step < pos_.total_steps) {
-    if (replans < replan_at.size() && pos_.elapsed >= replan_at[replans] * budget && pos_.step > since_step) {
-      replan_horizon(since_step, since_elapsed, /*may_lengthen=*/replans == 0);
-      since_step = pos_.step;
-      since_elapsed = pos_.elapsed;
-      ++replans;
+    // Only a fresh run has a planner: a resumed run keeps the plan it saved.
+    const std::optional<Replan> r = planner_ ? planner_->revise(pos_.step, pos_.elapsed, pos_.total_steps) : std::nullopt;
+    if (r) {
+      progress_->print(fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
+                                   "{} minutes (planned: {})",
+                                   1000 * r->seconds_per_step, r->measured_steps, r->total_steps, c_.time_budget,
+                                   pos_.total_steps));
+      set_horizon(r->total_steps);
     }
     if (budget >= 0 && pos_.elapsed >= budget) {
       progress_->print(fmt::format("time budget of {} minutes reached at step {}", c_.time_budget, pos_.step));

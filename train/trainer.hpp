@@ -22,10 +22,12 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "evaluate.hpp"
+#include "horizon_planner.hpp"
 #include "io/safetensors.hpp"
 #include "metrics_log.hpp"
 #include "models/data_parallel.hpp"
@@ -82,7 +84,6 @@ class Trainer {
 
  private:
   void plan_horizon();
-  void replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen);
   double measure_seconds_per_step();
   void set_horizon(std::size_t total_steps);
   bool train_step(const Batch& batch);
@@ -110,6 +111,7 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   std::vector<Item> dev_sample_;
   Position pos_;
+  std::optional<HorizonPlanner> planner_;  // a fresh run with a time budget
   RunClaim claim_;
   std::string last_checkpoint_;  // the newest checkpoint with finite parameters, for the divergence error
 };
