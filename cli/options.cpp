@@ -173,4 +173,27 @@ void add_optim_options(CLI::App& c, OptimChoice& o) {
       ->group(g);
 }
 
+void add_decoding_options(CLI::App& c, DecodingOptions& o, bool with_n_best) {
+  c.add_option("--ensemble", o.ensemble, "another model of the same vocabularies, decoding with the first (repeat for more)")
+      ->allow_extra_args(false)  // one file per --ensemble: predict's sources follow
+      ->check(CLI::ExistingFile);
+  c.add_option("--rescore", o.rescore,
+               "a model that also proposes its n-best and scores every candidate, e.g. one trained with "
+               "--reverse-target (repeat for more)")
+      ->allow_extra_args(false)
+      ->check(CLI::ExistingFile);
+  c.add_option("--beam", o.beam, "beam size (1: greedy)")->check(whole_in(1, max_beam))->capture_default_str();
+  if (with_n_best) {
+    c.add_option("--n-best", o.n_best, "outputs per source, with their scores")
+        ->check(whole_in(1, max_beam))
+        ->capture_default_str();
+  }
+  c.add_option("--length-penalty", o.length_penalty, "beam search's length penalty alpha")
+      ->check(number_in(0, 10))
+      ->capture_default_str();
+  c.add_option("--max-source-length", o.max_source_length, "most tokens of a source (0: the model's)")
+      ->check(whole_in(0, max_sequence_tokens))
+      ->capture_default_str();
+}
+
 }  // namespace tg::cli

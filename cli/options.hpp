@@ -1,9 +1,12 @@
 #pragma once
 // The groups of options that the commands register: the task's data, the
 // model's sizes and the optimizer (train), each writing into the struct that
-// train/ builds from. Their values are checked by bounds.hpp's validators.
+// train/ builds from, and the decoding options (eval and predict). Their values
+// are checked by bounds.hpp's validators.
 #include <cstddef>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -37,5 +40,19 @@ inline constexpr double max_lr = std::numeric_limits<double>::max();
 /// Adds --optimizer, --lr, --weight-decay, --momentum, --schedule, --warmup, --min-lr,
 /// --step-size, --gamma, --patience and --clip-norm to `command`.
 void add_optim_options(CLI::App& command, OptimChoice& choice);
+
+/// What eval and predict decode with, and how.
+struct DecodingOptions {
+  std::vector<std::string> ensemble;  ///< models that decode with the first
+  std::vector<std::string> rescore;   ///< models that propose their n-best and score every candidate
+  std::size_t beam = 5;
+  std::size_t n_best = 1;             ///< outputs per source (predict)
+  double length_penalty = 0.6;
+  std::size_t max_source_length = 0;  ///< 0: the model's
+};
+
+/// Adds --ensemble, --rescore, --beam, --n-best (with_n_best), --length-penalty and
+/// --max-source-length to `command`.
+void add_decoding_options(CLI::App& command, DecodingOptions& options, bool with_n_best = false);
 
 }  // namespace tg::cli

@@ -213,6 +213,18 @@ std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const
   return out;
 }
 
+std::vector<Prediction> decode_groups(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
+                                      const Vocab& source_vocab, const Vocab& target_vocab,
+                                      const DecodeChoice& choice) {
+  if (groups.size() == 1) return decode_all(groups[0].models, sources, source_vocab, target_vocab, choice);
+  return rescore_all(groups, sources, source_vocab, target_vocab, choice);
+}
+
+std::string metric_for(const std::string& metric, const std::string& task) {
+  if (metric != "auto") return metric;
+  return task == "g2p" ? "wer" : "bleu";
+}
+
 std::string Scores::line(const std::string& split, const std::string& metric) const {
   if (metric == "wer") return fmt::format("{}: WER {:.2f}% PER {:.2f}% ({} words)", split, wer, per, items);
   return fmt::format("{}: BLEU {:.2f} ROUGE-1 {:.2f} ROUGE-2 {:.2f} ROUGE-L {:.2f} ({} sentences)", split, bleu, rouge1,

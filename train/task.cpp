@@ -94,6 +94,23 @@ std::vector<Item> read_items(const std::string& path, const TaskOptions& options
   return items;
 }
 
+std::vector<Item> read_items_for(const std::string& path, TaskOptions task) {
+  if (task.task == "g2p") {
+    task.source_tokens = "chars";
+    task.target_tokens = "words";
+  }
+  return read_items(path, task);
+}
+
+std::vector<Item> load_split(TaskOptions task, const std::string& split, const Vocab& source_vocab,
+                             const Vocab& target_vocab) {
+  if (split != "train") task.train_file.clear();
+  if (split != "dev") task.dev_file.clear();
+  if (split != "test") task.test_file.clear();
+  TaskData data = load_task(task, source_vocab, target_vocab);
+  return split == "dev" ? data.dev : split == "test" ? data.test : data.train;
+}
+
 TaskData load_task(const TaskOptions& o, const std::optional<Vocab>& source_vocab,
                    const std::optional<Vocab>& target_vocab) {
   TaskData data;

@@ -53,6 +53,13 @@ TaskData load_task(const TaskOptions& options, const std::optional<Vocab>& sourc
 
 /// Items of a TSV file (sources with all their targets), tokenized as `options` says.
 std::vector<Item> read_items(const std::string& path, const TaskOptions& options);
+/// Items of a TSV file to score a model of `task` on (eval --file): tokenized as the task's, and
+/// for a G2P model a lexicon, word TAB phonemes separated by spaces.
+std::vector<Item> read_items_for(const std::string& path, TaskOptions task);
+/// The items of one split of a saved model's task ("train", "dev" or "test"), reading only that
+/// split's file: the vocabularies are the model's.
+std::vector<Item> load_split(TaskOptions task, const std::string& split, const Vocab& source_vocab,
+                             const Vocab& target_vocab);
 /// Tokens of one source string typed by a user (predict), as `options` tokenizes sources.
 /// Throws Error naming `what` ("argument 2", "stdin line 3") when it has more tokens than
 /// max_source_length, before building them.

@@ -92,7 +92,7 @@ class Trainer {
   bool save_training_checkpoint_now();
   Metadata metadata() const;
   double dev_loss();
-  std::string metric() const { return c_.metric == "auto" ? (data_.name == "g2p" ? "wer" : "bleu") : c_.metric; }
+  std::string metric() const { return metric_for(c_.metric, data_.name); }
   double budget_seconds() const { return c_.time_budget > 0 ? c_.time_budget * 60 : -1; }
 
   TrainConfig c_;
