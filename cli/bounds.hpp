@@ -11,11 +11,9 @@
 
 #include <CLI/CLI.hpp>
 
-namespace tg::cli {
+#include "tapegrad/train/horizon_planner.hpp"  // max_steps, the bound of --steps and the other step counts
 
-/// The most optimizer steps a run may plan: the bound of --steps, --warmup and
-/// the other step counts, and where a planned horizon is clamped.
-inline constexpr std::uint64_t max_steps = 1'000'000'000;
+namespace tg::cli {
 
 /// The most items --dev-sample and --limit count.
 inline constexpr std::uint64_t max_items = 1'000'000'000;
@@ -25,12 +23,6 @@ inline constexpr std::uint64_t max_beam = 1'000;
 
 /// The largest --max-source-length and --max-target-length.
 inline constexpr std::uint64_t max_sequence_tokens = 1'000'000;
-
-/// `steps` as a count in 0..max_steps (NaN: 0), for a horizon planned from a
-/// time budget: a quick step against a long budget does not overflow.
-std::size_t steps_in_range(double steps);
-/// epochs * per_epoch, at most max_steps.
-std::size_t epoch_steps(std::size_t epochs, std::size_t per_epoch);
 
 /// A whole number in min..max, in decimal digits only. The text is handed on
 /// without leading zeros, which CLI11 would read as octal.

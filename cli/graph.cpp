@@ -10,7 +10,7 @@
 #include "tapegrad/cli/bounds.hpp"
 #include "tapegrad/cli/commands.hpp"
 #include "tapegrad/data/batch.hpp"
-#include "tapegrad/cli/saved_model.hpp"
+#include "tapegrad/train/saved_model.hpp"
 
 namespace tg::cli {
 namespace {

@@ -1,142 +1,45 @@
 // `tapegrad train`: trains an attention encoder-decoder on G2P (CMUdict) or on
-// TSV files, with progress, dev scores as it goes, resumable checkpoints, a
-// metrics log, a loss curve and attention heatmaps; then scores the best
-// model on dev and test and predicts a few new words.
-//
-// Files in --out: checkpoint-<step>.safetensors (the last --keep training
-// checkpoints: model, optimizer, schedule, generators, position in the data),
-// best.safetensors (the model with the best dev score), metrics.jsonl,
-// loss.png, attention.png and run.json (whose run the folder is: run_folder.hpp).
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
+// TSV files (train/trainer.hpp does the work), then draws its loss curve and
+// attention heatmaps. Ctrl-C or SIGTERM stops it after the current step with a
+// checkpoint and status 128 + the signal.
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "tapegrad/autodiff/mode.hpp"
-#include "tapegrad/autodiff/tape.hpp"
 #include "tapegrad/cli/bounds.hpp"
 #include "tapegrad/cli/commands.hpp"
 #include "tapegrad/data/tsv.hpp"
 #include "tapegrad/data/utf8.hpp"
-#include "tapegrad/cli/evaluate.hpp"
-#include "tapegrad/io/training_checkpoint.hpp"
-#include "tapegrad/cli/model_config.hpp"
 #include "tapegrad/kernels/blas.hpp"
-#include "tapegrad/ops/elementwise.hpp"
-#include "tapegrad/optim/clip.hpp"
-#include "tapegrad/cli/optim_config.hpp"
+#include "tapegrad/cli/options.hpp"
 #include "tapegrad/plot/plot.hpp"
-#include "tapegrad/cli/progress.hpp"
-#include "tapegrad/cli/run_folder.hpp"
 #include "tapegrad/cli/run_options.hpp"
-#include "tapegrad/cli/saved_model.hpp"
-#include "tapegrad/cli/task.hpp"
-#include "tapegrad/models/data_parallel.hpp"
+#include "tapegrad/train/run_state.hpp"
+#include "tapegrad/train/trainer.hpp"
 
 namespace tg::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
 
-// Words that are not in CMUdict, to show what the model makes of new words.
-const std::vector<std::string> kNewWords = {"tapegrad", "gradient", "backprop", "xtensor", "zoomable", "flibbertigibbet"};
-
-struct TrainConfig {
-  TaskOptions task;
-  ModelChoice model;
-  OptimChoice optim;
-  std::size_t batch_size = 128;
-  std::size_t epochs = 0;
-  std::size_t steps = 0;
-  double time_budget = 0;  // minutes
-  std::size_t eval_every = 0;
-  std::size_t dev_sample = 0;  // 0: all of dev
-  std::size_t checkpoint_every = 1000;
-  std::size_t keep = 3;
-  std::string out = "out";
-  std::string resume;
-  std::uint64_t seed = 1;
-  std::size_t beam = 5;
-  std::string metric = "auto";
-  std::vector<std::string> words;
+/// What `tapegrad train` is given: the run, and what only the command line uses.
+struct TrainCommand {
+  TrainConfig run;
   bool plots = true;
   int threads = 1;
-  std::size_t workers = 2;
-  bool overwrite = false;
-  nlohmann::json options = nlohmann::json::object();  // as given (run_options.hpp), saved in checkpoints
 };
 
 // Options a resumed run may be given anew: how long to run and what to write, not what it computes.
 const std::set<std::string> kMayChangeOnResume = {"--steps", "--epochs", "--time-budget", "--checkpoint-every",
                                                   "--keep", "--beam", "--words", "--no-plots", "--threads",
                                                   "--out", "--resume", "--overwrite"};
-
-// A loss that is not finite this many steps in a row stops the run: it diverged.
-constexpr std::size_t kDivergedAfter = 5;
-
-nlohmann::json config_to_json(const TrainConfig& c) {
-  return {{"model", nlohmann::json::parse(options_to_json(make_options(c.model, 1, 1)))},
-          {"optim", optim_to_json(c.optim)},
-          {"batch_size", c.batch_size},
-          {"epochs", c.epochs},
-          {"steps", c.steps},
-          {"time_budget", c.time_budget},
-          {"eval_every", c.eval_every},
-          {"dev_sample", c.dev_sample},
-          {"seed", c.seed},
-          {"metric", c.metric},
-          {"workers", c.workers}};
-}
-
-// Where the run is: everything besides tensors that a resumed run needs.
-struct Position {
-  std::size_t step = 0;         // optimizer steps taken
-  std::uint64_t epoch = 0;      // 0-based epoch of the next batch
-  std::size_t index = 0;        // next batch within the epoch
-  std::size_t total_steps = 0;  // the schedule's horizon
-  double elapsed = 0;           // seconds of training so far, over all runs
-  double best = std::numeric_limits<double>::infinity();  // best dev score (lower is better)
-  std::size_t best_step = 0;
-  nlohmann::json history = nlohmann::json::object();  // curves for the plots
-  double loss_sum = 0;          // finite losses since the last logged mean
-  std::size_t loss_count = 0;
-  double running_loss = 0;      // exponential moving average, for the progress line
-  std::size_t bad_losses = 0;   // non-finite losses in a row
-};
-
-nlohmann::json position_to_json(const Position& p) {
-  return {{"step", p.step},           {"epoch", p.epoch},           {"index", p.index},
-          {"total_steps", p.total_steps}, {"elapsed", p.elapsed},   {"best", p.best},
-          {"best_step", p.best_step}, {"history", p.history},       {"loss_sum", p.loss_sum},
-          {"loss_count", p.loss_count}, {"running_loss", p.running_loss}, {"bad_losses", p.bad_losses}};
-}
-
-Position position_from_json(const nlohmann::json& j) {
-  Position p;
-  j.at("step").get_to(p.step);
-  j.at("epoch").get_to(p.epoch);
-  j.at("index").get_to(p.index);
-  j.at("total_steps").get_to(p.total_steps);
-  j.at("elapsed").get_to(p.elapsed);
-  p.best = j.at("best").is_null() ? std::numeric_limits<double>::infinity() : j.at("best").get<double>();
-  j.at("best_step").get_to(p.best_step);
-  p.history = j.at("history");
-  // Absent from checkpoints saved before they were kept.
-  p.loss_sum = j.value("loss_sum", 0.0);
-  p.loss_count = j.value("loss_count", std::size_t{0});
-  p.running_loss = j.value("running_loss", 0.0);
-  p.bad_losses = j.value("bad_losses", std::size_t{0});
-  return p;
-}
 
 // SIGINT (Ctrl-C) or SIGTERM (kill, schedulers): the run saves a checkpoint and exits with 128 + the signal.
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -145,596 +48,76 @@ extern "C" void on_stop_signal(int signal) {
   std::signal(signal, SIG_DFL);  // a second one stops at once
 }
 
-// The metrics log: one JSON object per line, appended (a resumed run continues it).
-class MetricsLog {
- public:
-  explicit MetricsLog(const fs::path& path) : path_(path), out_(path, std::ios::app) {
-    if (!out_) throw FileError(fmt::format("cannot open the metrics log '{}' for appending", path.string()));
-  }
-  void write(const nlohmann::json& record) {
-    out_ << record.dump() << '\n';
-    out_.flush();
-    if (!out_) throw FileError(fmt::format("cannot write to the metrics log '{}'", path_.string()));
-  }
-
- private:
-  fs::path path_;
-  std::ofstream out_;
-};
-
-class Trainer {
- public:
-  explicit Trainer(TrainConfig config) : c_(std::move(config)) {}
-  int run();
-
- private:
-  void setup();
-  void plan_horizon();
-  void replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen);
-  double measure_seconds_per_step();
-  double forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const Batch& batch);
-  void set_horizon(std::size_t total_steps);
-  bool train_step(const Batch& batch);
-  bool parameters_finite() const;
-  void evaluate_dev();
-  bool save_training_checkpoint_now();
-  void finish();
-  void draw_plots();
-  Metadata metadata() const;
-  double dev_loss();
-  std::string metric() const { return c_.metric == "auto" ? (data_.name == "g2p" ? "wer" : "bleu") : c_.metric; }
-  double budget_seconds() const { return c_.time_budget > 0 ? c_.time_budget * 60 : -1; }
-
-  TrainConfig c_;
-  TaskData data_;
-  Seq2SeqOptions options_;
-  std::unique_ptr<Seq2Seq> model_;
-  // Data parallelism over threads (--workers): each computes the gradient of its
-  // share of every batch, on the model or on a replica (models/data_parallel.hpp).
-  std::unique_ptr<DataParallel<Seq2Seq>> parallel_;
-  std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<LrScheduler> schedule_;
-  std::unique_ptr<ReduceLROnPlateau> plateau_;
-  std::unique_ptr<Batcher> batcher_;
-  std::unique_ptr<MetricsLog> log_;
-  std::unique_ptr<Progress> progress_;
-  std::vector<Item> dev_sample_;
-  Position pos_;
-  RunClaim claim_;
-  std::string last_checkpoint_;  // the newest checkpoint with finite parameters, for the divergence error
-};
-
-void Trainer::setup() {
-  std::optional<Vocab> source_vocab, target_vocab;
-  std::optional<ResumePoint> resume;
-  nlohmann::json saved_config;
-  if (!c_.resume.empty()) {
-    // The run's options came from the checkpoint (add_train_command); the model and the task come
-    // from its metadata, the position and the states from the checkpoint itself.
-    const Metadata metadata = read_checkpoint_metadata(c_.resume);
-    SavedModel saved = load_saved_model(c_.resume);  // checks configuration and vocabularies
-    auto it = metadata.find(kTrainingKey);
-    if (it == metadata.end()) {
-      throw Error(fmt::format("{}: not a training checkpoint (no '{}'); best.safetensors holds only the model",
-                              c_.resume, kTrainingKey));
-    }
-    try {
-      nlohmann::json training = nlohmann::json::parse(it->second);
-      saved_config = training.at("config");
-      c_.task = saved.task;
-      c_.optim = optim_from_json(saved_config.at("optim"));
-      saved_config.at("batch_size").get_to(c_.batch_size);
-      saved_config.at("eval_every").get_to(c_.eval_every);
-      saved_config.at("dev_sample").get_to(c_.dev_sample);
-      saved_config.at("seed").get_to(c_.seed);
-      saved_config.at("metric").get_to(c_.metric);
-      saved_config.at("workers").get_to(c_.workers);
-      if (!training.contains("options")) {
-        // Saved before the options were: how long to run comes from the checkpoint too.
-        saved_config.at("epochs").get_to(c_.epochs);
-        saved_config.at("steps").get_to(c_.steps);
-      }
-      pos_ = position_from_json(training.at("position"));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
-    }
-    source_vocab = saved.source_vocab;
-    target_vocab = saved.target_vocab;
-    options_ = saved.options;
-    resume = ResumePoint{.checkpoint = c_.resume, .stamp = stamp_of(metadata), .step = pos_.step};
-  }
-  data_ = load_task(c_.task, source_vocab, target_vocab);
-  if (c_.resume.empty()) {
-    options_ = make_options(c_.model, data_.source_vocab.size(), data_.target_vocab.size());
-    // Refused before it is built: float32 values, their gradients, the optimizer's two
-    // states (Adam's) and the second worker's gradients take five times the parameters.
-    const double parameters = parameter_count_of(options_), bytes = 5 * 4 * parameters;
-    if (bytes > memory_budget_bytes()) {
-      throw Error(fmt::format(
-          "the model of --embedding {}, --hidden {} and {} + {} layers has {:.3g} parameters: training it takes "
-          "about {:.1f} GB, over the {:.1f} GB allowed (half of the memory, or of ulimit -v)",
-          c_.model.embedding, c_.model.hidden, c_.model.encoder_layers, c_.model.decoder_layers, parameters, bytes / 1e9,
-          memory_budget_bytes() / 1e9));
-    }
-  }
-  manual_seed(c_.seed);
-  Generator init(c_.seed);
-  model_ = std::make_unique<Seq2Seq>(options_, init);
-  if (c_.workers > 2) throw Error(fmt::format("--workers {}: 1 or 2", c_.workers));
-  if (c_.workers == 2) parallel_ = std::make_unique<DataParallel<Seq2Seq>>(*model_, c_.workers);
-  optimizer_ = make_optimizer(c_.optim, *model_);
-  batcher_ = std::make_unique<Batcher>(
-      training_examples(data_.train, data_.source_vocab, data_.target_vocab, c_.task.reverse_target),
-      BatcherOptions{.batch_size = c_.batch_size, .seed = c_.seed});
-  // All of dev by default: greedy on a 1,000-word sample is noisy enough to keep an earlier
-  // checkpoint over a better final one (G2P: 29.23% against 29.02% test WER).
-  const std::size_t sample = c_.dev_sample == 0 ? data_.dev.size() : std::min(data_.dev.size(), c_.dev_sample);
-  dev_sample_.assign(data_.dev.begin(), data_.dev.begin() + static_cast<std::ptrdiff_t>(sample));
-  if (c_.eval_every == 0) c_.eval_every = batcher_->batches_per_epoch();
-
-  if (!c_.resume.empty()) {
-    // As a fresh run builds them (the schedules take their base lrs from the
-    // optimizer's initial lr), then every state as it was at the checkpoint.
-    schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
-    plateau_ = make_plateau(c_.optim, *optimizer_);
-    TrainingCheckpoint ckpt = load_training_checkpoint(c_.resume, *model_);
-    auto state = [&](const char* name) -> const std::map<std::string, Tensor>& {
-      auto it = ckpt.states.find(name);
-      if (it == ckpt.states.end()) throw CheckpointError(fmt::format("{}: no '{}' state", c_.resume, name));
-      return it->second;
-    };
-    optimizer_->load_state_dict(state("optimizer"));
-    if (schedule_) schedule_->load_state_dict(state("schedule"));
-    if (plateau_) plateau_->load_state_dict(state("plateau"));
-    // The workers' dropout generators are reseeded from the main one at every step (DataParallel):
-    // a checkpoint of an earlier version also holds "worker_generator", no longer needed.
-    std::string generator, sampling_generator;
-    try {
-      nlohmann::json training = nlohmann::json::parse(ckpt.metadata.at(kTrainingKey));
-      training.at("generator").get_to(generator);
-      training.at("sampling_generator").get_to(sampling_generator);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
-    }
-    default_generator().set_state(generator);
-    model_->sampling_generator().set_state(sampling_generator);
-    last_checkpoint_ = c_.resume;
-    // --steps or --epochs given anew: the schedule goes on toward the new end.
-    if (saved_config.value("steps", c_.steps) != c_.steps || saved_config.value("epochs", c_.epochs) != c_.epochs) {
-      std::size_t limit = c_.steps;
-      if (c_.epochs) {
-        const std::size_t epochs = epoch_steps(c_.epochs, batcher_->batches_per_epoch());
-        limit = limit ? std::min(limit, epochs) : epochs;
-      }
-      if (limit) set_horizon(std::max(limit, pos_.step));
-    }
-  } else {
-    plan_horizon();
-    schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
-    plateau_ = make_plateau(c_.optim, *optimizer_);
-  }
-  // Only now, with everything read and built, may the folder change.
-  claim_ = claim_run_folder(c_.out, resume, c_.overwrite);
-  if (claim_.best_removed) {
-    pos_.best = std::numeric_limits<double>::infinity();
-    pos_.best_step = 0;
-  }
-  log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
+// A line of its own, flushed at once as the progress line's are.
+void say(const std::string& line) {
+  fmt::print("{}\n", line);
+  std::fflush(stdout);
 }
 
-// The gradient of the batch's mean token loss in model's parameters (undefined
-// gradients first): on one thread, or split over `parallel`'s threads, each
-// share's loss weighted by its share of the target tokens so that the sum is the
-// whole batch's mean. Returns that mean.
-double Trainer::forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const Batch& b) {
-  for (Var& p : model.parameters()) p.grad() = Tensor();
-  if (parallel == nullptr || b.rows.size() < parallel->shards()) {
-    Var loss = model.loss(b.source, b.lengths, b.target_in, b.target_out);
-    const double value = loss.item();
-    loss.backward();
-    current_tape().reset();
-    return value;
-  }
-  // Each share padded to its own longest sentence, not the batch's.
-  std::vector<Batch> parts;
-  std::vector<double> tokens;
-  double n = 0;
-  for (std::size_t i = 0; i < parallel->shards(); ++i) {
-    const RowRange r = shard_rows(b.rows.size(), i, parallel->shards());
-    const std::vector<std::size_t> rows(b.rows.begin() + std::ptrdiff_t(r.begin), b.rows.begin() + std::ptrdiff_t(r.end));
-    parts.push_back(batcher_->batch_of(rows));
-    double count = 0;
-    for (std::size_t row : rows) count += double(batcher_->examples()[row].target.size() + 1);
-    tokens.push_back(count);
-    n += count;
-  }
-  std::vector<double> values(parts.size());
-  parallel->run([&](std::size_t i, const Seq2Seq& m) {
-    const Batch& part = parts[i];
-    Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
-    values[i] = loss.item();
-    (loss * (tokens[i] / n)).backward();
-    current_tape().reset();
-  });
-  double sum = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) sum += values[i] * tokens[i];
-  return sum / n;
-}
-
-double Trainer::measure_seconds_per_step() {
-  // A few steps of throwaway copies on batches spread over the first epoch;
-  // the generators are put back, so the real run draws what it would.
-  const std::string saved_generator = default_generator().state();
-  Generator scratch(c_.seed + 1);
-  Seq2Seq copy(options_, scratch);
-  std::unique_ptr<DataParallel<Seq2Seq>> parallel_copy =
-      parallel_ ? std::make_unique<DataParallel<Seq2Seq>>(copy, parallel_->shards()) : nullptr;
-  std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, copy);
-  const std::size_t n = std::min<std::size_t>(12, batcher_->batches_per_epoch());
-  double seconds = 0;
-  for (std::size_t i = 0; i < n + 2; ++i) {
-    Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
-    auto start = clock_type::now();
-    forward_backward(copy, parallel_copy.get(), b);
-    opt->step();
-    if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
-  }
-  default_generator().set_state(saved_generator);
-  return seconds / double(n);
-}
-
-void Trainer::plan_horizon() {
-  const std::size_t per_epoch = batcher_->batches_per_epoch();
-  std::size_t total = 0;
-  if (c_.steps) total = c_.steps;
-  if (c_.epochs) total = total ? std::min(total, epoch_steps(c_.epochs, per_epoch)) : epoch_steps(c_.epochs, per_epoch);
-  if (c_.time_budget > 0) {
-    // Steps that fit the budget: the timed batches run faster than an epoch's
-    // average (warm caches, no evaluations), so only a share of the naive count
-    // is planned. Measured on the 12-minute G2P run: 61 ms timed, 79 ms per step
-    // over the run with its evaluations, so 78%.
-    const double sps = measure_seconds_per_step();
-    const std::size_t fit = steps_in_range(0.78 * budget_seconds() / sps);
-    fmt::print("measured {:.0f} ms per step: about {} steps fit {} minutes\n", 1000 * sps, fit, c_.time_budget);
-    total = total ? std::min(total, fit) : fit;
-  }
-  if (total == 0) total = epoch_steps(10, per_epoch);  // nothing said: 10 epochs
-  pos_.total_steps = std::max<std::size_t>(1, total);
-}
-
-// The first plan comes from a few timed steps, which a busy machine makes
-// noisy (59 to 91 ms per step measured for one model here): too long a plan
-// ends the run before the schedule has decayed, too short a one wastes the
-// budget. So once 15% of the budget has gone, the horizon is planned again
-// from the steps taken so far (evaluations included) and the schedule goes on
-// toward the new end from the step it is at. The first epoch runs slower than
-// the rest (90 against 80 ms per step on the main job), so a third plan at half
-// the budget measures only the steps since the second. That plan may shorten the
-// run but not lengthen it: the steps it measures ran faster than the later ones
-// did (72 against 80 ms on one main job), its longer plan then met the budget
-// 58 steps early, before the schedule had decayed, and the final evaluation ran
-// past the budget.
-void Trainer::replan_horizon(std::size_t since_step, double since_elapsed, bool may_lengthen) {
-  const double sps = (pos_.elapsed - since_elapsed) / double(pos_.step - since_step);
-  auto fit = pos_.step + steps_in_range(0.97 * std::max(0.0, budget_seconds() - pos_.elapsed) / sps);
-  if (c_.steps) fit = std::min(fit, c_.steps);
-  if (c_.epochs) fit = std::min(fit, epoch_steps(c_.epochs, batcher_->batches_per_epoch()));
-  if (!may_lengthen) fit = std::min(fit, pos_.total_steps);
-  fit = std::max(fit, pos_.step + 1);
-  progress_->print(fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
-                               "{} minutes (planned: {})",
-                               1000 * sps, pos_.step - since_step, fit, c_.time_budget, pos_.total_steps));
-  set_horizon(fit);
-}
-
-// The schedule goes on toward a new end from the step it is at.
-void Trainer::set_horizon(std::size_t total_steps) {
-  pos_.total_steps = total_steps;
-  if (progress_) progress_->set_total_steps(total_steps);
-  if (!schedule_) return;
-  // The new schedule starts from the old one's state (its step and base lrs);
-  // building it set the optimizer's lrs to its step 0, so they are put back.
-  const std::map<std::string, Tensor> state = schedule_->state_dict();
-  std::vector<double> lrs;
-  for (std::size_t g = 0; g < optimizer_->group_count(); ++g) lrs.push_back(optimizer_->group_lr(g));
-  schedule_ = make_schedule(c_.optim, *optimizer_, total_steps);
-  schedule_->load_state_dict(state);
-  for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_->set_group_lr(g, lrs[g]);
-}
-
-bool Trainer::train_step(const Batch& b) {
-  const double value = forward_backward(*model_, parallel_.get(), b);
-  bool stepped = true;
-  if (c_.optim.clip_norm > 0) {
-    GradNorm norm = clip_grad_norm(optimizer_->parameters(), c_.optim.clip_norm);
-    if (!norm.finite) {
-      progress_->print(fmt::format("step {}: the gradient norm is {}; step skipped, parameters untouched",
-                                   pos_.step + 1, norm.total_norm));
-      stepped = false;
-    }
-  }
-  if (stepped) optimizer_->step();
-  if (schedule_) schedule_->step();
-  ++pos_.step;
-  if (std::isfinite(value)) {
-    pos_.bad_losses = 0;
-    pos_.loss_sum += value;
-    ++pos_.loss_count;
-    pos_.running_loss =
-        pos_.loss_count == 1 && pos_.running_loss == 0 ? value : 0.95 * pos_.running_loss + 0.05 * value;
-  } else if (++pos_.bad_losses == kDivergedAfter) {
-    throw Error(fmt::format("step {}: the training loss has been {} for {} steps in a row: the run diverged (try a "
-                            "lower --lr than {}{}); {}",
-                            pos_.step, value, kDivergedAfter, c_.optim.lr,
-                            c_.optim.clip_norm > 0 ? "" : " or a --clip-norm",
-                            last_checkpoint_.empty() ? std::string("no checkpoint was saved")
-                                                     : "the last checkpoint: " + last_checkpoint_));
-  }
-  return stepped;
-}
-
-double Trainer::dev_loss() {
-  if (dev_sample_.empty()) return std::nan("");
-  NoGradGuard no_grad;
-  model_->eval();
-  std::vector<Example> examples =
-      training_examples(dev_sample_, data_.source_vocab, data_.target_vocab, c_.task.reverse_target);
-  double sum = 0;
-  std::size_t tokens = 0;
-  for (const std::vector<std::size_t>& rows : sequential_batches(examples.size(), 256)) {
-    Batch b = make_batch(examples, rows);
-    std::size_t n = 0;
-    for (std::size_t r : rows) n += examples[r].target.size() + 1;
-    sum += model_->loss(b.source, b.lengths, b.target_in, b.target_out).item() * double(n);
-    tokens += n;
-    current_tape().reset();
-  }
-  model_->train();
-  return sum / double(tokens);
-}
-
-Metadata Trainer::metadata() const {
-  Metadata meta = model_metadata(options_, data_.source_vocab, data_.target_vocab, c_.task);
-  meta[kRunKey] = stamp_to_json({.run = claim_.run, .lineage = claim_.lineage, .step = pos_.step});
-  return meta;
-}
-
-bool Trainer::parameters_finite() const {
-  for (const Var& p : model_->parameters()) {
-    if (!all_finite(p.value())) return false;
-  }
-  return true;
-}
-
-void Trainer::evaluate_dev() {
-  if (dev_sample_.empty()) return;
-  const auto start = clock_type::now();
-  const double loss = dev_loss();
-  Scores s = evaluate(*model_, dev_sample_, data_.source_vocab, data_.target_vocab,
-                      {.beam = 1, .reversed_target = c_.task.reverse_target}, metric());
-  const double score = metric() == "wer" ? s.wer : -s.bleu;
-  // A model that diverged is never the best, whatever its score (BLEU 0 of a NaN model is finite).
-  const bool best = std::isfinite(loss) && std::isfinite(score) && score < pos_.best && parameters_finite();
-  if (best) {
-    pos_.best = score;
-    pos_.best_step = pos_.step;
-    save_checkpoint(*model_, fs::path(c_.out) / "best.safetensors", metadata());
-  }
-  if (plateau_) plateau_->step(score);
-  const std::string line = metric() == "wer" ? fmt::format("dev ({} words, greedy): WER {:.2f}% PER {:.2f}%", s.items, s.wer, s.per)
-                                             : fmt::format("dev ({} sentences, greedy): BLEU {:.2f}", s.items, s.bleu);
-  progress_->print(fmt::format("step {} epoch {}: loss {:.4f} dev loss {:.4f}  {}{}", pos_.step, pos_.epoch + 1,
-                               pos_.running_loss, loss, line, best ? "  (best)" : ""));
-  nlohmann::json record = {{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"dev_loss", loss},
-                           {"elapsed", pos_.elapsed}};
-  if (metric() == "wer") {
-    record["dev_wer"] = s.wer;
-    record["dev_per"] = s.per;
-  } else {
-    record["dev_bleu"] = s.bleu;
-  }
-  log_->write(record);
-  pos_.history["dev_step"].push_back(pos_.step);
-  pos_.history["dev_loss"].push_back(loss);
-  pos_.history["dev_score"].push_back(metric() == "wer" ? s.wer : s.bleu);
-  // Evaluation time counts against the budget too, but not towards tokens per second.
-  pos_.elapsed += std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-bool Trainer::save_training_checkpoint_now() {
-  if (!parameters_finite()) {
-    progress_->print(fmt::format("step {}: parameters not finite; no checkpoint saved", pos_.step));
-    return false;
-  }
-  NamedStates states{{"optimizer", optimizer_->state_dict()}};
-  if (schedule_) states["schedule"] = schedule_->state_dict();
-  if (plateau_) states["plateau"] = plateau_->state_dict();
-  Metadata meta = metadata();
-  nlohmann::json training = {{"config", config_to_json(c_)},
-                             {"position", position_to_json(pos_)},
-                             {"options", c_.options},
-                             {"generator", default_generator().state()},
-                             {"sampling_generator", model_->sampling_generator().state()}};
-  meta[kTrainingKey] = training.dump();
-  const fs::path path = fs::path(c_.out) / checkpoint_name(pos_.step);
-  save_training_checkpoint(path, *model_, states, meta);
-  last_checkpoint_ = path.string();
-  prune_checkpoints(c_.out, claim_.run, c_.keep);
-  return true;
-}
-
-void Trainer::draw_plots() {
-  if (!c_.plots) return;
-  const nlohmann::json& h = pos_.history;
+// loss.png (train and dev loss) and attention.png (attention of four dev items, by the model as trained).
+void draw_plots(Trainer& trainer, const fs::path& out) {
+  const TrainingCurves h = trainer.curves();
   PlotCurvesOptions curves;
   curves.title = "training";
   curves.y_label = "cross-entropy";
-  if (h.contains("train_step")) {
-    curves.series.push_back({.name = "train loss", .x = h["train_step"].get<std::vector<double>>(),
-                             .y = h["train_loss"].get<std::vector<double>>()});
-  }
-  if (h.contains("dev_step")) {
-    curves.series.push_back({.name = "dev loss", .x = h["dev_step"].get<std::vector<double>>(),
-                             .y = h["dev_loss"].get<std::vector<double>>(), .markers = true});
+  if (!h.train_step.empty()) curves.series.push_back({.name = "train loss", .x = h.train_step, .y = h.train_loss});
+  if (!h.dev_step.empty()) {
+    curves.series.push_back({.name = "dev loss", .x = h.dev_step, .y = h.dev_loss, .markers = true});
   }
   if (!curves.series.empty()) {
-    plot_curves(fs::path(c_.out) / "loss.png", curves);
-    progress_->print(fmt::format("loss curve: {}", (fs::path(c_.out) / "loss.png").string()));
+    plot_curves(out / "loss.png", curves);
+    say(fmt::format("loss curve: {}", (out / "loss.png").string()));
   }
-  // Attention of the first few dev items.
-  std::vector<Item> few(dev_sample_.begin(), dev_sample_.begin() + std::min<std::size_t>(4, dev_sample_.size()));
-  if (few.empty()) return;
-  std::vector<Tokens> sources;
-  for (const Item& i : few) sources.push_back(i.source);
-  std::vector<Prediction> predicted = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab,
-                                                 {.beam = 1, .reversed_target = c_.task.reverse_target});
+  const std::vector<AttentionSample> samples = trainer.dev_attention(4);
+  if (samples.empty()) return;
   std::vector<AttentionPlot> plots;
-  for (std::size_t i = 0; i < few.size(); ++i) {
+  for (const AttentionSample& s : samples) {
     AttentionPlot p;
-    p.weights = predicted[i].attention;
-    p.source_labels = few[i].source;
-    p.target_labels = predicted[i].tokens[0];
+    p.weights = s.prediction.attention;
+    p.source_labels = s.source;
+    p.target_labels = s.prediction.tokens[0];
     p.target_labels.push_back("</s>");
     p.target_labels.resize(p.weights.size(), "");
     std::string word;
-    for (const std::string& t : few[i].source) word += t;
+    for (const std::string& t : s.source) word += t;
     p.title = word;
     plots.push_back(std::move(p));
   }
-  plot_attention_grid(fs::path(c_.out) / "attention.png", plots);
-  progress_->print(fmt::format("attention heatmaps: {}", (fs::path(c_.out) / "attention.png").string()));
+  plot_attention_grid(out / "attention.png", plots);
+  say(fmt::format("attention heatmaps: {}", (out / "attention.png").string()));
 }
 
-void Trainer::finish() {
-  progress_->finish();
-  draw_plots();
-  // The best model on dev (when there is one), scored with beam search.
-  const fs::path best = fs::path(c_.out) / "best.safetensors";
-  if (fs::exists(best) && pos_.best_step > 0) {
-    load_checkpoint(*model_, best);
-    fmt::print("best dev score at step {}: {}\n", pos_.best_step, best.string());
+// The run's exit status: 0, or 128 + the signal that stopped it.
+int train(const TrainCommand& command) {
+  Trainer trainer(command.run, [] { return g_stop_signal != 0; });
+  try {
+    trainer.prepare();
+  } catch (const RunFolderError& e) {
+    throw CLI::ValidationError("--out", e.what());  // a usage error: status 2
   }
-  const DecodeChoice decode{.beam = c_.beam, .reversed_target = c_.task.reverse_target};
-  const std::string decoding = c_.beam > 1 ? fmt::format("beam {}", c_.beam) : "greedy";
-  std::string test_line;
-  if (!data_.dev.empty()) {
-    Scores s = evaluate(*model_, data_.dev, data_.source_vocab, data_.target_vocab, decode, metric());
-    fmt::print("{} ({})\n", s.line("dev", metric()), decoding);
-    log_->write({{"split", "dev"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu}});
-  }
-  if (!data_.test.empty()) {
-    Scores s = evaluate(*model_, data_.test, data_.source_vocab, data_.target_vocab, decode, metric());
-    test_line = s.line("test", metric());
-    log_->write({{"split", "test"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu},
-                 {"rouge1", s.rouge1}, {"rouge2", s.rouge2}, {"rouge_l", s.rouge_l}});
-  }
-  std::vector<std::string> words = c_.words;
-  if (words.empty() && data_.name == "g2p") words = kNewWords;
-  if (!words.empty()) {
-    std::vector<Tokens> sources;
-    for (const std::string& w : words) sources.push_back(tokenize_source(w, c_.task));
-    std::vector<Prediction> p = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab, decode);
-    fmt::print("new words ({}):\n", decoding);
-    for (std::size_t i = 0; i < words.size(); ++i) fmt::print("  {:<18} {}\n", words[i], fmt::join(p[i].tokens[0], " "));
-  }
-  // Last, in the form scripts read: "test: WER 27.31% PER 6.52% (6398 words)".
-  if (!test_line.empty()) fmt::print("test scores ({}):\n{}\n", decoding, test_line);
-}
-
-int Trainer::run() {
-  setup();
-  const std::size_t per_epoch = batcher_->batches_per_epoch();
-  fmt::print("task {}: {} train, {} dev, {} test items; vocabularies {} -> {} tokens\n", data_.name,
-             data_.train.size(), data_.dev.size(), data_.test.size(), data_.source_vocab.size(),
-             data_.target_vocab.size());
-  fmt::print("model: {} parameters; {} batches of {} per epoch; {} steps planned{}\n", model_->parameter_count(),
-             per_epoch, c_.batch_size, pos_.total_steps,
-             c_.resume.empty() ? "" : fmt::format(", resuming at step {} from {}", pos_.step, c_.resume));
-  std::fflush(stdout);
-  progress_ = std::make_unique<Progress>(pos_.total_steps);
+  // Only around the steps: a signal while the data is read or the last checkpoint written stops at once.
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  const double budget = budget_seconds();
-  // Shares of the budget at which the horizon is planned again; a resumed run
-  // keeps the plan it saved.
-  const std::vector<double> replan_at = budget >= 0 && c_.resume.empty() ? std::vector<double>{0.15, 0.5}
-                                                                         : std::vector<double>{};
-  std::size_t replans = 0;
-  std::size_t since_step = pos_.step;
-  double since_elapsed = pos_.elapsed;
-  bool interrupted = false;
-  while (pos_.step < pos_.total_steps) {
-    if (replans < replan_at.size() && pos_.elapsed >= replan_at[replans] * budget && pos_.step > since_step) {
-      replan_horizon(since_step, since_elapsed, /*may_lengthen=*/replans == 0);
-      since_step = pos_.step;
-      since_elapsed = pos_.elapsed;
-      ++replans;
-    }
-    if (budget >= 0 && pos_.elapsed >= budget) {
-      progress_->print(fmt::format("time budget of {} minutes reached at step {}", c_.time_budget, pos_.step));
-      break;
-    }
-    if (g_stop_signal) {
-      interrupted = true;
-      break;
-    }
-    const auto start = clock_type::now();
-    Batch b = batcher_->batch(pos_.epoch, pos_.index);
-    std::size_t tokens = 0;
-    for (std::int64_t l : b.lengths) tokens += static_cast<std::size_t>(l);
-    for (std::size_t r : b.rows) tokens += batcher_->examples()[r].target.size() + 1;
-    train_step(b);
-    if (++pos_.index == per_epoch) {
-      pos_.index = 0;
-      ++pos_.epoch;
-    }
-    pos_.elapsed += std::chrono::duration<double>(clock_type::now() - start).count();
-    progress_->update(pos_.epoch + (pos_.index > 0), pos_.step, pos_.running_loss, tokens,
-                      budget >= 0 ? budget - pos_.elapsed : -1);
-    if (pos_.step % 50 == 0 && pos_.loss_count > 0) {
-      const double mean = pos_.loss_sum / double(pos_.loss_count);
-      log_->write({{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"loss", mean},
-                   {"lr", optimizer_->lr()}, {"tokens_per_second", progress_->tokens_per_second()},
-                   {"elapsed", pos_.elapsed}});
-      pos_.history["train_step"].push_back(pos_.step);
-      pos_.history["train_loss"].push_back(mean);
-      pos_.loss_sum = 0;
-      pos_.loss_count = 0;
-    }
-    if (pos_.step % c_.eval_every == 0 || pos_.step == pos_.total_steps) evaluate_dev();
-    if (c_.checkpoint_every && pos_.step % c_.checkpoint_every == 0) save_training_checkpoint_now();
-  }
+  const bool stopped = !trainer.train();
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (pos_.step % c_.eval_every != 0 && pos_.step != pos_.total_steps && !interrupted) evaluate_dev();
-  const bool saved = save_training_checkpoint_now();
-  const std::string last = saved ? last_checkpoint_ : std::string("none (parameters not finite)");
-  if (interrupted) {
-    progress_->finish();
+  const std::string last = trainer.end_training(stopped);
+  if (stopped) {
     const int signal = g_stop_signal;
     fmt::print("interrupted by {} at step {}: checkpoint written to {}; continue with --resume {}\n",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT", pos_.step, last, last);
+               signal == SIGTERM ? "SIGTERM" : "SIGINT", trainer.step(), last, last);
     return 128 + signal;
   }
-  progress_->print(fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed), last));
-  finish();
+  if (command.plots) draw_plots(trainer, command.run.out);
+  trainer.report();
   return 0;
-}
-
-// The options saved in a training checkpoint (null when it predates them); Trainer::setup
-// names what else is wrong with the file.
-nlohmann::json saved_run_options(const std::string& path) {
-  const Metadata metadata = read_checkpoint_metadata(path);
-  auto it = metadata.find(kTrainingKey);
-  if (it == metadata.end()) return nullptr;
-  const nlohmann::json training = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
-  return training.is_object() && training.contains("options") ? training.at("options") : nlohmann::json();
 }
 
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  auto config = std::make_shared<TrainConfig>();
+  auto command = std::make_shared<TrainCommand>();
+  TrainConfig* config = &command->run;
   CLI::App* c = app.add_subcommand("train", "train an attention encoder-decoder (G2P on CMUdict, or TSV files)");
   add_task_options(*c, config->task);
   add_model_options(*c, config->model);
@@ -787,16 +170,16 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "wer", "bleu"}))
       ->group(g);
   c->add_option("--words", config->words, "sources to predict at the end (g2p: a few words not in CMUdict)")->group(g);
-  c->add_flag("!--no-plots", config->plots, "do not draw loss.png and attention.png")->group(g);
+  c->add_flag("!--no-plots", command->plots, "do not draw loss.png and attention.png")->group(g);
   c->add_option("--workers", config->workers, "data-parallel replicas on threads, each on a share of every batch (1 or 2)")
       ->check(whole_in(1, 2))
       ->capture_default_str()
       ->group(g);
-  c->add_option("--threads", config->threads, "BLAS threads (one is faster for models of this size: docs/cli.md)")
+  c->add_option("--threads", command->threads, "BLAS threads (one is faster for models of this size: docs/cli.md)")
       ->check(whole_in(1, 256))
       ->capture_default_str()
       ->group(g);
-  c->callback([config, c]() {
+  c->callback([command, config, c]() {
     if (!config->resume.empty()) {
       const nlohmann::json saved = saved_run_options(config->resume);
       if (!saved.is_null()) apply_saved_options(*c, saved, kMayChangeOnResume, config->resume);
@@ -809,9 +192,8 @@ void add_train_command(CLI::App& app) {
       }
     }
     if (config->resume.empty()) check_model_choice(config->model);
-    set_blas_threads(config->threads);
-    Trainer trainer(*config);
-    const int status = trainer.run();
+    set_blas_threads(command->threads);
+    const int status = train(*command);
     if (status != 0) throw CLI::RuntimeError(status);
   });
 }

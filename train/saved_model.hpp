@@ -16,7 +16,7 @@
 #include "tapegrad/cli/evaluate.hpp"
 #include "tapegrad/cli/task.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 inline constexpr const char* kModelKey = "tapegrad.model";
 inline constexpr const char* kSourceVocabKey = "tapegrad.source_vocab";
@@ -57,4 +57,4 @@ struct DecodingModels {
 DecodingModels load_for_decoding(const std::string& first, const std::vector<std::string>& ensemble,
                                  const std::vector<std::string>& rescore);
 
-}  // namespace tg::cli
+}  // namespace tg

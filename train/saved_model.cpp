@@ -9,7 +9,7 @@
 #include "tapegrad/io/training_checkpoint.hpp"
 #include "tapegrad/cli/model_config.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
                         const TaskOptions& task) {
@@ -206,4 +206,4 @@ DecodingModels load_for_decoding(const std::string& first, const std::vector<std
   return out;
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -1,18 +1,17 @@
 #pragma once
 // The optimizer and the learning-rate schedule as the command line chooses
-// them (tapegrad train), built over a model's parameters.
-#include <limits>
+// them (tapegrad train; the options are cli/options.hpp's), built over a
+// model's parameters.
 #include <memory>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/models/module.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/schedule.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 struct OptimChoice {
   std::string optimizer = "adam";  ///< adam, adamw, sgd, rmsprop, adagrad, adadelta
@@ -28,14 +27,6 @@ struct OptimChoice {
   double clip_norm = 5;            ///< global L2 clipping of the gradients (0: none)
 };
 
-/// The largest --lr and --min-lr: any finite rate. One too large to train makes the
-/// loss non-finite, and the run stops with an error (docs/cli.md, "What is kept").
-inline constexpr double max_lr = std::numeric_limits<double>::max();
-
-/// Adds --optimizer, --lr, --weight-decay, --momentum, --schedule, --warmup, --min-lr,
-/// --step-size, --gamma, --patience and --clip-norm to `command`.
-void add_optim_options(CLI::App& command, OptimChoice& choice);
-
 nlohmann::json optim_to_json(const OptimChoice& choice);
 OptimChoice optim_from_json(const nlohmann::json& json);
 
@@ -48,4 +39,4 @@ std::unique_ptr<LrScheduler> make_schedule(const OptimChoice& choice, Optimizer&
 /// ReduceLROnPlateau on the dev metric (lower is better), when the schedule is "plateau".
 std::unique_ptr<ReduceLROnPlateau> make_plateau(const OptimChoice& choice, Optimizer& optimizer);
 
-}  // namespace tg::cli
+}  // namespace tg

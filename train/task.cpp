@@ -1,66 +1,15 @@
-#include "tapegrad/cli/task.hpp"
+#include "tapegrad/train/task.hpp"
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
 
-#include "tapegrad/cli/bounds.hpp"
 #include "tapegrad/data/cmudict.hpp"
 #include "tapegrad/data/tsv.hpp"
 
-namespace tg::cli {
-
-namespace {
-
-// Paths are saved with a model (its task), so they are kept absolute: resumed or
-// evaluated from another folder, the model still finds its files.
-const CLI::Validator kAbsolutePath(
-    [](std::string& path) {
-      if (!path.empty()) path = std::filesystem::absolute(path).lexically_normal().string();
-      return std::string();
-    },
-    "PATH");
-
-}  // namespace
-
-void add_task_options(CLI::App& c, TaskOptions& o, bool with_train_files) {
-  c.add_option("--task", o.task, "g2p (CMUdict) or tsv (your own parallel files)")
-      ->check(CLI::IsMember({"g2p", "tsv"}))
-      ->capture_default_str()
-      ->group("Data");
-  c.add_option("--dictionary", o.dictionary, "g2p: the CMUdict file")->transform(kAbsolutePath)->capture_default_str()->group("Data");
-  if (with_train_files) {
-    c.add_option("--train", o.train_file, "tsv: training pairs (source TAB target per line)")->transform(kAbsolutePath)->group("Data");
-    c.add_flag("--reverse-target", o.reverse_target,
-               "write targets right to left (a model to rescore a left-to-right one's n-best: eval --rescore)")
-        ->group("Data");
-  }
-  c.add_option("--dev", o.dev_file, "tsv: development pairs")->transform(kAbsolutePath)->group("Data");
-  c.add_option("--test", o.test_file, "tsv: test pairs")->transform(kAbsolutePath)->group("Data");
-  c.add_option("--source-tokens", o.source_tokens, "tsv: chars or words")
-      ->check(CLI::IsMember({"chars", "words"}))
-      ->capture_default_str()
-      ->group("Data");
-  c.add_option("--target-tokens", o.target_tokens, "tsv: chars or words")
-      ->check(CLI::IsMember({"chars", "words"}))
-      ->capture_default_str()
-      ->group("Data");
-  c.add_option("--max-source-length", o.max_source_length, "most tokens of a source (g2p: characters of a word)")
-      ->check(whole_in(1, max_sequence_tokens))
-      ->capture_default_str()
-      ->group("Data");
-  c.add_option("--max-target-length", o.max_target_length, "most tokens of a target (g2p: phonemes)")
-      ->check(whole_in(1, max_sequence_tokens))
-      ->capture_default_str()
-      ->group("Data");
-  c.add_option("--long-lines", o.long_lines, "a data line over those limits: skip (with a warning) or refuse")
-      ->check(CLI::IsMember({"skip", "refuse"}))
-      ->capture_default_str()
-      ->group("Data");
-}
+namespace tg {
 
 namespace {
 
@@ -145,6 +94,23 @@ std::vector<Item> read_items(const std::string& path, const TaskOptions& options
   return items;
 }
 
+std::vector<Item> read_items_for(const std::string& path, TaskOptions task) {
+  if (task.task == "g2p") {
+    task.source_tokens = "chars";
+    task.target_tokens = "words";
+  }
+  return read_items(path, task);
+}
+
+std::vector<Item> load_split(TaskOptions task, const std::string& split, const Vocab& source_vocab,
+                             const Vocab& target_vocab) {
+  if (split != "train") task.train_file.clear();
+  if (split != "dev") task.dev_file.clear();
+  if (split != "test") task.test_file.clear();
+  TaskData data = load_task(task, source_vocab, target_vocab);
+  return split == "dev" ? data.dev : split == "test" ? data.test : data.train;
+}
+
 TaskData load_task(const TaskOptions& o, const std::optional<Vocab>& source_vocab,
                    const std::optional<Vocab>& target_vocab) {
   TaskData data;
@@ -196,4 +162,4 @@ std::vector<Example> training_examples(const std::vector<Item>& items, const Voc
   return out;
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -12,7 +12,7 @@
 #include "tapegrad/metrics/bleu.hpp"
 #include "tapegrad/metrics/rouge.hpp"
 
-namespace tg::cli {
+namespace tg {
 double memory_budget_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
   double bytes = pages > 0 && page_size > 0 ? double(pages) * double(page_size) : 8e9;
@@ -101,8 +101,8 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
         if (!hyps[i].empty()) p.attention = hyps[i][0].attention;
         if (choice.reversed_target) {
           // One row per written token, then EOS's: the tokens' rows follow them back in order.
-          const std::size_t n = p.tokens.empty() ? 0 : std::min(p.tokens[0].size(), p.attention.size());
-          std::reverse(p.attention.begin(), p.attention.begin() + static_cast<std::ptrdiff_t>(n));
+          const std::size_t written = p.tokens.empty() ? 0 : std::min(p.tokens[0].size(), p.attention.size());
+          std::reverse(p.attention.begin(), p.attention.begin() + static_cast<std::ptrdiff_t>(written));
         }
       }
     }
@@ -213,6 +213,18 @@ std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const
   return out;
 }
 
+std::vector<Prediction> decode_groups(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
+                                      const Vocab& source_vocab, const Vocab& target_vocab,
+                                      const DecodeChoice& choice) {
+  if (groups.size() == 1) return decode_all(groups[0].models, sources, source_vocab, target_vocab, choice);
+  return rescore_all(groups, sources, source_vocab, target_vocab, choice);
+}
+
+std::string metric_for(const std::string& metric, const std::string& task) {
+  if (metric != "auto") return metric;
+  return task == "g2p" ? "wer" : "bleu";
+}
+
 std::string Scores::line(const std::string& split, const std::string& metric) const {
   if (metric == "wer") return fmt::format("{}: WER {:.2f}% PER {:.2f}% ({} words)", split, wer, per, items);
   return fmt::format("{}: BLEU {:.2f} ROUGE-1 {:.2f} ROUGE-2 {:.2f} ROUGE-L {:.2f} ({} sentences)", split, bleu, rouge1,
@@ -266,4 +278,4 @@ Scores score_predictions(const std::vector<Item>& items, const std::vector<Predi
   return s;
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -1,82 +1,9 @@
-#include "tapegrad/cli/model_config.hpp"
+#include "tapegrad/train/model_config.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "tapegrad/cli/bounds.hpp"
-
-namespace tg::cli {
-
-void add_model_options(CLI::App& c, ModelChoice& m) {
-  const char* g = "Model";
-  c.add_option("--cell", m.cell, "recurrent cell of the encoder and the decoder")
-      ->check(CLI::IsMember({"lstm", "gru"}))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--embedding", m.embedding, "embedding size")->check(whole_in(1, max_size))->capture_default_str()->group(g);
-  c.add_option("--hidden", m.hidden, "encoder hidden size per direction")
-      ->check(whole_in(1, max_size))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--decoder-hidden", m.decoder_hidden, "decoder hidden size (0: directions x hidden)")
-      ->check(whole_in(0, max_size))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--encoder-layers", m.encoder_layers, "stacked encoder layers")
-      ->check(whole_in(1, max_layers))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--decoder-layers", m.decoder_layers, "stacked decoder cells")
-      ->check(whole_in(1, max_layers))
-      ->capture_default_str()
-      ->group(g);
-  // Two options, not one with a negated name, so that giving both is refused.
-  CLI::Option* bidirectional = c.add_flag("--bidirectional", m.bidirectional, "bidirectional encoder (the default)")->group(g);
-  c.add_flag("!--unidirectional", m.bidirectional, "one-direction encoder")->excludes(bidirectional)->group(g);
-  c.add_option("--attention", m.attention, "additive, dot, general, scaled_dot or multi_head")
-      ->check(CLI::IsMember({"additive", "dot", "general", "scaled_dot", "multi_head"}))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--attention-size", m.attention_size, "additive attention's tanh layer (0: the key size)")
-      ->check(whole_in(0, max_size))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--heads", m.heads, "multi_head attention's heads (must divide the decoder hidden size)")
-      ->check(whole_in(1, max_heads))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--dropout", m.dropout, "dropout while training")
-      ->check(number_in(0, 1, Open::max))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--label-smoothing", m.label_smoothing, "label smoothing of the loss")
-      ->check(number_in(0, 1))
-      ->capture_default_str()
-      ->group(g);
-  c.add_flag("--tie-embeddings", m.tie_embeddings, "output projection = decoder embedding (needs embedding = decoder "
-                                                   "hidden + context size)")
-      ->group(g);
-}
-
-void check_model_choice(const ModelChoice& m) {
-  const std::size_t directions = m.bidirectional ? 2 : 1;
-  const std::size_t keys = directions * m.hidden;
-  const std::size_t decoder = m.decoder_hidden == 0 ? keys : m.decoder_hidden;
-  const auto refuse = [](const std::string& option, const std::string& why) { throw CLI::ValidationError(option, why); };
-  if (m.attention == "multi_head" && decoder % m.heads != 0) {
-    refuse("--heads", fmt::format("{} heads do not divide the decoder hidden size {} (--decoder-hidden, or "
-                                  "directions x --hidden)", m.heads, decoder));
-  }
-  if ((m.attention == "dot" || m.attention == "scaled_dot") && decoder != keys) {
-    refuse("--attention", fmt::format("{} needs --decoder-hidden {} = directions x --hidden (query and key sizes "
-                                      "agree), got {}", m.attention, keys, decoder));
-  }
-  const std::size_t context = m.attention == "multi_head" ? decoder : keys;
-  if (m.tie_embeddings && m.embedding != decoder + context) {
-    refuse("--tie-embeddings", fmt::format("needs --embedding {} = decoder hidden size {} + context size {}, got {}",
-                                           decoder + context, decoder, context, m.embedding));
-  }
-}
+namespace tg {
 
 Seq2SeqOptions make_options(const ModelChoice& m, std::size_t source_vocab, std::size_t target_vocab) {
   Seq2SeqOptions o;
@@ -179,4 +106,4 @@ Seq2SeqOptions options_from_json(const std::string& text, const std::string& sou
   return o;
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-namespace tg::cli {
+namespace tg {
 
 class Progress {
  public:
@@ -47,4 +47,4 @@ class Progress {
 /// "4m05s", "1h02m", "12s".
 std::string format_duration(double seconds);
 
-}  // namespace tg::cli
+}  // namespace tg

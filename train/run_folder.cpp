@@ -7,7 +7,6 @@
 #include <fstream>
 #include <random>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +14,7 @@
 #include "tapegrad/base/file.hpp"
 #include "tapegrad/io/training_checkpoint.hpp"
 
-namespace tg::cli {
+namespace tg {
 namespace {
 
 namespace fs = std::filesystem;
@@ -123,7 +122,7 @@ void truncate_metrics(const fs::path& out, std::size_t step) {
   write_atomically(path, kept);
 }
 
-[[noreturn]] void refuse(const std::string& what) { throw CLI::ValidationError("--out", what); }
+[[noreturn]] void refuse(const std::string& what) { throw RunFolderError(what); }
 
 }  // namespace
 
@@ -223,4 +222,4 @@ void prune_checkpoints(const fs::path& out, const std::string& run, std::size_t 
   for (std::size_t i = 0; i + keep < own.size(); ++i) fs::remove(own[i].second);
 }
 
-}  // namespace tg::cli
+}  // namespace tg

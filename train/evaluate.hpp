@@ -11,7 +11,7 @@
 #include "tapegrad/models/decode.hpp"
 #include "tapegrad/cli/task.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 /// What one decode, or one model with its training state, may take: half of this
 /// machine's memory, or of the address space that `ulimit -v` leaves, whichever is smaller.
@@ -57,6 +57,15 @@ struct DecodingGroup {
 std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
                                     const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
 
+/// Decodes every source with `groups`: one group alone (decode_all), several by rescoring
+/// (rescore_all).
+std::vector<Prediction> decode_groups(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
+                                      const Vocab& source_vocab, const Vocab& target_vocab,
+                                      const DecodeChoice& choice);
+
+/// "wer" or "bleu": `metric` itself, or for "auto" wer on the G2P task and bleu on others.
+std::string metric_for(const std::string& metric, const std::string& task);
+
 /// What a split's evaluation reports.
 struct Scores {
   std::size_t items = 0;
@@ -78,4 +87,4 @@ Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions = nullptr);
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -1,10 +1,8 @@
-#include "tapegrad/cli/optim_config.hpp"
+#include "tapegrad/train/optim_config.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
-
-#include "tapegrad/cli/bounds.hpp"
 
 #include "tapegrad/optim/adadelta.hpp"
 #include "tapegrad/optim/adagrad.hpp"
@@ -14,52 +12,7 @@
 #include "tapegrad/optim/rmsprop.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
-namespace tg::cli {
-
-void add_optim_options(CLI::App& c, OptimChoice& o) {
-  const char* g = "Optimizer";
-  c.add_option("--optimizer", o.optimizer, "adam, adamw, sgd, rmsprop, adagrad or adadelta")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"}))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--lr", o.lr, "peak learning rate")->check(number_in(0, max_lr, Open::min))->capture_default_str()->group(g);
-  c.add_option("--weight-decay", o.weight_decay, "weight decay (none on biases and 1-D weights)")
-      ->check(number_in(0, 1))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--momentum", o.momentum, "sgd and rmsprop momentum")
-      ->check(number_in(0, 1, Open::max))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--schedule", o.schedule, "constant, step, exponential, cosine, restarts, noam or plateau")
-      ->check(CLI::IsMember({"constant", "step", "exponential", "cosine", "restarts", "noam", "plateau"}))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--warmup", o.warmup, "linear warmup steps (noam: its warmup)")
-      ->check(whole_in(0, max_steps))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--min-lr", o.min_lr, "cosine and restarts: the lowest lr")
-      ->check(number_in(0, max_lr))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--step-size", o.step_size, "step: steps between decays; restarts: first cycle length")
-      ->check(whole_in(1, max_steps))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--gamma", o.gamma, "step, exponential (per step) and plateau decay factor")
-      ->check(number_in(0, 1, Open::min))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--patience", o.patience, "plateau: evaluations without improvement before a decay")
-      ->check(whole_in(0, max_steps))
-      ->capture_default_str()
-      ->group(g);
-  c.add_option("--clip-norm", o.clip_norm, "clip the gradients' global L2 norm (0: no clipping)")
-      ->check(number_in(0, 1e6))
-      ->capture_default_str()
-      ->group(g);
-}
+namespace tg {
 
 nlohmann::json optim_to_json(const OptimChoice& o) {
   return {{"optimizer", o.optimizer}, {"lr", o.lr},           {"weight_decay", o.weight_decay},
@@ -133,4 +86,4 @@ std::unique_ptr<ReduceLROnPlateau> make_plateau(const OptimChoice& o, Optimizer&
       optimizer, ReduceLROnPlateauOptions{.factor = o.gamma, .patience = std::int64_t(o.patience)});
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-namespace tg::cli {
+namespace tg {
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -81,4 +81,4 @@ void Progress::finish() {
   }
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -12,9 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/base/error.hpp"
 #include "tapegrad/io/safetensors.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 /// Metadata key of the run stamp (JSON: run, lineage, step) in checkpoints and best.safetensors.
 inline constexpr const char* kRunKey = "tapegrad.run";
@@ -46,8 +47,14 @@ struct RunClaim {
   bool best_removed = false;  ///< --overwrite removed a best model saved after the resume point
 };
 
-/// Makes `out` this run's folder, or throws CLI::ValidationError (exit 2) naming the
-/// files that stand in the way:
+/// A folder that a run may not write into: the message names it and the files in the way.
+/// The command line reports it as a usage error of --out (exit status 2).
+struct RunFolderError : Error {
+  using Error::Error;
+};
+
+/// Makes `out` this run's folder, or throws RunFolderError naming the files that stand in
+/// the way:
 ///   - a fresh run needs a folder without run files (--overwrite removes them);
 ///   - a resumed run continues its own run in its own folder, or starts a new run
 ///     (descending from it) in a folder without run files; a folder of another run
@@ -66,4 +73,4 @@ void prune_checkpoints(const std::filesystem::path& out, const std::string& run,
 /// longer alive; returns how many.
 std::size_t remove_dead_temporaries(const std::filesystem::path& out);
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -1,19 +1,19 @@
 #pragma once
-// The model's configuration as the command line sets it and as a checkpoint
+// The model's configuration as the command line chooses it and as a checkpoint
 // stores it (JSON in the metadata key "tapegrad.model"), so that eval, predict
-// and graph rebuild exactly the model that was trained.
+// and graph rebuild exactly the model that was trained. The options that set it
+// are the command line's (cli/options.hpp).
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <type_traits>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/models/seq2seq.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 /// What the command line chooses; the vocabulary sizes and special ids come from the data.
 struct ModelChoice {
@@ -31,19 +31,6 @@ struct ModelChoice {
   double label_smoothing = 0.1;
   bool tie_embeddings = false;
 };
-
-/// The bounds of the model's sizes: layers of 10,000 units already take gigabytes.
-inline constexpr std::size_t max_size = 10'000;
-inline constexpr std::size_t max_layers = 100;
-inline constexpr std::size_t max_heads = 1'000;
-
-/// Adds --cell, --embedding, --hidden, ... to `command`, writing into `choice`.
-void add_model_options(CLI::App& command, ModelChoice& choice);
-
-/// Refuses, as a usage error naming the option, sizes that the model would refuse only once the
-/// data is read: heads that do not divide the decoder's size, dot attention over different query
-/// and key sizes, tied embeddings of the wrong size.
-void check_model_choice(const ModelChoice& choice);
 
 /// Seq2SeqOptions from the choice and the two vocabularies' sizes; throws Error naming a bad value.
 Seq2SeqOptions make_options(const ModelChoice& choice, std::size_t source_vocab, std::size_t target_vocab);
@@ -78,4 +65,4 @@ void read_json_field(const nlohmann::json& j, const char* key, T& out, const std
   v.get_to(out);
 }
 
-}  // namespace tg::cli
+}  // namespace tg

@@ -1,5 +1,5 @@
 #pragma once
-// The data of a training task as the command line sees it: grapheme-to-phoneme
+// The data of a training task: grapheme-to-phoneme
 // on CMUdict (split by SHA-1 of the word, data/cmudict.hpp), or parallel TSV
 // files for any sequence task. Every item is one source with all of its
 // references (all pronunciations of a word; all targets that a TSV file gives
@@ -9,13 +9,11 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "tapegrad/data/batch.hpp"
 #include "tapegrad/data/vocab.hpp"
 #include "tapegrad/metrics/edit_distance.hpp"
 
-namespace tg::cli {
+namespace tg {
 
 struct TaskOptions {
   std::string task = "g2p";                ///< "g2p" or "tsv"
@@ -36,10 +34,6 @@ struct TaskOptions {
   std::string long_lines = "skip";  ///< "skip" (with a warning naming each line) or "refuse" (an error)
 };
 
-/// Adds --task, --dictionary, --train, --dev, --test, --source-tokens, --target-tokens,
-/// --max-source-length, --max-target-length, --long-lines, and --reverse-target with the training files.
-void add_task_options(CLI::App& command, TaskOptions& options, bool with_train_files = true);
-
 struct Item {
   Tokens source;
   std::vector<Tokens> references;
@@ -59,6 +53,13 @@ TaskData load_task(const TaskOptions& options, const std::optional<Vocab>& sourc
 
 /// Items of a TSV file (sources with all their targets), tokenized as `options` says.
 std::vector<Item> read_items(const std::string& path, const TaskOptions& options);
+/// Items of a TSV file to score a model of `task` on (eval --file): tokenized as the task's, and
+/// for a G2P model a lexicon, word TAB phonemes separated by spaces.
+std::vector<Item> read_items_for(const std::string& path, TaskOptions task);
+/// The items of one split of a saved model's task ("train", "dev" or "test"), reading only that
+/// split's file: the vocabularies are the model's.
+std::vector<Item> load_split(TaskOptions task, const std::string& split, const Vocab& source_vocab,
+                             const Vocab& target_vocab);
 /// Tokens of one source string typed by a user (predict), as `options` tokenizes sources.
 /// Throws Error naming `what` ("argument 2", "stdin line 3") when it has more tokens than
 /// max_source_length, before building them.
@@ -72,4 +73,4 @@ TaskOptions with_max_source_length(TaskOptions task, std::size_t max_source_leng
 std::vector<Example> training_examples(const std::vector<Item>& items, const Vocab& source_vocab,
                                        const Vocab& target_vocab, bool reverse_target = false);
 
-}  // namespace tg::cli
+}  // namespace tg
