@@ -34,9 +34,10 @@ struct Replan {
 /// steps run slower the budget ends the run before its schedule has decayed.
 class HorizonPlanner {
  public:
-  /// The first plan's share of the steps that timed ones say fit: a run's steps average slower
-  /// than steps timed alone (its evaluations, colder caches).
-  static constexpr double kFirstPlanShare = 0.78;
+  /// The first plan's share of the steps that timed ones say fit: all of them. A run's steps
+  /// average slower than steps timed alone (its evaluations, colder caches), so this is an upper
+  /// bound, which the revised plans, that may only shorten it, bring down to what fits.
+  static constexpr double kFirstPlanShare = 1.0;
   /// A revised plan's share of the rest of the budget: a margin for the spread of step times
   /// and the last dev evaluation.
   static constexpr double kRevisedShare = 0.97;
