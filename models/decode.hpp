@@ -57,7 +57,7 @@ struct SamplingOptions {
 /// holds its own [T][S] in float64 (up to 2K per sentence), so it grows as S * max_length; then
 /// the encoder's outputs, keys and values repeated per beam, and each step's [B*K, V_t] values.
 /// A double, so that no input can overflow it. Callers check it before decoding inputs they do
-/// not control (cli/evaluate.cpp).
+/// not control (train/evaluate.cpp).
 double decode_memory_bytes(const Seq2SeqOptions& options, std::size_t batch, std::size_t source_length,
                            std::size_t beam, std::size_t max_length, std::size_t models = 1);
 

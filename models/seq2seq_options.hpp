@@ -51,7 +51,7 @@ struct Seq2SeqOptions {
 /// The number of parameters of Seq2Seq(options), from the options alone (nothing allocated): a
 /// double, so that no configuration overflows it (exact below 2^53). Refuses the options that the
 /// constructor refuses, with the same errors. What a checkpoint's configuration is checked with
-/// before its model is built (cli/saved_model.cpp).
+/// before its model is built (train/saved_model.cpp).
 double parameter_count_of(const Seq2SeqOptions& options);
 
 namespace detail {

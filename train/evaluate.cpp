@@ -1,4 +1,4 @@
-#include "tapegrad/cli/evaluate.hpp"
+#include "tapegrad/train/evaluate.hpp"
 
 #include <algorithm>
 #include <numeric>

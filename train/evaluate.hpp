@@ -9,7 +9,7 @@
 #include "tapegrad/data/vocab.hpp"
 #include "tapegrad/metrics/edit_distance.hpp"
 #include "tapegrad/models/decode.hpp"
-#include "tapegrad/cli/task.hpp"
+#include "tapegrad/train/task.hpp"
 
 namespace tg {
 

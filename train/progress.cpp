@@ -1,4 +1,4 @@
-#include "tapegrad/cli/progress.hpp"
+#include "tapegrad/train/progress.hpp"
 
 #include <unistd.h>
 

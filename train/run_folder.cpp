@@ -1,4 +1,4 @@
-#include "tapegrad/cli/run_folder.hpp"
+#include "tapegrad/train/run_folder.hpp"
 
 #include <signal.h>
 

@@ -1,4 +1,4 @@
-#include "tapegrad/cli/saved_model.hpp"
+#include "tapegrad/train/saved_model.hpp"
 
 #include <map>
 
@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/io/training_checkpoint.hpp"
-#include "tapegrad/cli/model_config.hpp"
+#include "tapegrad/train/model_config.hpp"
 
 namespace tg {
 

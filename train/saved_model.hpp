@@ -13,8 +13,8 @@
 #include "tapegrad/data/vocab.hpp"
 #include "tapegrad/io/safetensors.hpp"
 #include "tapegrad/models/seq2seq.hpp"
-#include "tapegrad/cli/evaluate.hpp"
-#include "tapegrad/cli/task.hpp"
+#include "tapegrad/train/evaluate.hpp"
+#include "tapegrad/train/task.hpp"
 
 namespace tg {
 

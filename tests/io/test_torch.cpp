@@ -5,6 +5,7 @@
 // ctest torch_loads_tapegrad_checkpoint (tools/fixtures/check_torch_load.py).
 #include <doctest/doctest.h>
 
+#include <tuple>
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -73,7 +74,9 @@ TEST_CASE("torch -> tapegrad: F16 and BF16 widen as PyTorch's .float() does; F64
     FAIL("no tensor ", name);
     throw;
   };
-  for (const auto& [name, key] : {std::pair{"halves.f16", "f16_bits"}, std::pair{"halves.bf16", "bf16_bits"}}) {
+  for (const auto& entry : {std::pair{"halves.f16", "f16_bits"}, std::pair{"halves.bf16", "bf16_bits"}}) {
+    const auto& name = std::get<0>(entry);
+    const auto& key = std::get<1>(entry);
     INFO(name);
     const Tensor& t = std::get<Tensor>(value(name));
     const auto bits = f.at(key).at("data").get<std::vector<std::uint32_t>>();

@@ -3,6 +3,7 @@
 // schedule and dropout's generator); files that do not fit are refused.
 #include <doctest/doctest.h>
 
+#include <tuple>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -118,7 +119,9 @@ TEST_CASE("training checkpoint: stop after 3 steps, resume, 3 more == 6 uninterr
   CHECK(whole.adam->lr() == resumed.adam->lr());
   const auto sa = whole.adam->state_dict(), sb = resumed.adam->state_dict();
   REQUIRE(sa.size() == sb.size());
-  for (const auto& [key, value] : sa) {
+  for (const auto& entry : sa) {
+    const auto& key = std::get<0>(entry);
+    const auto& value = std::get<1>(entry);
     CAPTURE(key);
     CHECK(bitwise_equal(value, sb.at(key)));
   }

@@ -3,6 +3,7 @@
 // tests/fixtures/attention.json (tools/fixtures/gen_attention_fixtures.py).
 #include <doctest/doctest.h>
 
+#include <tuple>
 #include <cmath>
 #include <set>
 #include <string>
@@ -177,7 +178,9 @@ TEST_CASE("attention: float64 gradcheck of every kind w.r.t. parameters, query, 
       {"a fully padded row", padding_of({4, 0, 2})},
   };
   for (const Config& c : configs()) {
-    for (const auto& [padding_name, padding] : paddings) {
+    for (const auto& entry : paddings) {
+      const auto& padding_name = std::get<0>(entry);
+      const auto& padding = std::get<1>(entry);
       CAPTURE(c.name);
       CAPTURE(padding_name);
       auto m = make_random_f64(c.options);

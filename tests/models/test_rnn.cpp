@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <tuple>
 #include <cmath>
 #include <memory>
 #include <type_traits>
@@ -334,7 +335,10 @@ void compare_layer(const nlohmann::json& c, DType dtype, double tol, double floo
 
 TEST_CASE("LSTM, GRU, LSTMCell, GRUCell equal torch.nn's outputs and gradients (fixtures)") {
   nlohmann::json f = test::load_fixtures("rnn.json");
-  for (auto [dtype, tol, floor] : {std::tuple{DType::f64, 1e-10, 1e-13}, std::tuple{DType::f32, 1e-5, 1e-6}}) {
+  for (const auto& entry : {std::tuple{DType::f64, 1e-10, 1e-13}, std::tuple{DType::f32, 1e-5, 1e-6}}) {
+    const auto& dtype = std::get<0>(entry);
+    const auto& tol = std::get<1>(entry);
+    const auto& floor = std::get<2>(entry);
     CAPTURE(dtype_name(dtype));
     for (const auto& c : f.at("layers")) {
       CAPTURE(c.at("kind").get<std::string>());

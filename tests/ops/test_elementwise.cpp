@@ -1,3 +1,4 @@
+#include <tuple>
 #include <cmath>
 
 #include <xtensor/xreducer.hpp>
@@ -14,7 +15,9 @@ using tg::test::randn;
 
 TEST_CASE("binary elementwise ops pass gradcheck with broadcasting") {
   std::uint64_t seed = 1;
-  for (auto [sa, sb] : broadcast_cases()) {
+  for (const auto& entry : broadcast_cases()) {
+    const auto& sa = std::get<0>(entry);
+    const auto& sb = std::get<1>(entry);
     CAPTURE(shape_str(sa));
     CAPTURE(shape_str(sb));
     Tensor a = randn(sa, seed++), b = randn(sb, seed++);
@@ -102,7 +105,9 @@ TEST_CASE("arithmetic's flat loops equal xtensor's broadcasting, in values and i
   cases.emplace_back(Shape{2, 3, 6}, Shape{1, 3, 6});
   cases.emplace_back(Shape{1, 1, 5}, Shape{2, 5});
   std::uint64_t seed = 900;
-  for (auto [sa, sb] : cases) {
+  for (const auto& entry : cases) {
+    const auto& sa = std::get<0>(entry);
+    const auto& sb = std::get<1>(entry);
     CAPTURE(shape_str(sa));
     CAPTURE(shape_str(sb));
     Tensor a = randn(sa, seed++), b = rand(sb, 0.5, 2.0, seed++);

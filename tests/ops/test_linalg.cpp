@@ -1,3 +1,4 @@
+#include <tuple>
 #include <array>
 #include <cmath>
 #include <string>
@@ -291,7 +292,10 @@ TEST_CASE("linear is x weight^T + bias in PyTorch's layout, with and without bia
 
 TEST_CASE("addmm is c + op(a) op(b), with c a matrix or a row added to every row") {
   std::uint64_t seed = 520;
-  for (auto [m, k, n] : {std::array<std::size_t, 3>{4, 3, 5}, {1, 3, 5}, {4, 1, 5}, {4, 3, 1}}) {
+  for (const auto& entry : {std::array<std::size_t, 3>{4, 3, 5}, {1, 3, 5}, {4, 1, 5}, {4, 3, 1}}) {
+    const auto& m = std::get<0>(entry);
+    const auto& k = std::get<1>(entry);
+    const auto& n = std::get<2>(entry);
     CAPTURE(m);
     CAPTURE(k);
     CAPTURE(n);
@@ -330,7 +334,11 @@ TEST_CASE("addmm names the op and the three shapes when they do not fit") {
 
 TEST_CASE("linear_pair is x1 w1^T + x2 w2^T + b1 + b2, either bias optional") {
   std::uint64_t seed = 560;
-  for (auto [rows, in1, in2, out] : {std::array<std::size_t, 4>{4, 3, 2, 5}, {1, 3, 2, 5}, {4, 1, 1, 5}, {4, 3, 2, 1}}) {
+  for (const auto& entry : {std::array<std::size_t, 4>{4, 3, 2, 5}, {1, 3, 2, 5}, {4, 1, 1, 5}, {4, 3, 2, 1}}) {
+    const auto& rows = std::get<0>(entry);
+    const auto& in1 = std::get<1>(entry);
+    const auto& in2 = std::get<2>(entry);
+    const auto& out = std::get<3>(entry);
     CAPTURE(rows);
     CAPTURE(out);
     Tensor x1 = randn({rows, in1}, seed++), w1 = randn({out, in1}, seed++), x2 = randn({rows, in2}, seed++),

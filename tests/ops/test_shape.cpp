@@ -1,3 +1,4 @@
+#include <tuple>
 #include <numeric>
 
 #include "check.hpp"
@@ -91,7 +92,9 @@ TEST_CASE("broadcast_to passes gradcheck; its gradient sums over the repeats") {
                                                 {{1, 3}, {2, 1, 3}}, {{2, 3}, {2, 3}}, {{1}, {0}},
                                                 {{3, 1, 2}, {3, 4, 2}}};
   std::uint64_t seed = 30;
-  for (const auto& [from, to] : cases) {
+  for (const auto& entry : cases) {
+    const auto& from = std::get<0>(entry);
+    const auto& to = std::get<1>(entry);
     CAPTURE(shape_str(from));
     CAPTURE(shape_str(to));
     Shape target = to;

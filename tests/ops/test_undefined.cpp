@@ -4,6 +4,7 @@
 // recorded in ops/ was passed one here.
 #include <doctest/doctest.h>
 
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -43,17 +44,27 @@ TEST_CASE("elementwise ops and activations name an undefined Var argument") {
   using ScalarLeft = Var (*)(double, const Var&);
   const std::vector<std::pair<const char*, Binary>> binary = {
       {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}, {"pow", pow}, {"maximum", maximum}, {"minimum", minimum}};
-  for (const auto& [name, op] : binary) {
+  for (const auto& entry : binary) {
+    const auto& name = std::get<0>(entry);
+    const auto& op = std::get<1>(entry);
     expect_undefined(name, "a", 0, [&] { op(u, d); });
     expect_undefined(name, "b", 1, [&] { op(d, u); });
     expect_undefined(name, "a", 0, [&] { op(u, u); });
   }
   const std::vector<std::pair<const char*, ScalarRight>> scalar_right = {
       {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}, {"pow", pow}, {"maximum", maximum}, {"minimum", minimum}};
-  for (const auto& [name, op] : scalar_right) expect_undefined(name, "a", 0, [&] { op(u, 2.0); });
+  for (const auto& entry : scalar_right) {
+    const auto& name = std::get<0>(entry);
+    const auto& op = std::get<1>(entry);
+    expect_undefined(name, "a", 0, [&] { op(u, 2.0); });
+  }
   const std::vector<std::pair<const char*, ScalarLeft>> scalar_left = {
       {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}};
-  for (const auto& [name, op] : scalar_left) expect_undefined(name, "b", 1, [&] { op(2.0, u); });
+  for (const auto& entry : scalar_left) {
+    const auto& name = std::get<0>(entry);
+    const auto& op = std::get<1>(entry);
+    expect_undefined(name, "b", 1, [&] { op(2.0, u); });
+  }
   expect_undefined("add", "b", 1, [&] { (void)(d + u); });
   expect_undefined("sub", "b", 1, [&] { (void)(1.0 - u); });
   expect_undefined("mul", "a", 0, [&] { (void)(u * 3.0); });
@@ -63,7 +74,11 @@ TEST_CASE("elementwise ops and activations name an undefined Var argument") {
   const std::vector<std::pair<const char*, Unary>> unary = {
       {"neg", neg},   {"exp", exp},   {"log", log},         {"sqrt", sqrt}, {"square", square},
       {"abs", abs},   {"tanh", tanh}, {"sigmoid", sigmoid}, {"relu", relu}};
-  for (const auto& [name, op] : unary) expect_undefined(name, "x", 0, [&] { op(u); });
+  for (const auto& entry : unary) {
+    const auto& name = std::get<0>(entry);
+    const auto& op = std::get<1>(entry);
+    expect_undefined(name, "x", 0, [&] { op(u); });
+  }
   expect_undefined("clamp", "x", 0, [&] { clamp(u, 0.0, 1.0); });
   expect_undefined("scalar_like", "x", 0, [&] { scalar_like(u, 1.0); });
 }

@@ -1,5 +1,6 @@
 // AdamW: decoupled decay in closed form, option errors, loss goes down, the same
 // steps as Adam with decoupled_weight_decay, and its exact float32 arithmetic.
+#include <tuple>
 #include <cmath>
 #include <map>
 #include <string>
@@ -64,7 +65,9 @@ TEST_CASE("AdamW is Adam with decoupled_weight_decay, bit for bit, and keeps Ada
       for (std::size_t i = 0; i < p.size(); ++i) CHECK(p[i].value().to_vector() == q[i].value().to_vector());
       const std::map<std::string, Tensor> w_state = adamw.state_dict(), a_state = adam.state_dict();
       REQUIRE(w_state.size() == a_state.size());
-      for (const auto& [key, t] : a_state) {
+      for (const auto& entry : a_state) {
+        const auto& key = std::get<0>(entry);
+        const auto& t = std::get<1>(entry);
         CAPTURE(key);
         REQUIRE(w_state.contains(key));
         CHECK(w_state.at(key).to_vector() == t.to_vector());
