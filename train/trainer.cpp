@@ -400,7 +400,7 @@ bool Trainer::train() {
     Batch b = batcher_->batch(pos_.epoch, pos_.index);
     std::size_t tokens = 0;
     for (std::int64_t l : b.lengths) tokens += static_cast<std::size_t>(l);
-    for (std::size_t r : b.rows) tokens += batcher_->examples()[r].target.size() + 1;
+    for (std::size_t row : b.rows) tokens += batcher_->examples()[row].target.size() + 1;
     train_step(b);
     if (++pos_.index == per_epoch) {
       pos_.index = 0;
