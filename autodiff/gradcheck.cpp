@@ -42,13 +42,15 @@ double weighted_sum(const Tensor& y, const std::vector<double>& w) {
 std::string GradcheckReport::message() const {
   std::string ops_list = fmt::format("{}", fmt::join(ops, ", "));
   if (passed) {
-    return fmt::format("gradcheck passed: {} elements, worst at input {} index [{}]: analytic {:.10g}, numeric "
-                       "{:.10g} (error ratio {:.3g}); ops: {}",
-                       elements_checked, input, fmt::join(index, ", "), analytic, numeric, error_ratio, ops_list);
+    return fmt::format(
+        "gradcheck passed: {} elements, worst at input {} index [{}]: analytic {:.10g}, numeric "
+        "{:.10g} (error ratio {:.3g}); ops: {}",
+        elements_checked, input, fmt::join(index, ", "), analytic, numeric, error_ratio, ops_list);
   }
-  return fmt::format("gradcheck FAILED at input {} index [{}] (flat {}): analytic {:.10g}, numeric {:.10g}, "
-                     "|difference| {:.3g} (error ratio {:.3g} > 1); ops: {}",
-                     input, fmt::join(index, ", "), flat_index, analytic, numeric, abs_error, error_ratio, ops_list);
+  return fmt::format(
+      "gradcheck FAILED at input {} index [{}] (flat {}): analytic {:.10g}, numeric {:.10g}, "
+      "|difference| {:.3g} (error ratio {:.3g} > 1); ops: {}",
+      input, fmt::join(index, ", "), flat_index, analytic, numeric, abs_error, error_ratio, ops_list);
 }
 
 GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {

@@ -50,7 +50,8 @@ using GradcheckFn = std::function<Var(const std::vector<Var>&)>;
 /// Checks the gradient of f at `inputs` (converted to float64 leaves that
 /// require grad). f may return a tensor of any shape: it is reduced with fixed
 /// random weights w to sum(w * f(x)), whose exact gradient is checked.
-GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
+GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs,
+                          const GradcheckOptions& options = {});
 
 /// Names of every op that some passing gradcheck in this process has exercised.
 const std::set<std::string>& gradchecked_ops();

@@ -17,8 +17,8 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/base/error.hpp"
 #include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/base/error.hpp"
 #include "tapegrad/base/utf8.hpp"
 
 namespace tg {
@@ -183,11 +183,20 @@ void append_escaped(std::string& out, std::string_view text) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '&': out += "&amp;"; break;
-        case '\n': out += "\\n"; break;
-        default: out += c < 0x20 || c == 0x7f ? ' ' : static_cast<char>(c);
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '&':
+          out += "&amp;";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        default:
+          out += c < 0x20 || c == 0x7f ? ' ' : static_cast<char>(c);
       }
       ++i;
       continue;

@@ -134,8 +134,7 @@ void release_cached_memory() {
     std::size_t n = p.free_lists[i].size();
     if (n == 0) continue;
     // Recover the class size from the index: even -> 2^k, odd -> 1.5 * 2^k.
-    std::size_t size = (i % 2 == 0) ? (std::size_t{1} << (i / 2))
-                                    : (std::size_t{3} << ((i + 1) / 2 - 2));
+    std::size_t size = (i % 2 == 0) ? (std::size_t{1} << (i / 2)) : (std::size_t{3} << ((i + 1) / 2 - 2));
     for (void* ptr : p.free_lists[i]) {
       mark_released(ptr, size);
       std::free(ptr);

@@ -13,10 +13,10 @@ namespace tg {
 
 /// Counters of the pool (tensor storage and graph nodes), in bytes.
 struct MemoryStats {
-  std::size_t bytes_in_use = 0;    ///< held by live tensors
-  std::size_t bytes_reserved = 0;  ///< in use plus cached for reuse
-  std::size_t peak_in_use = 0;     ///< high-water mark of bytes_in_use
-  std::uint64_t allocations = 0;   ///< requests served (cached or fresh)
+  std::size_t bytes_in_use = 0;         ///< held by live tensors
+  std::size_t bytes_reserved = 0;       ///< in use plus cached for reuse
+  std::size_t peak_in_use = 0;          ///< high-water mark of bytes_in_use
+  std::uint64_t allocations = 0;        ///< requests served (cached or fresh)
   std::uint64_t fresh_allocations = 0;  ///< requests that reached the system allocator
 };
 
@@ -39,9 +39,13 @@ struct PoolAllocator {
   T* allocate(std::size_t n) { return static_cast<T*>(pool::allocate(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept { pool::deallocate(p, n * sizeof(T)); }
   template <class U>
-  bool operator==(const PoolAllocator<U>&) const noexcept { return true; }
+  bool operator==(const PoolAllocator<U>&) const noexcept {
+    return true;
+  }
   template <class U>
-  bool operator!=(const PoolAllocator<U>&) const noexcept { return false; }
+  bool operator!=(const PoolAllocator<U>&) const noexcept {
+    return false;
+  }
 };
 
 }  // namespace tg

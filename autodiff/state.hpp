@@ -13,7 +13,7 @@ struct ThreadState {
   bool anomaly = false;
   std::uint32_t scope = 0;
   std::uint32_t scope_instance = 0;
-  Tape* tape = nullptr;  // null: the thread's default tape
+  Tape* tape = nullptr;                     // null: the thread's default tape
   LeafGradients* leaf_gradients = nullptr;  // null: leaves' gradients go to their nodes
 };
 

@@ -149,8 +149,8 @@ void Tape::reset() {
 
 std::size_t Tape::reserved_bytes() const {
   return entries_.capacity() * sizeof(TapeEntry) + inputs_.capacity() * sizeof(Var) +
-         input_versions_.capacity() * sizeof(std::uint32_t) +
-         grad_scratch_.capacity() * sizeof(Tensor) + scope_entries_.capacity() * sizeof(std::uint32_t);
+         input_versions_.capacity() * sizeof(std::uint32_t) + grad_scratch_.capacity() * sizeof(Tensor) +
+         scope_entries_.capacity() * sizeof(std::uint32_t);
 }
 
 std::uint32_t Tape::enter_scope(std::uint32_t id) {
@@ -158,8 +158,7 @@ std::uint32_t Tape::enter_scope(std::uint32_t id) {
   return scope_entries_[id]++;
 }
 
-void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_ptr<Node>& output,
-                BackwardFn backward) {
+void Tape::push(const char* op, std::span<const Var> inputs, const std::shared_ptr<Node>& output, BackwardFn backward) {
   const auto& state = detail::thread_state();
   TapeEntry& e = entries_.emplace_back();
   e.op = op;
@@ -194,8 +193,8 @@ LeafGradients::LeafGradients(std::vector<Var> leaves) : leaves_(std::move(leaves
   std::sort(index_.begin(), index_.end());
   for (std::size_t i = 1; i < index_.size(); ++i) {
     if (index_[i].first == index_[i - 1].first) {
-      throw Error(fmt::format("LeafGradients: entries {} and {} are the same leaf", index_[i - 1].second,
-                              index_[i].second));
+      throw Error(
+          fmt::format("LeafGradients: entries {} and {} are the same leaf", index_[i - 1].second, index_[i].second));
     }
   }
 }
@@ -205,8 +204,9 @@ void LeafGradients::clear() {
 }
 
 Tensor* LeafGradients::slot_of(const Node& node) {
-  auto it = std::lower_bound(index_.begin(), index_.end(), &node,
-                             [](const std::pair<const Node*, std::size_t>& entry, const Node* n) { return entry.first < n; });
+  auto it =
+      std::lower_bound(index_.begin(), index_.end(), &node,
+                       [](const std::pair<const Node*, std::size_t>& entry, const Node* n) { return entry.first < n; });
   return it != index_.end() && it->first == &node ? &grads_[it->second] : nullptr;
 }
 
@@ -220,8 +220,7 @@ void Tape::check_gathered(const TapeEntry& entry, std::span<const Var> inputs) c
     const Tensor& g = gradient_slot(*inputs[i].node());
     if (!inputs[i].requires_grad() || !g.defined() || all_finite(g)) continue;
     throw AnomalyError(fmt::format("anomaly: backward of {} left {} in the gradient of input {}; inputs: {}",
-                                   entry_context(entry), has_nan(g) ? "NaN" : "inf", i,
-                                   input_shapes(inputs)));
+                                   entry_context(entry), has_nan(g) ? "NaN" : "inf", i, input_shapes(inputs)));
   }
 }
 
@@ -231,8 +230,7 @@ void Tape::check_versions(const TapeEntry& entry, std::span<const Var> inputs) c
     return BackwardError(fmt::format(
         "backward of {}: {} ({} {}) was changed in place after the op ran (version {} then, {} now), so its "
         "gradient would be computed from the new value; change values after backward(), or run the forward again",
-        entry_context(entry), what, shape_str(node.value.shape()), dtype_name(node.value.dtype()), then,
-        node.version));
+        entry_context(entry), what, shape_str(node.value.shape()), dtype_name(node.value.dtype()), then, node.version));
   };
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Node& in = *inputs[i].node();
@@ -286,8 +284,10 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
   }
   if (r.tape == nullptr) {  // a leaf: the seed is its gradient
     Tensor& slot = gradient_slot(r);
-    if (!slot.defined()) slot = seed;
-    else slot.add_(seed);
+    if (!slot.defined())
+      slot = seed;
+    else
+      slot.add_(seed);
     return;
   }
   if (r.tape != this || r.generation != generation_) {
@@ -300,8 +300,10 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
         "backward(): this graph was already freed by an earlier backward(); pass retain_graph = true to the first "
         "backward() to run backward through it twice");
   }
-  if (!r.grad.defined()) r.grad = seed;
-  else r.grad.add_(seed);
+  if (!r.grad.defined())
+    r.grad = seed;
+  else
+    r.grad.add_(seed);
 
   // End-of-pass work is this pass's alone: dropped when the pass ends, finished or failed.
   // A failed pass also clears the gradients it left on intermediate values, which a later
@@ -386,8 +388,7 @@ Var record(const char* op, std::span<const Var> inputs, Tensor output, BackwardF
 }
 
 Var record(const char* op, std::initializer_list<Var> inputs, Tensor output, BackwardFn backward, OpFlags flags) {
-  return record(op, std::span<const Var>(inputs.begin(), inputs.size()), std::move(output), std::move(backward),
-                flags);
+  return record(op, std::span<const Var>(inputs.begin(), inputs.size()), std::move(output), std::move(backward), flags);
 }
 
 }  // namespace tg

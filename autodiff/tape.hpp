@@ -76,8 +76,8 @@ class PassEnd {
 /// hold a gradient of the output's broadcast shape: the tape sums it down.
 class BackwardContext {
  public:
-  BackwardContext(std::span<const Var> inputs, const Tensor& output, Tensor& grad_output,
-                  std::span<Tensor> grad_inputs, std::vector<std::unique_ptr<PassEnd>>& pass_end)
+  BackwardContext(std::span<const Var> inputs, const Tensor& output, Tensor& grad_output, std::span<Tensor> grad_inputs,
+                  std::vector<std::unique_ptr<PassEnd>>& pass_end)
       : inputs_(inputs), output_(output), grad_output_(grad_output), grad_inputs_(grad_inputs), pass_end_(pass_end) {}
 
   std::size_t num_inputs() const { return inputs_.size(); }
@@ -220,8 +220,7 @@ class UseTape {
 /// Var from `output` and, when gradients are enabled and some input requires
 /// grad, appends (op, inputs, backward) to the current tape.
 Var record(const char* op, std::span<const Var> inputs, Tensor output, BackwardFn backward, OpFlags flags = {});
-Var record(const char* op, std::initializer_list<Var> inputs, Tensor output, BackwardFn backward,
-           OpFlags flags = {});
+Var record(const char* op, std::initializer_list<Var> inputs, Tensor output, BackwardFn backward, OpFlags flags = {});
 
 /// Sums a gradient over the dimensions that broadcasting added or stretched,
 /// so that it takes `target` shape. Throws ShapeError if it cannot.

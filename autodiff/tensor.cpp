@@ -45,8 +45,8 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::str
   std::size_t n = 0;
   bool overflow = false;
   if (!numel_fits(shape, element_size, &n, &overflow)) {
-    throw ShapeError(fmt::format("{}: shape {} has more elements{} than a signed 64-bit size holds", where, shape_str(shape),
-                                 overflow ? "" : fmt::format(" ({} bytes each)", element_size)));
+    throw ShapeError(fmt::format("{}: shape {} has more elements{} than a signed 64-bit size holds", where,
+                                 shape_str(shape), overflow ? "" : fmt::format(" ({} bytes each)", element_size)));
   }
   return n;
 }
@@ -80,8 +80,8 @@ Tensor Tensor::scalar(double value, DType dtype) { return full(Shape{}, value, d
 Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   if (t.size() != values.size()) {
-    throw ShapeError(fmt::format("Tensor::from_vector: {} values do not fill shape {} ({} elements)",
-                                 values.size(), shape_str(shape), t.size()));
+    throw ShapeError(fmt::format("Tensor::from_vector: {} values do not fill shape {} ({} elements)", values.size(),
+                                 shape_str(shape), t.size()));
   }
   dispatch(dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -117,7 +117,8 @@ std::size_t Tensor::nbytes() const { return defined() ? size() * dtype_size(dtyp
 
 double Tensor::item() const {
   if (size() != 1) {
-    throw ShapeError(fmt::format("Tensor::item: needs exactly one element, the tensor has shape {}", shape_str(shape())));
+    throw ShapeError(
+        fmt::format("Tensor::item: needs exactly one element, the tensor has shape {}", shape_str(shape())));
   }
   return at(0);
 }
@@ -191,7 +192,8 @@ void Tensor::reshape(const Shape& shape) {
   std::size_t n = 1;
   for (std::size_t d : shape) n *= d;
   if (n != size()) {
-    throw ShapeError(fmt::format("Tensor::reshape: cannot lay out {} as {}", shape_str(this->shape()), shape_str(shape)));
+    throw ShapeError(
+        fmt::format("Tensor::reshape: cannot lay out {} as {}", shape_str(this->shape()), shape_str(shape)));
   }
   dispatch(dtype(), [&](auto zero) {
     using T = decltype(zero);

@@ -6,8 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -16,8 +16,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "tapegrad/base/error.hpp"
 #include "tapegrad/autodiff/pool.hpp"
+#include "tapegrad/base/error.hpp"
 
 namespace tg {
 
@@ -93,9 +93,13 @@ class Tensor {
   std::size_t nbytes() const;
 
   template <class T>
-  Array<T>& array() { return std::get<Array<T>>(data_); }
+  Array<T>& array() {
+    return std::get<Array<T>>(data_);
+  }
   template <class T>
-  const Array<T>& array() const { return std::get<Array<T>>(data_); }
+  const Array<T>& array() const {
+    return std::get<Array<T>>(data_);
+  }
 
   /// The value of a one-element tensor.
   double item() const;

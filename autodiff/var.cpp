@@ -12,9 +12,7 @@ Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>(std::m
   node_->scope = current_scope();
 }
 
-void Var::throw_undefined() {
-  throw Error("an undefined Var (default-constructed, never assigned) was used");
-}
+void Var::throw_undefined() { throw Error("an undefined Var (default-constructed, never assigned) was used"); }
 
 Var Var::parameter(Tensor value, std::string name) {
   Var v(std::move(value), true);
@@ -24,8 +22,9 @@ Var Var::parameter(Tensor value, std::string name) {
 
 void Var::set_requires_grad(bool requires_grad) {
   if (!is_leaf()) {
-    throw Error("set_requires_grad: only leaves can change requires_grad; values computed by ops follow their inputs "
-                "(use detach() for a leaf copy)");
+    throw Error(
+        "set_requires_grad: only leaves can change requires_grad; values computed by ops follow their inputs "
+        "(use detach() for a leaf copy)");
   }
   node_->requires_grad = requires_grad;
 }
@@ -33,9 +32,9 @@ void Var::set_requires_grad(bool requires_grad) {
 void Var::backward(bool retain_graph) const {
   if (!defined()) throw BackwardError("backward(): called on an undefined Var");
   if (value().size() != 1) {
-    throw BackwardError(fmt::format(
-        "backward(): the value has shape {}, not a single element; pass a seed gradient of that shape",
-        shape_str(shape())));
+    throw BackwardError(
+        fmt::format("backward(): the value has shape {}, not a single element; pass a seed gradient of that shape",
+                    shape_str(shape())));
   }
   backward(Tensor::full(shape(), 1.0, dtype()), retain_graph);
 }

@@ -28,9 +28,10 @@ void Generator::set_state(const std::string& state) {
   // The state is 312 words; anything left over, or a word that did not parse, is not one.
   std::string rest;
   if (in.fail() || (in >> rest, !rest.empty())) {
-    throw Error(fmt::format("Generator::set_state: not a generator state ({} characters, expected 312 unsigned "
-                            "64-bit numbers separated by spaces)",
-                            state.size()));
+    throw Error(
+        fmt::format("Generator::set_state: not a generator state ({} characters, expected 312 unsigned "
+                    "64-bit numbers separated by spaces)",
+                    state.size()));
   }
   engine_ = engine;
 }

@@ -36,8 +36,7 @@ std::size_t utf8_char_length(std::string_view text, std::size_t at, std::string*
   }
   for (std::size_t k = 1; k < length; ++k) {
     if (at + k >= n) {
-      return refuse(
-          fmt::format("truncated sequence: lead byte 0x{:02X} needs {} bytes, {} left", b0, length, n - at));
+      return refuse(fmt::format("truncated sequence: lead byte 0x{:02X} needs {} bytes, {} left", b0, length, n - at));
     }
     const auto b = static_cast<unsigned char>(text[at + k]);
     const unsigned char lo = k == 1 ? low : 0x80, hi = k == 1 ? high : 0xBF;

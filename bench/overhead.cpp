@@ -154,8 +154,10 @@ int main(int argc, char** argv) {
   int threads = 1, reps = 31;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--reps") reps = std::atoi(argv[i + 1]);
+    if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--reps")
+      reps = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: %s [--threads N] [--reps R]\n", argv[0]);
       return 2;
@@ -170,8 +172,16 @@ int main(int argc, char** argv) {
   TorchChain torch_chain;
   auto fwd = bench::compare([&] { tg_chain.forward(); }, [&] { torch_chain.forward(); }, 3, reps);
   bench::print_row("chain forward (recording)", "libtorch", fwd, kChainOps, "us/op");
-  auto no_grad = bench::compare([&] { tg::NoGradGuard g; tg_chain.forward(); },
-                                [&] { torch::NoGradGuard g; torch_chain.forward(); }, 3, reps);
+  auto no_grad = bench::compare(
+      [&] {
+        tg::NoGradGuard g;
+        tg_chain.forward();
+      },
+      [&] {
+        torch::NoGradGuard g;
+        torch_chain.forward();
+      },
+      3, reps);
   bench::print_row("chain forward (no grad)", "libtorch", no_grad, kChainOps, "us/op");
   auto chain = bench::compare([&] { tg_chain.step(); }, [&] { torch_chain.step(); }, 3, reps);
   bench::print_row("chain forward+backward", "libtorch", chain, kChainOps, "us/op");

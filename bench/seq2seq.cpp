@@ -38,9 +38,9 @@
 #include <torch/torch.h>
 #include <xtensor/xview.hpp>
 
+#include "policies.hpp"
 #include "tapegrad.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
-#include "policies.hpp"
 #include "timing.hpp"
 
 namespace {
@@ -52,7 +52,8 @@ struct Size {
   int block;  // steps per sample: each engine runs this many in a row (bench::compare)
 };
 
-const Size kSizes[] = {{"tiny", 1, 100, 32, 32, 10, 40, 20}, {"small", 32, 1000, 64, 128, 20, 30, 1},
+const Size kSizes[] = {{"tiny", 1, 100, 32, 32, 10, 40, 20},
+                       {"small", 32, 1000, 64, 128, 20, 30, 1},
                        {"medium", 64, 8000, 256, 512, 30, 5, 1}};
 
 // Forward GEMM FLOPs of one step, as SPEC.md counts them.
@@ -159,8 +160,10 @@ struct TorchSeq2Seq : torch::nn::Module {
 
   TorchSeq2Seq(const Size& s) {
     const auto V = static_cast<long>(s.vocab), E = static_cast<long>(s.embed), H = static_cast<long>(s.hidden);
-    source_embedding = register_module("source_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, E).padding_idx(0)));
-    target_embedding = register_module("target_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, E).padding_idx(0)));
+    source_embedding =
+        register_module("source_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, E).padding_idx(0)));
+    target_embedding =
+        register_module("target_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, E).padding_idx(0)));
     encoder = register_module("encoder", torch::nn::LSTM(torch::nn::LSTMOptions(E, H).batch_first(true)));
     cell = register_module("cell", torch::nn::LSTMCell(E + H, H));
     keys = register_module("keys", torch::nn::Linear(torch::nn::LinearOptions(H, H).bias(false)));
@@ -233,23 +236,22 @@ struct TheirsStep {
 
 // tapegrad's parameter names -> the LibTorch model's.
 void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
-  const std::map<std::string, std::string> names = {
-      {"encoder.embedding.weight", "source_embedding.weight"},
-      {"encoder.rnn.weight_ih_l0", "encoder.weight_ih_l0"},
-      {"encoder.rnn.weight_hh_l0", "encoder.weight_hh_l0"},
-      {"encoder.rnn.bias_ih_l0", "encoder.bias_ih_l0"},
-      {"encoder.rnn.bias_hh_l0", "encoder.bias_hh_l0"},
-      {"decoder.embedding.weight", "target_embedding.weight"},
-      {"decoder.cells.0.weight_ih", "cell.weight_ih"},
-      {"decoder.cells.0.weight_hh", "cell.weight_hh"},
-      {"decoder.cells.0.bias_ih", "cell.bias_ih"},
-      {"decoder.cells.0.bias_hh", "cell.bias_hh"},
-      {"decoder.attention.v", "v"},
-      {"decoder.attention.query_proj.weight", "query.weight"},
-      {"decoder.attention.query_proj.bias", "query.bias"},
-      {"decoder.attention.key_proj.weight", "keys.weight"},
-      {"decoder.output.weight", "output.weight"},
-      {"decoder.output.bias", "output.bias"}};
+  const std::map<std::string, std::string> names = {{"encoder.embedding.weight", "source_embedding.weight"},
+                                                    {"encoder.rnn.weight_ih_l0", "encoder.weight_ih_l0"},
+                                                    {"encoder.rnn.weight_hh_l0", "encoder.weight_hh_l0"},
+                                                    {"encoder.rnn.bias_ih_l0", "encoder.bias_ih_l0"},
+                                                    {"encoder.rnn.bias_hh_l0", "encoder.bias_hh_l0"},
+                                                    {"decoder.embedding.weight", "target_embedding.weight"},
+                                                    {"decoder.cells.0.weight_ih", "cell.weight_ih"},
+                                                    {"decoder.cells.0.weight_hh", "cell.weight_hh"},
+                                                    {"decoder.cells.0.bias_ih", "cell.bias_ih"},
+                                                    {"decoder.cells.0.bias_hh", "cell.bias_hh"},
+                                                    {"decoder.attention.v", "v"},
+                                                    {"decoder.attention.query_proj.weight", "query.weight"},
+                                                    {"decoder.attention.query_proj.bias", "query.bias"},
+                                                    {"decoder.attention.key_proj.weight", "keys.weight"},
+                                                    {"decoder.output.weight", "output.weight"},
+                                                    {"decoder.output.bias", "output.bias"}};
   torch::NoGradGuard no_grad;
   auto theirs = to.named_parameters();
   std::size_t copied = 0;
@@ -260,7 +262,8 @@ void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
     }
     torch::Tensor dst = theirs[it->second];
     const tg::Array<float>& src = p.var.value().array<float>();
-    if (static_cast<std::size_t>(dst.numel()) != src.size()) throw std::runtime_error("copy_weights: size of " + p.name);
+    if (static_cast<std::size_t>(dst.numel()) != src.size())
+      throw std::runtime_error("copy_weights: size of " + p.name);
     dst.copy_(torch::from_blob(const_cast<float*>(src.data()), dst.sizes(), torch::kFloat));
     ++copied;
   }
@@ -289,8 +292,10 @@ std::vector<std::vector<std::int64_t>> torch_greedy(TorchSeq2Seq& m, const torch
     bool all = true;
     for (long b = 0; b < batch; ++b) {
       if (done[b]) continue;
-      if (next[b] == kEos) done[b] = true;
-      else out[b].push_back(next[b]);
+      if (next[b] == kEos)
+        done[b] = true;
+      else
+        out[b].push_back(next[b]);
       all = all && done[b];
     }
     if (all) break;
@@ -337,8 +342,8 @@ std::vector<std::vector<std::int64_t>> torch_beam(TorchSeq2Seq& m, const torch::
   for (long t = 0; t < max_length; ++t) {
     TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
     const long vocab = step.log_probs.size(1);
-    torch::Tensor total = (step.log_probs.to(torch::kDouble) +
-                           torch::tensor(scores, torch::kDouble).unsqueeze(1)).view({batch, beam * vocab});
+    torch::Tensor total = (step.log_probs.to(torch::kDouble) + torch::tensor(scores, torch::kDouble).unsqueeze(1))
+                              .view({batch, beam * vocab});
     auto [top_values, top_flat] = total.topk(2 * beam, 1);
     const auto value = top_values.accessor<double, 2>();
     const auto flat = top_flat.accessor<std::int64_t, 2>();
@@ -384,7 +389,8 @@ std::vector<std::vector<std::int64_t>> torch_beam(TorchSeq2Seq& m, const torch::
   }
   std::vector<std::vector<std::int64_t>> best;
   for (std::vector<Finished>& list : finished) {
-    std::stable_sort(list.begin(), list.end(), [](const Finished& a, const Finished& b) { return a.normalized > b.normalized; });
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Finished& a, const Finished& b) { return a.normalized > b.normalized; });
     best.push_back(list.empty() ? std::vector<std::int64_t>{} : list[0].tokens);
   }
   return best;
@@ -407,7 +413,9 @@ std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std::vector
 // The thread counts of the two engines (the same unless --libtorch-threads), and a label for them.
 struct Threads {
   int ours = 1, theirs = 1;
-  std::string label() const { return ours == theirs ? std::to_string(ours) : std::to_string(ours) + "/" + std::to_string(theirs); }
+  std::string label() const {
+    return ours == theirs ? std::to_string(ours) : std::to_string(ours) + "/" + std::to_string(theirs);
+  }
 };
 
 // Runs f with OpenBLAS, which both engines share, at n threads. LibTorch's own intra-op pool is
@@ -437,9 +445,9 @@ void bench_decoding(const Threads& threads, std::size_t shard_count, int reps, c
           lists.push_back({std::move(h)});
         return best_tokens(lists);
       }
-      return best_tokens(tg::beam_search(m, source, lengths,
-                                         {.beam_size = std::size_t(beam), .length_penalty = 0.6, .n_best = 1,
-                                          .max_length = s.length}));
+      return best_tokens(tg::beam_search(
+          m, source, lengths,
+          {.beam_size = std::size_t(beam), .length_penalty = 0.6, .n_best = 1, .max_length = s.length}));
     };
     auto run_ours = [&] {
       if (ours.parallel) {  // each thread decodes its rows with its replica
@@ -456,16 +464,17 @@ void bench_decoding(const Threads& threads, std::size_t shard_count, int reps, c
       tg::current_tape().reset();
     };
     auto run_theirs = [&] {
-      theirs_out = beam == 1 ? torch_greedy(*theirs, source, max_length)
-                             : torch_beam(*theirs, source, beam, max_length, 0.6);
+      theirs_out =
+          beam == 1 ? torch_greedy(*theirs, source, max_length) : torch_beam(*theirs, source, beam, max_length, 0.6);
     };
     if (engine != "both") {  // one engine alone, for a profile
       for (int i = 0; i < (reps > 0 ? reps : 5); ++i) engine == "tapegrad" ? run_ours() : run_theirs();
       std::printf("decode beam=%ld threads=%s %s: done\n", beam, threads.label().c_str(), engine.c_str());
       continue;
     }
-    const bench::Comparison c = bench::compare([&] { with_threads(threads.ours, run_ours); },
-                                               [&] { with_threads(threads.theirs, run_theirs); }, 1, reps > 0 ? reps : 5);
+    const bench::Comparison c =
+        bench::compare([&] { with_threads(threads.ours, run_ours); }, [&] { with_threads(threads.theirs, run_theirs); },
+                       1, reps > 0 ? reps : 5);
     std::size_t same = 0, steps = 0;
     for (std::size_t b = 0; b < ours_out.size(); ++b) {
       same += b < theirs_out.size() && ours_out[b] == theirs_out[b];
@@ -473,15 +482,17 @@ void bench_decoding(const Threads& threads, std::size_t shard_count, int reps, c
     }
     const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
     const std::string name = beam == 1 ? "greedy" : "beam5";
-    std::printf("decode %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", name.c_str(), threads.label().c_str(), ours_ms,
-                theirs_ms, c.ratio());
-    std::printf("  sentences/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
-                "the same best output for %zu of %zu sentences (longest %zu tokens)\n",
-                double(s.batch) / (ours_ms / 1e3), double(s.batch) / (theirs_ms / 1e3), c.ours.min_us / 1e3,
-                c.theirs.min_us / 1e3, same, ours_out.size(), steps);
+    std::printf("decode %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", name.c_str(),
+                threads.label().c_str(), ours_ms, theirs_ms, c.ratio());
+    std::printf(
+        "  sentences/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
+        "the same best output for %zu of %zu sentences (longest %zu tokens)\n",
+        double(s.batch) / (ours_ms / 1e3), double(s.batch) / (theirs_ms / 1e3), c.ours.min_us / 1e3,
+        c.theirs.min_us / 1e3, same, ours_out.size(), steps);
     if (ours.parallel) {
-      std::printf("  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
-                  ours.shards.size());
+      std::printf(
+          "  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
+          ours.shards.size());
     }
     std::fflush(stdout);
   }
@@ -491,7 +502,9 @@ void bench_decoding(const Threads& threads, std::size_t shard_count, int reps, c
 double sgemm_gflops() {
   const int n = 1024;
   std::vector<float> a(std::size_t(n) * n, 0.5f), b(std::size_t(n) * n, 0.25f), c(std::size_t(n) * n);
-  auto run = [&] { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a.data(), n, b.data(), n, 0, c.data(), n); };
+  auto run = [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a.data(), n, b.data(), n, 0, c.data(), n);
+  };
   run();
   std::vector<double> us;
   for (int i = 0; i < 10; ++i) us.push_back(bench::time_us(run));
@@ -517,15 +530,24 @@ int main(int argc, char** argv) {
       return help ? 0 : 1;
     }
     const std::string value = argv[i + 1];
-    if (key == "--size") size = value;
-    else if (key == "--threads") threads = std::atoi(value.c_str());
-    else if (key == "--reps") reps = std::atoi(value.c_str());
-    else if (key == "--block") block = std::atoi(value.c_str());
-    else if (key == "--libtorch-threads") libtorch_threads = std::atoi(value.c_str());
-    else if (key == "--engine") engine = value;
-    else if (key == "--steps") steps = std::atoi(value.c_str());
-    else if (key == "--task") task = value;
-    else if (key == "--parallel") parallel = value;
+    if (key == "--size")
+      size = value;
+    else if (key == "--threads")
+      threads = std::atoi(value.c_str());
+    else if (key == "--reps")
+      reps = std::atoi(value.c_str());
+    else if (key == "--block")
+      block = std::atoi(value.c_str());
+    else if (key == "--libtorch-threads")
+      libtorch_threads = std::atoi(value.c_str());
+    else if (key == "--engine")
+      engine = value;
+    else if (key == "--steps")
+      steps = std::atoi(value.c_str());
+    else if (key == "--task")
+      task = value;
+    else if (key == "--parallel")
+      parallel = value;
     else {
       std::fprintf(stderr, "bench_seq2seq: unknown option %s\n%s", key.c_str(), usage);
       return 1;
@@ -577,18 +599,19 @@ int main(int argc, char** argv) {
     gemm_rate = std::max(gemm_rate, sgemm_gflops());
     const double tokens = double(s.batch * s.length);
     const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
-    std::printf("seq2seq %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", s.name, both.label().c_str(), ours_ms,
-                theirs_ms, c.ratio());
-    std::printf("  tokens/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
-                "sgemm share tapegrad %.0f%% libtorch %.0f%% (3 x %.2f GFLOP forward, sgemm %.0f GFLOP/s)\n",
-                tokens / (ours_ms / 1e3), tokens / (theirs_ms / 1e3), c.ours.min_us / 1e3, c.theirs.min_us / 1e3,
-                100 * 3 * forward_flops(s) / (ours_ms / 1e3) / (gemm_rate * 1e9),
-                100 * 3 * forward_flops(s) / (theirs_ms / 1e3) / (gemm_rate * 1e9), forward_flops(s) / 1e9,
-                gemm_rate);
+    std::printf("seq2seq %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", s.name, both.label().c_str(),
+                ours_ms, theirs_ms, c.ratio());
+    std::printf(
+        "  tokens/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
+        "sgemm share tapegrad %.0f%% libtorch %.0f%% (3 x %.2f GFLOP forward, sgemm %.0f GFLOP/s)\n",
+        tokens / (ours_ms / 1e3), tokens / (theirs_ms / 1e3), c.ours.min_us / 1e3, c.theirs.min_us / 1e3,
+        100 * 3 * forward_flops(s) / (ours_ms / 1e3) / (gemm_rate * 1e9),
+        100 * 3 * forward_flops(s) / (theirs_ms / 1e3) / (gemm_rate * 1e9), forward_flops(s) / 1e9, gemm_rate);
     std::printf("  %d samples per engine, each the mean of %d step(s) in a row\n", n, steps_per_sample);
     if (ours.parallel) {
-      std::printf("  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
-                  ours.shards.size());
+      std::printf(
+          "  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
+          ours.shards.size());
     }
     if (both.ours != both.theirs) {
       std::printf("  tapegrad with %d thread(s), LibTorch with %d; both shares against the sgemm rate at %d\n",

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "policies.hpp"
 #include "tapegrad.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
-#include "policies.hpp"
 #include "timing.hpp"
 
 int main(int argc, char** argv) {
@@ -30,8 +30,10 @@ int main(int argc, char** argv) {
     std::size_t batch, vocab, embed, hidden, length;
   };
   Dims d{32, 1000, 64, 128, 20};
-  if (size == "tiny") d = {1, 100, 32, 32, 10};
-  else if (size == "medium") d = {64, 8000, 256, 512, 30};
+  if (size == "tiny")
+    d = {1, 100, 32, 32, 10};
+  else if (size == "medium")
+    d = {64, 8000, 256, 512, 30};
   else if (size != "small") {
     std::fprintf(stderr, "usage: bench_step_parts [tiny|small|medium] [steps]\n");
     return 1;
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
 
   const char* names[] = {"zero_grad", "forward", "backward", "adam", "reset"};
   double part_ms[5] = {};
-  std::vector<double> step_us, off_us;  // off_us: the A/B's steps with the choice off
+  std::vector<double> step_us, off_us;   // off_us: the A/B's steps with the choice off
   for (int i = 0; i < steps + 3; ++i) {  // 3 warm-up steps
     const bool off = !ab.empty() && i % 2 == 1;
     tg::set_small_gemm(off && ab == "small_gemm" ? tg::SmallGemm::never : small_gemm);
@@ -92,9 +94,10 @@ int main(int argc, char** argv) {
   std::printf(" ms (means); step median %.3f ms, min %.3f ms\n", s.median_us / 1000, s.min_us / 1000);
   if (!ab.empty()) {
     const bench::Stats o = bench::stats_of(off_us);
-    std::printf("A/B %s: on median %.3f ms, min %.3f ms (%zu steps); off median %.3f ms, min %.3f ms (%zu steps); "
-                "off/on medians %.3f\n",
-                ab.c_str(), s.median_us / 1000, s.min_us / 1000, step_us.size(), o.median_us / 1000,
-                o.min_us / 1000, off_us.size(), o.median_us / s.median_us);
+    std::printf(
+        "A/B %s: on median %.3f ms, min %.3f ms (%zu steps); off median %.3f ms, min %.3f ms (%zu steps); "
+        "off/on medians %.3f\n",
+        ab.c_str(), s.median_us / 1000, s.min_us / 1000, step_us.size(), o.median_us / 1000, o.min_us / 1000,
+        off_us.size(), o.median_us / s.median_us);
   }
 }

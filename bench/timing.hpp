@@ -40,8 +40,8 @@ struct Comparison {
 /// affects both alike. Each sample is the mean over `block` consecutive runs of one engine:
 /// a step of a few hundred microseconds, alternated one by one, starts on caches the other
 /// engine has just filled, and a block measures both on caches they filled themselves.
-inline Comparison compare(const std::function<void()>& ours, const std::function<void()>& theirs, int warmup,
-                          int reps, int block = 1) {
+inline Comparison compare(const std::function<void()>& ours, const std::function<void()>& theirs, int warmup, int reps,
+                          int block = 1) {
   for (int i = 0; i < warmup; ++i) {
     ours();
     theirs();

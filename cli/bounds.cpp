@@ -33,7 +33,8 @@ CLI::Validator whole_in(std::uint64_t min, std::uint64_t max) {
 }
 
 CLI::Validator number_in(double min, double max, Open open) {
-  const std::string range = fmt::format("{}{}, {}{}", open == Open::min ? "(" : "[", min, max, open == Open::max ? ")" : "]");
+  const std::string range =
+      fmt::format("{}{}, {}{}", open == Open::min ? "(" : "[", min, max, open == Open::max ? ")" : "]");
   return CLI::Validator(
       [min, max, open, range](std::string& text) -> std::string {
         char* end = nullptr;

@@ -32,18 +32,18 @@ void run_eval(const EvalConfig& c) {
   const SavedModel& saved = loaded.models[0];
   const TaskOptions task = with_max_source_length(saved.task, d.max_source_length);
   // A split reads only its own file: the vocabularies come with the model.
-  std::vector<Item> items = c.file.empty() ? load_split(task, c.split, saved.source_vocab, saved.target_vocab)
-                                           : read_items_for(c.file, task);
+  std::vector<Item> items =
+      c.file.empty() ? load_split(task, c.split, saved.source_vocab, saved.target_vocab) : read_items_for(c.file, task);
   const std::string name = c.file.empty() ? c.split : c.file;
   if (c.limit && items.size() > c.limit) items.resize(c.limit);
   if (items.empty()) throw Error(fmt::format("{}: nothing to evaluate", name));
   const std::string metric = metric_for(c.metric, saved.task.task);
-  const DecodeChoice choice{.beam = d.beam, .length_penalty = d.length_penalty,
-                            .reversed_target = groups[0].reversed_target};
+  const DecodeChoice choice{
+      .beam = d.beam, .length_penalty = d.length_penalty, .reversed_target = groups[0].reversed_target};
   std::vector<Tokens> sources;
   for (const Item& item : items) sources.push_back(item.source);
-  const Scores s = score_predictions(
-      items, decode_groups(groups, sources, saved.source_vocab, saved.target_vocab, choice), metric);
+  const Scores s =
+      score_predictions(items, decode_groups(groups, sources, saved.source_vocab, saved.target_vocab, choice), metric);
   const std::size_t ensemble = groups[0].models.size();
   fmt::print("{} ({}{}{})\n", s.line(name, metric), d.beam > 1 ? fmt::format("beam {}", d.beam) : "greedy",
              ensemble > 1 ? fmt::format(", ensemble of {}", ensemble) : "",

@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/graphviz/render.hpp"
 #include "tapegrad/autodiff/tape.hpp"
 #include "tapegrad/cli/bounds.hpp"
 #include "tapegrad/cli/commands.hpp"
 #include "tapegrad/data/batch.hpp"
+#include "tapegrad/graphviz/render.hpp"
 #include "tapegrad/train/saved_model.hpp"
 
 namespace tg::cli {
@@ -32,8 +32,10 @@ void run_graph(const GraphConfig& c) {
   for (std::size_t b = 0; b < c.batch; ++b) {
     Example e;
     for (std::size_t t = 0; t < c.length; ++t) {
-      e.source.push_back(Vocab::num_specials + std::int64_t((b + t) % (saved.source_vocab.size() - Vocab::num_specials)));
-      e.target.push_back(Vocab::num_specials + std::int64_t((b + 2 * t) % (saved.target_vocab.size() - Vocab::num_specials)));
+      e.source.push_back(Vocab::num_specials +
+                         std::int64_t((b + t) % (saved.source_vocab.size() - Vocab::num_specials)));
+      e.target.push_back(Vocab::num_specials +
+                         std::int64_t((b + 2 * t) % (saved.target_vocab.size() - Vocab::num_specials)));
     }
     examples.push_back(std::move(e));
   }
@@ -55,7 +57,9 @@ void add_graph_command(CLI::App& app) {
   c->add_option("checkpoint", config->checkpoint, "a model saved by tapegrad train")->required();
   c->add_option("--out,-o", config->out, "output file: .svg, .png or .dot")->capture_default_str();
   c->add_option("--batch", config->batch, "sentences in the batch")->check(whole_in(1, 64))->capture_default_str();
-  c->add_option("--length", config->length, "tokens per source and target")->check(whole_in(1, 100))->capture_default_str();
+  c->add_option("--length", config->length, "tokens per source and target")
+      ->check(whole_in(1, 100))
+      ->capture_default_str();
   c->add_flag("--expand", config->expand, "draw every decoder step instead of collapsing repeated scopes");
   c->callback([config]() { run_graph(*config); });
 }

@@ -44,8 +44,8 @@ void inspect(const std::string& path) {
   fmt::print("{}: {} tensors, {} parameters, {} bytes (header {}, data {})\n\n", path, header.tensors.size(), total,
              8 + header.header_bytes + header.data_bytes, header.header_bytes, header.data_bytes);
   auto line = [&](const Row& r) {
-    std::string text = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}", r.name, w[0], r.dtype, w[1], r.shape, w[2],
-                                   r.elements, w[3]);
+    std::string text =
+        fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}", r.name, w[0], r.dtype, w[1], r.shape, w[2], r.elements, w[3]);
     text.erase(text.find_last_not_of(' ') + 1);
     fmt::print("{}\n", text);
   };

@@ -27,8 +27,10 @@ std::string one_line(std::string text) {
 void use_fast_blas(char** argv) {
   const std::string core = tg::restart_with_better_blas(argv);
   if (core.empty()) return;
-  std::fprintf(stderr, "tapegrad: note: OpenBLAS runs its generic kernels (%s) on this CPU; set "
-               "OPENBLAS_CORETYPE=%s for matrix products about 4x faster\n", tg::blas_core_name().c_str(), core.c_str());
+  std::fprintf(stderr,
+               "tapegrad: note: OpenBLAS runs its generic kernels (%s) on this CPU; set "
+               "OPENBLAS_CORETYPE=%s for matrix products about 4x faster\n",
+               tg::blas_core_name().c_str(), core.c_str());
 }
 
 // The command line, each argument cut to 40 bytes: what was being processed when an
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
     // --help prints and succeeds; a usage error is status 2, as in most tools.
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
-    std::string command = app.get_subcommands().empty() ? "tapegrad" : "tapegrad " + app.get_subcommands()[0]->get_name();
+    std::string command =
+        app.get_subcommands().empty() ? "tapegrad" : "tapegrad " + app.get_subcommands()[0]->get_name();
     // Inputs are checked before they size an allocation; for one that no check foresaw
     // (std::bad_array_new_length is a bad_alloc), the command line names the input.
     std::string what = one_line(e.what());
@@ -71,8 +74,8 @@ int main(int argc, char** argv) {
       what = "out of memory (" + what + ") running '" + one_line(arguments(argc, argv)) +
              "': a smaller input, model, --beam or --batch-size would need less";
     } else if (dynamic_cast<const std::length_error*>(&e)) {
-      what = "a size computed from the input is too large (" + what + ") running '" +
-             one_line(arguments(argc, argv)) + "'";
+      what = "a size computed from the input is too large (" + what + ") running '" + one_line(arguments(argc, argv)) +
+             "'";
     }
     std::fprintf(stderr, "%s: %s\n", command.c_str(), what.c_str());
     return 1;

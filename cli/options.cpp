@@ -26,9 +26,14 @@ void add_task_options(CLI::App& c, TaskOptions& o, bool with_train_files) {
       ->check(CLI::IsMember({"g2p", "tsv"}))
       ->capture_default_str()
       ->group("Data");
-  c.add_option("--dictionary", o.dictionary, "g2p: the CMUdict file")->transform(kAbsolutePath)->capture_default_str()->group("Data");
+  c.add_option("--dictionary", o.dictionary, "g2p: the CMUdict file")
+      ->transform(kAbsolutePath)
+      ->capture_default_str()
+      ->group("Data");
   if (with_train_files) {
-    c.add_option("--train", o.train_file, "tsv: training pairs (source TAB target per line)")->transform(kAbsolutePath)->group("Data");
+    c.add_option("--train", o.train_file, "tsv: training pairs (source TAB target per line)")
+        ->transform(kAbsolutePath)
+        ->group("Data");
     c.add_flag("--reverse-target", o.reverse_target,
                "write targets right to left (a model to rescore a left-to-right one's n-best: eval --rescore)")
         ->group("Data");
@@ -63,7 +68,10 @@ void add_model_options(CLI::App& c, ModelChoice& m) {
       ->check(CLI::IsMember({"lstm", "gru"}))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--embedding", m.embedding, "embedding size")->check(whole_in(1, max_size))->capture_default_str()->group(g);
+  c.add_option("--embedding", m.embedding, "embedding size")
+      ->check(whole_in(1, max_size))
+      ->capture_default_str()
+      ->group(g);
   c.add_option("--hidden", m.hidden, "encoder hidden size per direction")
       ->check(whole_in(1, max_size))
       ->capture_default_str()
@@ -81,7 +89,8 @@ void add_model_options(CLI::App& c, ModelChoice& m) {
       ->capture_default_str()
       ->group(g);
   // Two options, not one with a negated name, so that giving both is refused.
-  CLI::Option* bidirectional = c.add_flag("--bidirectional", m.bidirectional, "bidirectional encoder (the default)")->group(g);
+  CLI::Option* bidirectional =
+      c.add_flag("--bidirectional", m.bidirectional, "bidirectional encoder (the default)")->group(g);
   c.add_flag("!--unidirectional", m.bidirectional, "one-direction encoder")->excludes(bidirectional)->group(g);
   c.add_option("--attention", m.attention, "additive, dot, general, scaled_dot or multi_head")
       ->check(CLI::IsMember({"additive", "dot", "general", "scaled_dot", "multi_head"}))
@@ -103,8 +112,9 @@ void add_model_options(CLI::App& c, ModelChoice& m) {
       ->check(number_in(0, 1))
       ->capture_default_str()
       ->group(g);
-  c.add_flag("--tie-embeddings", m.tie_embeddings, "output projection = decoder embedding (needs embedding = decoder "
-                                                   "hidden + context size)")
+  c.add_flag("--tie-embeddings", m.tie_embeddings,
+             "output projection = decoder embedding (needs embedding = decoder "
+             "hidden + context size)")
       ->group(g);
 }
 
@@ -112,14 +122,18 @@ void check_model_choice(const ModelChoice& m) {
   const std::size_t directions = m.bidirectional ? 2 : 1;
   const std::size_t keys = directions * m.hidden;
   const std::size_t decoder = m.decoder_hidden == 0 ? keys : m.decoder_hidden;
-  const auto refuse = [](const std::string& option, const std::string& why) { throw CLI::ValidationError(option, why); };
+  const auto refuse = [](const std::string& option, const std::string& why) {
+    throw CLI::ValidationError(option, why);
+  };
   if (m.attention == "multi_head" && decoder % m.heads != 0) {
     refuse("--heads", fmt::format("{} heads do not divide the decoder hidden size {} (--decoder-hidden, or "
-                                  "directions x --hidden)", m.heads, decoder));
+                                  "directions x --hidden)",
+                                  m.heads, decoder));
   }
   if ((m.attention == "dot" || m.attention == "scaled_dot") && decoder != keys) {
     refuse("--attention", fmt::format("{} needs --decoder-hidden {} = directions x --hidden (query and key sizes "
-                                      "agree), got {}", m.attention, keys, decoder));
+                                      "agree), got {}",
+                                      m.attention, keys, decoder));
   }
   const std::size_t context = m.attention == "multi_head" ? decoder : keys;
   if (m.tie_embeddings && m.embedding != decoder + context) {
@@ -134,7 +148,10 @@ void add_optim_options(CLI::App& c, OptimChoice& o) {
       ->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"}))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--lr", o.lr, "peak learning rate")->check(number_in(0, max_lr, Open::min))->capture_default_str()->group(g);
+  c.add_option("--lr", o.lr, "peak learning rate")
+      ->check(number_in(0, max_lr, Open::min))
+      ->capture_default_str()
+      ->group(g);
   c.add_option("--weight-decay", o.weight_decay, "weight decay (none on biases and 1-D weights)")
       ->check(number_in(0, 1))
       ->capture_default_str()
@@ -174,7 +191,8 @@ void add_optim_options(CLI::App& c, OptimChoice& o) {
 }
 
 void add_decoding_options(CLI::App& c, DecodingOptions& o, bool with_n_best) {
-  c.add_option("--ensemble", o.ensemble, "another model of the same vocabularies, decoding with the first (repeat for more)")
+  c.add_option("--ensemble", o.ensemble,
+               "another model of the same vocabularies, decoding with the first (repeat for more)")
       ->allow_extra_args(false)  // one file per --ensemble: predict's sources follow
       ->check(CLI::ExistingFile);
   c.add_option("--rescore", o.rescore,

@@ -46,7 +46,7 @@ struct DecodingOptions {
   std::vector<std::string> ensemble;  ///< models that decode with the first
   std::vector<std::string> rescore;   ///< models that propose their n-best and score every candidate
   std::size_t beam = 5;
-  std::size_t n_best = 1;             ///< outputs per source (predict)
+  std::size_t n_best = 1;  ///< outputs per source (predict)
   double length_penalty = 0.6;
   std::size_t max_source_length = 0;  ///< 0: the model's
 };

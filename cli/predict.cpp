@@ -53,7 +53,9 @@ void run_predict(const PredictConfig& c) {
     tokens.push_back(std::move(t));
   }
   const std::size_t beam = std::max(d.beam, d.n_best);
-  const DecodeChoice choice{.beam = beam, .length_penalty = d.length_penalty, .n_best = d.n_best,
+  const DecodeChoice choice{.beam = beam,
+                            .length_penalty = d.length_penalty,
+                            .n_best = d.n_best,
                             .reversed_target = groups[0].reversed_target};
   const std::vector<Prediction> p = decode_groups(groups, tokens, saved.source_vocab, saved.target_vocab, choice);
   const std::string separator = saved.task.task == "g2p" || saved.task.target_tokens == "words" ? " " : "";

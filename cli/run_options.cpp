@@ -25,13 +25,15 @@ void apply_saved_options(CLI::App& command, const nlohmann::json& saved, const s
       if (was_given && saved.at(name).get<std::vector<std::string>>() == now) continue;
       if (!was_given && now == std::vector<std::string>{o->get_default_str()}) continue;
       throw CLI::ValidationError(
-          name, fmt::format("given {}, but {} was trained with {}; a resumed run keeps the options that shape it (it may change "
-                            "only {})",
-                            fmt::join(now, " "), source,
-                            was_given ? fmt::format("{} {}", name, fmt::join(saved.at(name).get<std::vector<std::string>>(), " "))
-                                      : fmt::format("{} at its default{}", name,
-                                                    o->get_default_str().empty() ? "" : " " + o->get_default_str()),
-                            fmt::join(may_change, ", ")));
+          name,
+          fmt::format(
+              "given {}, but {} was trained with {}; a resumed run keeps the options that shape it (it may change "
+              "only {})",
+              fmt::join(now, " "), source,
+              was_given ? fmt::format("{} {}", name, fmt::join(saved.at(name).get<std::vector<std::string>>(), " "))
+                        : fmt::format("{} at its default{}", name,
+                                      o->get_default_str().empty() ? "" : " " + o->get_default_str()),
+              fmt::join(may_change, ", ")));
     }
     if (!was_given) continue;
     o->clear();

@@ -15,12 +15,12 @@
 
 #include "tapegrad/cli/bounds.hpp"
 #include "tapegrad/cli/commands.hpp"
+#include "tapegrad/cli/options.hpp"
+#include "tapegrad/cli/run_options.hpp"
 #include "tapegrad/data/tsv.hpp"
 #include "tapegrad/data/utf8.hpp"
 #include "tapegrad/kernels/blas.hpp"
-#include "tapegrad/cli/options.hpp"
 #include "tapegrad/plot/plot.hpp"
-#include "tapegrad/cli/run_options.hpp"
 #include "tapegrad/train/run_state.hpp"
 #include "tapegrad/train/trainer.hpp"
 
@@ -37,9 +37,9 @@ struct TrainCommand {
 };
 
 // Options a resumed run may be given anew: how long to run and what to write, not what it computes.
-const std::set<std::string> kMayChangeOnResume = {"--steps", "--epochs", "--time-budget", "--checkpoint-every",
-                                                  "--keep", "--beam", "--words", "--no-plots", "--threads",
-                                                  "--out", "--resume", "--overwrite"};
+const std::set<std::string> kMayChangeOnResume = {"--steps",   "--epochs", "--time-budget", "--checkpoint-every",
+                                                  "--keep",    "--beam",   "--words",       "--no-plots",
+                                                  "--threads", "--out",    "--resume",      "--overwrite"};
 
 // SIGINT (Ctrl-C) or SIGTERM (kill, schedulers): the run saves a checkpoint and exits with 128 + the signal.
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -147,12 +147,18 @@ void add_train_command(CLI::App& app) {
       ->check(whole_in(0, max_items))
       ->capture_default_str()
       ->group(g);
-  c->add_option("--checkpoint-every", config->checkpoint_every, "steps between training checkpoints (0: only at the end)")
+  c->add_option("--checkpoint-every", config->checkpoint_every,
+                "steps between training checkpoints (0: only at the end)")
       ->check(whole_in(0, max_steps))
       ->capture_default_str()
       ->group(g);
-  c->add_option("--keep", config->keep, "training checkpoints kept")->check(whole_in(1, 1'000))->capture_default_str()->group(g);
-  c->add_option("--out", config->out, "folder for checkpoints, the metrics log and the plots")->capture_default_str()->group(g);
+  c->add_option("--keep", config->keep, "training checkpoints kept")
+      ->check(whole_in(1, 1'000))
+      ->capture_default_str()
+      ->group(g);
+  c->add_option("--out", config->out, "folder for checkpoints, the metrics log and the plots")
+      ->capture_default_str()
+      ->group(g);
   c->add_option("--resume", config->resume, "continue from this training checkpoint (its configuration is used)")
       ->group(g);
   c->add_flag("--overwrite", config->overwrite,
@@ -171,7 +177,8 @@ void add_train_command(CLI::App& app) {
       ->group(g);
   c->add_option("--words", config->words, "sources to predict at the end (g2p: a few words not in CMUdict)")->group(g);
   c->add_flag("!--no-plots", command->plots, "do not draw loss.png and attention.png")->group(g);
-  c->add_option("--workers", config->workers, "data-parallel replicas on threads, each on a share of every batch (1 or 2)")
+  c->add_option("--workers", config->workers,
+                "data-parallel replicas on threads, each on a share of every batch (1 or 2)")
       ->check(whole_in(1, 2))
       ->capture_default_str()
       ->group(g);

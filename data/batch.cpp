@@ -129,8 +129,8 @@ std::vector<std::vector<std::size_t>> Batcher::plan(std::uint64_t epoch) const {
   // Ends as begin + min(step, what is left): begin + step may overflow.
   for (std::size_t begin = 0, end = 0; begin < order.size(); begin = end) {
     end = begin + std::min(chunk, order.size() - begin);
-    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end),
-                     [this](std::size_t a, std::size_t b) {
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                     order.begin() + static_cast<std::ptrdiff_t>(end), [this](std::size_t a, std::size_t b) {
                        const Example& x = examples_[a];
                        const Example& y = examples_[b];
                        if (x.source.size() != y.source.size()) return x.source.size() < y.source.size();
@@ -138,7 +138,8 @@ std::vector<std::vector<std::size_t>> Batcher::plan(std::uint64_t epoch) const {
                      });
     for (std::size_t b = begin, e = 0; b < end; b = e) {
       e = b + std::min(options_.batch_size, end - b);
-      batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b), order.begin() + static_cast<std::ptrdiff_t>(e));
+      batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b),
+                           order.begin() + static_cast<std::ptrdiff_t>(e));
     }
   }
   shuffle_in_place(batches, rng);

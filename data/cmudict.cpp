@@ -81,9 +81,12 @@ std::vector<DictEntry> read_cmudict(const std::filesystem::path& path, const Len
 
 const char* split_name(Split split) {
   switch (split) {
-    case Split::train: return "train";
-    case Split::dev: return "dev";
-    case Split::test: return "test";
+    case Split::train:
+      return "train";
+    case Split::dev:
+      return "dev";
+    case Split::test:
+      return "test";
   }
   return "?";
 }

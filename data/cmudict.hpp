@@ -29,10 +29,10 @@ inline constexpr const char* cmudict_default_path = "/usr/share/pocketsphinx/mod
 
 /// One word and all its pronunciations.
 struct DictEntry {
-  std::string word;                                     ///< without any "(2)" marker
-  std::vector<std::string> graphemes;                   ///< the word's characters (UTF-8 code points)
+  std::string word;                                      ///< without any "(2)" marker
+  std::vector<std::string> graphemes;                    ///< the word's characters (UTF-8 code points)
   std::vector<std::vector<std::string>> pronunciations;  ///< in file order; an exact repeat is kept once
-  std::size_t line = 0;                                 ///< 1-based line of the word's first appearance
+  std::size_t line = 0;                                  ///< 1-based line of the word's first appearance
 };
 
 /// The entries of a dictionary file, in order of each word's first

@@ -65,8 +65,8 @@ std::vector<TextPair> parse_tsv(std::string_view text, const TsvFormat& format, 
     }
     const std::size_t tab = line.text.find('\t');
     const std::string_view left = line.text.substr(0, tab), right = line.text.substr(tab + 1);
-    if (auto too_long = format.limits.check(line.number, count_tokens(left, format.source),
-                                            count_tokens(right, format.target))) {
+    if (auto too_long =
+            format.limits.check(line.number, count_tokens(left, format.source), count_tokens(right, format.target))) {
       if (long_lines) long_lines->push_back(*too_long);
       continue;
     }

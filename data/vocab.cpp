@@ -21,7 +21,8 @@ constexpr int json_version = 1;
 void check_token(const std::string& token, const std::string& where) {
   if (token.empty()) throw DataError(fmt::format("{}: empty token", where));
   if (auto problem = find_invalid_utf8(token)) {
-    throw DataError(fmt::format("{}: token is not UTF-8 (byte offset {}: {})", where, problem->offset, problem->reason));
+    throw DataError(
+        fmt::format("{}: token is not UTF-8 (byte offset {}: {})", where, problem->offset, problem->reason));
   }
 }
 

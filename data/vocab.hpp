@@ -26,10 +26,10 @@ namespace tg {
 /// Token <-> id, with the specials of the header comment.
 class Vocab {
  public:
-  static constexpr std::int64_t pad_id = 0;  ///< "<pad>"
-  static constexpr std::int64_t bos_id = 1;  ///< "<s>"
-  static constexpr std::int64_t eos_id = 2;  ///< "</s>"
-  static constexpr std::int64_t unk_id = 3;  ///< "<unk>"
+  static constexpr std::int64_t pad_id = 0;       ///< "<pad>"
+  static constexpr std::int64_t bos_id = 1;       ///< "<s>"
+  static constexpr std::int64_t eos_id = 2;       ///< "</s>"
+  static constexpr std::int64_t unk_id = 3;       ///< "<unk>"
   static constexpr std::size_t num_specials = 4;  ///< ordinary tokens start at this id
   /// The specials' strings, by id.
   static const std::vector<std::string>& special_tokens();

@@ -7,9 +7,12 @@
 
 class CharLM : public tg::Module {
  public:
-  struct Options { std::size_t vocab = 27, embed = 16, hidden = 32; };
+  struct Options {
+    std::size_t vocab = 27, embed = 16, hidden = 32;
+  };
   explicit CharLM(const Options& o, tg::Generator& gen = tg::default_generator())
-      : options_(o), embedding({.num_embeddings = o.vocab, .embedding_dim = o.embed}, gen),
+      : options_(o),
+        embedding({.num_embeddings = o.vocab, .embedding_dim = o.embed}, gen),
         lstm({.input_size = o.embed, .hidden_size = o.hidden, .batch_first = true}, gen),
         head({.in_features = o.hidden, .out_features = o.vocab}, gen) {
     register_module("embedding", embedding);
@@ -22,6 +25,7 @@ class CharLM : public tg::Module {
 
  private:
   Options options_;
+
  public:
   tg::Embedding embedding;
   tg::LSTM lstm;

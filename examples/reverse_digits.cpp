@@ -37,8 +37,8 @@ struct Model {
   tg::Var out_bias;    // [10]
 
   std::vector<tg::Var> parameters() const {
-    return {embedding,       encoder.weight_ih, encoder.weight_hh, encoder.bias, decoder.weight_ih,
-            decoder.weight_hh, decoder.bias,    out_weight,        out_bias};
+    return {embedding,         encoder.weight_ih, encoder.weight_hh, encoder.bias, decoder.weight_ih,
+            decoder.weight_hh, decoder.bias,      out_weight,        out_bias};
   }
 };
 

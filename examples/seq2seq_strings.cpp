@@ -213,7 +213,8 @@ int main(int argc, char** argv) {
     tg::Seq2Seq reloaded(options);
     tg::load_checkpoint(reloaded, c.checkpoint);
     reloaded.eval();
-    std::vector<tg::Hypothesis> again = tg::greedy_decode(reloaded, b.source, b.lengths, {.max_length = c.max_length + 1});
+    std::vector<tg::Hypothesis> again =
+        tg::greedy_decode(reloaded, b.source, b.lengths, {.max_length = c.max_length + 1});
     bool same = true;
     for (std::size_t i = 0; i < held.size(); ++i) same = same && again[i].tokens == greedy[i].tokens;
     std::printf("checkpoint written to %s (tapegrad inspect %s); reloaded model decodes %s\n", c.checkpoint.c_str(),

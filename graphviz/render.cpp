@@ -10,8 +10,8 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
-#include "tapegrad/base/file.hpp"
 #include "tapegrad/base/error.hpp"
+#include "tapegrad/base/file.hpp"
 
 namespace tg {
 namespace {

@@ -56,11 +56,12 @@ LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool st
 
   std::vector<std::string> problems;
   if (strict && !result.missing_keys.empty()) {
-    problems.push_back(fmt::format("missing keys (in the model, not in the file): {}", fmt::join(result.missing_keys, ", ")));
+    problems.push_back(
+        fmt::format("missing keys (in the model, not in the file): {}", fmt::join(result.missing_keys, ", ")));
   }
   if (strict && !result.unexpected_keys.empty()) {
-    problems.push_back(fmt::format("unexpected keys (in the file, not in the model): {}",
-                                   fmt::join(result.unexpected_keys, ", ")));
+    problems.push_back(
+        fmt::format("unexpected keys (in the file, not in the model): {}", fmt::join(result.unexpected_keys, ", ")));
   }
   if (!dtype_mismatch.empty()) problems.push_back(fmt::format("dtype mismatch: {}", fmt::join(dtype_mismatch, "; ")));
   if (!shape_mismatch.empty()) problems.push_back(fmt::format("shape mismatch: {}", fmt::join(shape_mismatch, "; ")));

@@ -11,8 +11,8 @@
 
 #include <filesystem>
 
-#include "tapegrad/models/module.hpp"
 #include "tapegrad/io/safetensors.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

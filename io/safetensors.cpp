@@ -90,8 +90,8 @@ std::uint64_t read_u64_le(const std::uint8_t* p) {
 std::uint64_t check_header_length(const std::uint8_t* prefix, std::uint64_t file_bytes, const std::string& source) {
   const std::uint64_t n = read_u64_le(prefix);
   if (n > safetensors_max_header_bytes) {
-    malformed(source, fmt::format("header length {} is over the limit of {} bytes (100 MB)", n,
-                                  safetensors_max_header_bytes));
+    malformed(source,
+              fmt::format("header length {} is over the limit of {} bytes (100 MB)", n, safetensors_max_header_bytes));
   }
   if (n > file_bytes - 8) {
     malformed(source, fmt::format("header length {} runs past the end of the file ({} bytes, so at most {} "
@@ -142,7 +142,8 @@ json parse_json(std::string_view text, const std::string& source) {
       case json::parse_event_t::key: {
         const std::string& key = parsed.get_ref<const std::string&>();
         if (!open.back().keys.insert(key).second) {
-          if (open.size() == 1) malformed(source, fmt::format("duplicate name: tensor '{}' appears twice in the header", key));
+          if (open.size() == 1)
+            malformed(source, fmt::format("duplicate name: tensor '{}' appears twice in the header", key));
           malformed(source, fmt::format("{}duplicate key '{}' in the header", where(), key));
         }
         open.back().last_key = key;
@@ -177,7 +178,8 @@ std::string shape_text(const std::vector<std::uint64_t>& shape) { return fmt::fo
 SafetensorsEntry check_entry(const std::string& name, const json& entry, std::uint64_t data_bytes,
                              std::uint64_t data_start, const std::string& source) {
   auto bad = [&](const std::string& what) { malformed(source, fmt::format("tensor '{}': {}", name, what)); };
-  if (!entry.is_object()) bad(fmt::format("header is not the safetensors schema: the entry is a JSON {}, not an object", entry.type_name()));
+  if (!entry.is_object())
+    bad(fmt::format("header is not the safetensors schema: the entry is a JSON {}, not an object", entry.type_name()));
   for (const char* field : {"dtype", "shape", "data_offsets"}) {
     if (!entry.contains(field)) bad(fmt::format("header is not the safetensors schema: missing field '{}'", field));
   }
@@ -191,7 +193,8 @@ SafetensorsEntry check_entry(const std::string& name, const json& entry, std::ui
   out.name = name;
 
   const json& dtype = entry.at("dtype");
-  if (!dtype.is_string()) bad(fmt::format("header is not the safetensors schema: dtype must be a string, got a JSON {}", dtype.type_name()));
+  if (!dtype.is_string())
+    bad(fmt::format("header is not the safetensors schema: dtype must be a string, got a JSON {}", dtype.type_name()));
   const std::string& dtype_text = dtype.get_ref<const std::string&>();
   auto known = dtype_from_name(dtype_text);
   if (!known) bad(fmt::format("unknown dtype '{}' (tapegrad reads F16, BF16, F32, F64, I64)", dtype_text));
@@ -210,7 +213,8 @@ SafetensorsEntry check_entry(const std::string& name, const json& entry, std::ui
   const json& offsets = entry.at("data_offsets");
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned()) {
-    bad(fmt::format("header is not the safetensors schema: data_offsets must be two non-negative integers "
+    bad(
+        fmt::format("header is not the safetensors schema: data_offsets must be two non-negative integers "
                     "[begin, end], got {}",
                     offsets.dump()));
   }
@@ -226,8 +230,7 @@ SafetensorsEntry check_entry(const std::string& name, const json& entry, std::ui
     empty = empty || size == 0;
     if (size != 0 && (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
                       __builtin_mul_overflow(product, static_cast<std::int64_t>(size), &product))) {
-      bad(fmt::format("element count overflow: the sizes of shape {} multiply past 2^63 - 1",
-                      shape_text(out.shape)));
+      bad(fmt::format("element count overflow: the sizes of shape {} multiply past 2^63 - 1", shape_text(out.shape)));
     }
   }
   out.elements = empty ? 0 : static_cast<std::uint64_t>(product);
@@ -241,15 +244,17 @@ SafetensorsEntry check_entry(const std::string& name, const json& entry, std::ui
                     data_start + out.begin, data_start + out.end));
   }
   if (out.end > data_bytes) {
-    bad(fmt::format("data_offsets [{}, {}] out of range: the data buffer holds {} bytes (end at file byte offset "
+    bad(
+        fmt::format("data_offsets [{}, {}] out of range: the data buffer holds {} bytes (end at file byte offset "
                     "{}, the file ends at {})",
                     out.begin, out.end, data_bytes, data_start + out.end, data_start + data_bytes));
   }
   if (out.end - out.begin != bytes) {
-    bad(fmt::format("byte count mismatch: data_offsets [{}, {}] hold {} bytes, but {} {} needs {} ({} elements "
+    bad(
+        fmt::format("byte count mismatch: data_offsets [{}, {}] hold {} bytes, but {} {} needs {} ({} elements "
                     "x {} bytes)",
-                    out.begin, out.end, out.end - out.begin, safetensors_dtype_name(out.dtype),
-                    shape_text(out.shape), bytes, out.elements, safetensors_dtype_size(out.dtype)));
+                    out.begin, out.end, out.end - out.begin, safetensors_dtype_name(out.dtype), shape_text(out.shape),
+                    bytes, out.elements, safetensors_dtype_size(out.dtype)));
   }
   return out;
 }
@@ -297,9 +302,8 @@ SafetensorsHeader parse_header(std::string_view text, std::uint64_t data_bytes, 
     }
   }
   // In buffer order, the tensors must tile [0, data_bytes) exactly.
-  std::stable_sort(header.tensors.begin(), header.tensors.end(), [](const auto& a, const auto& b) {
-    return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
-  });
+  std::stable_sort(header.tensors.begin(), header.tensors.end(),
+                   [](const auto& a, const auto& b) { return std::pair(a.begin, a.end) < std::pair(b.begin, b.end); });
   std::uint64_t covered = 0;
   const SafetensorsEntry* previous = nullptr;
   for (const SafetensorsEntry& t : header.tensors) {
@@ -488,9 +492,8 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path) {
   SafetensorsFile out;
   out.header = read_header(file, opened.second, source);
   // The tensors tile the buffer in order, so each read follows the last.
-  out.tensors = decode_tensors(out.header, [&](void* dst, std::uint64_t, std::size_t count) {
-    read_exactly(file, dst, count, source);
-  });
+  out.tensors = decode_tensors(
+      out.header, [&](void* dst, std::uint64_t, std::size_t count) { read_exactly(file, dst, count, source); });
   return out;
 }
 

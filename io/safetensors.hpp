@@ -24,9 +24,9 @@
 #include <variant>
 #include <vector>
 
+#include "tapegrad/autodiff/tensor.hpp"
 #include "tapegrad/base/error.hpp"
 #include "tapegrad/base/file.hpp"
-#include "tapegrad/autodiff/tensor.hpp"
 
 namespace tg {
 
@@ -86,7 +86,8 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
 
 /// The bytes of a file holding `tensors` in order, and `metadata` (omitted
 /// when empty). Names must be unique and not "__metadata__"; tensors defined.
-std::vector<std::uint8_t> serialize_safetensors(const std::vector<SafetensorsTensor>& tensors, const Metadata& metadata = {});
+std::vector<std::uint8_t> serialize_safetensors(const std::vector<SafetensorsTensor>& tensors,
+                                                const Metadata& metadata = {});
 /// Writes serialize_safetensors's bytes to `path` atomically: a temporary file
 /// in the same folder is written, synced and renamed over `path`, then the
 /// folder is synced. On an error the temporary is removed, a file already at

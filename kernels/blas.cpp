@@ -98,13 +98,17 @@ bool vector_product(bool trans_x, bool trans_y, std::size_t m, std::size_t n, st
   const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
   const T beta = accumulate ? T(1) : T(0);
   if (m == 1) {  // z = op(y)ᵀ x: y is [k, n], or [n, k] when transposed
-    if (trans_y) gemv(CblasNoTrans, bn, bk, y, x, beta, z);
-    else gemv(CblasTrans, bk, bn, y, x, beta, z);
+    if (trans_y)
+      gemv(CblasNoTrans, bn, bk, y, x, beta, z);
+    else
+      gemv(CblasTrans, bk, bn, y, x, beta, z);
     return true;
   }
   if (n == 1) {  // z = op(x) y: x is [m, k], or [k, m] when transposed
-    if (trans_x) gemv(CblasTrans, bk, bm, x, y, beta, z);
-    else gemv(CblasNoTrans, bm, bk, x, y, beta, z);
+    if (trans_x)
+      gemv(CblasTrans, bk, bm, x, y, beta, z);
+    else
+      gemv(CblasNoTrans, bm, bk, x, y, beta, z);
     return true;
   }
   if (k == 1) {  // the outer product of two vectors
@@ -144,9 +148,7 @@ template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, con
 template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, const double*, const double*, bool,
                            double*);
 
-double dot(const double* x, const double* y, std::size_t n) {
-  return cblas_ddot(static_cast<blasint>(n), x, 1, y, 1);
-}
+double dot(const double* x, const double* y, std::size_t n) { return cblas_ddot(static_cast<blasint>(n), x, 1, y, 1); }
 
 void flush_denormals() {
 #if defined(__SSE__) || defined(__x86_64__)

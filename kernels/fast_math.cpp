@@ -30,8 +30,8 @@ Isa widest_isa() {
   static const Isa isa = [] {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw")) {
       return Isa::avx512;
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
@@ -46,9 +46,12 @@ namespace {
 template <typename Kernel>
 Kernel pick(Kernel baseline, Kernel avx2, Kernel avx512) {
   switch (widest_isa()) {
-    case Isa::avx512: return avx512;
-    case Isa::avx2: return avx2;
-    case Isa::baseline: break;
+    case Isa::avx512:
+      return avx512;
+    case Isa::avx2:
+      return avx2;
+    case Isa::baseline:
+      break;
   }
   return baseline;
 }
@@ -104,9 +107,8 @@ inline float score_row_in_lanes(const float* k, const float* q, const float* v, 
   return out;
 }
 
-inline void score_row_backward_body(float g, const float* __restrict t, const float* __restrict v,
-                                    float* __restrict dk, bool add_dk, float* __restrict dq, float* __restrict dv,
-                                    std::size_t n) {
+inline void score_row_backward_body(float g, const float* __restrict t, const float* __restrict v, float* __restrict dk,
+                                    bool add_dk, float* __restrict dq, float* __restrict dv, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     const float p = g * v[i] * (1.0f - t[i] * t[i]);
     if (dk != nullptr) dk[i] = add_dk ? dk[i] + p : p;
@@ -123,8 +125,9 @@ __attribute__((target("avx2,fma"))) float score_row_avx2(const float* k, const f
                                                          std::size_t n) {
   return score_row_in_lanes(k, q, v, t, n);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float score_row_avx512(
-    const float* k, const float* q, const float* v, float* t, std::size_t n) {
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float score_row_avx512(const float* k, const float* q,
+                                                                                         const float* v, float* t,
+                                                                                         std::size_t n) {
   return score_row_in_lanes(k, q, v, t, n);
 }
 
@@ -137,8 +140,10 @@ __attribute__((target("avx2,fma"))) void score_backward_avx2(float g, const floa
                                                              bool add_dk, float* dq, float* dv, std::size_t n) {
   score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void score_backward_avx512(
-    float g, const float* t, const float* v, float* dk, bool add_dk, float* dq, float* dv, std::size_t n) {
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void score_backward_avx512(float g, const float* t,
+                                                                                             const float* v, float* dk,
+                                                                                             bool add_dk, float* dq,
+                                                                                             float* dv, std::size_t n) {
   score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
 }
 
@@ -166,12 +171,11 @@ __attribute__((target("avx2,fma"))) double exp_sum_avx2(const float* in, float s
   return exp_shifted_sum_in_lanes(in, shift, out, n);
 }
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) double exp_sum_avx512(const float* in, float shift,
-                                                                                          float* out, std::size_t n) {
+                                                                                        float* out, std::size_t n) {
   return exp_shifted_sum_in_lanes(in, shift, out, n);
 }
 
-inline void exp_shifted_affine_body(const float* in, float shift, float sub, float scale, float* out,
-                                    std::size_t n) {
+inline void exp_shifted_affine_body(const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = (exp_or_zero(in[i] - shift) - sub) * scale;
 }
 
@@ -183,8 +187,9 @@ __attribute__((target("avx2,fma"))) void exp_affine_avx2(const float* in, float 
                                                          float* out, std::size_t n) {
   exp_shifted_affine_body(in, shift, sub, scale, out, n);
 }
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void exp_affine_avx512(
-    const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void exp_affine_avx512(const float* in, float shift,
+                                                                                         float sub, float scale,
+                                                                                         float* out, std::size_t n) {
   exp_shifted_affine_body(in, shift, sub, scale, out, n);
 }
 
@@ -248,8 +253,8 @@ float additive_score_row(const float* k, const float* q, const float* v, float* 
   return kernel(k, q, v, t, n);
 }
 
-void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq,
-                                 float* dv, std::size_t n) {
+void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq, float* dv,
+                                 std::size_t n) {
   static const ScoreBackwardKernel kernel =
       pick<ScoreBackwardKernel>(score_backward_baseline, score_backward_avx2, score_backward_avx512);
   kernel(g, t, v, dk, add_dk, dq, dv, n);

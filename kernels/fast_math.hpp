@@ -31,8 +31,8 @@ inline float exp(float x) {
   // n = round(x / ln2) with the 1.5 * 2^23 trick (exact for |n| < 2^22).
   const float shifted = x * 1.44269504088896341f + 12582912.0f;
   const float n = shifted - 12582912.0f;
-  float r = x - n * 0.693359375f;   // ln2 split in a high part exact in float...
-  r = r - n * -2.12194440e-4f;      // ...and the rest
+  float r = x - n * 0.693359375f;  // ln2 split in a high part exact in float...
+  r = r - n * -2.12194440e-4f;     // ...and the rest
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -83,8 +83,8 @@ void add_into(float* acc, const float* x, std::size_t n);
 float additive_score_row(const float* k, const float* q, const float* v, float* t, std::size_t n);
 /// Its backward for the row's output gradient g, with p[i] = g v[i] (1 - t[i]^2):
 /// dk = p (dk += p when add_dk), dq += p, dv += g t. A null dk, dq or dv is not wanted.
-void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq,
-                                 float* dv, std::size_t n);
+void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq, float* dv,
+                                 std::size_t n);
 void tanh(const float* in, float* out, std::size_t n);
 void sigmoid(const double* in, double* out, std::size_t n);
 void tanh(const double* in, double* out, std::size_t n);

@@ -15,7 +15,8 @@ using NgramCounts = std::map<std::vector<std::string>, std::size_t>;
 NgramCounts ngram_counts(const Tokens& tokens, std::size_t n) {
   NgramCounts counts;
   for (std::size_t i = 0; i + n <= tokens.size(); ++i) {
-    ++counts[Tokens(tokens.begin() + static_cast<std::ptrdiff_t>(i), tokens.begin() + static_cast<std::ptrdiff_t>(i + n))];
+    ++counts[Tokens(tokens.begin() + static_cast<std::ptrdiff_t>(i),
+                    tokens.begin() + static_cast<std::ptrdiff_t>(i + n))];
   }
   return counts;
 }
@@ -39,8 +40,8 @@ double BleuScore::precision(std::size_t n) const {
 
 BleuScore corpus_bleu(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& hypotheses) {
   if (references.size() != hypotheses.size()) {
-    throw MetricError(fmt::format("corpus_bleu: {} hypotheses but {} reference sets", hypotheses.size(),
-                                  references.size()));
+    throw MetricError(
+        fmt::format("corpus_bleu: {} hypotheses but {} reference sets", hypotheses.size(), references.size()));
   }
   BleuScore s;
   for (std::size_t k = 0; k < hypotheses.size(); ++k) {
@@ -68,7 +69,9 @@ BleuScore corpus_bleu(const std::vector<std::vector<Tokens>>& references, const 
     s.reference_length += closest_reference_length(references[k], hyp.size());
   }
   const double c = static_cast<double>(s.hypothesis_length), r = static_cast<double>(s.reference_length);
-  s.brevity_penalty = s.hypothesis_length > s.reference_length ? 1.0 : s.hypothesis_length == 0 ? 0.0 : std::exp(1.0 - r / c);
+  s.brevity_penalty = s.hypothesis_length > s.reference_length ? 1.0
+                      : s.hypothesis_length == 0               ? 0.0
+                                                               : std::exp(1.0 - r / c);
   if (s.matches[0] == 0) return s;  // score 0, as NLTK returns before any logarithm
   double log_sum = 0.0;
   for (std::size_t n = 1; n <= 4; ++n) {

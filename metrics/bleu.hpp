@@ -27,12 +27,12 @@ inline constexpr double bleu_precision_floor = 2.2250738585072014e-308;
 
 /// Corpus BLEU-4 with its parts.
 struct BleuScore {
-  double score = 0.0;                      ///< BLEU, in [0, 1]
-  std::array<std::size_t, 4> matches{};    ///< m_1 .. m_4
-  std::array<std::size_t, 4> totals{};     ///< t_1 .. t_4
-  std::size_t hypothesis_length = 0;       ///< c
-  std::size_t reference_length = 0;        ///< r
-  double brevity_penalty = 0.0;            ///< BP
+  double score = 0.0;                    ///< BLEU, in [0, 1]
+  std::array<std::size_t, 4> matches{};  ///< m_1 .. m_4
+  std::array<std::size_t, 4> totals{};   ///< t_1 .. t_4
+  std::size_t hypothesis_length = 0;     ///< c
+  std::size_t reference_length = 0;      ///< r
+  double brevity_penalty = 0.0;          ///< BP
   /// p_n = m_n / t_n, n = 1..4 (index n - 1), without the floor.
   double precision(std::size_t n) const;
 };

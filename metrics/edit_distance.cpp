@@ -34,7 +34,9 @@ std::size_t edit_distance(const std::vector<std::int64_t>& a, const std::vector<
   return levenshtein(a, b);
 }
 
-double G2PScore::wer() const { return words == 0 ? 0.0 : static_cast<double>(wrong_words) / static_cast<double>(words); }
+double G2PScore::wer() const {
+  return words == 0 ? 0.0 : static_cast<double>(wrong_words) / static_cast<double>(words);
+}
 
 double G2PScore::per() const {
   return reference_tokens == 0 ? 0.0 : static_cast<double>(edits) / static_cast<double>(reference_tokens);
@@ -77,8 +79,8 @@ G2PScore score_word(const Tokens& prediction, const std::vector<Tokens>& referen
 
 G2PScore score_g2p(const std::vector<Tokens>& predictions, const std::vector<std::vector<Tokens>>& references) {
   if (predictions.size() != references.size()) {
-    throw MetricError(fmt::format("G2P score: {} predictions but {} reference sets", predictions.size(),
-                                  references.size()));
+    throw MetricError(
+        fmt::format("G2P score: {} predictions but {} reference sets", predictions.size(), references.size()));
   }
   G2PScore total;
   for (std::size_t w = 0; w < predictions.size(); ++w) {

@@ -20,7 +20,8 @@ RougeScore from_counts(std::size_t overlap, std::size_t candidate_total, std::si
 std::map<Tokens, std::size_t> ngram_counts(const Tokens& tokens, std::size_t n) {
   std::map<Tokens, std::size_t> counts;
   for (std::size_t i = 0; i + n <= tokens.size(); ++i) {
-    ++counts[Tokens(tokens.begin() + static_cast<std::ptrdiff_t>(i), tokens.begin() + static_cast<std::ptrdiff_t>(i + n))];
+    ++counts[Tokens(tokens.begin() + static_cast<std::ptrdiff_t>(i),
+                    tokens.begin() + static_cast<std::ptrdiff_t>(i + n))];
   }
   return counts;
 }

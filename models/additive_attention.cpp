@@ -2,9 +2,9 @@
 
 #include <cmath>
 
+#include "tapegrad/models/init.hpp"
 #include "tapegrad/ops/attention.hpp"
 #include "tapegrad/ops/linalg.hpp"
-#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {
@@ -17,10 +17,14 @@ std::size_t resolved_attention_size(const AttentionOptions& o) {
 
 AdditiveAttention::AdditiveAttention(const AttentionOptions& options, Generator& gen)
     : Attention(options),
-      query_proj({.in_features = options.query_size, .out_features = resolved_attention_size(options),
-                  .bias = true, .dtype = options.dtype},
+      query_proj({.in_features = options.query_size,
+                  .out_features = resolved_attention_size(options),
+                  .bias = true,
+                  .dtype = options.dtype},
                  gen),
-      key_proj({.in_features = options.key_size, .out_features = resolved_attention_size(options), .bias = false,
+      key_proj({.in_features = options.key_size,
+                .out_features = resolved_attention_size(options),
+                .bias = false,
                 .dtype = options.dtype},
                gen) {
   require_kind({AttentionKind::additive});

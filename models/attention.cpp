@@ -43,9 +43,10 @@ AttentionKind parse_attention_kind(const std::string& name) {
   for (AttentionKind kind : all_kinds) {
     if (name == attention_kind_name(kind)) return kind;
   }
-  throw Error(fmt::format("parse_attention_kind: unknown attention kind '{}'; expected one of additive, dot, "
-                          "general, scaled_dot, multi_head",
-                          name));
+  throw Error(
+      fmt::format("parse_attention_kind: unknown attention kind '{}'; expected one of additive, dot, "
+                  "general, scaled_dot, multi_head",
+                  name));
 }
 
 bool is_empty_mask(const Mask& padding) { return padding.dimension() == 0 || padding.size() == 0; }
@@ -117,12 +118,12 @@ void Attention::check_memory_inputs(const Var& keys, const Var& values, const Ma
                                  shape_str(padding_shape)));
   }
   if (keys.dtype() != values.dtype()) {
-    throw DTypeError(fmt::format("{}: keys are {} but values are {}", who, dtype_name(keys.dtype()),
-                                 dtype_name(values.dtype())));
+    throw DTypeError(
+        fmt::format("{}: keys are {} but values are {}", who, dtype_name(keys.dtype()), dtype_name(values.dtype())));
   }
   if (parameter_count() > 0 && keys.dtype() != dtype()) {
-    throw DTypeError(fmt::format("{}: keys and values are {} but the parameters are {}", who,
-                                 dtype_name(keys.dtype()), dtype_name(dtype())));
+    throw DTypeError(fmt::format("{}: keys and values are {} but the parameters are {}", who, dtype_name(keys.dtype()),
+                                 dtype_name(dtype())));
   }
 }
 
@@ -148,8 +149,8 @@ AttentionResult Attention::weigh_values(const Var& scores, const AttentionMemory
   Var masked = is_empty_mask(memory.score_padding)
                    ? scores
                    : masked_fill(scores, memory.score_padding, -std::numeric_limits<double>::infinity());
-  Var weights = softmax(masked, -1);                                                    // [B, S]
-  Var context = matmul(reshape(weights, Shape{b, 1, s}), memory.values);               // [B, 1, Hv]
+  Var weights = softmax(masked, -1);                                      // [B, S]
+  Var context = matmul(reshape(weights, Shape{b, 1, s}), memory.values);  // [B, 1, Hv]
   return {reshape(context, Shape{b, hv}), weights};
 }
 

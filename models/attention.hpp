@@ -46,13 +46,13 @@ AttentionKind parse_attention_kind(const std::string& name);
 
 struct AttentionOptions {
   AttentionKind kind = AttentionKind::additive;  ///< which score (make_attention picks the class)
-  std::size_t query_size = 0;      ///< Hq
-  std::size_t key_size = 0;        ///< Hk
-  std::size_t value_size = 0;      ///< Hv (0: same as key_size)
-  std::size_t attention_size = 0;  ///< additive: size of the tanh layer (0: key_size)
-  std::size_t num_heads = 1;       ///< multi_head: heads; query_size divisible by it
-  bool bias = true;                ///< multi_head: in_proj_bias and out_proj.bias
-  DType dtype = DType::f32;        ///< dtype of the parameters
+  std::size_t query_size = 0;                    ///< Hq
+  std::size_t key_size = 0;                      ///< Hk
+  std::size_t value_size = 0;                    ///< Hv (0: same as key_size)
+  std::size_t attention_size = 0;                ///< additive: size of the tanh layer (0: key_size)
+  std::size_t num_heads = 1;                     ///< multi_head: heads; query_size divisible by it
+  bool bias = true;                              ///< multi_head: in_proj_bias and out_proj.bias
+  DType dtype = DType::f32;                      ///< dtype of the parameters
 };
 
 /// Keys and values prepared once per batch.

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/kernels/blas.hpp"
 #include "tapegrad/base/generator.hpp"
+#include "tapegrad/kernels/blas.hpp"
 
 namespace tg {
 

@@ -36,8 +36,8 @@
 
 #include "tapegrad/autodiff/tape.hpp"
 #include "tapegrad/autodiff/var.hpp"
-#include "tapegrad/models/module.hpp"
 #include "tapegrad/base/worker.hpp"
+#include "tapegrad/models/module.hpp"
 
 namespace tg {
 

@@ -77,14 +77,13 @@ void check_ensemble(std::span<const Seq2Seq* const> models) {
   const Seq2SeqOptions& first = models[0]->options();
   for (std::size_t m = 1; m < models.size(); ++m) {
     const Seq2SeqOptions& o = models[m]->options();
-    if (o.source_vocab_size != first.source_vocab_size || o.target_vocab_size != first.target_vocab_size || o.pad_id != first.pad_id ||
-        o.bos_id != first.bos_id || o.eos_id != first.eos_id) {
+    if (o.source_vocab_size != first.source_vocab_size || o.target_vocab_size != first.target_vocab_size ||
+        o.pad_id != first.pad_id || o.bos_id != first.bos_id || o.eos_id != first.eos_id) {
       throw Error(fmt::format(
           "beam_search: ensemble model {} has vocabularies {} -> {} (pad {}, bos {}, eos {}) but model 0 has {} -> {} "
           "(pad {}, bos {}, eos {})",
           m, o.source_vocab_size, o.target_vocab_size, o.pad_id, o.bos_id, o.eos_id, first.source_vocab_size,
-          first.target_vocab_size,
-          first.pad_id, first.bos_id, first.eos_id));
+          first.target_vocab_size, first.pad_id, first.bos_id, first.eos_id));
     }
   }
 }
@@ -144,9 +143,9 @@ double decode_memory_bytes(const Seq2SeqOptions& o, std::size_t batch, std::size
   const double rows = double(batch) * double(std::max<std::size_t>(beam, 1)), s = double(source_length);
   const double steps = double(max_length), m = double(std::max<std::size_t>(models, 1));
   const double width = double(std::max((o.bidirectional ? 2 : 1) * o.hidden_size, o.decoder_hidden_size));
-  const double history = steps * rows * s * element;                   // each step's attention weights
-  const double hypotheses = 2.0 * rows * steps * (s * 8.0 + 8.0);      // finished ones: attention and tokens
-  const double encoder = m * rows * s * 3.0 * width * element;         // outputs, keys, values per beam
+  const double history = steps * rows * s * element;               // each step's attention weights
+  const double hypotheses = 2.0 * rows * steps * (s * 8.0 + 8.0);  // finished ones: attention and tokens
+  const double encoder = m * rows * s * 3.0 * width * element;     // outputs, keys, values per beam
   const double step = m * rows * (4.0 * double(o.target_vocab_size) + 8.0 * width) * element;
   return history + hypotheses + encoder + step;
 }
@@ -155,8 +154,7 @@ double length_penalty(std::size_t length, double alpha) {
   return std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
-std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
-                                  const std::vector<std::int64_t>& lengths,
+std::vector<double> score_targets(const Seq2Seq& model, const Indices& source, const std::vector<std::int64_t>& lengths,
                                   const std::vector<std::vector<std::int64_t>>& targets) {
   NoGradGuard no_grad;
   FrozenWeights frozen;
@@ -170,8 +168,8 @@ std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
   for (std::size_t b = 0; b < batch; ++b) {
     for (std::int64_t v : targets[b]) {
       if (v < 0 || static_cast<std::size_t>(v) >= o.target_vocab_size) {
-        throw IndexError(fmt::format("score_targets: target {} holds token {}, outside [0, {})", b, v,
-                                     o.target_vocab_size));
+        throw IndexError(
+            fmt::format("score_targets: target {} holds token {}, outside [0, {})", b, v, o.target_vocab_size));
       }
     }
     longest = std::max(longest, targets[b].size());
@@ -220,7 +218,9 @@ std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Gene
     // Most likely first; ties by token id, so that top_k = 1 picks what greedy picks.
     order.resize(vocab);
     std::iota(order.begin(), order.end(), std::size_t{0});
-    auto better = [&](std::size_t a, std::size_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    auto better = [&](std::size_t a, std::size_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    };
     const std::size_t kept = options.top_k > 0 ? std::min(options.top_k, vocab) : vocab;
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kept), order.end(), better);
     probs.resize(kept);
@@ -268,9 +268,10 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
   check_source(source, "beam_search");
   const std::size_t beam = options.beam_size;
   if (beam == 0 || options.n_best == 0 || options.n_best > beam || options.max_length == 0) {
-    throw Error(fmt::format("beam_search: needs beam_size >= 1 (got {}), n_best in [1, beam_size] (got {}) and "
-                            "max_length >= 1 (got {})",
-                            beam, options.n_best, options.max_length));
+    throw Error(
+        fmt::format("beam_search: needs beam_size >= 1 (got {}), n_best in [1, beam_size] (got {}) and "
+                    "max_length >= 1 (got {})",
+                    beam, options.n_best, options.max_length));
   }
   check_ensemble(models);
   const Seq2SeqOptions& o = models[0]->options();
@@ -369,7 +370,8 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
       } else if (last) {
         for (std::size_t k = 0; k < alive; ++k) {
           const std::size_t slot = b * beam + k;
-          finished[b].push_back(build(b, static_cast<std::size_t>(parent[slot]), t, next[slot], next_scores[slot], false));
+          finished[b].push_back(
+              build(b, static_cast<std::size_t>(parent[slot]), t, next[slot], next_scores[slot], false));
         }
         done[b] = true;
       }

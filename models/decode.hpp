@@ -67,8 +67,7 @@ double length_penalty(std::size_t length, double alpha);
 /// The most likely token at each step. source [B, S]; lengths as Seq2Seq::loss. One hypothesis
 /// per sentence.
 std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
-                                      const std::vector<std::int64_t>& lengths = {},
-                                      const GreedyOptions& options = {});
+                                      const std::vector<std::int64_t>& lengths = {}, const GreedyOptions& options = {});
 
 /// Beam search over all sentences at once (B*K decoder rows). At each step every sentence's
 /// alive hypotheses are extended by every token and the 2K best candidates are ranked: EOS among
@@ -95,8 +94,7 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
 /// Hypothesis::score counts them (targets hold no BOS and no EOS). Rescoring another model's
 /// hypotheses uses it. source [B, S] and lengths as Seq2Seq::loss; one target per sentence,
 /// each token in [0, V_t) (Error naming the sentence and the token otherwise).
-std::vector<double> score_targets(const Seq2Seq& model, const Indices& source,
-                                  const std::vector<std::int64_t>& lengths,
+std::vector<double> score_targets(const Seq2Seq& model, const Indices& source, const std::vector<std::int64_t>& lengths,
                                   const std::vector<std::vector<std::int64_t>>& targets);
 
 /// Ancestral sampling from the model's distribution with temperature, then top-k, then top-p

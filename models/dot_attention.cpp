@@ -13,8 +13,8 @@ namespace tg {
 DotAttention::DotAttention(const AttentionOptions& options, Generator&) : Attention(options) {
   require_kind({AttentionKind::dot, AttentionKind::scaled_dot});
   if (options.query_size != options.key_size) {
-    throw Error(fmt::format("{}: query_size ({}) must equal key_size ({})", label(), options.query_size,
-                            options.key_size));
+    throw Error(
+        fmt::format("{}: query_size ({}) must equal key_size ({})", label(), options.query_size, options.key_size));
   }
 }
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/ops/index.hpp"
 #include "tapegrad/models/init.hpp"
+#include "tapegrad/ops/index.hpp"
 
 namespace tg {
 

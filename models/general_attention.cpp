@@ -2,9 +2,9 @@
 
 #include <cmath>
 
+#include "tapegrad/models/init.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/models/init.hpp"
 
 namespace tg {
 

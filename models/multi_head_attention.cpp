@@ -6,13 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "tapegrad/models/init.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/index.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
 #include "tapegrad/ops/softmax.hpp"
-#include "tapegrad/models/init.hpp"
 
 namespace tg {
 namespace {
@@ -23,14 +23,16 @@ enum Projection : std::size_t { query_rows = 0, key_rows = 1, value_rows = 2 };
 
 MultiHeadAttention::MultiHeadAttention(const AttentionOptions& options, Generator& gen)
     : Attention(options),
-      out_proj({.in_features = options.query_size, .out_features = options.query_size, .bias = options.bias,
+      out_proj({.in_features = options.query_size,
+                .out_features = options.query_size,
+                .bias = options.bias,
                 .dtype = options.dtype},
                gen) {
   require_kind({AttentionKind::multi_head});
   const std::size_t e = options.query_size;
   if (options.num_heads == 0 || e % options.num_heads != 0) {
-    throw Error(fmt::format("{}: query_size (E = {}) must be divisible by num_heads ({})", label(), e,
-                            options.num_heads));
+    throw Error(
+        fmt::format("{}: query_size (E = {}) must be divisible by num_heads ({})", label(), e, options.num_heads));
   }
   if (packed_in_proj()) {
     register_parameter("in_proj_weight", in_proj_weight, init::xavier_uniform({3 * e, e}, gen, options.dtype));
@@ -74,7 +76,7 @@ AttentionMemory MultiHeadAttention::prepare(const Var& keys, const Var& values, 
     return options_.bias ? linear(x, w, projection_bias(which)) : linear(x, w);  // one gemm over [B*S, *]
   };
   AttentionMemory memory;
-  memory.keys = split_heads(project(keys, key_rows));      // [B * heads, S, d]
+  memory.keys = split_heads(project(keys, key_rows));        // [B * heads, S, d]
   memory.values = split_heads(project(values, value_rows));  // [B * heads, S, d]
   memory.padding = padding;
   if (!masks_nothing(padding)) {
@@ -103,8 +105,8 @@ AttentionResult MultiHeadAttention::attend(const AttentionMemory& memory, const 
   if (!is_empty_mask(memory.score_padding)) {
     scores = masked_fill(scores, memory.score_padding, -std::numeric_limits<double>::infinity());
   }
-  Var per_head = softmax(scores, -1);                                        // [B * heads, 1, S]
-  Var context = reshape(matmul(per_head, memory.values), Shape{b, e});       // heads concatenated
+  Var per_head = softmax(scores, -1);                                   // [B * heads, 1, S]
+  Var context = reshape(matmul(per_head, memory.values), Shape{b, e});  // heads concatenated
   Var weights = heads == 1 ? reshape(per_head, Shape{b, s}) : mean(reshape(per_head, Shape{b, heads, s}), 1);
   return {out_proj.forward(context), weights};
 }

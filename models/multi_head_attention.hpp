@@ -30,7 +30,9 @@ class MultiHeadAttention : public Attention {
   AttentionResult attend(const AttentionMemory& memory, const Var& query) const override;
   std::size_t context_size() const override { return options_.query_size; }
   /// Whether the three projections share in_proj_weight (key_size = value_size = E).
-  bool packed_in_proj() const { return options_.key_size == options_.query_size && value_size() == options_.query_size; }
+  bool packed_in_proj() const {
+    return options_.key_size == options_.query_size && value_size() == options_.query_size;
+  }
 
   Var in_proj_weight;  ///< [3E, E] when packed_in_proj(), else undefined
   Var q_proj_weight;   ///< [E, E] unless packed_in_proj()

@@ -24,20 +24,19 @@ void RecurrentCell::check_input(const Var& x) const {
   const bool input_fits = x.dim() == 2 && x.shape()[1] == options_.input_size;
   if (!input_fits || x.dtype() != weight_ih.dtype()) {
     detail::throw_bad_argument(
-        input_fits, fmt::format("{}({}, {}): input must be {} [B, {}], got {} {}", name_, options_.input_size,
-                                options_.hidden_size, dtype_name(weight_ih.dtype()), options_.input_size,
-                                dtype_name(x.dtype()), shape_str(x.shape())));
+        input_fits,
+        fmt::format("{}({}, {}): input must be {} [B, {}], got {} {}", name_, options_.input_size, options_.hidden_size,
+                    dtype_name(weight_ih.dtype()), options_.input_size, dtype_name(x.dtype()), shape_str(x.shape())));
   }
 }
 
 void RecurrentCell::check_state(const char* what, const Var& state, const Var& x) const {
   const Shape state_shape{x.shape()[0], options_.hidden_size};
   if (state.defined() && (state.shape() != state_shape || state.dtype() != x.dtype())) {
-    detail::throw_bad_argument(
-        state.shape() == state_shape,
-        fmt::format("{}({}, {}): state {} must be {} {}, got {} {}", name_, options_.input_size, options_.hidden_size,
-                    what, dtype_name(x.dtype()), shape_str(state_shape), dtype_name(state.dtype()),
-                    shape_str(state.shape())));
+    detail::throw_bad_argument(state.shape() == state_shape,
+                               fmt::format("{}({}, {}): state {} must be {} {}, got {} {}", name_, options_.input_size,
+                                           options_.hidden_size, what, dtype_name(x.dtype()), shape_str(state_shape),
+                                           dtype_name(state.dtype()), shape_str(state.shape())));
   }
 }
 

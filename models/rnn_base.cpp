@@ -6,14 +6,14 @@
 #include <fmt/format.h>
 
 #include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/models/gru.hpp"
+#include "tapegrad/models/init.hpp"
+#include "tapegrad/models/lstm.hpp"
 #include "tapegrad/ops/dropout.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/index.hpp"
 #include "tapegrad/ops/packed_weights.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/models/gru.hpp"
-#include "tapegrad/models/init.hpp"
-#include "tapegrad/models/lstm.hpp"
 
 namespace tg {
 namespace {
@@ -76,9 +76,9 @@ RNNOutput RNNBase::forward(const Var& input, const RNNState& initial, const std:
   const bool with_c = has_cell_state(kind_);
   FrozenWeights frozen;  // every step multiplies by the same weights: pack them once
   const std::size_t directions = o.bidirectional ? 2 : 1;
-  const std::string name = fmt::format("{}(input_size = {}, hidden_size = {}, num_layers = {}{}{})", name_,
-                                       o.input_size, o.hidden_size, o.num_layers,
-                                       o.bidirectional ? ", bidirectional" : "", o.batch_first ? ", batch_first" : "");
+  const std::string name =
+      fmt::format("{}(input_size = {}, hidden_size = {}, num_layers = {}{}{})", name_, o.input_size, o.hidden_size,
+                  o.num_layers, o.bidirectional ? ", bidirectional" : "", o.batch_first ? ", batch_first" : "");
   const char* layout = o.batch_first ? "[B, T, I]" : "[T, B, I]";
   const bool input_fits = input.dim() == 3 && input.shape()[2] == o.input_size;
   if (!input_fits || input.dtype() != weights[0].dtype()) {

@@ -29,7 +29,8 @@ class RNNBase : public Module {
   /// gradient, and their outputs are zero (pack_padded_sequence semantics;
   /// the backward direction starts at each sequence's own last step). The
   /// result's state.c is undefined without a cell state.
-  RNNOutput forward(const Var& input, const RNNState& initial = {}, const std::vector<std::int64_t>& lengths = {}) const;
+  RNNOutput forward(const Var& input, const RNNState& initial = {},
+                    const std::vector<std::int64_t>& lengths = {}) const;
   const RNNOptions& options() const { return options_; }
   RecurrentKind kind() const { return kind_; }
   /// The parameter named as in PyTorch ("weight_hh_l1_reverse"); throws Error if absent.

@@ -67,8 +67,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen)
 std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
                                                   const std::vector<std::int64_t>& lengths) const {
   if (source.dimension() != 2 || source.shape()[0] == 0 || source.shape()[1] == 0) {
-    throw ShapeError(fmt::format("Seq2Seq: source must be [B, S] with B, S >= 1, got {}",
-                                 ids_str(source)));
+    throw ShapeError(fmt::format("Seq2Seq: source must be [B, S] with B, S >= 1, got {}", ids_str(source)));
   }
   const std::size_t batch = source.shape()[0], steps = source.shape()[1];
   if (lengths.empty()) {
@@ -78,8 +77,8 @@ std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
         if (source(b, s) != options_.pad_id) counted[b] = static_cast<std::int64_t>(s) + 1;
       }
       if (counted[b] == 0) {
-        throw Error(fmt::format("Seq2Seq: source row {} of {} is all padding (pad_id {})", b,
-                                ids_str(source), options_.pad_id));
+        throw Error(fmt::format("Seq2Seq: source row {} of {} is all padding (pad_id {})", b, ids_str(source),
+                                options_.pad_id));
       }
     }
     return counted;
@@ -89,7 +88,8 @@ std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
   }
   for (std::size_t b = 0; b < batch; ++b) {
     if (lengths[b] < 1 || lengths[b] > static_cast<std::int64_t>(steps)) {
-      throw IndexError(fmt::format("Seq2Seq: lengths[{}] = {} is outside [1, {}] (source length)", b, lengths[b], steps));
+      throw IndexError(
+          fmt::format("Seq2Seq: lengths[{}] = {} is outside [1, {}] (source length)", b, lengths[b], steps));
     }
   }
   return lengths;
@@ -106,8 +106,8 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
   state.context = Var(Tensor::zeros({batch, decoder.context_size()}, dtype));
   if (o.bridge == BridgeKind::zeros) {
     for (std::size_t l = 0; l < ld; ++l) {
-      state.layers.push_back({Var(Tensor::zeros({batch, hd}, dtype)),
-                              with_c ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
+      state.layers.push_back(
+          {Var(Tensor::zeros({batch, hd}, dtype)), with_c ? Var(Tensor::zeros({batch, hd}, dtype)) : Var()});
     }
     return state;
   }
@@ -116,7 +116,8 @@ DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t bat
   auto per_layer = [&](const Var& x) {
     Var y = x;
     if (dirs > 1) {
-      y = reshape(permute(reshape(y, {le, dirs, batch, o.hidden_size}), {0, 2, 1, 3}), {le, batch, dirs * o.hidden_size});
+      y = reshape(permute(reshape(y, {le, dirs, batch, o.hidden_size}), {0, 2, 1, 3}),
+                  {le, batch, dirs * o.hidden_size});
     }
     if (ld == le) return y;
     std::vector<Var> picked;
@@ -188,11 +189,11 @@ EncoderState Seq2Seq::select(const EncoderState& state, const Indices& rows) con
   return out;
 }
 
-DecoderStep Seq2Seq::decode_step(const AttentionMemory& memory, const Indices& tokens, const DecoderState& state) const {
+DecoderStep Seq2Seq::decode_step(const AttentionMemory& memory, const Indices& tokens,
+                                 const DecoderState& state) const {
   if (tokens.dimension() != 1 || (state.context.defined() && tokens.shape()[0] != state.context.shape()[0])) {
     throw ShapeError(fmt::format("Seq2Seq::decode_step: tokens must be [B] with B = {} (the state's batch), got {}",
-                                 state.context.defined() ? state.context.shape()[0] : 0,
-                                 ids_str(tokens)));
+                                 state.context.defined() ? state.context.shape()[0] : 0, ids_str(tokens)));
   }
   Var embedded = dropout(decoder.embedding.forward(tokens), options_.dropout, is_training());
   DecoderStep step = decoder.step(memory, embedded, state);
@@ -204,8 +205,7 @@ Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& len
   if (target_in.dimension() != 2 || target_in.shape()[1] == 0 || source.dimension() != 2 ||
       target_in.shape()[0] != source.shape()[0]) {
     throw ShapeError(fmt::format("Seq2Seq: target_in must be [B, T] with T >= 1 and B = {} (the source's), got {}",
-                                 source.dimension() == 2 ? source.shape()[0] : 0,
-                                 ids_str(target_in)));
+                                 source.dimension() == 2 ? source.shape()[0] : 0, ids_str(target_in)));
   }
   const std::size_t steps = target_in.shape()[1];
   FrozenWeights frozen;  // every decoder step multiplies by the same weights: pack them once
@@ -255,15 +255,14 @@ Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& len
 Var Seq2Seq::loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
                   const Indices& target_out) const {
   if (target_out.shape() != target_in.shape()) {
-    throw ShapeError(fmt::format("Seq2Seq::loss: target_out {} must have target_in's shape {}",
-                                 ids_str(target_out),
+    throw ShapeError(fmt::format("Seq2Seq::loss: target_out {} must have target_in's shape {}", ids_str(target_out),
                                  ids_str(target_in)));
   }
   Var logits = forward(source, lengths, target_in);
   NameScope scope("loss");
-  return cross_entropy(logits, target_out,
-                       {.ignore_index = options_.pad_id, .label_smoothing = options_.label_smoothing,
-                        .reduction = Reduction::mean});
+  return cross_entropy(
+      logits, target_out,
+      {.ignore_index = options_.pad_id, .label_smoothing = options_.label_smoothing, .reduction = Reduction::mean});
 }
 
 }  // namespace tg

@@ -2,11 +2,11 @@
 
 #include <cmath>
 
+#include "tapegrad/models/init.hpp"
 #include "tapegrad/ops/activation.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/models/init.hpp"
 
 namespace tg {
 

@@ -7,10 +7,10 @@
 #include <fmt/format.h>
 
 #include "tapegrad/autodiff/scope.hpp"
+#include "tapegrad/models/init.hpp"
 #include "tapegrad/ops/dropout.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/models/init.hpp"
 
 namespace tg {
 

@@ -14,9 +14,10 @@ Seq2SeqOptions resolve(const Seq2SeqOptions& given) {
   Seq2SeqOptions o = given;
   auto fail = [](const std::string& what) { throw Error("Seq2Seq: " + what); };
   if (o.source_vocab_size == 0 || o.target_vocab_size == 0 || o.embedding_size == 0 || o.hidden_size == 0) {
-    fail(fmt::format("source_vocab_size ({}), target_vocab_size ({}), embedding_size ({}) and hidden_size ({}) "
-                     "must all be positive",
-                     o.source_vocab_size, o.target_vocab_size, o.embedding_size, o.hidden_size));
+    fail(
+        fmt::format("source_vocab_size ({}), target_vocab_size ({}), embedding_size ({}) and hidden_size ({}) "
+                    "must all be positive",
+                    o.source_vocab_size, o.target_vocab_size, o.embedding_size, o.hidden_size));
   }
   if (o.encoder_layers == 0 || o.decoder_layers == 0) {
     fail(fmt::format("encoder_layers ({}) and decoder_layers ({}) must be positive", o.encoder_layers,
@@ -25,9 +26,10 @@ Seq2SeqOptions resolve(const Seq2SeqOptions& given) {
   const std::size_t dh = directions(o) * o.hidden_size;
   if (o.decoder_hidden_size == 0) o.decoder_hidden_size = dh;
   if (o.bridge == BridgeKind::identity && o.decoder_hidden_size != dh) {
-    throw ShapeError(fmt::format("Seq2Seq: the identity bridge needs decoder_hidden_size = directions * hidden_size "
-                                 "= {}, got {}; use BridgeKind::linear",
-                                 dh, o.decoder_hidden_size));
+    throw ShapeError(
+        fmt::format("Seq2Seq: the identity bridge needs decoder_hidden_size = directions * hidden_size "
+                    "= {}, got {}; use BridgeKind::linear",
+                    dh, o.decoder_hidden_size));
   }
   const auto special = [&](const char* name, std::int64_t id) {
     const auto v = static_cast<std::int64_t>(std::min(o.source_vocab_size, o.target_vocab_size));
@@ -45,9 +47,10 @@ Seq2SeqOptions resolve(const Seq2SeqOptions& given) {
   }
   const AttentionKind kind = o.attention.kind;
   if ((kind == AttentionKind::dot || kind == AttentionKind::scaled_dot) && o.decoder_hidden_size != dh) {
-    throw ShapeError(fmt::format("Seq2Seq: {} attention needs decoder_hidden_size = directions * hidden_size = {} "
-                                 "(query and key sizes agree), got {}",
-                                 attention_kind_name(kind), dh, o.decoder_hidden_size));
+    throw ShapeError(
+        fmt::format("Seq2Seq: {} attention needs decoder_hidden_size = directions * hidden_size = {} "
+                    "(query and key sizes agree), got {}",
+                    attention_kind_name(kind), dh, o.decoder_hidden_size));
   }
   o.attention.query_size = o.decoder_hidden_size;
   o.attention.key_size = dh;
@@ -56,9 +59,10 @@ Seq2SeqOptions resolve(const Seq2SeqOptions& given) {
   if (o.tie_embeddings) {
     const std::size_t context = o.attention.kind == AttentionKind::multi_head ? o.decoder_hidden_size : dh;
     if (o.embedding_size != o.decoder_hidden_size + context) {
-      throw ShapeError(fmt::format("Seq2Seq: tie_embeddings needs embedding_size = decoder_hidden_size + context "
-                                   "size = {} + {} = {}, got {}",
-                                   o.decoder_hidden_size, context, o.decoder_hidden_size + context, o.embedding_size));
+      throw ShapeError(
+          fmt::format("Seq2Seq: tie_embeddings needs embedding_size = decoder_hidden_size + context "
+                      "size = {} + {} = {}, got {}",
+                      o.decoder_hidden_size, context, o.decoder_hidden_size + context, o.embedding_size));
     }
   }
   return o;
@@ -104,13 +108,16 @@ double parameter_count_of(const Seq2SeqOptions& given) {
       n += size * (hd + 1.0) + size * dh + size;  // query_proj, key_proj, v
       break;
     }
-    case AttentionKind::general: n += hd * dh; break;
+    case AttentionKind::general:
+      n += hd * dh;
+      break;
     case AttentionKind::multi_head:
       n += (dh == hd ? 3.0 * hd * hd : hd * hd + 2.0 * hd * dh) + hd * hd;  // in (or q, k, v) and out projections
-      if (a.bias) n += 4.0 * hd;  // in_proj_bias [3 H_d], out_proj.bias [H_d]
+      if (a.bias) n += 4.0 * hd;                                            // in_proj_bias [3 H_d], out_proj.bias [H_d]
       break;
     case AttentionKind::dot:
-    case AttentionKind::scaled_dot: break;
+    case AttentionKind::scaled_dot:
+      break;
   }
   n += o.tie_embeddings ? vt : vt * (hd + context) + vt;
   return n;

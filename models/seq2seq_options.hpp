@@ -14,15 +14,15 @@ namespace tg {
 enum class BridgeKind { identity, linear, zeros };
 
 struct Seq2SeqOptions {
-  std::size_t source_vocab_size = 0;    ///< V_s, including the special tokens
-  std::size_t target_vocab_size = 0;    ///< V_t, including the special tokens
-  std::size_t embedding_size = 0;       ///< E, of the source and the target embeddings
-  std::size_t hidden_size = 0;          ///< H_e, the encoder's hidden size per direction
-  std::size_t decoder_hidden_size = 0;  ///< H_d (0: D * H_e, what the identity bridge needs)
+  std::size_t source_vocab_size = 0;         ///< V_s, including the special tokens
+  std::size_t target_vocab_size = 0;         ///< V_t, including the special tokens
+  std::size_t embedding_size = 0;            ///< E, of the source and the target embeddings
+  std::size_t hidden_size = 0;               ///< H_e, the encoder's hidden size per direction
+  std::size_t decoder_hidden_size = 0;       ///< H_d (0: D * H_e, what the identity bridge needs)
   RecurrentKind cell = RecurrentKind::lstm;  ///< LSTM or GRU, in the encoder and the decoder
-  std::size_t encoder_layers = 1;       ///< L_e, stacked encoder layers
-  std::size_t decoder_layers = 1;       ///< L_d, stacked decoder cells
-  bool bidirectional = false;           ///< a backward encoder direction too (D = 2)
+  std::size_t encoder_layers = 1;            ///< L_e, stacked encoder layers
+  std::size_t decoder_layers = 1;            ///< L_d, stacked decoder cells
+  bool bidirectional = false;                ///< a backward encoder direction too (D = 2)
   /// While training: dropout on both embeddings, between recurrent layers and cells, and on
   /// [s_t; c_t] before the output projection (masks from the default generator).
   double dropout = 0.0;
@@ -30,17 +30,17 @@ struct Seq2SeqOptions {
   /// The attention's kind, attention_size, num_heads and bias; its query_size (H_d),
   /// key_size and value_size (D*H_e) and dtype are set by the model.
   AttentionOptions attention{};
-  bool tie_embeddings = false;          ///< output weight = decoder.embedding.weight (needs E = H_d + C)
-  double label_smoothing = 0.0;         ///< eps of the loss's cross entropy, in [0, 1]
+  bool tie_embeddings = false;   ///< output weight = decoder.embedding.weight (needs E = H_d + C)
+  double label_smoothing = 0.0;  ///< eps of the loss's cross entropy, in [0, 1]
   /// Scheduled sampling: while training, the probability that a step t >= 1 is fed the model's
   /// own previous prediction (argmax of step t - 1's logits) instead of the gold target_in
   /// token, drawn per sentence and step. 0 is plain teacher forcing.
   double sampling_probability = 0.0;
-  std::uint64_t sampling_seed = 0;      ///< seed of the scheduled-sampling draws
-  std::int64_t pad_id = 0;              ///< padding, in source and target
-  std::int64_t bos_id = 1;              ///< the decoder's first input token
-  std::int64_t eos_id = 2;              ///< ends a target sentence and a hypothesis
-  DType dtype = DType::f32;             ///< dtype of the parameters
+  std::uint64_t sampling_seed = 0;  ///< seed of the scheduled-sampling draws
+  std::int64_t pad_id = 0;          ///< padding, in source and target
+  std::int64_t bos_id = 1;          ///< the decoder's first input token
+  std::int64_t eos_id = 2;          ///< ends a target sentence and a hypothesis
+  DType dtype = DType::f32;         ///< dtype of the parameters
 
   /// The reference model of bench/SPEC.md: V = V_s = V_t, Embedding(V, E) -> LSTM(E, H) with one
   /// unidirectional layer, identity bridge, additive attention with attention size H, LSTMCell(E +

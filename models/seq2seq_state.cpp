@@ -21,7 +21,8 @@ Var take_rows(const Var& x, const Indices& rows) {
 DecoderState take_rows(const DecoderState& state, const Indices& rows) {
   DecoderState out;
   out.layers.reserve(state.layers.size());
-  for (const CellState& layer : state.layers) out.layers.push_back({take_rows(layer.h, rows), take_rows(layer.c, rows)});
+  for (const CellState& layer : state.layers)
+    out.layers.push_back({take_rows(layer.h, rows), take_rows(layer.c, rows)});
   out.context = take_rows(state.context, rows);
   return out;
 }

@@ -15,8 +15,8 @@ StackedCell::StackedCell(const StackedCellOptions& options, Generator& gen) : op
   }
   for (std::size_t l = 0; l < options.num_layers; ++l) {
     const std::size_t in = l == 0 ? options.input_size : options.hidden_size;
-    cells_.push_back(make_cell(
-        options.cell, {.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
+    cells_.push_back(
+        make_cell(options.cell, {.input_size = in, .hidden_size = options.hidden_size, .dtype = options.dtype}, gen));
     register_module(std::to_string(l), *cells_.back());
   }
 }

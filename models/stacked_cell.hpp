@@ -14,11 +14,11 @@ namespace tg {
 
 struct StackedCellOptions {
   RecurrentKind cell = RecurrentKind::lstm;  ///< LSTMCell or GRUCell
-  std::size_t input_size = 0;   ///< I, the first cell's input size
-  std::size_t hidden_size = 0;  ///< H, of every cell
-  std::size_t num_layers = 1;   ///< number of cells
-  double dropout = 0.0;         ///< on each cell's output h except the last one's, while training
-  DType dtype = DType::f32;     ///< dtype of the parameters
+  std::size_t input_size = 0;                ///< I, the first cell's input size
+  std::size_t hidden_size = 0;               ///< H, of every cell
+  std::size_t num_layers = 1;                ///< number of cells
+  double dropout = 0.0;                      ///< on each cell's output h except the last one's, while training
+  DType dtype = DType::f32;                  ///< dtype of the parameters
 };
 
 class StackedCell : public Module {

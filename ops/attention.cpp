@@ -6,12 +6,11 @@
 #include <type_traits>
 #include <vector>
 
-
 #include <fmt/format.h>
 
 #include "tapegrad/autodiff/mode.hpp"
-#include "tapegrad/kernels/fast_math.hpp"
 #include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 #include "tapegrad/ops/kernel.hpp"
 
 namespace tg {

@@ -63,7 +63,8 @@ Var div(const Var& a, const Var& b) {
   Tensor y = kernel::arithmetic(a.value(), b.value(), [](const auto& x, const auto& z) { return x / z; });
   return record("div", {a, b}, std::move(y), [](BackwardContext& c) {
     if (c.needs_grad(0)) {
-      c.grad_input(0) = kernel::arithmetic(c.grad_output(), c.input(1), [](const auto& g, const auto& z) { return g / z; });
+      c.grad_input(0) =
+          kernel::arithmetic(c.grad_output(), c.input(1), [](const auto& g, const auto& z) { return g / z; });
     }
     if (c.needs_grad(1)) {
       c.grad_input(1) = kernel::ternary(c.grad_output(), c.output(), c.input(1),
@@ -82,11 +83,11 @@ Var pow(const Var& a, const Var& b) {
   Tensor y = kernel::binary(a.value(), b.value(), [](const auto& x, const auto& z) { return xt::pow(x, z); });
   return record("pow", {a, b}, std::move(y), [](BackwardContext& c) {
     if (c.needs_grad(0)) {
-      c.grad_input(0) = kernel::ternary(c.grad_output(), c.input(0), c.input(1), [](const auto& g, const auto& x,
-                                                                                    const auto& z) {
-        using T = typename std::decay_t<decltype(g)>::value_type;
-        return xt::where(xt::equal(z, T(0)), T(0), g * z * xt::pow(x, z - T(1)));
-      });
+      c.grad_input(0) =
+          kernel::ternary(c.grad_output(), c.input(0), c.input(1), [](const auto& g, const auto& x, const auto& z) {
+            using T = typename std::decay_t<decltype(g)>::value_type;
+            return xt::where(xt::equal(z, T(0)), T(0), g * z * xt::pow(x, z - T(1)));
+          });
     }
     if (c.needs_grad(1)) {
       c.grad_input(1) = dispatch(c.output().dtype(), [&](auto zero) -> Tensor {
@@ -164,7 +165,8 @@ Var exp(const Var& x) {
   kernel::check_defined("exp", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::exp(v); });
   return record("exp", {x}, std::move(y), [](BackwardContext& c) {
-    c.grad_input(0) = kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& out) { return g * out; });
+    c.grad_input(0) =
+        kernel::binary(c.grad_output(), c.output(), [](const auto& g, const auto& out) { return g * out; });
   });
 }
 
@@ -206,9 +208,8 @@ Var abs(const Var& x) {
   kernel::check_defined("abs", {{"x", x}});
   Tensor y = kernel::unary(x.value(), [](const auto& v) { return xt::abs(v); });
   return record("abs", {x}, std::move(y), [](BackwardContext& c) {
-    c.grad_input(0) = kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) {
-      return g * xt::sign(v);
-    });
+    c.grad_input(0) =
+        kernel::binary(c.grad_output(), c.input(0), [](const auto& g, const auto& v) { return g * xt::sign(v); });
   });
 }
 

@@ -64,8 +64,8 @@ RowBroadcast row_broadcast(const Shape& a, const Shape& b) {
     std::size_t first = 0;
     while (first < part.size() && part[first] == 1) ++first;
     const std::size_t len = part.size() - first;
-    return len <= full.size() && std::equal(part.begin() + static_cast<long>(first), part.end(),
-                                            full.end() - static_cast<long>(len));
+    return len <= full.size() &&
+           std::equal(part.begin() + static_cast<long>(first), part.end(), full.end() - static_cast<long>(len));
   };
   RowBroadcast rb;
   const std::size_t na = numel(a), nb = numel(b);
@@ -83,9 +83,8 @@ RowBroadcast row_broadcast(const Shape& a, const Shape& b) {
 std::size_t normalize_axis(const char* op, long axis, std::size_t rank) {
   long r = static_cast<long>(rank);
   if (axis < -r || axis >= r) {
-    throw IndexError(
-        fmt::format("{}: axis {} is out of range for a tensor of rank {} (valid: {} to {})", op_context(op), axis,
-                    rank, -r, r - 1));
+    throw IndexError(fmt::format("{}: axis {} is out of range for a tensor of rank {} (valid: {} to {})",
+                                 op_context(op), axis, rank, -r, r - 1));
   }
   return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
 }

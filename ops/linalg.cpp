@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "tapegrad/kernels/blas.hpp"
-#include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/kernels/fast_math.hpp"
+#include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/kernel.hpp"
 #include "tapegrad/ops/packed_weights.hpp"
 #include "tapegrad/ops/weight_grads.hpp"
@@ -261,10 +261,11 @@ Var addmm(const Var& c, const Var& a, const Var& b, bool transpose_a, bool trans
   const MatmulPlan p = plan_matmul(a, b, transpose_a, transpose_b);
   const bool row = c.shape() == Shape{p.n};
   if (c.shape() != p.out_shape && !row) {
-    throw ShapeError(fmt::format("{}: c {} must be [M, N] = {} or [N] = [{}] for a {} (transpose_a = {}) and b {} "
-                                 "(transpose_b = {})",
-                                 op_context("addmm"), shape_str(c.shape()), shape_str(p.out_shape), p.n,
-                                 shape_str(a.shape()), transpose_a, shape_str(b.shape()), transpose_b));
+    throw ShapeError(
+        fmt::format("{}: c {} must be [M, N] = {} or [N] = [{}] for a {} (transpose_a = {}) and b {} "
+                    "(transpose_b = {})",
+                    op_context("addmm"), shape_str(c.shape()), shape_str(p.out_shape), p.n, shape_str(a.shape()),
+                    transpose_a, shape_str(b.shape()), transpose_b));
   }
   kernel::check_same_dtype("addmm", c.value(), a.value());
   Tensor y = dispatch(a.dtype(), [&](auto zero) -> Tensor {

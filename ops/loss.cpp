@@ -33,9 +33,10 @@ void check_cross_entropy(const Var& logits, const Indices& targets, const CrossE
   kernel::check_defined(op, {{"logits", logits}});
   Shape expected(logits.shape().begin(), logits.shape().end() - (logits.dim() > 0 ? 1 : 0));
   if (logits.dim() == 0 || to_shape(targets) != expected) {
-    throw ShapeError(fmt::format("{}: logits {} and targets {} do not fit: logits are [..., C] (classes last) and "
-                                 "targets their shape without the class dimension",
-                                 op_context(op), shape_str(logits.shape()), shape_str(to_shape(targets))));
+    throw ShapeError(
+        fmt::format("{}: logits {} and targets {} do not fit: logits are [..., C] (classes last) and "
+                    "targets their shape without the class dimension",
+                    op_context(op), shape_str(logits.shape()), shape_str(to_shape(targets))));
   }
   if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
     throw Error(fmt::format("{}: label_smoothing {} is outside [0, 1]", op_context(op), o.label_smoothing));
@@ -44,10 +45,10 @@ void check_cross_entropy(const Var& logits, const Indices& targets, const CrossE
   for (std::size_t r = 0; r < targets.size(); ++r) {
     std::int64_t t = targets.data()[r];
     if (t == o.ignore_index || (t >= 0 && t < classes)) continue;
-    throw IndexError(fmt::format("{}: target {} at position {} is out of range for C = {} classes (valid: 0 to {}, "
-                                 "or ignore_index {})",
-                                 op_context(op), t, position_str(r, to_shape(targets)), classes, classes - 1,
-                                 o.ignore_index));
+    throw IndexError(
+        fmt::format("{}: target {} at position {} is out of range for C = {} classes (valid: 0 to {}, "
+                    "or ignore_index {})",
+                    op_context(op), t, position_str(r, to_shape(targets)), classes, classes - 1, o.ignore_index));
   }
 }
 
@@ -105,9 +106,12 @@ Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
     total += loss;
   }
   switch (s.options.reduction) {
-    case Reduction::none: return Tensor(std::move(losses));
-    case Reduction::sum: return Tensor::scalar(total, dtype_of<T>());
-    case Reduction::mean: break;
+    case Reduction::none:
+      return Tensor(std::move(losses));
+    case Reduction::sum:
+      return Tensor::scalar(total, dtype_of<T>());
+    case Reduction::mean:
+      break;
   }
   return Tensor::scalar(s.count == 0 ? 0.0 : total / static_cast<double>(s.count), dtype_of<T>());
 }

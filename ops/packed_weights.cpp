@@ -67,8 +67,8 @@ const Packed& packed_for(PackedList& list, const Var& w, std::size_t n, std::siz
 // shape. `pack` is a template parameter, not a std::function: its captures would not fit the
 // function's inline storage, and this runs for every product of a recurrent step.
 template <class Pack>
-bool multiply(std::size_t m, std::size_t n, std::size_t k, std::size_t block, const float* x, bool accumulate,
-              float* y, const Pack& pack) {
+bool multiply(std::size_t m, std::size_t n, std::size_t k, std::size_t block, const float* x, bool accumulate, float* y,
+              const Pack& pack) {
   const PanelProduct product(m, n, k, block, accumulate);
   if (!product.ready()) return false;
   product.run(pack().panels.data(), x, y);
@@ -87,15 +87,14 @@ bool FrozenWeights::active() { return scope.depth > 0; }
 
 std::size_t FrozenWeights::packed_count() { return scope.packed.size(); }
 
-bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
-                           bool accumulate, float* y) {
+bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w, bool accumulate,
+                           float* y) {
   if (scope.depth == 0 || !w.is_leaf() || m == 0 || n == 0 || k == 0) return false;
   if (std::max({m, n, k}) > static_cast<std::size_t>(INT_MAX) || !packing_pays(m, n, k)) return false;
   // With in > 1024 a panel no longer sits in L1 and x's rows leave L2.
   if (small_gemm() == SmallGemm::automatic && k > 1024) return false;
-  return multiply(m, n, k, k, x, accumulate, y, [&]() -> const Packed& {
-    return packed_for(scope.packed, w, n, k, true);
-  });
+  return multiply(m, n, k, k, x, accumulate, y,
+                  [&]() -> const Packed& { return packed_for(scope.packed, w, n, k, true); });
 }
 
 bool packed_times_weight(BackwardContext& c, std::size_t iw, std::size_t m, std::size_t n, std::size_t k,
@@ -105,9 +104,8 @@ bool packed_times_weight(BackwardContext& c, std::size_t iw, std::size_t m, std:
   if (std::max({m, n, k}) > static_cast<std::size_t>(INT_MAX) || !packing_pays(m, n, k)) return false;
   // What small_sgemm_nn takes, it runs as fast unpacked.
   if (small_gemm() == SmallGemm::automatic && k <= 512 && n <= 512) return false;
-  return multiply(m, n, k, kBackwardBlock, x, accumulate, y, [&]() -> const Packed& {
-    return packed_for(c.at_pass_end<PackedForPass>().packed, w, n, k, false);
-  });
+  return multiply(m, n, k, kBackwardBlock, x, accumulate, y,
+                  [&]() -> const Packed& { return packed_for(c.at_pass_end<PackedForPass>().packed, w, n, k, false); });
 }
 
 }  // namespace tg

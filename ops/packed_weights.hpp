@@ -45,8 +45,8 @@ class FrozenWeights {
 /// in <= 1024, unless OpenBLAS has threads that would split the product:
 /// blas_threads_pay; always under SmallGemm::always; never under SmallGemm::never).
 /// Returns false when it computed nothing: the caller then calls BLAS.
-bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w,
-                           bool accumulate, float* y);
+bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const float* x, const Var& w, bool accumulate,
+                           float* y);
 
 /// In a backward: y = x w, or y += x w, for float x [m, k] and input `iw`, a leaf w
 /// [k, n] (dx = dy w for a weight [out, in]), through w's copy packed for this

@@ -97,8 +97,10 @@ Var lstm_cell_state(const Var& gates, const Var& c) {
                           }
                         }
                       };
-                      if (dgates.accumulate()) write(std::true_type{});
-                      else write(std::false_type{});
+                      if (dgates.accumulate())
+                        write(std::true_type{});
+                      else
+                        write(std::false_type{});
                       dgates.finish(ctx, 0, false);
                     }
                     if (ctx.needs_grad(1)) {

@@ -422,8 +422,8 @@ Var concat(const std::vector<Var>& xs, long axis) {
                       op_context("concat"), shapes_str(xs), axis, i));
     }
     if (__builtin_add_overflow(shape[ax], s[ax], &shape[ax])) {
-      throw ShapeError(fmt::format("{}: shapes {} sum past 2^64 - 1 along axis {}", op_context("concat"),
-                                   shapes_str(xs), axis));
+      throw ShapeError(
+          fmt::format("{}: shapes {} sum past 2^64 - 1 along axis {}", op_context("concat"), shapes_str(xs), axis));
     }
   }
   checked_numel(shape, sizeof(double), [] { return op_context("concat"); });
@@ -503,8 +503,8 @@ std::vector<Var> split(const Var& x, const std::vector<std::size_t>& sizes, long
   for (std::size_t s : sizes) overflow = overflow || __builtin_add_overflow(total, s, &total);
   if (overflow || total != x.shape()[ax]) {
     throw ShapeError(fmt::format("{}: sizes [{}] sum to {} but dimension {} of {} has size {}", op_context("split"),
-                                 fmt::join(sizes, ", "), overflow ? "more than 2^64 - 1" : std::to_string(total),
-                                 axis, shape_str(x.shape()), x.shape()[ax]));
+                                 fmt::join(sizes, ", "), overflow ? "more than 2^64 - 1" : std::to_string(total), axis,
+                                 shape_str(x.shape()), x.shape()[ax]));
   }
   std::vector<Var> pieces;
   long offset = 0;

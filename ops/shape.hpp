@@ -27,8 +27,7 @@ Var reshape(const Var& x, const std::vector<long>& shape);
 /// which the element count then rejects, not the -1 form).
 /// (Mixing types, as in `{rows, -1}`, needs a cast to long.)
 template <class I>
-  requires std::is_integral_v<I>
-Var reshape(const Var& x, std::initializer_list<I> shape) {
+requires std::is_integral_v<I> Var reshape(const Var& x, std::initializer_list<I> shape) {
   if constexpr (std::is_unsigned_v<I>) {
     return reshape(x, Shape(shape.begin(), shape.end()));
   } else {

@@ -18,9 +18,12 @@ struct Rows {
 
   Rows(const Shape& shape, std::size_t axis) {
     for (std::size_t d = 0; d < shape.size(); ++d) {
-      if (d < axis) outer *= shape[d];
-      else if (d == axis) n = shape[d];
-      else inner *= shape[d];
+      if (d < axis)
+        outer *= shape[d];
+      else if (d == axis)
+        n = shape[d];
+      else
+        inner *= shape[d];
     }
   }
   // f(first, stride) once per row.

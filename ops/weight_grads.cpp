@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/base/error.hpp"
 #include "tapegrad/autodiff/mode.hpp"
+#include "tapegrad/base/error.hpp"
 #include "tapegrad/kernels/blas.hpp"
 
 namespace tg {
@@ -62,8 +62,8 @@ class WeightGradBatch final : public PassEnd {
  public:
   void add(const char* op, const Var& w, const Var& x, std::size_t rows, std::size_t out, std::size_t in,
            const std::shared_ptr<const Tensor>& dy) {
-    auto it = std::find_if(pending_.begin(), pending_.end(),
-                           [&](const Pending& p) { return p.weight == w.node_ptr(); });
+    auto it =
+        std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.weight == w.node_ptr(); });
     if (it == pending_.end()) {
       it = pending_.insert(pending_.end(), Pending{w.node_ptr(), op, out, in, 0, {}});
     }
@@ -107,10 +107,10 @@ class WeightGradBatch final : public PassEnd {
     Tensor& grad = gradient_slot(w);
     const bool fits = grad.defined() && grad.dtype() == w.value.dtype() && grad.shape() == w.value.shape();
     if (grad.defined() && !fits) {  // only the tape sets gradients during a pass, always of the value's shape
-      throw BackwardError(fmt::format("backward of op '{}': the gradient of its weight {} changed to {} {} during "
-                                      "the pass",
-                                      p.op, shape_str(w.value.shape()), shape_str(grad.shape()),
-                                      dtype_name(grad.dtype())));
+      throw BackwardError(
+          fmt::format("backward of op '{}': the gradient of its weight {} changed to {} {} during "
+                      "the pass",
+                      p.op, shape_str(w.value.shape()), shape_str(grad.shape()), dtype_name(grad.dtype())));
     }
     if (fits) {
       gemm(true, false, p.out, p.in, p.rows, dy, x, true, grad.array<T>().data());
@@ -120,9 +120,10 @@ class WeightGradBatch final : public PassEnd {
       grad = Tensor(std::move(dw));
     }
     if (is_anomaly_enabled() && !all_finite(grad)) {
-      throw AnomalyError(fmt::format("anomaly: backward of op '{}' produced NaN or inf in the gradient of its weight "
-                                     "{} (gathered over {} uses)",
-                                     p.op, shape_str(w.value.shape()), p.uses.size()));
+      throw AnomalyError(
+          fmt::format("anomaly: backward of op '{}' produced NaN or inf in the gradient of its weight "
+                      "{} (gathered over {} uses)",
+                      p.op, shape_str(w.value.shape()), p.uses.size()));
     }
   }
 

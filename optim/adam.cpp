@@ -19,8 +19,8 @@ enum class Decay { none, l2, decoupled };
 // rounded to T once, as PyTorch passes Python floats to kernels of the tensor's dtype.
 template <class T>
 struct Coefficients {
-  T weight_decay;     // l2
-  T keep;             // decoupled: 1 - lr * weight_decay
+  T weight_decay;  // l2
+  T keep;          // decoupled: 1 - lr * weight_decay
   T beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
   T correction2;      // decoupled: sqrt(1 - beta2^t)
   T inv_correction2;  // none and l2: 1 / sqrt(1 - beta2^t)
@@ -78,9 +78,12 @@ template <class T, Decay kDecay, bool kAmsgrad, class... Args>
 void adam_loop_best(Args... args) {
   if constexpr (std::is_same_v<T, float> && kDecay != Decay::decoupled) {
     switch (fast::widest_isa()) {
-      case fast::Isa::avx512: return adam_loop_avx512<T, kDecay, kAmsgrad>(args...);
-      case fast::Isa::avx2: return adam_loop_avx2<T, kDecay, kAmsgrad>(args...);
-      case fast::Isa::baseline: break;
+      case fast::Isa::avx512:
+        return adam_loop_avx512<T, kDecay, kAmsgrad>(args...);
+      case fast::Isa::avx2:
+        return adam_loop_avx2<T, kDecay, kAmsgrad>(args...);
+      case fast::Isa::baseline:
+        break;
     }
   }
   adam_loop<T, kDecay, kAmsgrad>(args...);
@@ -110,9 +113,12 @@ void adam_update(T* p, const T* grad, T* m, T* v, T* vmax, std::size_t n, const 
   const Decay decay = o.decoupled_weight_decay ? Decay::decoupled : group.weight_decay != 0 ? Decay::l2 : Decay::none;
   const bool amsgrad = vmax != nullptr;
   switch (decay) {
-    case Decay::none: return amsgrad ? run(None{}, std::true_type{}) : run(None{}, std::false_type{});
-    case Decay::l2: return amsgrad ? run(L2{}, std::true_type{}) : run(L2{}, std::false_type{});
-    case Decay::decoupled: return amsgrad ? run(Decoupled{}, std::true_type{}) : run(Decoupled{}, std::false_type{});
+    case Decay::none:
+      return amsgrad ? run(None{}, std::true_type{}) : run(None{}, std::false_type{});
+    case Decay::l2:
+      return amsgrad ? run(L2{}, std::true_type{}) : run(L2{}, std::false_type{});
+    case Decay::decoupled:
+      return amsgrad ? run(Decoupled{}, std::true_type{}) : run(Decoupled{}, std::false_type{});
   }
 }
 

@@ -14,7 +14,11 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options)
 
 AdamWOptions AdamW::options() const {
   const AdamOptions o = Adam::options();
-  return {.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+  return {.lr = o.lr,
+          .beta1 = o.beta1,
+          .beta2 = o.beta2,
+          .eps = o.eps,
+          .weight_decay = o.weight_decay,
           .amsgrad = o.amsgrad};
 }
 

@@ -42,8 +42,7 @@ class AdamW : public Adam {
   /// Throws tg::Error naming the option for lr, eps or weight_decay below 0
   /// (or NaN), or a beta outside [0, 1); and for parameters as Optimizer's
   /// constructor does.
-  AdamW(std::vector<Var> params, const AdamWOptions& options = {})
-      : AdamW(one_group(std::move(params)), options) {}
+  AdamW(std::vector<Var> params, const AdamWOptions& options = {}) : AdamW(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options = {});
 

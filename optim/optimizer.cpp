@@ -70,9 +70,10 @@ Optimizer::Optimizer(const char* name, std::vector<ParamGroup> groups, double lr
     if (!p.defined()) throw Error(fmt::format("{}: parameter {} is an undefined Var", name_, i));
     if (!p.value().defined()) throw Error(fmt::format("{}: parameter {} has an undefined value", name_, i));
     if (!p.is_leaf()) {
-      throw Error(fmt::format("{}: {} is not a leaf (it was computed by an op); optimizers update leaves "
-                              "(use detach() and set_requires_grad(true) for a leaf copy)",
-                              name_, describe(i)));
+      throw Error(
+          fmt::format("{}: {} is not a leaf (it was computed by an op); optimizers update leaves "
+                      "(use detach() and set_requires_grad(true) for a leaf copy)",
+                      name_, describe(i)));
     }
     if (!p.requires_grad()) {
       throw Error(fmt::format("{}: {} does not require grad, so it would never be updated", name_, describe(i)));
@@ -234,8 +235,8 @@ const Tensor* Optimizer::gradient(std::size_t i) const {
   if (!g.defined()) return nullptr;
   const Tensor& v = params_[i].value();
   if (g.shape() != v.shape() || g.dtype() != v.dtype()) {
-    throw Error(fmt::format("{}: the gradient of {} has shape {} and dtype {}; it must match the parameter",
-                            name_, describe(i), shape_str(g.shape()), dtype_name(g.dtype())));
+    throw Error(fmt::format("{}: the gradient of {} has shape {} and dtype {}; it must match the parameter", name_,
+                            describe(i), shape_str(g.shape()), dtype_name(g.dtype())));
   }
   return &g;
 }
@@ -243,9 +244,10 @@ const Tensor* Optimizer::gradient(std::size_t i) const {
 void Optimizer::check_state(std::size_t i, const Tensor& buffer, const char* buffer_name) const {
   const Tensor& v = params_[i].value();
   if (buffer.shape() != v.shape() || buffer.dtype() != v.dtype()) {
-    throw Error(fmt::format("{}: the state '{}' of {} has shape {} and dtype {}; the parameter's value was "
-                            "replaced after the state was created",
-                            name_, buffer_name, describe(i), shape_str(buffer.shape()), dtype_name(buffer.dtype())));
+    throw Error(
+        fmt::format("{}: the state '{}' of {} has shape {} and dtype {}; the parameter's value was "
+                    "replaced after the state was created",
+                    name_, buffer_name, describe(i), shape_str(buffer.shape()), dtype_name(buffer.dtype())));
   }
 }
 

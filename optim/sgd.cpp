@@ -36,9 +36,10 @@ Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
   check_non_negative("momentum", options.momentum);
   if (std::isnan(options.dampening)) throw Error("Sgd: invalid dampening = nan");
   if (options.nesterov && (options.momentum <= 0 || options.dampening != 0)) {
-    throw Error(fmt::format("Sgd: nesterov momentum requires momentum > 0 and dampening == 0 (got momentum = {}, "
-                            "dampening = {})",
-                            options.momentum, options.dampening));
+    throw Error(
+        fmt::format("Sgd: nesterov momentum requires momentum > 0 and dampening == 0 (got momentum = {}, "
+                    "dampening = {})",
+                    options.momentum, options.dampening));
   }
 }
 

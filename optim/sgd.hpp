@@ -39,8 +39,7 @@ class Sgd : public TypedOptimizer<SgdOptions, SgdState> {
   /// Throws tg::Error naming the option for lr, momentum or weight_decay
   /// below 0 (or NaN), NaN dampening, or nesterov without momentum > 0 and
   /// dampening == 0; and for parameters as Optimizer's constructor does.
-  Sgd(std::vector<Var> params, const SgdOptions& options = {})
-      : Sgd(one_group(std::move(params)), options) {}
+  Sgd(std::vector<Var> params, const SgdOptions& options = {}) : Sgd(one_group(std::move(params)), options) {}
   /// Parameter groups with their own lr and weight_decay (unset: the options').
   Sgd(std::vector<ParamGroup> groups, const SgdOptions& options = {});
 

@@ -33,8 +33,8 @@ void check_size(PlotSize size, const char* caller, const std::filesystem::path& 
 void check_attention(const AttentionPlot& a, const char* caller, const std::filesystem::path& path,
                      const std::string& what) {
   auto fail = [&](const std::string& why) {
-    throw PlotError(fmt::format("{}: cannot plot '{}': {}{}", caller, path.string(), what.empty() ? "" : what + ": ",
-                                why));
+    throw PlotError(
+        fmt::format("{}: cannot plot '{}': {}{}", caller, path.string(), what.empty() ? "" : what + ": ", why));
   };
   if (a.weights.empty()) fail("no weights (need [T][S], T and S at least 1)");
   const std::size_t s = a.weights[0].size();
@@ -76,7 +76,7 @@ constexpr int grid_colour = 2;
 constexpr int first_series_colour = 3;
 constexpr int series_colours = 10;
 void set_colours() {
-  static constexpr int tab10[series_colours][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
+  static constexpr int tab10[series_colours][3] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
                                                    {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
                                                    {188, 189, 34},  {23, 190, 207}};
   plscmap0n(first_series_colour + series_colours);
@@ -183,8 +183,8 @@ void draw_curves(const PlotCurvesOptions& o, double xmin, double xmax, double ym
   PLFLT legend_width = 0, legend_height = 0;
   pllegend(&legend_width, &legend_height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
            PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.03, 0.08, 0, 1, 1, 0, 0,
-           static_cast<PLINT>(names.size()), opts.data(), 1.0, 1.0, 2.0, 0.0, text_colours.data(), text.data(),
-           nullptr, nullptr, nullptr, nullptr, colours.data(), styles.data(), widths.data(), symbol_colours.data(),
+           static_cast<PLINT>(names.size()), opts.data(), 1.0, 1.0, 2.0, 0.0, text_colours.data(), text.data(), nullptr,
+           nullptr, nullptr, nullptr, colours.data(), styles.data(), widths.data(), symbol_colours.data(),
            symbol_scales.data(), symbol_numbers.data(), symbols.data());
 }
 
@@ -330,9 +330,9 @@ void plot_attention_grid(const std::filesystem::path& path, const std::vector<At
   check_size(options.cell, caller, path);
   const long width = long{options.cell.width} * columns, height = long{options.cell.height} * rows;
   if (width > max_side || height > max_side) {
-    throw PlotError(fmt::format("{}: cannot plot '{}': {} x {} heatmaps of {}x{} make {}x{}, over {} on a side",
-                                caller, path.string(), columns, rows, options.cell.width, options.cell.height, width,
-                                height, max_side));
+    throw PlotError(fmt::format("{}: cannot plot '{}': {} x {} heatmaps of {}x{} make {}x{}, over {} on a side", caller,
+                                path.string(), columns, rows, options.cell.width, options.cell.height, width, height,
+                                max_side));
   }
   const PlotSize size{static_cast<int>(width), static_cast<int>(height)};
   plot_detail::render(path, caller, size, columns, rows, [&] {

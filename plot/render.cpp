@@ -71,8 +71,8 @@ const char* device_for(const std::filesystem::path& path, const char* caller) {
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   if (ext == ".png") return "pngcairo";
   if (ext == ".svg") return "svgcairo";
-  throw PlotError(fmt::format("{}: cannot tell the format of '{}' from its extension; use .png or .svg", caller,
-                              path.string()));
+  throw PlotError(
+      fmt::format("{}: cannot tell the format of '{}' from its extension; use .png or .svg", caller, path.string()));
 }
 
 // Asking PLplot for a device it lacks makes it prompt on stdin: check first.

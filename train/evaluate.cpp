@@ -23,8 +23,8 @@ double memory_budget_bytes() {
   return bytes / 2;
 }
 
-std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
-                                   const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
+std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
+                                   const Vocab& target_vocab, const DecodeChoice& choice) {
   Seq2Seq* one[] = {&model};
   return decode_all(std::span<Seq2Seq* const>(one), sources, source_vocab, target_vocab, choice);
 }
@@ -67,11 +67,12 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
       if (bytes(1) > budget) {
         const Tokens& s = sources[order[begin]];
         const std::vector<std::string> shown(s.begin(), s.begin() + std::min<std::ptrdiff_t>(20, std::ssize(s)));
-        throw Error(fmt::format("decoding source {} of {} ('{}{}', {} tokens) with beam {} and outputs of up to {} "
-                                "tokens would take about {:.1f} GB, over the {:.1f} GB allowed (half of the memory); "
-                                "shorten it or lower --beam",
-                                order[begin] + 1, sources.size(), fmt::join(shown, " "), s.size() > 20 ? " ..." : "",
-                                s.size(), beam, max_length, bytes(1) / 1e9, budget / 1e9));
+        throw Error(
+            fmt::format("decoding source {} of {} ('{}{}', {} tokens) with beam {} and outputs of up to {} "
+                        "tokens would take about {:.1f} GB, over the {:.1f} GB allowed (half of the memory); "
+                        "shorten it or lower --beam",
+                        order[begin] + 1, sources.size(), fmt::join(shown, " "), s.size() > 20 ? " ..." : "", s.size(),
+                        beam, max_length, bytes(1) / 1e9, budget / 1e9));
       }
       std::size_t n = std::min(batch_size, order.size() - begin);
       while (n > 1 && bytes(n) > budget) n /= 2;  // fewer sources at once rather than too much memory
@@ -231,9 +232,8 @@ std::string Scores::line(const std::string& split, const std::string& metric) co
                      rouge2, rouge_l, items);
 }
 
-Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
-                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
-                std::vector<Prediction>* predictions) {
+Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab, const Vocab& target_vocab,
+                const DecodeChoice& choice, const std::string& metric, std::vector<Prediction>* predictions) {
   Seq2Seq* one[] = {&model};
   return evaluate(std::span<Seq2Seq* const>(one), items, source_vocab, target_vocab, choice, metric, predictions);
 }

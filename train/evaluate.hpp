@@ -18,25 +18,25 @@ namespace tg {
 double memory_budget_bytes();
 
 struct DecodeChoice {
-  std::size_t beam = 1;           ///< 1: greedy
-  double length_penalty = 0.6;    ///< GNMT's alpha for beam search
-  std::size_t max_length = 0;     ///< 0: 2 x the longest source + 10
-  std::size_t batch_size = 256;   ///< sources decoded at once
-  std::size_t n_best = 1;         ///< hypotheses kept per source (predict)
-  bool reversed_target = false;   ///< the model writes right to left: outputs are put back in order
+  std::size_t beam = 1;          ///< 1: greedy
+  double length_penalty = 0.6;   ///< GNMT's alpha for beam search
+  std::size_t max_length = 0;    ///< 0: 2 x the longest source + 10
+  std::size_t batch_size = 256;  ///< sources decoded at once
+  std::size_t n_best = 1;        ///< hypotheses kept per source (predict)
+  bool reversed_target = false;  ///< the model writes right to left: outputs are put back in order
 };
 
 /// One source's decoded hypotheses, best first.
 struct Prediction {
-  std::vector<Tokens> tokens;           ///< n_best token sequences (no EOS)
-  std::vector<double> scores;           ///< their scores (log-probabilities; normalised for beams)
+  std::vector<Tokens> tokens;                  ///< n_best token sequences (no EOS)
+  std::vector<double> scores;                  ///< their scores (log-probabilities; normalised for beams)
   std::vector<std::vector<double>> attention;  ///< the best hypothesis's attention [T][S]
 };
 
 /// Decodes every source (batched, longest first), in the order given; the model is put in
 /// eval mode for the decoding and left as it was.
-std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources,
-                                   const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
+std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
+                                   const Vocab& target_vocab, const DecodeChoice& choice);
 /// The same for an ensemble (models of one task and vocabularies): beam search over the mean
 /// of their log-probabilities, a beam of 1 for greedy.
 std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::vector<Tokens>& sources,
@@ -60,8 +60,7 @@ std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const
 /// Decodes every source with `groups`: one group alone (decode_all), several by rescoring
 /// (rescore_all).
 std::vector<Prediction> decode_groups(std::span<const DecodingGroup> groups, const std::vector<Tokens>& sources,
-                                      const Vocab& source_vocab, const Vocab& target_vocab,
-                                      const DecodeChoice& choice);
+                                      const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
 
 /// "wer" or "bleu": `metric` itself, or for "auto" wer on the G2P task and bleu on others.
 std::string metric_for(const std::string& metric, const std::string& task);
@@ -69,7 +68,7 @@ std::string metric_for(const std::string& metric, const std::string& task);
 /// What a split's evaluation reports.
 struct Scores {
   std::size_t items = 0;
-  double wer = 0, per = 0;                   ///< percent (g2p)
+  double wer = 0, per = 0;                               ///< percent (g2p)
   double bleu = 0, rouge1 = 0, rouge2 = 0, rouge_l = 0;  ///< percent (text)
   std::string line(const std::string& split, const std::string& metric) const;
 };
@@ -80,9 +79,8 @@ Scores score_predictions(const std::vector<Item>& items, const std::vector<Predi
                          const std::string& metric);
 
 /// Decodes `items` and scores them as score_predictions does.
-Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab,
-                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
-                std::vector<Prediction>* predictions = nullptr);
+Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab, const Vocab& target_vocab,
+                const DecodeChoice& choice, const std::string& metric, std::vector<Prediction>* predictions = nullptr);
 Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions = nullptr);

@@ -23,8 +23,8 @@ std::size_t epoch_steps(std::size_t epochs, std::size_t per_epoch);
 
 /// A revised plan, and the steps it was measured on.
 struct Replan {
-  std::size_t total_steps = 0;    ///< the new horizon, at most the plan before
-  double seconds_per_step = 0;    ///< over the steps since the previous plan, evaluations included
+  std::size_t total_steps = 0;  ///< the new horizon, at most the plan before
+  double seconds_per_step = 0;  ///< over the steps since the previous plan, evaluations included
   std::size_t measured_steps = 0;
 };
 

@@ -19,8 +19,8 @@ namespace tg {
 struct ModelChoice {
   std::string cell = "lstm";
   std::size_t embedding = 64;
-  std::size_t hidden = 128;          ///< encoder, per direction
-  std::size_t decoder_hidden = 0;    ///< 0: directions * hidden (identity bridge)
+  std::size_t hidden = 128;        ///< encoder, per direction
+  std::size_t decoder_hidden = 0;  ///< 0: directions * hidden (identity bridge)
   std::size_t encoder_layers = 2;
   std::size_t decoder_layers = 1;
   bool bidirectional = true;

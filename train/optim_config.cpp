@@ -15,10 +15,17 @@
 namespace tg {
 
 nlohmann::json optim_to_json(const OptimChoice& o) {
-  return {{"optimizer", o.optimizer}, {"lr", o.lr},           {"weight_decay", o.weight_decay},
-          {"momentum", o.momentum},   {"schedule", o.schedule}, {"warmup", o.warmup},
-          {"min_lr", o.min_lr},       {"step_size", o.step_size}, {"gamma", o.gamma},
-          {"patience", o.patience},   {"clip_norm", o.clip_norm}};
+  return {{"optimizer", o.optimizer},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"momentum", o.momentum},
+          {"schedule", o.schedule},
+          {"warmup", o.warmup},
+          {"min_lr", o.min_lr},
+          {"step_size", o.step_size},
+          {"gamma", o.gamma},
+          {"patience", o.patience},
+          {"clip_norm", o.clip_norm}};
 }
 
 OptimChoice optim_from_json(const nlohmann::json& j) {
@@ -61,7 +68,8 @@ std::unique_ptr<LrScheduler> make_schedule(const OptimChoice& o, Optimizer& opti
     if (warmup == 0) return nullptr;
     inner = std::make_unique<StepLR>(optimizer, StepLROptions{.step_size = 1, .gamma = 1.0});
   } else if (o.schedule == "step") {
-    inner = std::make_unique<StepLR>(optimizer, StepLROptions{.step_size = std::int64_t(o.step_size), .gamma = o.gamma});
+    inner =
+        std::make_unique<StepLR>(optimizer, StepLROptions{.step_size = std::int64_t(o.step_size), .gamma = o.gamma});
   } else if (o.schedule == "exponential") {
     inner = std::make_unique<ExponentialLR>(optimizer, ExponentialLROptions{.gamma = o.gamma});
   } else if (o.schedule == "cosine") {
@@ -71,13 +79,15 @@ std::unique_ptr<LrScheduler> make_schedule(const OptimChoice& o, Optimizer& opti
     inner = std::make_unique<CosineAnnealingWarmRestarts>(
         optimizer, CosineAnnealingWarmRestartsOptions{.t_0 = std::int64_t(o.step_size), .eta_min = o.min_lr});
   } else if (o.schedule == "noam") {
-    return std::make_unique<NoamLR>(optimizer, NoamLROptions{.warmup = std::max<std::int64_t>(1, warmup),
-                                                             .scale = std::sqrt(double(std::max<std::int64_t>(1, warmup)))});
+    return std::make_unique<NoamLR>(optimizer,
+                                    NoamLROptions{.warmup = std::max<std::int64_t>(1, warmup),
+                                                  .scale = std::sqrt(double(std::max<std::int64_t>(1, warmup)))});
   } else {
     throw Error(fmt::format("unknown schedule '{}'", o.schedule));
   }
   if (warmup == 0) return inner;
-  return std::make_unique<LinearWarmup>(std::move(inner), LinearWarmupOptions{.start_factor = 0.01, .warmup_steps = warmup});
+  return std::make_unique<LinearWarmup>(std::move(inner),
+                                        LinearWarmupOptions{.start_factor = 0.01, .warmup_steps = warmup});
 }
 
 std::unique_ptr<ReduceLROnPlateau> make_plateau(const OptimChoice& o, Optimizer& optimizer) {

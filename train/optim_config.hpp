@@ -16,15 +16,15 @@ namespace tg {
 struct OptimChoice {
   std::string optimizer = "adam";  ///< adam, adamw, sgd, rmsprop, adagrad, adadelta
   double lr = 4e-3;
-  double weight_decay = 0;         ///< no decay on biases and 1-D (LayerNorm) weights
-  double momentum = 0.9;           ///< sgd, rmsprop
-  std::string schedule = "cosine"; ///< constant, step, exponential, cosine, restarts, noam, plateau
-  std::size_t warmup = 200;        ///< linear warmup steps into the schedule (not noam: its own)
-  double min_lr = 0;               ///< cosine's floor
-  std::size_t step_size = 1000;    ///< step: steps between decays; restarts: the first cycle
-  double gamma = 0.5;              ///< step and exponential's factor; plateau's factor
-  std::size_t patience = 2;        ///< plateau: evaluations without improvement before a decay
-  double clip_norm = 5;            ///< global L2 clipping of the gradients (0: none)
+  double weight_decay = 0;          ///< no decay on biases and 1-D (LayerNorm) weights
+  double momentum = 0.9;            ///< sgd, rmsprop
+  std::string schedule = "cosine";  ///< constant, step, exponential, cosine, restarts, noam, plateau
+  std::size_t warmup = 200;         ///< linear warmup steps into the schedule (not noam: its own)
+  double min_lr = 0;                ///< cosine's floor
+  std::size_t step_size = 1000;     ///< step: steps between decays; restarts: the first cycle
+  double gamma = 0.5;               ///< step and exponential's factor; plateau's factor
+  std::size_t patience = 2;         ///< plateau: evaluations without improvement before a decay
+  double clip_norm = 5;             ///< global L2 clipping of the gradients (0: none)
 };
 
 nlohmann::json optim_to_json(const OptimChoice& choice);

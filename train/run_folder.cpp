@@ -96,7 +96,8 @@ std::optional<RunStamp> stamp_of_file(const fs::path& path) {
 }
 
 // Removes `names` from `out`, never the file being resumed.
-void remove_files(const fs::path& out, const std::vector<std::string>& names, const std::optional<ResumePoint>& resume) {
+void remove_files(const fs::path& out, const std::vector<std::string>& names,
+                  const std::optional<ResumePoint>& resume) {
   for (const std::string& name : names) {
     std::error_code ec;
     if (resume && fs::equivalent(out / name, resume->checkpoint, ec)) continue;
@@ -180,9 +181,10 @@ RunClaim claim_run_folder(const fs::path& out, const std::optional<ResumePoint>&
     }
     if (!later.empty()) {
       if (!overwrite) {
-        refuse(fmt::format("{} holds {}, saved after step {} (the checkpoint resumed): resuming would write over "
-                           "them; resume from {}, give another --out, or discard them with --overwrite",
-                           out.string(), listed(later), resume->step, (out / later.back()).string()));
+        refuse(
+            fmt::format("{} holds {}, saved after step {} (the checkpoint resumed): resuming would write over "
+                        "them; resume from {}, give another --out, or discard them with --overwrite",
+                        out.string(), listed(later), resume->step, (out / later.back()).string()));
       }
       remove_files(out, later, resume);
       const std::optional<RunStamp> best = fs::exists(out / kBest) ? stamp_of_file(out / kBest) : std::nullopt;
@@ -196,10 +198,10 @@ RunClaim claim_run_folder(const fs::path& out, const std::optional<ResumePoint>&
   }
   if (!present.empty()) {
     if (!overwrite) {
-      refuse(fmt::format("{} holds the files of {} ({}): give another --out, continue that run with --resume and "
-                         "one of its checkpoints, or replace its files with --overwrite",
-                         out.string(), marker ? fmt::format("run {}", marker->run) : std::string("another run"),
-                         listed(present)));
+      refuse(fmt::format(
+          "{} holds the files of {} ({}): give another --out, continue that run with --resume and "
+          "one of its checkpoints, or replace its files with --overwrite",
+          out.string(), marker ? fmt::format("run {}", marker->run) : std::string("another run"), listed(present)));
     }
     remove_files(out, present, resume);
   }

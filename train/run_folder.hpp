@@ -63,8 +63,7 @@ struct RunFolderError : Error {
 ///     would write over them; --overwrite removes them, and a best model saved after
 ///     that point), and metrics.jsonl loses its records after that point.
 /// Temporaries of run files left by dead processes are removed first.
-RunClaim claim_run_folder(const std::filesystem::path& out, const std::optional<ResumePoint>& resume,
-                          bool overwrite);
+RunClaim claim_run_folder(const std::filesystem::path& out, const std::optional<ResumePoint>& resume, bool overwrite);
 
 /// Removes all but the newest `keep` checkpoints in `out` that `run` wrote; no other file.
 void prune_checkpoints(const std::filesystem::path& out, const std::string& run, std::size_t keep);

@@ -20,10 +20,18 @@ nlohmann::json config_to_json(const TrainConfig& c) {
 }
 
 nlohmann::json position_to_json(const Position& p) {
-  return {{"step", p.step},           {"epoch", p.epoch},           {"index", p.index},
-          {"total_steps", p.total_steps}, {"elapsed", p.elapsed},   {"best", p.best},
-          {"best_step", p.best_step}, {"history", p.history},       {"loss_sum", p.loss_sum},
-          {"loss_count", p.loss_count}, {"running_loss", p.running_loss}, {"bad_losses", p.bad_losses}};
+  return {{"step", p.step},
+          {"epoch", p.epoch},
+          {"index", p.index},
+          {"total_steps", p.total_steps},
+          {"elapsed", p.elapsed},
+          {"best", p.best},
+          {"best_step", p.best_step},
+          {"history", p.history},
+          {"loss_sum", p.loss_sum},
+          {"loss_count", p.loss_count},
+          {"running_loss", p.running_loss},
+          {"bad_losses", p.bad_losses}};
 }
 
 Position position_from_json(const nlohmann::json& j) {

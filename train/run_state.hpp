@@ -46,18 +46,18 @@ nlohmann::json config_to_json(const TrainConfig& config);
 
 /// Where the run is: everything besides tensors that a resumed run needs.
 struct Position {
-  std::size_t step = 0;         ///< optimizer steps taken
-  std::uint64_t epoch = 0;      ///< 0-based epoch of the next batch
-  std::size_t index = 0;        ///< next batch within the epoch
-  std::size_t total_steps = 0;  ///< the schedule's horizon
-  double elapsed = 0;           ///< seconds of training so far, over all runs
+  std::size_t step = 0;                                   ///< optimizer steps taken
+  std::uint64_t epoch = 0;                                ///< 0-based epoch of the next batch
+  std::size_t index = 0;                                  ///< next batch within the epoch
+  std::size_t total_steps = 0;                            ///< the schedule's horizon
+  double elapsed = 0;                                     ///< seconds of training so far, over all runs
   double best = std::numeric_limits<double>::infinity();  ///< best dev score (lower is better)
   std::size_t best_step = 0;
   nlohmann::json history = nlohmann::json::object();  ///< curves for the plots
-  double loss_sum = 0;          ///< finite losses since the last logged mean
+  double loss_sum = 0;                                ///< finite losses since the last logged mean
   std::size_t loss_count = 0;
-  double running_loss = 0;      ///< exponential moving average, for the progress line
-  std::size_t bad_losses = 0;   ///< non-finite losses in a row
+  double running_loss = 0;     ///< exponential moving average, for the progress line
+  std::size_t bad_losses = 0;  ///< non-finite losses in a row
 };
 
 nlohmann::json position_to_json(const Position& position);

@@ -87,15 +87,16 @@ void check_configuration(const Seq2SeqOptions& o, const SafetensorsHeader& heade
   }
   const bool reverse = tensors.count("encoder.rnn.weight_hh_l0_reverse") > 0;
   if (tensors.count("encoder.rnn.weight_hh_l0") && o.bidirectional != reverse) {
-    disagree("bidirectional", o.bidirectional, reverse ? "the file's encoder has reverse directions"
-                                                       : "the file's encoder has no reverse direction");
+    disagree("bidirectional", o.bidirectional,
+             reverse ? "the file's encoder has reverse directions" : "the file's encoder has no reverse direction");
   }
   // Fewer parameters than the file holds: tensors the model would not load. More, up to twice as
   // many: the model is built, and load_checkpoint names each tensor that differs.
   if (expected < stored || expected > 2 * stored) {
-    throw CheckpointError(fmt::format("{}: the model configuration describes {:.0f} parameters, but the file holds "
-                                      "{:.0f} values in its {} model tensors",
-                                      source, expected, stored, tensors.size()));
+    throw CheckpointError(
+        fmt::format("{}: the model configuration describes {:.0f} parameters, but the file holds "
+                    "{:.0f} values in its {} model tensors",
+                    source, expected, stored, tensors.size()));
   }
 }
 
@@ -125,9 +126,10 @@ TaskOptions task_from_metadata(const Metadata& metadata, const std::string& sour
   if (t.contains("long_lines")) read_json_field(t, "long_lines", task.long_lines, what);
   if (task.max_source_length == 0 || task.max_target_length == 0 ||
       (task.long_lines != "skip" && task.long_lines != "refuse")) {
-    throw Error(fmt::format("{} has max_source_length {}, max_target_length {} (both must be positive) and "
-                            "long_lines '{}' (skip or refuse)",
-                            what, task.max_source_length, task.max_target_length, task.long_lines));
+    throw Error(
+        fmt::format("{} has max_source_length {}, max_target_length {} (both must be positive) and "
+                    "long_lines '{}' (skip or refuse)",
+                    what, task.max_source_length, task.max_target_length, task.long_lines));
   }
   return task;
 }
@@ -167,10 +169,11 @@ std::vector<SavedModel> load_ensemble(const std::string& first, const std::vecto
   for (const std::string& path : others) {
     SavedModel m = load_saved_model(path);
     if (!(m.source_vocab == models[0].source_vocab) || !(m.target_vocab == models[0].target_vocab)) {
-      throw Error(fmt::format("{}: its vocabularies ({} and {} tokens) differ from those of {} ({} and {}); an "
-                              "ensemble needs models trained on the same vocabularies",
-                              path, m.source_vocab.size(), m.target_vocab.size(), first,
-                              models[0].source_vocab.size(), models[0].target_vocab.size()));
+      throw Error(
+          fmt::format("{}: its vocabularies ({} and {} tokens) differ from those of {} ({} and {}); an "
+                      "ensemble needs models trained on the same vocabularies",
+                      path, m.source_vocab.size(), m.target_vocab.size(), first, models[0].source_vocab.size(),
+                      models[0].target_vocab.size()));
     }
     models.push_back(std::move(m));
   }
@@ -193,10 +196,11 @@ DecodingModels load_for_decoding(const std::string& first, const std::vector<std
     const bool reversed = models[m].task.reverse_target;
     if (m < ensemble_size) {
       if (reversed != groups[0].reversed_target) {
-        throw Error(fmt::format("{} writes targets {} but {} writes them {}: an ensemble decodes in one direction "
-                                "(give the other with --rescore)",
-                                paths.at(m), reversed ? "right to left" : "left to right", paths.at(0),
-                                groups[0].reversed_target ? "right to left" : "left to right"));
+        throw Error(
+            fmt::format("{} writes targets {} but {} writes them {}: an ensemble decodes in one direction "
+                        "(give the other with --rescore)",
+                        paths.at(m), reversed ? "right to left" : "left to right", paths.at(0),
+                        groups[0].reversed_target ? "right to left" : "left to right"));
       }
       groups[0].models.push_back(models[m].model.get());
     } else {

@@ -122,9 +122,15 @@ TaskData load_task(const TaskOptions& o, const std::optional<Vocab>& source_voca
     for (DictEntry& e : entries) {
       Item item{std::move(e.graphemes), std::move(e.pronunciations)};
       switch (split_of(e.word)) {
-        case Split::train: data.train.push_back(std::move(item)); break;
-        case Split::dev: data.dev.push_back(std::move(item)); break;
-        case Split::test: data.test.push_back(std::move(item)); break;
+        case Split::train:
+          data.train.push_back(std::move(item));
+          break;
+        case Split::dev:
+          data.dev.push_back(std::move(item));
+          break;
+        case Split::test:
+          data.test.push_back(std::move(item));
+          break;
       }
     }
   } else if (o.task == "tsv") {

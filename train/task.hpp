@@ -16,12 +16,12 @@
 namespace tg {
 
 struct TaskOptions {
-  std::string task = "g2p";                ///< "g2p" or "tsv"
+  std::string task = "g2p";                                                           ///< "g2p" or "tsv"
   std::string dictionary = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict";  ///< g2p
-  std::string train_file, dev_file, test_file;  ///< tsv
-  std::string source_tokens = "chars";     ///< tsv: "chars" or "words"
-  std::string target_tokens = "words";     ///< tsv: "chars" or "words"
-  std::size_t min_count = 1;               ///< rarer tokens become <unk> in the vocabularies
+  std::string train_file, dev_file, test_file;                                        ///< tsv
+  std::string source_tokens = "chars";                                                ///< tsv: "chars" or "words"
+  std::string target_tokens = "words";                                                ///< tsv: "chars" or "words"
+  std::size_t min_count = 1;  ///< rarer tokens become <unk> in the vocabularies
   /// The model writes each target right to left (trained on reversed targets); decoding puts
   /// its outputs back in order. A right-to-left model rescores a left-to-right one's n-best
   /// lists well: the two make different errors (eval --rescore).

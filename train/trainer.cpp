@@ -12,10 +12,10 @@
 
 #include "tapegrad/autodiff/mode.hpp"
 #include "tapegrad/autodiff/tape.hpp"
-#include "tapegrad/train/horizon_planner.hpp"
 #include "tapegrad/io/training_checkpoint.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/optim/clip.hpp"
+#include "tapegrad/train/horizon_planner.hpp"
 #include "tapegrad/train/saved_model.hpp"
 
 namespace tg {
@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
 // Words that are not in CMUdict, to show what the model makes of new words.
-const std::vector<std::string> kNewWords = {"tapegrad", "gradient", "backprop", "xtensor", "zoomable", "flibbertigibbet"};
+const std::vector<std::string> kNewWords = {"tapegrad", "gradient", "backprop",
+                                            "xtensor",  "zoomable", "flibbertigibbet"};
 
 // A loss that is not finite this many steps in a row stops the run: it diverged.
 constexpr std::size_t kDivergedAfter = 5;
@@ -49,7 +50,8 @@ double forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const B
   double n = 0;
   for (std::size_t i = 0; i < parallel->shards(); ++i) {
     const RowRange r = shard_rows(b.rows.size(), i, parallel->shards());
-    const std::vector<std::size_t> rows(b.rows.begin() + std::ptrdiff_t(r.begin), b.rows.begin() + std::ptrdiff_t(r.end));
+    const std::vector<std::size_t> rows(b.rows.begin() + std::ptrdiff_t(r.begin),
+                                        b.rows.begin() + std::ptrdiff_t(r.end));
     parts.push_back(batcher.batch_of(rows));
     double count = 0;
     for (std::size_t row : rows) count += double(batcher.examples()[row].target.size() + 1);
@@ -123,8 +125,8 @@ void Trainer::prepare() {
       throw Error(fmt::format(
           "the model of --embedding {}, --hidden {} and {} + {} layers has {:.3g} parameters: training it takes "
           "about {:.1f} GB, over the {:.1f} GB allowed (half of the memory, or of ulimit -v)",
-          c_.model.embedding, c_.model.hidden, c_.model.encoder_layers, c_.model.decoder_layers, parameters, bytes / 1e9,
-          memory_budget_bytes() / 1e9));
+          c_.model.embedding, c_.model.hidden, c_.model.encoder_layers, c_.model.decoder_layers, parameters,
+          bytes / 1e9, memory_budget_bytes() / 1e9));
     }
   }
   manual_seed(c_.seed);
@@ -189,10 +191,10 @@ void Trainer::prepare() {
     pos_.best = std::numeric_limits<double>::infinity();
     pos_.best_step = 0;
   }
-  log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");  const std::size_t per_epoch = batcher_->batches_per_epoch();
-  fmt::print("task {}: {} train, {} dev, {} test items; vocabularies {} -> {} tokens\n", data_.name,
-             data_.train.size(), data_.dev.size(), data_.test.size(), data_.source_vocab.size(),
-             data_.target_vocab.size());
+  log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
+  const std::size_t per_epoch = batcher_->batches_per_epoch();
+  fmt::print("task {}: {} train, {} dev, {} test items; vocabularies {} -> {} tokens\n", data_.name, data_.train.size(),
+             data_.dev.size(), data_.test.size(), data_.source_vocab.size(), data_.target_vocab.size());
   fmt::print("model: {} parameters; {} batches of {} per epoch; {} steps planned{}\n", model_->parameter_count(),
              per_epoch, c_.batch_size, pos_.total_steps,
              c_.resume.empty() ? "" : fmt::format(", resuming at step {} from {}", pos_.step, c_.resume));
@@ -274,12 +276,12 @@ bool Trainer::train_step(const Batch& b) {
     pos_.running_loss =
         pos_.loss_count == 1 && pos_.running_loss == 0 ? value : 0.95 * pos_.running_loss + 0.05 * value;
   } else if (++pos_.bad_losses == kDivergedAfter) {
-    throw Error(fmt::format("step {}: the training loss has been {} for {} steps in a row: the run diverged (try a "
-                            "lower --lr than {}{}); {}",
-                            pos_.step, value, kDivergedAfter, c_.optim.lr,
-                            c_.optim.clip_norm > 0 ? "" : " or a --clip-norm",
-                            last_checkpoint_.empty() ? std::string("no checkpoint was saved")
-                                                     : "the last checkpoint: " + last_checkpoint_));
+    throw Error(
+        fmt::format("step {}: the training loss has been {} for {} steps in a row: the run diverged (try a "
+                    "lower --lr than {}{}); {}",
+                    pos_.step, value, kDivergedAfter, c_.optim.lr, c_.optim.clip_norm > 0 ? "" : " or a --clip-norm",
+                    last_checkpoint_.empty() ? std::string("no checkpoint was saved")
+                                             : "the last checkpoint: " + last_checkpoint_));
   }
   return stepped;
 }
@@ -332,12 +334,13 @@ void Trainer::evaluate_dev() {
     save_checkpoint(*model_, fs::path(c_.out) / "best.safetensors", metadata());
   }
   if (plateau_) plateau_->step(score);
-  const std::string line = metric() == "wer" ? fmt::format("dev ({} words, greedy): WER {:.2f}% PER {:.2f}%", s.items, s.wer, s.per)
-                                             : fmt::format("dev ({} sentences, greedy): BLEU {:.2f}", s.items, s.bleu);
+  const std::string line = metric() == "wer"
+                               ? fmt::format("dev ({} words, greedy): WER {:.2f}% PER {:.2f}%", s.items, s.wer, s.per)
+                               : fmt::format("dev ({} sentences, greedy): BLEU {:.2f}", s.items, s.bleu);
   progress_->print(fmt::format("step {} epoch {}: loss {:.4f} dev loss {:.4f}  {}{}", pos_.step, pos_.epoch + 1,
                                pos_.running_loss, loss, line, best ? "  (best)" : ""));
-  nlohmann::json record = {{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"dev_loss", loss},
-                           {"elapsed", pos_.elapsed}};
+  nlohmann::json record = {
+      {"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"dev_loss", loss}, {"elapsed", pos_.elapsed}};
   if (metric() == "wer") {
     record["dev_wer"] = s.wer;
     record["dev_per"] = s.per;
@@ -380,12 +383,13 @@ bool Trainer::train() {
   bool interrupted = false;
   while (pos_.step < pos_.total_steps) {
     // Only a fresh run has a planner: a resumed run keeps the plan it saved.
-    const std::optional<Replan> r = planner_ ? planner_->revise(pos_.step, pos_.elapsed, pos_.total_steps) : std::nullopt;
+    const std::optional<Replan> r =
+        planner_ ? planner_->revise(pos_.step, pos_.elapsed, pos_.total_steps) : std::nullopt;
     if (r) {
-      progress_->print(fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
-                                   "{} minutes (planned: {})",
-                                   1000 * r->seconds_per_step, r->measured_steps, r->total_steps, c_.time_budget,
-                                   pos_.total_steps));
+      progress_->print(
+          fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
+                      "{} minutes (planned: {})",
+                      1000 * r->seconds_per_step, r->measured_steps, r->total_steps, c_.time_budget, pos_.total_steps));
       set_horizon(r->total_steps);
     }
     if (budget >= 0 && pos_.elapsed >= budget) {
@@ -411,8 +415,11 @@ bool Trainer::train() {
                       budget >= 0 ? budget - pos_.elapsed : -1);
     if (pos_.step % 50 == 0 && pos_.loss_count > 0) {
       const double mean = pos_.loss_sum / double(pos_.loss_count);
-      log_->write({{"step", pos_.step}, {"epoch", pos_.epoch + 1}, {"loss", mean},
-                   {"lr", optimizer_->lr()}, {"tokens_per_second", progress_->tokens_per_second()},
+      log_->write({{"step", pos_.step},
+                   {"epoch", pos_.epoch + 1},
+                   {"loss", mean},
+                   {"lr", optimizer_->lr()},
+                   {"tokens_per_second", progress_->tokens_per_second()},
                    {"elapsed", pos_.elapsed}});
       pos_.history["train_step"].push_back(pos_.step);
       pos_.history["train_loss"].push_back(mean);
@@ -432,7 +439,8 @@ std::string Trainer::end_training(bool stopped) {
   if (stopped) {
     progress_->finish();
   } else {
-    progress_->print(fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed), last));
+    progress_->print(
+        fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed), last));
   }
   return last;
 }
@@ -480,8 +488,14 @@ void Trainer::report() {
   if (!data_.test.empty()) {
     Scores s = evaluate(*model_, data_.test, data_.source_vocab, data_.target_vocab, decode, metric());
     test_line = s.line("test", metric());
-    log_->write({{"split", "test"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu},
-                 {"rouge1", s.rouge1}, {"rouge2", s.rouge2}, {"rouge_l", s.rouge_l}});
+    log_->write({{"split", "test"},
+                 {"decoding", decoding},
+                 {"wer", s.wer},
+                 {"per", s.per},
+                 {"bleu", s.bleu},
+                 {"rouge1", s.rouge1},
+                 {"rouge2", s.rouge2},
+                 {"rouge_l", s.rouge_l}});
   }
   std::vector<std::string> words = c_.words;
   if (words.empty() && data_.name == "g2p") words = kNewWords;
@@ -490,7 +504,8 @@ void Trainer::report() {
     for (const std::string& w : words) sources.push_back(tokenize_source(w, c_.task));
     std::vector<Prediction> p = decode_all(*model_, sources, data_.source_vocab, data_.target_vocab, decode);
     fmt::print("new words ({}):\n", decoding);
-    for (std::size_t i = 0; i < words.size(); ++i) fmt::print("  {:<18} {}\n", words[i], fmt::join(p[i].tokens[0], " "));
+    for (std::size_t i = 0; i < words.size(); ++i)
+      fmt::print("  {:<18} {}\n", words[i], fmt::join(p[i].tokens[0], " "));
   }
   // Last, in the form scripts read: "test: WER 27.31% PER 6.52% (6398 words)".
   if (!test_line.empty()) fmt::print("test scores ({}):\n{}\n", decoding, test_line);

@@ -26,14 +26,14 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/train/evaluate.hpp"
-#include "tapegrad/train/horizon_planner.hpp"
 #include "tapegrad/io/safetensors.hpp"
-#include "tapegrad/train/metrics_log.hpp"
 #include "tapegrad/models/data_parallel.hpp"
 #include "tapegrad/models/seq2seq.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/schedule.hpp"
+#include "tapegrad/train/evaluate.hpp"
+#include "tapegrad/train/horizon_planner.hpp"
+#include "tapegrad/train/metrics_log.hpp"
 #include "tapegrad/train/progress.hpp"
 #include "tapegrad/train/run_folder.hpp"
 #include "tapegrad/train/run_state.hpp"

@@ -24,13 +24,12 @@ Var square_with_error(const Var& x, std::size_t wrong_at, double factor, const c
   std::vector<double> v = x.value().to_vector();
   std::vector<double> y(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) y[i] = v[i] * v[i];
-  return record(op, {x}, Tensor::from_vector(y, x.shape(), x.dtype()),
-                [wrong_at, factor](BackwardContext& c) {
-                  std::vector<double> xv = c.input(0).to_vector(), dy = c.grad_output().to_vector();
-                  std::vector<double> dx(xv.size());
-                  for (std::size_t i = 0; i < xv.size(); ++i) dx[i] = 2 * xv[i] * dy[i] * (i == wrong_at ? factor : 1);
-                  c.grad_input(0) = Tensor::from_vector(dx, c.input(0).shape(), c.input(0).dtype());
-                });
+  return record(op, {x}, Tensor::from_vector(y, x.shape(), x.dtype()), [wrong_at, factor](BackwardContext& c) {
+    std::vector<double> xv = c.input(0).to_vector(), dy = c.grad_output().to_vector();
+    std::vector<double> dx(xv.size());
+    for (std::size_t i = 0; i < xv.size(); ++i) dx[i] = 2 * xv[i] * dy[i] * (i == wrong_at ? factor : 1);
+    c.grad_input(0) = Tensor::from_vector(dx, c.input(0).shape(), c.input(0).dtype());
+  });
 }
 
 constexpr std::size_t kNowhere = std::numeric_limits<std::size_t>::max();
@@ -96,9 +95,7 @@ TEST_CASE("only a passing gradcheck counts an op as checked") {
   Tensor x = Tensor::uniform({4}, 0.5, 1.5, 6);
   // An op name no other test uses: coverage is per process.
   auto wrong = [](const std::vector<Var>& in) { return square_with_error(in[0], 2, 2.0, "test_square_coverage"); };
-  auto right = [](const std::vector<Var>& in) {
-    return square_with_error(in[0], kNowhere, 1, "test_square_coverage");
-  };
+  auto right = [](const std::vector<Var>& in) { return square_with_error(in[0], kNowhere, 1, "test_square_coverage"); };
   CHECK_FALSE(gradcheck(wrong, {x}));
   CHECK(gradchecked_ops().count("test_square_coverage") == 0);
   CHECK(gradcheck(right, {x}));

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/graphviz/render.hpp"
 #include "tapegrad.hpp"
+#include "tapegrad/graphviz/render.hpp"
 
 using namespace tg;
 namespace fs = std::filesystem;

@@ -134,8 +134,8 @@ TEST_CASE("anomaly mode stops at the first op producing NaN or inf and names it"
     CHECK_THROWS_WITH_AS(s.backward(Tensor::ones({2}, DType::f64)), doctest::Contains("backward of op 'sqrt'"),
                          AnomalyError);
     Var s2 = sqrt(x);
-    CHECK_THROWS_WITH_AS(s2.backward(Tensor::ones({2}, DType::f64)), doctest::Contains("inf in the gradient of input 0; inputs: [2] float64"),
-                         AnomalyError);
+    CHECK_THROWS_WITH_AS(s2.backward(Tensor::ones({2}, DType::f64)),
+                         doctest::Contains("inf in the gradient of input 0; inputs: [2] float64"), AnomalyError);
   }
   Var quiet = log(x);  // without anomaly mode -inf is just a value
   CHECK(std::isinf(quiet.value().at(0)));
@@ -371,8 +371,9 @@ TEST_CASE("an op's output changed before backward is an error: tanh's backward r
   Var x(vec({0.5, -0.5}), true);
   Var h = tanh(x);
   h.mutable_value().fill(0);
-  CHECK(backward_error([&] { h.backward(Tensor::ones({2}, DType::f64)); })
-            .find("backward of op 'tanh': its output ([2] float64)") != std::string::npos);
+  CHECK(backward_error([&] {
+          h.backward(Tensor::ones({2}, DType::f64));
+        }).find("backward of op 'tanh': its output ([2] float64)") != std::string::npos);
   // As the input of a later op, the later op's backward is the first to see the change.
   Var y = sum(tanh(x));
   Var h2 = tanh(x);

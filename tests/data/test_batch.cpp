@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/data/batch.hpp"
 #include "data_helpers.hpp"
+#include "tapegrad/data/batch.hpp"
 
 using namespace tg;
 using namespace tg::test;
@@ -59,9 +59,13 @@ TEST_CASE("make_batch pads as Seq2Seq::loss expects") {
 TEST_CASE("make_batch refuses what it cannot pack") {
   const std::vector<Example> examples{{{7}, {5}}, {{}, {5}}};
   expect_error<DataError>([&] { make_batch(examples, std::vector<std::size_t>{}); }, {"no rows"});
-  expect_error<DataError>([&] { make_batch(examples, std::vector<std::size_t>{0, 2}); },
-                          {"row 2 is outside the dataset of 2 examples"});
-  expect_error<DataError>([&] { make_batch(examples, std::vector<std::size_t>{1}); }, {"example 1 has an empty source"});
+  expect_error<DataError>(
+      [&] {
+        make_batch(examples, std::vector<std::size_t>{0, 2});
+      },
+      {"row 2 is outside the dataset of 2 examples"});
+  expect_error<DataError>([&] { make_batch(examples, std::vector<std::size_t>{1}); },
+                          {"example 1 has an empty source"});
 }
 
 TEST_CASE("sequential batches cover the rows in order") {

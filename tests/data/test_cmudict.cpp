@@ -7,8 +7,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "tapegrad/data/cmudict.hpp"
 #include "data_helpers.hpp"
+#include "tapegrad/data/cmudict.hpp"
 #include "tapegrad/io/safetensors.hpp"
 
 using namespace tg;

@@ -70,7 +70,7 @@ TEST_CASE("G2P scores: right when equal to any reference, PER to the nearest") {
   const std::vector<Tokens> predictions{words("T AH M EY T OW"), words("R EH D"), words("K AE T S"), words("A B")};
   const std::vector<std::vector<Tokens>> references{
       {words("T AH M EY T OW"), words("T AH M AA T OW")},  // right: the first
-      {words("R IY D"), words("R EH D")},                   // right: the second
+      {words("R IY D"), words("R EH D")},                  // right: the second
       {words("K AE T")},                                   // wrong: one insertion, 3 reference tokens
       {words("A B C"), words("A")},                        // wrong: distance 1 to both, the tie goes to "A"
   };
@@ -93,10 +93,16 @@ TEST_CASE("G2P scores: right when equal to any reference, PER to the nearest") {
 
 TEST_CASE("G2P scores refuse mismatched or missing references") {
   expect_error<MetricError>([] { score_g2p({words("A")}, {}); }, {"1 predictions but 0 reference sets"});
-  expect_error<MetricError>([] { score_g2p({words("A"), words("B")}, {{words("A")}, {}}); },
-                            {"without references", "word 1"});
-  expect_error<MetricError>([] { score_g2p({words("A")}, {{words("A"), Tokens{}}}); },
-                            {"reference 1 is empty", "word 0"});
+  expect_error<MetricError>(
+      [] {
+        score_g2p({words("A"), words("B")}, {{words("A")}, {}});
+      },
+      {"without references", "word 1"});
+  expect_error<MetricError>(
+      [] {
+        score_g2p({words("A")}, {{words("A"), Tokens{}}});
+      },
+      {"reference 1 is empty", "word 0"});
   expect_error<MetricError>([] { nearest_reference(words("A"), {}); }, {"no references"});
 }
 
@@ -128,8 +134,11 @@ TEST_CASE("BLEU: no 4-gram match is NLTK's tiny number, no unigram match is 0") 
   CHECK(corpus_bleu({{words("a b")}}, {words("c d")}).score == 0.0);
   CHECK(corpus_bleu({}, {}).score == 0.0);
   expect_error<MetricError>([] { corpus_bleu({{words("a")}}, {}); }, {"0 hypotheses but 1 reference sets"});
-  expect_error<MetricError>([] { corpus_bleu({{words("a")}, {}}, {words("a"), words("b")}); },
-                            {"sentence 1 has no references"});
+  expect_error<MetricError>(
+      [] {
+        corpus_bleu({{words("a")}, {}}, {words("a"), words("b")});
+      },
+      {"sentence 1 has no references"});
   expect_error<MetricError>([] { BleuScore{}.precision(5); }, {"n = 5"});
 }
 
@@ -217,11 +226,17 @@ TEST_CASE("token accuracy and perplexity from logits") {
 
 TEST_CASE("token stats refuse shapes that do not fit and targets outside the vocabulary") {
   TokenStats stats;
-  expect_error<ShapeError>([&] { stats.add(Tensor::zeros({2, 3, 4}), Indices{{1, 1, 1}}); },
-                           {"logits [2, 3, 4] do not fit targets [1, 3]"});
+  expect_error<ShapeError>(
+      [&] {
+        stats.add(Tensor::zeros({2, 3, 4}), Indices{{1, 1, 1}});
+      },
+      {"logits [2, 3, 4] do not fit targets [1, 3]"});
   expect_error<ShapeError>([&] { stats.add(Tensor::zeros({2, 3}), Indices{{1, 1, 1}}); }, {"do not fit"});
-  expect_error<IndexError>([&] { stats.add(Tensor::zeros({2, 3}), Indices{1, 3}); },
-                           {"target 3 at position 1 is outside [0, 3)"});
+  expect_error<IndexError>(
+      [&] {
+        stats.add(Tensor::zeros({2, 3}), Indices{1, 3});
+      },
+      {"target 3 at position 1 is outside [0, 3)"});
   expect_error<IndexError>([&] { stats.add(Tensor::zeros({1, 3}), Indices{-2}); }, {"target -2"});
   CHECK(stats.tokens == 0);
 }

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/data/tsv.hpp"
 #include "data_helpers.hpp"
+#include "tapegrad/data/tsv.hpp"
 #include "tapegrad/io/safetensors.hpp"
 
 using namespace tg;
@@ -36,7 +36,9 @@ TEST_CASE("whitespace tokens drop runs of blanks") {
 }
 
 TEST_CASE("CRLF, a missing final newline, and a byte order mark") {
-  const std::string crlf = "\xEF\xBB\xBF" "ab\tcd\r\nef\tgh";
+  const std::string crlf =
+      "\xEF\xBB\xBF"
+      "ab\tcd\r\nef\tgh";
   for (Tokenization t : {Tokenization::characters, Tokenization::whitespace}) {
     const auto pairs = parse_tsv(crlf, t);
     REQUIRE(pairs.size() == 2);
@@ -44,7 +46,9 @@ TEST_CASE("CRLF, a missing final newline, and a byte order mark") {
     CHECK(pairs[1].target == (t == Tokenization::characters ? Strings{"g", "h"} : Strings{"gh"}));
   }
   // A CR that ends the text ends the last line too, whether the file has a BOM or not.
-  for (const std::string& text : {std::string("ab\tcd\r"), std::string("\xEF\xBB\xBF" "ab\tcd\r"),
+  for (const std::string& text : {std::string("ab\tcd\r"),
+                                  std::string("\xEF\xBB\xBF"
+                                              "ab\tcd\r"),
                                   std::string("ab\tcd\r\nef\tgh\r")}) {
     const auto pairs = parse_tsv(text, Tokenization::characters);
     CHECK(pairs[0].target == Strings{"c", "d"});
@@ -83,8 +87,8 @@ TEST_CASE("malformed lines name the file, the line and the byte offset") {
   check("a\tb\n\nc\td\n", {":2:", "found 0 TABs"});
   check("a\tb\r\n\tx\r\n", {":2:", "the source side is empty", "byte offset 5"});
   check("a\t\n", {":1:", "the target side is empty"});
-  check("a\tb\nc\xC3\xA9\t\xE2\x82\n", {":2:", "invalid UTF-8 at byte offset 8 (byte 4 of the line)",
-                                        "truncated sequence"});
+  check("a\tb\nc\xC3\xA9\t\xE2\x82\n",
+        {":2:", "invalid UTF-8 at byte offset 8 (byte 4 of the line)", "truncated sequence"});
   expect_error<DataError>([] { parse_tsv("a \t   \n", Tokenization::whitespace, "ws.tsv"); },
                           {"ws.tsv:1:", "the target side is empty"});
   expect_error<Utf8Error>([] { tokenize("ab\xFF", Tokenization::whitespace); }, {"byte offset 2"});

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/data/utf8.hpp"
 #include "data_helpers.hpp"
+#include "tapegrad/data/utf8.hpp"
 
 using namespace tg;
 using namespace tg::test;
@@ -39,8 +39,12 @@ TEST_CASE("invalid UTF-8 names the byte offset and the reason") {
       {"\xF5\x80\x80\x80", 0, "never appears in UTF-8"},
       {"\xFF", 0, "never appears in UTF-8"},
       {"abc\xE2\x82", 3, "truncated sequence: lead byte 0xE2 needs 3 bytes, 2 left"},
-      {"\xC3" "a", 0, "truncated sequence"},
-      {"\xF0\x9F\x98" "a", 0, "truncated sequence"},
+      {"\xC3"
+       "a",
+       0, "truncated sequence"},
+      {"\xF0\x9F\x98"
+       "a",
+       0, "truncated sequence"},
       {"\xC3\xA9\xC3", 2, "truncated sequence"},
   };
   for (const Bad& bad : cases) {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/data/vocab.hpp"
 #include "data_helpers.hpp"
+#include "tapegrad/data/vocab.hpp"
 
 using namespace tg;
 using namespace tg::test;
@@ -95,6 +95,9 @@ TEST_CASE("malformed vocabulary JSON is refused with what is wrong") {
                           {"vocabulary token 6 'a' repeats token 4"});
   expect_error<DataError>([&] { Vocab::from_json(head + R"("tokens": [)" + specials + R"(, ""]})"); },
                           {"vocabulary token 4", "empty token"});
-  expect_error<DataError>([&] { Vocab::from_tokens({"<pad>", "<s>", "</s>", "<unk>", "<s>"}); },
-                          {"vocabulary token 4 '<s>' repeats token 1"});
+  expect_error<DataError>(
+      [&] {
+        Vocab::from_tokens({"<pad>", "<s>", "</s>", "<unk>", "<s>"});
+      },
+      {"vocabulary token 4 '<s>' repeats token 1"});
 }

@@ -82,9 +82,9 @@ inline std::uint64_t bits_of(double x) {
 inline bool same_bits(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   return a.nbytes() == 0 || dispatch(a.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    return std::memcmp(a.array<T>().data(), b.array<T>().data(), a.nbytes()) == 0;
-  });
+           using T = decltype(zero);
+           return std::memcmp(a.array<T>().data(), b.array<T>().data(), a.nbytes()) == 0;
+         });
 }
 
 }  // namespace tg::test

@@ -169,8 +169,10 @@ TEST_CASE("checkpoint: F16 and BF16 tensors widen to float32 and load into a flo
                           fmt::join(e.shape, ", "), e.begin, e.end);
   }
   const std::size_t start = parsed.header.data_bytes;
-  header += fmt::format(R"("proj.bias": {{"dtype": "F16", "shape": [4], "data_offsets": [{}, {}]}}, )", start, start + 8);
-  header += fmt::format(R"("norm.bias": {{"dtype": "BF16", "shape": [4], "data_offsets": [{}, {}]}}}})", start + 8, start + 16);
+  header +=
+      fmt::format(R"("proj.bias": {{"dtype": "F16", "shape": [4], "data_offsets": [{}, {}]}}, )", start, start + 8);
+  header += fmt::format(R"("norm.bias": {{"dtype": "BF16", "shape": [4], "data_offsets": [{}, {}]}}}})", start + 8,
+                        start + 16);
   auto file = raw_file(header);
   file.insert(file.end(), bytes.end() - static_cast<std::ptrdiff_t>(parsed.header.data_bytes), bytes.end());
   for (std::uint16_t h : {0x3c00, 0xc000, 0x3800, 0x0000, 0x3f80, 0xc000, 0x3f00, 0x0000}) {

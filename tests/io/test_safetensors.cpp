@@ -150,7 +150,7 @@ TEST_CASE("safetensors: F16 widens exactly, for all 65536 bit patterns") {
       continue;
     }
     // IEEE binary16: subnormals m * 2^-24, normals (1024 + m) * 2^(e - 25).
-    double expected = exponent == 31   ? std::numeric_limits<double>::infinity()
+    double expected = exponent == 31  ? std::numeric_limits<double>::infinity()
                       : exponent == 0 ? std::ldexp(mantissa, -24)
                                       : std::ldexp(1024 + mantissa, exponent - 25);
     if (negative) expected = -expected;
@@ -239,10 +239,11 @@ TEST_CASE("safetensors: malformed files, one rule each") {
     expect_malformed(raw_file("{}", 0, UINT64_MAX - 1), {"over the limit"});
   }
   SUBCASE("header not UTF-8") {
-    expect_malformed(raw_file("{\"w\xff\": 1}"), {"header is not UTF-8", "0xff", "header byte 3", "file byte offset 11"});
-    expect_malformed(raw_file("{\"\xc0\x80\": 1}"), {"header is not UTF-8", "0xc0"});         // overlong NUL
-    expect_malformed(raw_file("{\"\xed\xa0\x80\": 1}"), {"header is not UTF-8", "0xed"});     // a surrogate
-    expect_malformed(raw_file("{\"\xe2\x82\": 1}"), {"header is not UTF-8"});                // cut short
+    expect_malformed(raw_file("{\"w\xff\": 1}"),
+                     {"header is not UTF-8", "0xff", "header byte 3", "file byte offset 11"});
+    expect_malformed(raw_file("{\"\xc0\x80\": 1}"), {"header is not UTF-8", "0xc0"});      // overlong NUL
+    expect_malformed(raw_file("{\"\xed\xa0\x80\": 1}"), {"header is not UTF-8", "0xed"});  // a surrogate
+    expect_malformed(raw_file("{\"\xe2\x82\": 1}"), {"header is not UTF-8"});              // cut short
   }
   SUBCASE("header not JSON") {
     expect_malformed(raw_file("{\"w\": "), {"header is not valid JSON"});
@@ -256,13 +257,14 @@ TEST_CASE("safetensors: malformed files, one rule each") {
     expect_malformed(raw_file("[1, 2]"), {"not the safetensors schema", "must be a JSON object", "array"});
     expect_malformed(raw_file("\"text\""), {"must be a JSON object", "string"});
   }
-  SUBCASE("entry not an object") {
-    expect_malformed(raw_file(R"({"w": [0, 4]})", 4), {"tensor 'w'", "not an object"});
-  }
+  SUBCASE("entry not an object") { expect_malformed(raw_file(R"({"w": [0, 4]})", 4), {"tensor 'w'", "not an object"}); }
   SUBCASE("missing field") {
-    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [1]}})", 4), {"tensor 'w'", "missing field 'data_offsets'"});
-    expect_malformed(raw_file(R"({"w": {"shape": [1], "data_offsets": [0, 4]}})", 4), {"tensor 'w'", "missing field 'dtype'"});
-    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "data_offsets": [0, 4]}})", 4), {"tensor 'w'", "missing field 'shape'"});
+    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [1]}})", 4),
+                     {"tensor 'w'", "missing field 'data_offsets'"});
+    expect_malformed(raw_file(R"({"w": {"shape": [1], "data_offsets": [0, 4]}})", 4),
+                     {"tensor 'w'", "missing field 'dtype'"});
+    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "data_offsets": [0, 4]}})", 4),
+                     {"tensor 'w'", "missing field 'shape'"});
   }
   SUBCASE("extra field") {
     expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "stride": [1]}})", 4),
@@ -281,17 +283,17 @@ TEST_CASE("safetensors: malformed files, one rule each") {
   SUBCASE("shape not a list of non-negative integers") {
     for (const char* shape : {"[-1]", "[1.5]", "\"3\"", "[true]", "3", "[null]", "[18446744073709551616]"}) {
       INFO("shape ", shape);
-      expect_malformed(raw_file(std::string(R"({"w": {"dtype": "F32", "shape": )") + shape +
-                                R"(, "data_offsets": [0, 4]}})", 4),
-                       {"tensor 'w'", "shape must be a list of non-negative integers"});
+      expect_malformed(
+          raw_file(std::string(R"({"w": {"dtype": "F32", "shape": )") + shape + R"(, "data_offsets": [0, 4]}})", 4),
+          {"tensor 'w'", "shape must be a list of non-negative integers"});
     }
   }
   SUBCASE("offsets not two integers") {
     for (const char* offsets : {"[0]", "[0, 4, 8]", "[0, -4]", "[0.0, 4]", "\"0-4\"", "{}", "[\"0\", 4]"}) {
       INFO("offsets ", offsets);
-      expect_malformed(raw_file(std::string(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": )") + offsets +
-                                "}}", 4),
-                       {"tensor 'w'", "data_offsets must be two non-negative integers"});
+      expect_malformed(
+          raw_file(std::string(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": )") + offsets + "}}", 4),
+          {"tensor 'w'", "data_offsets must be two non-negative integers"});
     }
   }
   SUBCASE("offsets out of range") {
@@ -304,16 +306,19 @@ TEST_CASE("safetensors: malformed files, one rule each") {
   }
   SUBCASE("overlapping tensors") {
     expect_malformed(raw_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
-                              R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 12),
+                              R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
+                              12),
                      {"overlapping tensors", "tensor 'b'", "tensor 'a'", "file byte offset"});
     // The same bytes named twice.
     expect_malformed(raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},)"
-                              R"( "b": {"dtype": "I64", "shape": [0], "data_offsets": [2, 2]}})", 4),
+                              R"( "b": {"dtype": "I64", "shape": [0], "data_offsets": [2, 2]}})",
+                              4),
                      {"overlapping tensors", "tensor 'b'"});
   }
   SUBCASE("gap between tensors") {
     expect_malformed(raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},)"
-                              R"( "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}})", 12),
+                              R"( "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}})",
+                              12),
                      {"gap in the data buffer", "bytes [4, 8)", "before tensor 'b'", "file byte offset"});
     expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", 8),
                      {"gap in the data buffer", "bytes [0, 4)", "before tensor 'w'"});
@@ -327,15 +332,19 @@ TEST_CASE("safetensors: malformed files, one rule each") {
                      {"tensor 'w'", "byte count mismatch", "hold 24 bytes", "needs 48"});
   }
   SUBCASE("element count overflow") {
-    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [1099511627776, 1099511627776], "data_offsets": [0, 4]}})", 4),
-                     {"tensor 'w'", "element count overflow"});
+    expect_malformed(
+        raw_file(R"({"w": {"dtype": "F32", "shape": [1099511627776, 1099511627776], "data_offsets": [0, 4]}})", 4),
+        {"tensor 'w'", "element count overflow"});
     // 2^63 elements fit, their 2^65 bytes do not.
-    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [4611686018427387904, 2], "data_offsets": [0, 4]}})", 4),
-                     {"tensor 'w'", "element count overflow"});
+    expect_malformed(
+        raw_file(R"({"w": {"dtype": "F32", "shape": [4611686018427387904, 2], "data_offsets": [0, 4]}})", 4),
+        {"tensor 'w'", "element count overflow"});
     // A zero makes the count 0, but the other sizes still make strides, which must not overflow.
-    expect_malformed(raw_file(R"({"w": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})"),
-                     {"tensor 'w'", "element count overflow"});
-    const auto empty = parse_safetensors(raw_file(R"({"w": {"dtype": "F32", "shape": [1099511627776, 0, 1000], "data_offsets": [0, 0]}})"));
+    expect_malformed(
+        raw_file(R"({"w": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})"),
+        {"tensor 'w'", "element count overflow"});
+    const auto empty = parse_safetensors(
+        raw_file(R"({"w": {"dtype": "F32", "shape": [1099511627776, 0, 1000], "data_offsets": [0, 0]}})"));
     CHECK(empty.header.tensors.at(0).elements == 0);
     CHECK(tensor_in(empty, 0).shape() == Shape{1099511627776, 0, 1000});
   }
@@ -402,7 +411,8 @@ TEST_CASE("safetensors: the writer refuses undefined tensors, duplicate and rese
     return std::string();
   };
   CHECK(message({{"w", Tensor()}}).find("tensor 'w' is undefined") != std::string::npos);
-  CHECK(message({{"w", Tensor::ones({1})}, {"w", Tensor::ones({1})}}).find("tensor 'w' is named twice") != std::string::npos);
+  CHECK(message({{"w", Tensor::ones({1})}, {"w", Tensor::ones({1})}}).find("tensor 'w' is named twice") !=
+        std::string::npos);
   CHECK(message({{"__metadata__", Tensor::ones({1})}}).find("'__metadata__'") != std::string::npos);
   CHECK(message({{"bad\xff", Tensor::ones({1})}}).find("not UTF-8") != std::string::npos);
 }

@@ -5,10 +5,10 @@
 // ctest torch_loads_tapegrad_checkpoint (tools/fixtures/check_torch_load.py).
 #include <doctest/doctest.h>
 
-#include <tuple>
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,7 +29,9 @@ const json& fixtures() {
   return data;
 }
 
-std::string fixture_path(const std::string& file) { return std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/" + file; }
+std::string fixture_path(const std::string& file) {
+  return std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/" + file;
+}
 
 Indices indices_of(const json& t) {
   Indices out = Indices::from_shape(shape_of(t));
@@ -113,12 +115,15 @@ TEST_CASE("tapegrad -> torch: writes a checkpoint and its outputs for check_torc
   Indices i64 = {-5, 0, 1LL << 40};
   save_safetensors(out_dir / "tapegrad_dtypes.safetensors", {{"f64", f64}, {"i64", i64}});
 
-  json expected = {{"vocab", 11}, {"embed", 6}, {"hidden", 3},
+  json expected = {{"vocab", 11},
+                   {"embed", 6},
+                   {"hidden", 3},
                    {"ids", {{"shape", {2, 4}}, {"data", std::vector<std::int64_t>(ids.begin(), ids.end())}}},
                    {"output", tensor_json(out)},
                    {"metadata", {{"framework", "tapegrad"}}},
-                   {"dtypes", {{"f64", tensor_json(f64)},
-                               {"i64", {{"shape", {3}}, {"data", std::vector<std::int64_t>(i64.begin(), i64.end())}}}}}};
+                   {"dtypes",
+                    {{"f64", tensor_json(f64)},
+                     {"i64", {{"shape", {3}}, {"data", std::vector<std::int64_t>(i64.begin(), i64.end())}}}}}};
   std::ofstream(out_dir / "tapegrad_model.json") << expected.dump(1) << "\n";
   CHECK(load_safetensors(out_dir / "tapegrad_model.safetensors").tensors.size() == 5);
 }

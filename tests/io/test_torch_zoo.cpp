@@ -34,7 +34,9 @@ json recurrent_case(const std::filesystem::path& dir, const std::string& name, s
   const std::vector<std::int64_t> lengths{5, 2, 4};
   RNNOutput out = rnn.forward(Var(input), {}, lengths);
   save_checkpoint(rnn, dir / (name + ".safetensors"));
-  json c = {{"input", values(input)}, {"lengths", lengths}, {"output", values(out.output.value())},
+  json c = {{"input", values(input)},
+            {"lengths", lengths},
+            {"output", values(out.output.value())},
             {"h_n", values(out.state.h.value())}};
   if (out.state.c.defined()) c["c_n"] = values(out.state.c.value());
   return c;
@@ -59,9 +61,11 @@ TEST_CASE("tapegrad -> torch: zoo checkpoints (LSTM, GRU, multi-head attention, 
   Mask padding = {{false, false, false, true}, {false, false, true, true}};
   AttentionResult r = mha->forward(Var(query), Var(keys), Var(keys), padding);
   save_checkpoint(*mha, dir / "zoo_mha.safetensors");
-  expected["mha"] = {{"query", values(query)}, {"keys", values(keys)},
+  expected["mha"] = {{"query", values(query)},
+                     {"keys", values(keys)},
                      {"padding", {{"shape", {2, 4}}, {"data", {0, 0, 0, 1, 0, 0, 1, 1}}}},
-                     {"context", values(r.context.value())}, {"weights", values(r.weights.value())}};
+                     {"context", values(r.context.value())},
+                     {"weights", values(r.weights.value())}};
 
   // The sizes of tools/fixtures/gen_seq2seq_fixtures.py's Reference model (V 9, E 4, H 5).
   Generator s2s_gen(40);
@@ -72,8 +76,11 @@ TEST_CASE("tapegrad -> torch: zoo checkpoints (LSTM, GRU, multi-head attention, 
   const std::vector<std::int64_t> lengths{5, 3, 2};
   const double loss = model.loss(source, lengths, target_in, target_out).item();
   save_checkpoint(model, dir / "zoo_seq2seq.safetensors", {{"model", "SPEC reference"}});
-  expected["seq2seq"] = {{"source", ids(source)}, {"lengths", lengths}, {"target_in", ids(target_in)},
-                         {"target_out", ids(target_out)}, {"loss", loss}};
+  expected["seq2seq"] = {{"source", ids(source)},
+                         {"lengths", lengths},
+                         {"target_in", ids(target_in)},
+                         {"target_out", ids(target_out)},
+                         {"loss", loss}};
 
   std::ofstream(dir / "zoo.json") << expected.dump(1) << "\n";
   CHECK(std::filesystem::exists(dir / "zoo_seq2seq.safetensors"));

@@ -3,9 +3,9 @@
 // schedule and dropout's generator); files that do not fit are refused.
 #include <doctest/doctest.h>
 
-#include <tuple>
 #include <cstring>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "io_helpers.hpp"
@@ -59,9 +59,9 @@ struct Run {
     Generator init(11);
     model = std::make_unique<Seq2Seq>(small_options(), init);
     adam = std::make_unique<Adam>(weight_decay_groups(*model, 0.01), AdamOptions{.lr = 0.01});
-    schedule = std::make_unique<LinearWarmup>(
-        std::make_unique<CosineAnnealingLR>(*adam, CosineAnnealingLROptions{.t_max = 6}),
-        LinearWarmupOptions{.start_factor = 0.1, .warmup_steps = 2});
+    schedule =
+        std::make_unique<LinearWarmup>(std::make_unique<CosineAnnealingLR>(*adam, CosineAnnealingLROptions{.t_max = 6}),
+                                       LinearWarmupOptions{.start_factor = 0.1, .warmup_steps = 2});
   }
   void steps(int from, int to) {
     for (int k = from; k < to; ++k) {

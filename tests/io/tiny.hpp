@@ -19,7 +19,8 @@ class Tiny : public Module {
  public:
   explicit Tiny(const TinyOptions& o, Generator& gen = default_generator())
       : options_(o),
-        embed({.num_embeddings = o.vocab, .embedding_dim = o.embed, .padding_idx = std::nullopt, .dtype = o.dtype}, gen),
+        embed({.num_embeddings = o.vocab, .embedding_dim = o.embed, .padding_idx = std::nullopt, .dtype = o.dtype},
+              gen),
         proj({.in_features = o.embed, .out_features = o.hidden, .dtype = o.dtype}, gen),
         norm({.normalized_shape = o.hidden, .dtype = o.dtype}, gen) {
     register_module("embed", embed);

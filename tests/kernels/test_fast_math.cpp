@@ -2,8 +2,8 @@
 // standard library (in double) over their whole useful range.
 #include <doctest/doctest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -17,7 +17,8 @@ TEST_CASE("fast::exp, sigmoid and tanh for float stay within their documented er
     const float x = static_cast<float>(i) * 1e-4f;
     const double want = std::exp(static_cast<double>(x));
     const float got = tg::fast::exp(x);
-    const double ulp = std::nextafter(static_cast<float>(want), std::numeric_limits<float>::infinity()) - static_cast<float>(want);
+    const double ulp =
+        std::nextafter(static_cast<float>(want), std::numeric_limits<float>::infinity()) - static_cast<float>(want);
     if (want > 1e-37) worst_exp_ulps = std::max(worst_exp_ulps, std::abs(got - want) / ulp);
     if (std::abs(x) < 50) {
       const double s = 1 / (1 + std::exp(-static_cast<double>(x)));
@@ -99,8 +100,8 @@ TEST_CASE("fast::exp_or_zero over arrays: within 2 ulp of std::exp, exactly 0 be
     double worst_ulps = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const double want = std::exp(static_cast<double>(in[i]));
-      const double ulp = std::nextafter(static_cast<float>(want), std::numeric_limits<float>::infinity()) -
-                         static_cast<float>(want);
+      const double ulp =
+          std::nextafter(static_cast<float>(want), std::numeric_limits<float>::infinity()) - static_cast<float>(want);
       worst_ulps = std::max(worst_ulps, std::abs(out[i] - want) / ulp);
     }
     CHECK(worst_ulps <= 2.0);
@@ -145,8 +146,8 @@ TEST_CASE("fast::additive_score_row and its backward match the formulas in doubl
   for (std::size_t n : {1, 15, 16, 17, 33, 130}) {
     CAPTURE(n);
     std::vector<float> k(n), q(n), v(n), t(n), dk(n), dq(n), dv(n);
-    for (std::size_t i = 0; i < n; ++i) k[i] = uniform(), q[i] = uniform(), v[i] = uniform(), dq[i] = uniform(),
-                                        dv[i] = uniform(), dk[i] = uniform();
+    for (std::size_t i = 0; i < n; ++i)
+      k[i] = uniform(), q[i] = uniform(), v[i] = uniform(), dq[i] = uniform(), dv[i] = uniform(), dk[i] = uniform();
     const std::vector<float> dk0 = dk, dq0 = dq, dv0 = dv;
     double want = 0;
     for (std::size_t i = 0; i < n; ++i) want += std::tanh(double(k[i]) + double(q[i])) * double(v[i]);

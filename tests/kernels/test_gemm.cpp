@@ -94,7 +94,7 @@ void check_every_layout(const std::vector<Dims>& dims, double tolerance) {
 
 TEST_CASE("gemm matches xtensor-blas in every layout: vectors (gemv, ger), small and large products") {
   // M, N or K = 1 go to gemv or ger; the rest to libxsmm or OpenBLAS's gemm.
-  const std::vector<Dims> dims = {{1, 5, 3}, {4, 1, 3}, {4, 5, 1}, {1, 1, 3}, {1, 5, 1},    {4, 1, 1},
+  const std::vector<Dims> dims = {{1, 5, 3}, {4, 1, 3}, {4, 5, 1},   {1, 1, 3},     {1, 5, 1},    {4, 1, 1},
                                   {1, 1, 1}, {2, 3, 4}, {17, 33, 9}, {32, 128, 64}, {65, 70, 300}};
   check_every_layout<float>(dims, 1e-5);
   check_every_layout<double>(dims, 1e-12);

@@ -10,10 +10,10 @@
 #include <cstdio>
 #include <fstream>
 
-#include "tapegrad/models/seq2seq.hpp"
 #include "tapegrad/autodiff/tape.hpp"
-#include "tapegrad/kernels/blas.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
+#include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/models/seq2seq.hpp"
 #include "tapegrad/optim/adam.hpp"
 
 using namespace tg;

@@ -3,22 +3,22 @@
 // tests/fixtures/attention.json (tools/fixtures/gen_attention_fixtures.py).
 #include <doctest/doctest.h>
 
-#include <tuple>
 #include <cmath>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "fixtures.hpp"
+#include "ops/check.hpp"
+#include "tapegrad.hpp"
 #include "tapegrad/models/additive_attention.hpp"
 #include "tapegrad/models/attention.hpp"
 #include "tapegrad/models/dot_attention.hpp"
 #include "tapegrad/models/general_attention.hpp"
 #include "tapegrad/models/multi_head_attention.hpp"
-#include "ops/check.hpp"
-#include "tapegrad.hpp"
 
 using namespace tg;
 using nlohmann::json;
@@ -119,11 +119,11 @@ TEST_CASE("attention: make_attention builds the class of each kind with PyTorch-
     for (const NamedVar& p : m.named_parameters()) out.push_back(p.name + " " + shape_str(p.var.shape()));
     return out;
   };
-  auto additive = make_attention({.kind = K::additive, .query_size = 4, .key_size = 3, .value_size = 2,
-                                  .attention_size = 5});
+  auto additive =
+      make_attention({.kind = K::additive, .query_size = 4, .key_size = 3, .value_size = 2, .attention_size = 5});
   CHECK(additive->type_name() == "tg::AdditiveAttention");
-  CHECK(names_and_shapes(*additive) == std::vector<std::string>{"v [5]", "query_proj.weight [5, 4]",
-                                                                 "query_proj.bias [5]", "key_proj.weight [5, 3]"});
+  CHECK(names_and_shapes(*additive) ==
+        std::vector<std::string>{"v [5]", "query_proj.weight [5, 4]", "query_proj.bias [5]", "key_proj.weight [5, 3]"});
   CHECK(additive->context_size() == 2);
 
   auto dot = make_attention({.kind = K::dot, .query_size = 3, .key_size = 3});
@@ -142,12 +142,12 @@ TEST_CASE("attention: make_attention builds the class of each kind with PyTorch-
   auto packed = make_attention({.kind = K::multi_head, .query_size = 6, .key_size = 6, .num_heads = 2});
   CHECK(packed->type_name() == "tg::MultiHeadAttention");
   CHECK(names_and_shapes(*packed) == std::vector<std::string>{"in_proj_weight [18, 6]", "in_proj_bias [18]",
-                                                               "out_proj.weight [6, 6]", "out_proj.bias [6]"});
+                                                              "out_proj.weight [6, 6]", "out_proj.bias [6]"});
   CHECK(packed->context_size() == 6);
-  auto separate = make_attention({.kind = K::multi_head, .query_size = 6, .key_size = 4, .value_size = 5,
-                                  .num_heads = 3, .bias = false});
+  auto separate = make_attention(
+      {.kind = K::multi_head, .query_size = 6, .key_size = 4, .value_size = 5, .num_heads = 3, .bias = false});
   CHECK(names_and_shapes(*separate) == std::vector<std::string>{"q_proj_weight [6, 6]", "k_proj_weight [6, 4]",
-                                                                 "v_proj_weight [6, 5]", "out_proj.weight [6, 6]"});
+                                                                "v_proj_weight [6, 5]", "out_proj.weight [6, 6]"});
 }
 
 TEST_CASE("MultiHeadAttention: PyTorch's initialisation (xavier_uniform, zero biases, Linear's out_proj)") {
@@ -186,9 +186,9 @@ TEST_CASE("attention: float64 gradcheck of every kind w.r.t. parameters, query, 
       auto m = make_random_f64(c.options);
       Inputs in = inputs_for(c.options, 7);
       const Mask pad = padding;
-      GradcheckReport report = gradcheck(
-          *m, [&](const std::vector<Var>& x) { return both(m->forward(x[0], x[1], x[2], pad)); },
-          {in.query, in.keys, in.values});
+      GradcheckReport report =
+          gradcheck(*m, [&](const std::vector<Var>& x) { return both(m->forward(x[0], x[1], x[2], pad)); },
+                    {in.query, in.keys, in.values});
       INFO(report.message());
       CHECK(report.passed);
       CHECK(report.elements_checked == m->parameter_count() + in.query.size() + in.keys.size() + in.values.size());
@@ -378,7 +378,9 @@ TEST_CASE("attention: wrong shapes, dtypes and options are errors naming the kin
   CHECK(contains(e, "got [3, 4]"));
   e = error_of<DTypeError>([&] { m.attend(memory, Var(Tensor::zeros({2, 4}, DType::f64))); });
   CHECK(contains(e, "query is float64"));
-  e = error_of<DTypeError>([&] { m.prepare(Var(Tensor::zeros({2, 5, 3}, DType::f64)), Var(Tensor::zeros({2, 5, 2}, DType::f64))); });
+  e = error_of<DTypeError>([&] {
+    m.prepare(Var(Tensor::zeros({2, 5, 3}, DType::f64)), Var(Tensor::zeros({2, 5, 2}, DType::f64)));
+  });
   CHECK(contains(e, "parameters are float32"));
   e = error_of<Error>([&] { m.attend(AttentionMemory{}, query); });
   CHECK(contains(e, "prepare()"));
@@ -391,7 +393,8 @@ TEST_CASE("attention: wrong shapes, dtypes and options are errors naming the kin
 
   e = error_of<Error>([] { DotAttention({.kind = AttentionKind::scaled_dot, .query_size = 4, .key_size = 3}); });
   CHECK(contains(e, "query_size (4) must equal key_size (3)"));
-  e = error_of<Error>([] { MultiHeadAttention({.kind = AttentionKind::multi_head, .query_size = 6, .key_size = 6, .num_heads = 4}); });
+  e = error_of<Error>(
+      [] { MultiHeadAttention({.kind = AttentionKind::multi_head, .query_size = 6, .key_size = 6, .num_heads = 4}); });
   CHECK(contains(e, "divisible by num_heads (4)"));
   e = error_of<Error>([] { GeneralAttention({.kind = AttentionKind::dot, .query_size = 3, .key_size = 3}); });
   CHECK(contains(e, "options.kind is dot, expected general"));

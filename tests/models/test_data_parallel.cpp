@@ -6,11 +6,11 @@
 
 #include <xtensor/xview.hpp>
 
+#include "ops/check.hpp"
 #include "tapegrad/autodiff/tape.hpp"
+#include "tapegrad/kernels/blas.hpp"
 #include "tapegrad/models/data_parallel.hpp"
 #include "tapegrad/models/seq2seq.hpp"
-#include "tapegrad/kernels/blas.hpp"
-#include "ops/check.hpp"
 #include "tapegrad/ops/weight_grads.hpp"
 #include "tapegrad/optim/adam.hpp"
 
@@ -200,8 +200,9 @@ TEST_CASE("DataParallel: run from inside a run is refused; OpenBLAS's threads co
   CHECK(seen == std::vector<int>{1, 1});
   CHECK(blas_threads() == 2);
   set_blas_threads(before);
-  CHECK_THROWS_WITH(parallel.run([&](std::size_t, const Seq2Seq&) { parallel.run([](std::size_t, const Seq2Seq&) {}); }),
-                    "DataParallel::run: called from inside a run's work");
+  CHECK_THROWS_WITH(
+      parallel.run([&](std::size_t, const Seq2Seq&) { parallel.run([](std::size_t, const Seq2Seq&) {}); }),
+      "DataParallel::run: called from inside a run's work");
 }
 
 TEST_CASE("DataParallel: dropout draws are reproducible and differ between shards") {

@@ -40,9 +40,7 @@ const Indices kSource{{3, 4, 5, 6, 7}, {8, 3, 0, 0, 0}, {5, 5, 4, 0, 0}};
 const std::vector<std::int64_t> kLengths{5, 2, 3};
 
 /// Row b of kSource cut to its own length, as a batch of one.
-Indices alone(std::size_t b) {
-  return Indices(xt::view(kSource, xt::range(b, b + 1), xt::range(0, kLengths[b])));
-}
+Indices alone(std::size_t b) { return Indices(xt::view(kSource, xt::range(b, b + 1), xt::range(0, kLengths[b]))); }
 
 /// The model's log-probability of `tokens` after BOS, step by step through decode_step.
 double sequence_score(const Seq2Seq& m, const Indices& source, const std::vector<std::int64_t>& tokens) {
@@ -95,12 +93,16 @@ std::unique_ptr<Seq2Seq> bigram_model(const std::vector<std::vector<double>>& ta
   };
   set("decoder.embedding.weight", [](std::size_t r, std::size_t c) { return r == c ? 10.0 : 0.0; });
   // Gate rows: [0, v) input, [v, 2v) forget, [2v, 3v) cell candidate, [3v, 4v) output.
-  set("decoder.cells.0.weight_ih", [&](std::size_t r, std::size_t c) { return r >= 2 * v && r < 3 * v && c == r - 2 * v ? 1.0 : 0.0; });
+  set("decoder.cells.0.weight_ih",
+      [&](std::size_t r, std::size_t c) { return r >= 2 * v && r < 3 * v && c == r - 2 * v ? 1.0 : 0.0; });
   set("decoder.cells.0.weight_hh", [](std::size_t, std::size_t) { return 0.0; });
-  set("decoder.cells.0.bias_ih", [&](std::size_t r, std::size_t) { return r < v ? 20.0 : r < 2 * v ? -20.0 : r < 3 * v ? 0.0 : 20.0; });
+  set("decoder.cells.0.bias_ih", [&](std::size_t r, std::size_t) {
+    return r < v ? 20.0 : r < 2 * v ? -20.0 : r < 3 * v ? 0.0 : 20.0;
+  });
   set("decoder.cells.0.bias_hh", [](std::size_t, std::size_t) { return 0.0; });
   // h = tanh(1) one_hot(previous); the context's columns are 0.
-  set("decoder.output.weight", [&](std::size_t r, std::size_t c) { return c < v ? std::log(table[c][r]) / std::tanh(1.0) : 0.0; });
+  set("decoder.output.weight",
+      [&](std::size_t r, std::size_t c) { return c < v ? std::log(table[c][r]) / std::tanh(1.0) : 0.0; });
   set("decoder.output.bias", [](std::size_t, std::size_t) { return 0.0; });
   m->load_state_dict(state);
   return m;
@@ -188,7 +190,8 @@ TEST_CASE("decode: beam size 1 equals greedy; top-k 1 and a tiny top-p equal gre
       std::vector<std::vector<Hypothesis>> beam =
           beam_search(*m, kSource, kLengths, {.beam_size = 1, .length_penalty = 0.0, .n_best = 1, .max_length = 7});
       Generator gen(5);
-      std::vector<Hypothesis> top_k = sample(*m, kSource, gen, kLengths, {.temperature = 0.7, .top_k = 1, .max_length = 7});
+      std::vector<Hypothesis> top_k =
+          sample(*m, kSource, gen, kLengths, {.temperature = 0.7, .top_k = 1, .max_length = 7});
       std::vector<Hypothesis> top_p = sample(*m, kSource, gen, kLengths, {.top_p = 1e-9, .max_length = 7});
       REQUIRE(beam.size() == 3);
       for (std::size_t b = 0; b < 3; ++b) {
@@ -387,7 +390,8 @@ TEST_CASE("decode: an ensemble scores with the mean of its models' log-probabili
   // A model with itself is that model alone: (a + a) / 2 == a exactly.
   const Seq2Seq* twice[] = {m1.get(), m1.get()};
   std::vector<std::vector<Hypothesis>> alone_beams = beam_search(*m1, kSource, kLengths, options);
-  std::vector<std::vector<Hypothesis>> twice_beams = beam_search(std::span<const Seq2Seq* const>(twice), kSource, kLengths, options);
+  std::vector<std::vector<Hypothesis>> twice_beams =
+      beam_search(std::span<const Seq2Seq* const>(twice), kSource, kLengths, options);
   REQUIRE(twice_beams.size() == alone_beams.size());
   for (std::size_t b = 0; b < alone_beams.size(); ++b) {
     REQUIRE(twice_beams[b].size() == alone_beams[b].size());
@@ -399,7 +403,8 @@ TEST_CASE("decode: an ensemble scores with the mean of its models' log-probabili
 
   // Two different models: each hypothesis's score is the mean of the two models' scores of it.
   const Seq2Seq* pair[] = {m1.get(), m2.get()};
-  std::vector<std::vector<Hypothesis>> beams = beam_search(std::span<const Seq2Seq* const>(pair), kSource, kLengths, options);
+  std::vector<std::vector<Hypothesis>> beams =
+      beam_search(std::span<const Seq2Seq* const>(pair), kSource, kLengths, options);
   for (std::size_t b = 0; b < 3; ++b) {
     REQUIRE(beams[b].size() == 3);
     for (std::size_t i = 0; i < beams[b].size(); ++i) {

@@ -3,14 +3,14 @@
 #include <cmath>
 #include <string>
 
+#include "ops/check.hpp"
 #include "tapegrad/models/dropout.hpp"
 #include "tapegrad/models/embedding.hpp"
 #include "tapegrad/models/layer_norm.hpp"
 #include "tapegrad/models/linear.hpp"
-#include "ops/check.hpp"
+#include "tapegrad/ops/activation.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
-#include "tapegrad/ops/activation.hpp"
 
 using namespace tg;
 
@@ -23,8 +23,10 @@ class Mlp : public Module {
     std::size_t in = 3, hidden = 4, out = 2;
   };
   explicit Mlp(const Options& o, Generator& gen = default_generator())
-      : options_(o), fc1({.in_features = o.in, .out_features = o.hidden}, gen),
-        norm({.normalized_shape = o.hidden}), fc2({.in_features = o.hidden, .out_features = o.out}, gen),
+      : options_(o),
+        fc1({.in_features = o.in, .out_features = o.hidden}, gen),
+        norm({.normalized_shape = o.hidden}),
+        fc2({.in_features = o.hidden, .out_features = o.out}, gen),
         drop({.p = 0.5}) {
     register_parameter("scale", scale, Tensor::ones({1}));
     register_module("fc1", fc1);
@@ -50,7 +52,7 @@ TEST_CASE("Module: dotted names in PyTorch's order, counts, Var names") {
   Mlp m({});
   std::vector<std::string> names;
   for (const auto& p : m.named_parameters()) names.push_back(p.name);
-  std::vector<std::string> expected = {"scale", "fc1.weight", "fc1.bias", "norm.weight",
+  std::vector<std::string> expected = {"scale",     "fc1.weight", "fc1.bias", "norm.weight",
                                        "norm.bias", "fc2.weight", "fc2.bias"};
   CHECK(names == expected);
   CHECK(m.parameter_count() == 1 + 12 + 4 + 4 + 4 + 8 + 2);
@@ -92,7 +94,7 @@ TEST_CASE("Module: state_dict round trip; strict and non-strict loads; all or no
   CHECK(b.fc2.weight.value().to_vector() == a.fc2.weight.value().to_vector());
 
   StateDict partial = a.state_dict();
-  partial.erase(partial.begin());                                // drops "scale"
+  partial.erase(partial.begin());  // drops "scale"
   partial.push_back({"extra.weight", Tensor::zeros({1})});
   Tensor before = b.fc1.weight.value();
   try {
@@ -155,7 +157,8 @@ TEST_CASE("Module: share_parameters makes a replica compute with the very same p
   Mlp wider({.in = 3, .hidden = 5, .out = 2});
   Var before = wider.fc2.weight;
   CHECK_THROWS_WITH_AS(wider.share_parameters(a),
-                       "(anonymous namespace)::Mlp::share_parameters: nothing was shared; 'fc1.weight': float32 [5, 3] here, float32 [4, 3] "
+                       "(anonymous namespace)::Mlp::share_parameters: nothing was shared; 'fc1.weight': float32 [5, 3] "
+                       "here, float32 [4, 3] "
                        "in the source; 'fc1.bias': float32 [5] here, float32 [4] in the source; 'norm.weight': float32 "
                        "[5] here, float32 [4] in the source; 'norm.bias': float32 [5] here, float32 [4] in the source; "
                        "'fc2.weight': float32 [2, 5] here, float32 [2, 4] in the source",
@@ -196,8 +199,8 @@ TEST_CASE("LayerNorm: zero mean, unit variance, PyTorch's eps; gradcheck") {
   ln64->weight.mutable_value() = test::randn({4}, 1);
   ln64->bias.mutable_value() = test::randn({4}, 2);
   for (Shape shape : {Shape{2, 4}, Shape{3, 1, 4}, Shape{4}}) {
-    GradcheckReport r = gradcheck(*ln64, [&](const std::vector<Var>& xs) { return ln64->forward(xs[0]); },
-                                  {test::randn(shape, 3)});
+    GradcheckReport r =
+        gradcheck(*ln64, [&](const std::vector<Var>& xs) { return ln64->forward(xs[0]); }, {test::randn(shape, 3)});
     INFO(r.message());
     CHECK(r.passed);
   }
@@ -209,8 +212,8 @@ TEST_CASE("Linear, Embedding, Dropout, a composite module: gradcheck over every 
   Mlp m({});
   m.eval();
   auto m64 = copy_as(m, DType::f64);
-  GradcheckReport r = gradcheck(*m64, [&](const std::vector<Var>& xs) { return m64->forward(xs[0]); },
-                                {test::randn({5, 3}, 1)});
+  GradcheckReport r =
+      gradcheck(*m64, [&](const std::vector<Var>& xs) { return m64->forward(xs[0]); }, {test::randn({5, 3}, 1)});
   INFO(r.message());
   CHECK(r.passed);
   CHECK(r.elements_checked == m.parameter_count() + 15);
@@ -231,8 +234,9 @@ TEST_CASE("Linear, Embedding, Dropout, a composite module: gradcheck over every 
   CHECK(r.passed);
 
   Linear f32({.in_features = 3, .out_features = 2});
-  CHECK_THROWS_AS(gradcheck(f32, [&](const std::vector<Var>& xs) { return f32.forward(xs[0]); }, {test::randn({2, 3}, 1)}),
-                  DTypeError);
+  CHECK_THROWS_AS(
+      gradcheck(f32, [&](const std::vector<Var>& xs) { return f32.forward(xs[0]); }, {test::randn({2, 3}, 1)}),
+      DTypeError);
 }
 
 TEST_CASE("Dropout draws from the default generator: seeded, and a training copy keeps working") {

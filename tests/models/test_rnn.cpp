@@ -1,10 +1,10 @@
 #include <doctest/doctest.h>
 
-#include <tuple>
 #include <cmath>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <tuple>
+#include <type_traits>
 
 #include "fixtures.hpp"
 #include "ops/check.hpp"
@@ -201,9 +201,8 @@ TEST_CASE("RNNBase and RecurrentCell: LSTM and GRU, layers and cells, behind one
     CHECK(layer->kind() == kind);
     CHECK(layer->parameter("weight_ih_l1").shape() == Shape{(lstm ? 4u : 3u) * 4, 4});
     // The factory's layer is the concrete class's, value for value (the same draws in the same order).
-    std::unique_ptr<RNNBase> concrete =
-        lstm ? std::unique_ptr<RNNBase>(std::make_unique<LSTM>(options, b))
-             : std::unique_ptr<RNNBase>(std::make_unique<GRU>(options, b));
+    std::unique_ptr<RNNBase> concrete = lstm ? std::unique_ptr<RNNBase>(std::make_unique<LSTM>(options, b))
+                                             : std::unique_ptr<RNNBase>(std::make_unique<GRU>(options, b));
     const StateDict made = layer->state_dict(), built = concrete->state_dict();
     REQUIRE(made.size() == built.size());
     for (std::size_t i = 0; i < made.size(); ++i) {

@@ -6,11 +6,11 @@
 
 #include <xtensor/xview.hpp>
 
-#include "tapegrad/autodiff/mode.hpp"
 #include "fixtures.hpp"
+#include "ops/check.hpp"
+#include "tapegrad/autodiff/mode.hpp"
 #include "tapegrad/models/seq2seq.hpp"
 #include "tapegrad/ops/activation.hpp"
-#include "ops/check.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/index.hpp"
 #include "tapegrad/ops/linalg.hpp"
@@ -134,7 +134,8 @@ LossAndGrads loss_and_grads(Seq2Seq& m, const TinyBatch& b) {
   Var l = m.loss(b.source, b.lengths, b.target_in, b.target_out);
   l.backward();
   LossAndGrads out{l.item(), {}};
-  for (const Var& p : m.parameters()) out.grads.push_back(p.grad().defined() ? p.grad().to_vector() : std::vector<double>{});
+  for (const Var& p : m.parameters())
+    out.grads.push_back(p.grad().defined() ? p.grad().to_vector() : std::vector<double>{});
   return out;
 }
 
@@ -143,7 +144,8 @@ void check_same(const LossAndGrads& a, const LossAndGrads& b) {
   REQUIRE(a.grads.size() == b.grads.size());
   for (std::size_t i = 0; i < a.grads.size(); ++i) {
     REQUIRE(a.grads[i].size() == b.grads[i].size());
-    for (std::size_t j = 0; j < a.grads[i].size(); ++j) CHECK(a.grads[i][j] == doctest::Approx(b.grads[i][j]).epsilon(1e-10));
+    for (std::size_t j = 0; j < a.grads[i].size(); ++j)
+      CHECK(a.grads[i][j] == doctest::Approx(b.grads[i][j]).epsilon(1e-10));
   }
 }
 
@@ -159,15 +161,22 @@ Indices padded(const Indices& ids, std::size_t extra) {
 TEST_CASE("Seq2Seq: the SPEC reference configuration and its parameter names and shapes") {
   Seq2SeqOptions o = Seq2SeqOptions::reference(11, 5, 6);
   Seq2Seq m(o);
-  std::vector<std::pair<std::string, Shape>> expected = {
-      {"encoder.embedding.weight", {11, 5}},       {"encoder.rnn.weight_ih_l0", {24, 5}},
-      {"encoder.rnn.weight_hh_l0", {24, 6}},       {"encoder.rnn.bias_ih_l0", {24}},
-      {"encoder.rnn.bias_hh_l0", {24}},            {"decoder.embedding.weight", {11, 5}},
-      {"decoder.cells.0.weight_ih", {24, 11}},     {"decoder.cells.0.weight_hh", {24, 6}},
-      {"decoder.cells.0.bias_ih", {24}},           {"decoder.cells.0.bias_hh", {24}},
-      {"decoder.attention.v", {6}},                {"decoder.attention.query_proj.weight", {6, 6}},
-      {"decoder.attention.query_proj.bias", {6}},  {"decoder.attention.key_proj.weight", {6, 6}},
-      {"decoder.output.weight", {11, 12}},         {"decoder.output.bias", {11}}};
+  std::vector<std::pair<std::string, Shape>> expected = {{"encoder.embedding.weight", {11, 5}},
+                                                         {"encoder.rnn.weight_ih_l0", {24, 5}},
+                                                         {"encoder.rnn.weight_hh_l0", {24, 6}},
+                                                         {"encoder.rnn.bias_ih_l0", {24}},
+                                                         {"encoder.rnn.bias_hh_l0", {24}},
+                                                         {"decoder.embedding.weight", {11, 5}},
+                                                         {"decoder.cells.0.weight_ih", {24, 11}},
+                                                         {"decoder.cells.0.weight_hh", {24, 6}},
+                                                         {"decoder.cells.0.bias_ih", {24}},
+                                                         {"decoder.cells.0.bias_hh", {24}},
+                                                         {"decoder.attention.v", {6}},
+                                                         {"decoder.attention.query_proj.weight", {6, 6}},
+                                                         {"decoder.attention.query_proj.bias", {6}},
+                                                         {"decoder.attention.key_proj.weight", {6, 6}},
+                                                         {"decoder.output.weight", {11, 12}},
+                                                         {"decoder.output.bias", {11}}};
   const std::vector<NamedVar> params = m.named_parameters();
   REQUIRE(params.size() == expected.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -217,8 +226,8 @@ TEST_CASE("Seq2Seq: the reference model computes SPEC's equations") {
                                p("encoder.rnn.bias_ih_l0"), p("encoder.rnn.bias_hh_l0"));
     encoder_states.push_back(h);
   }
-  Var enc = stack(encoder_states, 1);                                   // [B, S, H]
-  Var keys = linear(enc, p("decoder.attention.key_proj.weight"));       // K = h W_h
+  Var enc = stack(encoder_states, 1);                              // [B, S, H]
+  Var keys = linear(enc, p("decoder.attention.key_proj.weight"));  // K = h W_h
   Var context(Tensor::zeros({batch, hidden}, DType::f64));
   std::vector<Var> logits;
   for (std::size_t t = 0; t < 4; ++t) {
@@ -241,7 +250,8 @@ TEST_CASE("Seq2Seq: float64 gradcheck of the whole loss, LSTM and GRU, every att
   for (RecurrentKind cell : {RecurrentKind::lstm, RecurrentKind::gru}) {
     for (AttentionKind kind : {AttentionKind::additive, AttentionKind::dot, AttentionKind::general,
                                AttentionKind::scaled_dot, AttentionKind::multi_head}) {
-      const std::string label = std::string(attention_kind_name(kind)) + (cell == RecurrentKind::lstm ? " lstm" : " gru");
+      const std::string label =
+          std::string(attention_kind_name(kind)) + (cell == RecurrentKind::lstm ? " lstm" : " gru");
       INFO(label);
       check_loss_gradcheck(tiny(cell, kind));
     }
@@ -354,7 +364,8 @@ TEST_CASE("Seq2Seq: the one-GEMM teacher-forced logits equal incremental decode_
     DecoderStep step = m->decode_step(enc.memory, Indices(xt::view(b.target_in, xt::all(), t)), state);
     for (std::size_t bi = 0; bi < 2; ++bi) {
       for (std::size_t v = 0; v < 6; ++v) {
-        CHECK(step.logits.value().at(bi * 6 + v) == doctest::Approx(logits.value().at((bi * 4 + t) * 6 + v)).epsilon(1e-12));
+        CHECK(step.logits.value().at(bi * 6 + v) ==
+              doctest::Approx(logits.value().at((bi * 4 + t) * 6 + v)).epsilon(1e-12));
       }
       // Attention: padded source positions get exactly 0, real ones sum to 1.
       double total = 0;

@@ -33,7 +33,9 @@ inline std::set<std::string>& ops_checked_for_undefined() {
 }
 
 /// float64 values from N(0, 1), reproducible per seed.
-inline Tensor randn(const Shape& shape, std::uint64_t seed) { return Tensor::normal(shape, 0.0, 1.0, seed, DType::f64); }
+inline Tensor randn(const Shape& shape, std::uint64_t seed) {
+  return Tensor::normal(shape, 0.0, 1.0, seed, DType::f64);
+}
 /// float64 values uniform in [low, high), reproducible per seed.
 inline Tensor rand(const Shape& shape, double low, double high, std::uint64_t seed) {
   return Tensor::uniform(shape, low, high, seed, DType::f64);

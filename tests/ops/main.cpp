@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/autodiff/gradcheck.hpp"
 #include "check.hpp"
+#include "tapegrad/autodiff/gradcheck.hpp"
 
 namespace {
 

@@ -18,7 +18,8 @@ TEST_CASE("activations pass gradcheck") {
     expect_gradcheck([](const std::vector<Var>& v) { return sigmoid(v[0]); }, {x});
     // relu away from its kink at 0
     Tensor off_zero = x;
-    for (std::size_t i = 0; i < off_zero.size(); ++i) off_zero.set(i, off_zero.at(i) + (off_zero.at(i) >= 0 ? 0.1 : -0.1));
+    for (std::size_t i = 0; i < off_zero.size(); ++i)
+      off_zero.set(i, off_zero.at(i) + (off_zero.at(i) >= 0 ? 0.1 : -0.1));
     expect_gradcheck([](const std::vector<Var>& v) { return relu(v[0]); }, {off_zero});
   }
 }

@@ -1,11 +1,11 @@
-#include <tuple>
 #include <cmath>
+#include <tuple>
 
 #include <xtensor/xreducer.hpp>
 
 #include "check.hpp"
-#include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad.hpp"
+#include "tapegrad/ops/elementwise.hpp"
 
 using namespace tg;
 using tg::test::broadcast_cases;

@@ -2,8 +2,8 @@
 #include <limits>
 
 #include "check.hpp"
-#include "tapegrad/ops/index.hpp"
 #include "tapegrad.hpp"
+#include "tapegrad/ops/index.hpp"
 
 using namespace tg;
 using tg::test::expect_gradcheck;
@@ -52,13 +52,16 @@ Mask mask_of(std::initializer_list<bool> values, const std::vector<std::size_t>&
 TEST_CASE("embedding passes gradcheck for ids of any shape, with repeats") {
   Tensor w = randn({5, 3}, 1);
   Shape rank0;
-  for (const Indices& ids : {indices({1, 3, 1, 1}, {2, 2}), Indices(2), indices({0, 1, 2, 3, 4}, {5}),
-                             indices({}, {0}), spread({2, 3, 2}, 5)}) {
+  for (const Indices& ids : {indices({1, 3, 1, 1}, {2, 2}), Indices(2), indices({0, 1, 2, 3, 4}, {5}), indices({}, {0}),
+                             spread({2, 3, 2}, 5)}) {
     CAPTURE(shape_str(Shape(ids.shape().begin(), ids.shape().end())));
     expect_gradcheck([ids](const std::vector<Var>& v) { return embedding(v[0], ids); }, {w});
   }
-  expect_gradcheck([](const std::vector<Var>& v) { return embedding(v[0], indices({0, 0, 0}, {3})); },
-                   {randn({1, 1}, 2)});
+  expect_gradcheck(
+      [](const std::vector<Var>& v) {
+        return embedding(v[0], indices({0, 0, 0}, {3}));
+      },
+      {randn({1, 1}, 2)});
 }
 
 TEST_CASE("embedding gives the picked rows and accumulates the gradient of repeated ids") {

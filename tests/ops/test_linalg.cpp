@@ -1,13 +1,13 @@
-#include <tuple>
 #include <array>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
-#include "tapegrad/autodiff/scope.hpp"
 #include "check.hpp"
-#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/autodiff/scope.hpp"
 #include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
 
@@ -329,7 +329,8 @@ TEST_CASE("addmm names the op and the three shapes when they do not fit") {
                        doctest::Contains("inner sizes differ (3 vs 4)"), ShapeError);
   CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({5})), Var(Tensor::zeros({2, 4, 3})), b),
                        doctest::Contains("must be matrices"), ShapeError);
-  CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({4, 5}, DType::f64)), a, b), doctest::Contains("op 'addmm'"), DTypeError);
+  CHECK_THROWS_WITH_AS(addmm(Var(Tensor::zeros({4, 5}, DType::f64)), a, b), doctest::Contains("op 'addmm'"),
+                       DTypeError);
 }
 
 TEST_CASE("linear_pair is x1 w1^T + x2 w2^T + b1 + b2, either bias optional") {
@@ -349,7 +350,8 @@ TEST_CASE("linear_pair is x1 w1^T + x2 w2^T + b1 + b2, either bias optional") {
     expect_gradcheck([](const std::vector<Var>& v) { return linear_pair(v[0], v[1], v[2], v[3], Var(), v[4]); },
                      {x1, w1, x2, w2, b2});
     // Against the ops it replaces.
-    const std::vector<double> got = linear_pair(Var(x1), Var(w1), Var(x2), Var(w2), Var(b1), Var(b2)).value().to_vector();
+    const std::vector<double> got =
+        linear_pair(Var(x1), Var(w1), Var(x2), Var(w2), Var(b1), Var(b2)).value().to_vector();
     const std::vector<double> want =
         add(linear(Var(x1), Var(w1), Var(b1)), linear(Var(x2), Var(w2), Var(b2))).value().to_vector();
     REQUIRE(got.size() == rows * out);
@@ -359,10 +361,8 @@ TEST_CASE("linear_pair is x1 w1^T + x2 w2^T + b1 + b2, either bias optional") {
   CHECK_THROWS_WITH_AS(linear_pair(x1, w1, Var(Tensor::zeros({5, 2})), w2),
                        doctest::Contains("op 'linear_pair': x1 [4, 3] with w1 [6, 3] and x2 [5, 2] with w2 [6, 2]"),
                        ShapeError);
-  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, x2, Var(Tensor::zeros({5, 2}))), doctest::Contains("w2 [5, 2]"),
-                       ShapeError);
-  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, x2, w2, Var(Tensor::zeros({5}))), doctest::Contains("bias [5]"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, x2, Var(Tensor::zeros({5, 2}))), doctest::Contains("w2 [5, 2]"), ShapeError);
+  CHECK_THROWS_WITH_AS(linear_pair(x1, w1, x2, w2, Var(Tensor::zeros({5}))), doctest::Contains("bias [5]"), ShapeError);
   CHECK_THROWS_AS(linear_pair(x1, w1, Var(Tensor::zeros({4, 2}, DType::f64)), Var(Tensor::zeros({6, 2}, DType::f64))),
                   DTypeError);
 }

@@ -46,8 +46,8 @@ TEST_CASE("softmax and log_softmax match closed forms in float32 and float64") {
     const double tol = dt == DType::f32 ? 1e-6 : 1e-14;
     Var x(Tensor::from_vector({1, 2, 3, -1, 0, 4}, {2, 3}, dt));
     double z0 = std::exp(1.0) + std::exp(2.0) + std::exp(3.0), z1 = std::exp(-1.0) + 1 + std::exp(4.0);
-    std::vector<double> expected = {std::exp(1.0) / z0, std::exp(2.0) / z0,  std::exp(3.0) / z0,
-                                    std::exp(-1.0) / z1, 1 / z1, std::exp(4.0) / z1};
+    std::vector<double> expected = {
+        std::exp(1.0) / z0, std::exp(2.0) / z0, std::exp(3.0) / z0, std::exp(-1.0) / z1, 1 / z1, std::exp(4.0) / z1};
     std::vector<double> y = softmax(x).value().to_vector();
     std::vector<double> logy = log_softmax(x).value().to_vector();
     for (std::size_t i = 0; i < 6; ++i) {
@@ -211,8 +211,7 @@ TEST_CASE("cross_entropy passes gradcheck for every reduction, with and without 
   // A different ignore_index; -100 is then an ordinary (invalid) target, so use 2.
   Tensor x = randn({4, 3}, 70);
   CrossEntropyOptions o{.ignore_index = 2};
-  expect_gradcheck([&](const std::vector<Var>& v) { return cross_entropy(v[0], indices({2, 0, 1, 2}, {4}), o); },
-                   {x});
+  expect_gradcheck([&](const std::vector<Var>& v) { return cross_entropy(v[0], indices({2, 0, 1, 2}, {4}), o); }, {x});
 }
 
 TEST_CASE("cross_entropy matches the textbook formula in float32 and float64") {
@@ -323,10 +322,12 @@ TEST_CASE("dropout passes gradcheck with a fixed generator seed") {
       CAPTURE(shape_str(s));
       CAPTURE(p);
       // A Generator made inside the function: every call draws the same mask.
-      expect_gradcheck([p](const std::vector<Var>& v) {
-        Generator gen(1234);
-        return dropout(v[0], p, true, gen);
-      }, {randn(s, 90)});
+      expect_gradcheck(
+          [p](const std::vector<Var>& v) {
+            Generator gen(1234);
+            return dropout(v[0], p, true, gen);
+          },
+          {randn(s, 90)});
     }
   }
 }
@@ -341,8 +342,10 @@ TEST_CASE("dropout: same seed, same mask; kept values scaled by 1 / (1 - p)") {
   CHECK(ya.to_vector() != yc.to_vector());
   std::size_t dropped = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    if (ya.at(i) == 0) ++dropped;
-    else CHECK(ya.at(i) == x.at(i) * (1 / (1 - p)));
+    if (ya.at(i) == 0)
+      ++dropped;
+    else
+      CHECK(ya.at(i) == x.at(i) * (1 / (1 - p)));
   }
   CHECK(static_cast<double>(dropped) / static_cast<double>(x.size()) == doctest::Approx(p).epsilon(0.05));
   // The gradient uses the same mask: 1 / (1 - p) where kept, 0 where dropped.
@@ -400,15 +403,17 @@ TEST_CASE("Generator: a saved state continues the same draws; malformed state te
 TEST_CASE("softmax, log_softmax and cross_entropy in float32 agree with float64 on wide masked rows") {
   const std::size_t rows = 5, classes = 301;
   Tensor x64 = Tensor::normal({rows, classes}, 0.0, 3.0, 11, DType::f64);
-  for (std::size_t c = 0; c < classes; c += 7) x64.set(c, -inf);          // row 0: every 7th masked
+  for (std::size_t c = 0; c < classes; c += 7) x64.set(c, -inf);             // row 0: every 7th masked
   for (std::size_t c = 0; c < classes; ++c) x64.set(4 * classes + c, -inf);  // row 4: all masked
   Tensor x32 = x64.to(DType::f32);
   auto close = [](const Tensor& a32, const Tensor& a64, double tol) {
     for (std::size_t i = 0; i < a64.size(); ++i) {
       CAPTURE(i);
       const double want = a64.at(i), got = a32.at(i);
-      if (!std::isfinite(want)) CHECK(got == want);
-      else CHECK(std::abs(got - want) <= tol * (1 + std::abs(want)));
+      if (!std::isfinite(want))
+        CHECK(got == want);
+      else
+        CHECK(std::abs(got - want) <= tol * (1 + std::abs(want)));
     }
   };
   close(softmax(Var(x32)).value(), softmax(Var(x64)).value(), 1e-6);
@@ -424,15 +429,19 @@ TEST_CASE("softmax, log_softmax and cross_entropy in float32 agree with float64 
     const CrossEntropyOptions options{.label_smoothing = eps, .reduction = Reduction::sum};
     Var a(x32, true), b(x64, true);
     Var la = cross_entropy(a, targets, options), lb = cross_entropy(b, targets, options);
-    if (std::isinf(lb.item())) CHECK(la.item() == lb.item());  // smoothing over masked classes: +inf, as PyTorch
-    else CHECK(la.item() == doctest::Approx(lb.item()).epsilon(1e-6));
+    if (std::isinf(lb.item()))
+      CHECK(la.item() == lb.item());  // smoothing over masked classes: +inf, as PyTorch
+    else
+      CHECK(la.item() == doctest::Approx(lb.item()).epsilon(1e-6));
     la.backward();
     lb.backward();
     close(a.grad(), b.grad(), 1e-6);
     // A masked class: probability exactly 0, so its gradient is -eps / C (0 without smoothing).
     for (std::size_t c = 0; c < classes; c += 7) {
-      if (eps == 0) CHECK(a.grad().at(c) == 0);
-      else CHECK(a.grad().at(c) == doctest::Approx(-eps / double(classes)).epsilon(1e-6));
+      if (eps == 0)
+        CHECK(a.grad().at(c) == 0);
+      else
+        CHECK(a.grad().at(c) == doctest::Approx(-eps / double(classes)).epsilon(1e-6));
     }
   }
 }

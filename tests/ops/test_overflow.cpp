@@ -34,7 +34,8 @@ std::string error_of(F&& f) {
 
 TEST_CASE("tensor factories reject shapes whose element count or byte size overflows") {
   std::string msg = error_of([] { Tensor::zeros({k2_40, k2_40}); });
-  CHECK(msg.find("shape [1099511627776, 1099511627776] has more elements than a signed 64-bit size holds") != std::string::npos);
+  CHECK(msg.find("shape [1099511627776, 1099511627776] has more elements than a signed 64-bit size holds") !=
+        std::string::npos);
   // 2^62 elements fit, but not 2^62 * 4 bytes.
   msg = error_of([] { Tensor::ones({std::size_t{1} << 31, std::size_t{1} << 31}); });
   CHECK(msg.find("(4 bytes each)") != std::string::npos);
@@ -56,7 +57,6 @@ TEST_CASE("ops whose result can outgrow their inputs reject an overflowing resul
   CHECK(msg.find("matmul") != std::string::npos);
   CHECK(msg.find("more elements than a signed 64-bit size holds") != std::string::npos);
 
-
   // [2^32, 2^32] wraps to 0 elements: it must not pass for the empty tensor's reshape.
   Var nothing(Tensor::zeros({0}));
   msg = error_of([&] { reshape(nothing, Shape{std::size_t{1} << 32, std::size_t{1} << 32}); });
@@ -71,8 +71,7 @@ TEST_CASE("chunk takes any chunks in [1, 2^63 - 1] without dividing by zero or w
                        doctest::Contains("op 'chunk': chunks must be in [1, 2^63 - 1], got 18446744073709551615"),
                        Error);
   CHECK_THROWS_WITH_AS(chunk(x, static_cast<std::size_t>(-2), 0), doctest::Contains("op 'chunk'"), Error);
-  CHECK_THROWS_WITH_AS(chunk(x, 0, 0), doctest::Contains("op 'chunk': chunks must be in [1, 2^63 - 1], got 0"),
-                       Error);
+  CHECK_THROWS_WITH_AS(chunk(x, 0, 0), doctest::Contains("op 'chunk': chunks must be in [1, 2^63 - 1], got 0"), Error);
   // The largest count is valid: pieces of one row, as torch.chunk.
   std::vector<Var> pieces = chunk(x, static_cast<std::size_t>(PTRDIFF_MAX), 0);
   CHECK(pieces.size() == 5);
@@ -134,8 +133,7 @@ TEST_CASE("reshape rejects sizes whose product wraps, in every form") {
                        doctest::Contains("op 'reshape': cannot reshape [2, 3] (6 elements) into [-1, 6, "
                                          "3074457345618258603]: no size for the -1 fits"),
                        ShapeError);
-  CHECK_THROWS_WITH_AS(reshape(x, {-1L, long{1} << 62, 4L}), doctest::Contains("no size for the -1 fits"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(reshape(x, {-1L, long{1} << 62, 4L}), doctest::Contains("no size for the -1 fits"), ShapeError);
   CHECK_THROWS_WITH_AS(reshape(nothing, {-1L, long{1} << 32, long{1} << 32}),
                        doctest::Contains("op 'reshape': cannot reshape [0] (0 elements) into [-1, 4294967296, "
                                          "4294967296]: no size for the -1 fits"),

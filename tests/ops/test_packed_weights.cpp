@@ -28,7 +28,7 @@ std::vector<std::vector<double>> run(std::size_t rows, std::size_t out, std::siz
   Var y = add(add(linear(x1, w1, b), linear_pair(x1, w1, x2, w2)), addmm(c, x2, w2, false, true));
   sum(mul(y, y)).backward();
   return {y.value().to_vector(), x1.grad().to_vector(), x2.grad().to_vector(), w1.grad().to_vector(),
-          w2.grad().to_vector(), b.grad().to_vector(), c.grad().to_vector()};
+          w2.grad().to_vector(), b.grad().to_vector(),  c.grad().to_vector()};
 }
 
 }  // namespace
@@ -110,9 +110,9 @@ TEST_CASE("with more than one BLAS thread, products over 4M multiply-adds are le
   set_blas_threads(1);
   CHECK_FALSE(blas_threads_pay(64, 2048, 512));
   set_blas_threads(2);
-  CHECK(blas_threads_pay(64, 2048, 512));        // a medium step's h W_hh^T: 67M
-  CHECK_FALSE(blas_threads_pay(32, 512, 128));   // a small step's: 2M, one libxsmm thread wins
-  CHECK_FALSE(blas_threads_pay(64, 256, 256));   // exactly 4M
+  CHECK(blas_threads_pay(64, 2048, 512));       // a medium step's h W_hh^T: 67M
+  CHECK_FALSE(blas_threads_pay(32, 512, 128));  // a small step's: 2M, one libxsmm thread wins
+  CHECK_FALSE(blas_threads_pay(64, 256, 256));  // exactly 4M
   CHECK(blas_threads_pay(64, 256, 257));
   // Under SmallGemm::automatic such a product never reaches libxsmm, whatever the CPU.
   test::RestoreSmallGemm restore;

@@ -7,10 +7,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check.hpp"
 #include "tapegrad/autodiff/mode.hpp"
 #include "tapegrad/autodiff/scope.hpp"
 #include "tapegrad/autodiff/tape.hpp"
-#include "check.hpp"
 #include "tapegrad/ops/reduce.hpp"
 
 using namespace tg;

@@ -62,9 +62,7 @@ TEST_CASE("additive_scores passes gradcheck, alone and with keys read at two ste
                      {randn({k.b, k.s, k.a}, 1), randn({k.b, k.a}, 2), randn({k.a}, 3)});
     // Two decoder steps over one set of keys: the second step's key gradient adds into the first's.
     expect_gradcheck(
-        [](const std::vector<Var>& v) {
-          return additive_scores(v[0], v[1], v[3]) * additive_scores(v[0], v[2], v[3]);
-        },
+        [](const std::vector<Var>& v) { return additive_scores(v[0], v[1], v[3]) * additive_scores(v[0], v[2], v[3]); },
         {randn({k.b, k.s, k.a}, 4), randn({k.b, k.a}, 5), randn({k.b, k.a}, 6), randn({k.a}, 7)});
   }
 }
@@ -85,7 +83,8 @@ TEST_CASE("additive_scores: values match v . tanh(keys + query); bad shapes and 
   const Var yf = additive_scores(Var(keys.to(DType::f32)), Var(query.to(DType::f32)), Var(v.to(DType::f32)));
   for (std::size_t i = 0; i < 6; ++i) CHECK(yf.value().at(i) == doctest::Approx(y.value().at(i)).epsilon(1e-5));
   CHECK_THROWS_WITH_AS(additive_scores(Var(keys), Var(randn({2, 5}, 2)), Var(v)),
-                       doctest::Contains("'additive_scores': needs keys [B, S, A], query [B, A] and v [A], got keys [2, 3, 4], query [2, 5] and v [4]"),
+                       doctest::Contains("'additive_scores': needs keys [B, S, A], query [B, A] and v [A], got keys "
+                                         "[2, 3, 4], query [2, 5] and v [4]"),
                        ShapeError);
   CHECK_THROWS_AS(additive_scores(Var(keys), Var(query), Var(randn({3}, 3))), ShapeError);
   CHECK_THROWS_AS(additive_scores(Var(randn({2, 4}, 1)), Var(query), Var(v)), ShapeError);

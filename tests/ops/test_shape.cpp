@@ -1,10 +1,10 @@
-#include <tuple>
 #include <numeric>
+#include <tuple>
 
 #include "check.hpp"
+#include "tapegrad.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad.hpp"
 
 using namespace tg;
 using tg::test::expect_gradcheck;
@@ -88,8 +88,8 @@ TEST_CASE("transpose and permute pass gradcheck on every pair and permutation") 
 
 TEST_CASE("broadcast_to passes gradcheck; its gradient sums over the repeats") {
   Shape rank0;
-  std::vector<std::pair<Shape, Shape>> cases = {{{3}, {2, 3}},       {{2, 1}, {2, 4}}, {rank0, {2, 2}},
-                                                {{1, 3}, {2, 1, 3}}, {{2, 3}, {2, 3}}, {{1}, {0}},
+  std::vector<std::pair<Shape, Shape>> cases = {{{3}, {2, 3}},         {{2, 1}, {2, 4}}, {rank0, {2, 2}},
+                                                {{1, 3}, {2, 1, 3}},   {{2, 3}, {2, 3}}, {{1}, {0}},
                                                 {{3, 1, 2}, {3, 4, 2}}};
   std::uint64_t seed = 30;
   for (const auto& entry : cases) {
@@ -120,16 +120,24 @@ TEST_CASE("concat passes gradcheck on every axis with a constant member and memb
       Tensor constant = randn(with_dim(base, axis, constant_size), seed++);
       Tensor a = randn(with_dim(base, axis, 2), seed++), b = randn(with_dim(base, axis, 1), seed++);
       expect_gradcheck(
-          [constant, axis](const std::vector<Var>& v) { return concat({v[0], Var(constant), v[1]}, axis); }, {a, b});
+          [constant, axis](const std::vector<Var>& v) {
+            return concat({v[0], Var(constant), v[1]}, axis);
+          },
+          {a, b});
       Tensor empty = randn(with_dim(base, axis, 0), seed++);
       expect_gradcheck(
-          [constant, axis](const std::vector<Var>& v) { return concat({Var(constant), v[0], v[1]}, axis); },
+          [constant, axis](const std::vector<Var>& v) {
+            return concat({Var(constant), v[0], v[1]}, axis);
+          },
           {empty, a});
     }
   }
   expect_gradcheck([](const std::vector<Var>& v) { return concat({v[0]}, 0); }, {randn({3}, 50)});
-  expect_gradcheck([](const std::vector<Var>& v) { return concat({v[0], v[1], v[0]}, -1); },
-                   {randn({1, 1}, 51), randn({1, 2}, 52)});
+  expect_gradcheck(
+      [](const std::vector<Var>& v) {
+        return concat({v[0], v[1], v[0]}, -1);
+      },
+      {randn({1, 1}, 51), randn({1, 2}, 52)});
 }
 
 TEST_CASE("stack passes gradcheck on every axis with a constant member") {
@@ -141,7 +149,9 @@ TEST_CASE("stack passes gradcheck on every axis with a constant member") {
       CAPTURE(axis);
       Tensor constant = randn(s, seed++);
       expect_gradcheck(
-          [constant, axis](const std::vector<Var>& v) { return stack({v[0], Var(constant), v[1]}, axis); },
+          [constant, axis](const std::vector<Var>& v) {
+            return stack({v[0], Var(constant), v[1]}, axis);
+          },
           {randn(s, seed++), randn(s, seed++)});
     }
   }
@@ -215,8 +225,8 @@ TEST_CASE("shape ops give closed-form values in float32 and float64") {
     Var y(iota({2, 3, 4}, dt));
     Var p = permute(y, {2, 0, 1});
     CHECK(p.shape() == Shape{4, 2, 3});
-    CHECK(values(p) == std::vector<double>{0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21,
-                                           2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23});
+    CHECK(values(p) ==
+          std::vector<double>{0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21, 2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23});
     std::vector<Var> parts = split(x, {1, 2}, 1);
     CHECK(values(parts[0]) == std::vector<double>{0, 3});
     CHECK(values(parts[1]) == std::vector<double>{1, 2, 4, 5});

@@ -4,8 +4,8 @@
 // recorded in ops/ was passed one here.
 #include <doctest/doctest.h>
 
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "check.hpp"
@@ -71,9 +71,9 @@ TEST_CASE("elementwise ops and activations name an undefined Var argument") {
   expect_undefined("neg", "x", 0, [&] { (void)(-u); });
 
   using Unary = Var (*)(const Var&);
-  const std::vector<std::pair<const char*, Unary>> unary = {
-      {"neg", neg},   {"exp", exp},   {"log", log},         {"sqrt", sqrt}, {"square", square},
-      {"abs", abs},   {"tanh", tanh}, {"sigmoid", sigmoid}, {"relu", relu}};
+  const std::vector<std::pair<const char*, Unary>> unary = {{"neg", neg},   {"exp", exp},         {"log", log},
+                                                            {"sqrt", sqrt}, {"square", square},   {"abs", abs},
+                                                            {"tanh", tanh}, {"sigmoid", sigmoid}, {"relu", relu}};
   for (const auto& entry : unary) {
     const auto& name = std::get<0>(entry);
     const auto& op = std::get<1>(entry);

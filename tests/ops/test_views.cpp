@@ -5,8 +5,8 @@
 #include <functional>
 
 #include "check.hpp"
-#include "tapegrad/ops/shape.hpp"
 #include "tapegrad.hpp"
+#include "tapegrad/ops/shape.hpp"
 
 using namespace tg;
 
@@ -59,8 +59,10 @@ TEST_CASE("strided views (a transpose, a slice) give the same values and gradien
       // transpose: x^T as a leaf vs transpose(x)
       auto t_source = [](std::size_t i) { return (i % 4) * 6 + i / 4; };  // x^T [6, 4] -> x [4, 6]
       Tensor xt_contig = remap(x, {6, 4}, t_source);
-      Run viewed = run(x, [](const Var& v) { return transpose(v, 0, 1); }, axis);
-      Run contig = run(xt_contig, [](const Var& v) { return v; }, axis);
+      Run viewed = run(
+          x, [](const Var& v) { return transpose(v, 0, 1); }, axis);
+      Run contig = run(
+          xt_contig, [](const Var& v) { return v; }, axis);
       CHECK(same_bits(viewed.value, contig.value));
       // x's gradient is the leaf's gradient transposed back.
       CHECK(same_bits(viewed.grad, remap(contig.grad, {4, 6}, [](std::size_t i) { return (i % 6) * 4 + i / 6; })));
@@ -68,8 +70,10 @@ TEST_CASE("strided views (a transpose, a slice) give the same values and gradien
       // slice with step 2 along the columns: x[:, 1::2]
       auto s_source = [](std::size_t i) { return (i / 3) * 6 + 1 + 2 * (i % 3); };
       Tensor xs_contig = remap(x, {4, 3}, s_source);
-      viewed = run(x, [](const Var& v) { return slice(v, 1, 1, 6, 2); }, axis);
-      contig = run(xs_contig, [](const Var& v) { return v; }, axis);
+      viewed = run(
+          x, [](const Var& v) { return slice(v, 1, 1, 6, 2); }, axis);
+      contig = run(
+          xs_contig, [](const Var& v) { return v; }, axis);
       CHECK(same_bits(viewed.value, contig.value));
       Tensor expected = Tensor::zeros({4, 6}, dt);
       for (std::size_t i = 0; i < 12; ++i) expected.set(s_source(i), contig.grad.at(i));
@@ -90,8 +94,14 @@ TEST_CASE("a permute followed by a stepped slice matches a contiguous copy bitwi
     Tensor contig_value = remap(x, {3, 2, 3}, source);
     for (long axis : {0L, 1L, 2L}) {
       CAPTURE(axis);
-      Run viewed = run(x, [](const Var& v) { return slice(permute(v, {2, 0, 1}), 0, 0, 5, 2); }, axis);
-      Run contig = run(contig_value, [](const Var& v) { return v; }, axis);
+      Run viewed = run(
+          x,
+          [](const Var& v) {
+            return slice(permute(v, {2, 0, 1}), 0, 0, 5, 2);
+          },
+          axis);
+      Run contig = run(
+          contig_value, [](const Var& v) { return v; }, axis);
       CHECK(same_bits(viewed.value, contig.value));
       Tensor expected = Tensor::zeros({2, 3, 5}, dt);
       for (std::size_t i = 0; i < 18; ++i) expected.set(source(i), contig.grad.at(i));

@@ -37,7 +37,7 @@ std::vector<std::vector<double>> recurrence(DType dtype, std::size_t steps, std:
   }
   sum(mul(state, state)).backward();
   return {state.value().to_vector(), w_hh.grad().to_vector(), w_s.grad().to_vector(), w_ih.grad().to_vector(),
-          b.grad().to_vector(), x.grad().to_vector(), h.grad().to_vector()};
+          b.grad().to_vector(),      x.grad().to_vector(),    h.grad().to_vector()};
 }
 
 }  // namespace

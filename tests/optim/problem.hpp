@@ -9,9 +9,9 @@
 #include <memory>
 #include <vector>
 
+#include "tapegrad.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/sgd.hpp"
-#include "tapegrad.hpp"
 
 namespace tg::test {
 

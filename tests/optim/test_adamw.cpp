@@ -1,9 +1,9 @@
 // AdamW: decoupled decay in closed form, option errors, loss goes down, the same
 // steps as Adam with decoupled_weight_decay, and its exact float32 arithmetic.
-#include <tuple>
 #include <cmath>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include "problem.hpp"
 

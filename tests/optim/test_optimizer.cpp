@@ -15,8 +15,8 @@ TEST_CASE("optimizers reject parameters they could never update") {
                        Error);
   Var p = param({1.0, 2.0});
   Var computed = p * 2.0;
-  CHECK_THROWS_WITH_AS(Adam({p, computed}), doctest::Contains("Adam: parameter 1 (unnamed, shape [2], float64) is not a leaf"),
-                       Error);
+  CHECK_THROWS_WITH_AS(Adam({p, computed}),
+                       doctest::Contains("Adam: parameter 1 (unnamed, shape [2], float64) is not a leaf"), Error);
   CHECK_THROWS_WITH_AS(Adam({p, p}), doctest::Contains("parameter 1 ('p', shape [2], float64) appears more than once"),
                        Error);
   CHECK_THROWS_WITH_AS(Sgd(std::vector<Var>{}), "Sgd: got an empty parameter list", Error);
@@ -79,8 +79,9 @@ TEST_CASE("a parameter value replaced by another shape after the first step is a
   adam.step();
   p.mutable_value() = Tensor::zeros({3}, DType::f64);
   p.grad() = Tensor::zeros({3}, DType::f64);
-  CHECK_THROWS_WITH_AS(adam.step(), doctest::Contains("the state 'exp_avg' of parameter 0 ('p', shape [3], float64) "
-                                                      "has shape [2]"),
+  CHECK_THROWS_WITH_AS(adam.step(),
+                       doctest::Contains("the state 'exp_avg' of parameter 0 ('p', shape [3], float64) "
+                                         "has shape [2]"),
                        Error);
   CHECK(adam.state(0).step == 1);
 

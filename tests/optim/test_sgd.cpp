@@ -84,9 +84,9 @@ TEST_CASE("Sgd options are validated with the option's name and value") {
   CHECK_THROWS_WITH_AS(Sgd({p}, {.momentum = -0.9}), "Sgd: invalid momentum = -0.9; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(Sgd({p}, {.weight_decay = -1}), "Sgd: invalid weight_decay = -1; it must be >= 0", Error);
   CHECK_THROWS_WITH_AS(Sgd({p}, {.dampening = std::nan("")}), doctest::Contains("invalid dampening = nan"), Error);
-  CHECK_THROWS_WITH_AS(Sgd({p}, {.nesterov = true}),
-                       doctest::Contains("nesterov momentum requires momentum > 0 and dampening == 0 (got momentum = 0"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      Sgd({p}, {.nesterov = true}),
+      doctest::Contains("nesterov momentum requires momentum > 0 and dampening == 0 (got momentum = 0"), Error);
   CHECK_THROWS_WITH_AS(Sgd({p}, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}),
                        doctest::Contains("dampening = 0.1)"), Error);
   CHECK_NOTHROW(Sgd({p}, {.lr = 0, .momentum = 0.9, .nesterov = true}));

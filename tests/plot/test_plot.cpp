@@ -34,8 +34,8 @@ struct TempDir {
   fs::path path;
   TempDir() {
     static int counter = 0;
-    path = fs::temp_directory_path() / ("tapegrad_test_plot_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++));
+    path = fs::temp_directory_path() /
+           ("tapegrad_test_plot_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -52,9 +52,7 @@ std::string read_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::uint32_t big_endian(const std::string& bytes, std::size_t at) {
   std::uint32_t v = 0;
@@ -258,8 +256,9 @@ TEST_CASE("bad attention input is refused with a message naming what is wrong") 
         std::string::npos);
   CHECK(message({{0.5, 0.5}}, {}, {"x", "y"}).find("2 target labels for 1 output steps") != std::string::npos);
   CHECK(message({}, {}, {}).find(png.string()) != std::string::npos);
-  CHECK(plot_error([&] { tg::plot_attention(png, {{1}}, {}, {}, "t", {64, 9000}); }).find("outside") !=
-        std::string::npos);
+  CHECK(plot_error([&] {
+          tg::plot_attention(png, {{1}}, {}, {}, "t", {64, 9000});
+        }).find("outside") != std::string::npos);
 }
 
 TEST_CASE("bad grid input names the heatmap") {
@@ -269,13 +268,15 @@ TEST_CASE("bad grid input names the heatmap") {
   std::vector<tg::AttentionPlot> plots{diagonal_attention(3, 4), diagonal_attention(3, 4)};
   plots[1].title = "dog";
   plots[1].target_labels.pop_back();
-  CHECK(plot_error([&] { tg::plot_attention_grid(png, plots); })
-            .find("heatmap 1 (\"dog\"): 2 target labels for 3 output steps") != std::string::npos);
+  CHECK(plot_error([&] {
+          tg::plot_attention_grid(png, plots);
+        }).find("heatmap 1 (\"dog\"): 2 target labels for 3 output steps") != std::string::npos);
   plots[1] = diagonal_attention(3, 4);
   CHECK(plot_error([&] { tg::plot_attention_grid(png, plots, {.columns = -1}); }).find("columns is -1") !=
         std::string::npos);
-  CHECK(plot_error([&] { tg::plot_attention_grid(png, plots, {.columns = 2, .cell = {5000, 300}}); })
-            .find("make 10000x300, over 8192") != std::string::npos);
+  CHECK(plot_error([&] {
+          tg::plot_attention_grid(png, plots, {.columns = 2, .cell = {5000, 300}});
+        }).find("make 10000x300, over 8192") != std::string::npos);
   CHECK(files_in(dir.path).empty());
 }
 

@@ -127,8 +127,8 @@ TEST_CASE("a plan never exceeds what the rest of the budget fits at the measured
 
 TEST_CASE("a revised plan keeps within --steps and --epochs, and at least one step ahead") {
   const HorizonPlanner planner(600, /*limit=*/3000);
-  CHECK(planner.revised(100000, 1000, 100, 0.01) == 3000);    // 48,500 would fit
-  CHECK(planner.revised(100000, 1000, 600, 0.01) == 1001);    // the budget is spent
-  CHECK(planner.revised(100000, 1000, 700, 0.01) == 1001);    // and overrun by an evaluation
-  CHECK(planner.revised(1200, 1000, 100, 0.01) == 1200);      // the plan is shorter still
+  CHECK(planner.revised(100000, 1000, 100, 0.01) == 3000);  // 48,500 would fit
+  CHECK(planner.revised(100000, 1000, 600, 0.01) == 1001);  // the budget is spent
+  CHECK(planner.revised(100000, 1000, 700, 0.01) == 1001);  // and overrun by an evaluation
+  CHECK(planner.revised(1200, 1000, 100, 0.01) == 1200);    // the plan is shorter still
 }
