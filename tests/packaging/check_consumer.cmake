@@ -30,6 +30,7 @@ if(MODE STREQUAL "install")
   file(GLOB exported ${prefix}/lib*/cmake/tapegrad/*.cmake)
   foreach(file ${exported})
     file(READ ${file} text)
+    string(REGEX REPLACE "#[^\n]*" "" text "${text}")  # what CMake reads, not the comments
     string(REGEX MATCH "OpenSSL|PkgConfig|gvc|plplot|openblas|xsmm" named "${text}")
     if(named)
       message(FATAL_ERROR "${file} names '${named}': a consumer would need its development package")
