@@ -19,6 +19,16 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 bash tools/install-deps.sh
+# A folder configured by another compiler would be configured again by CMake without
+# the options below: start it afresh instead.
+if [ -f "$build_dir/CMakeCache.txt" ]; then
+  want=""
+  for f in "${flags[@]}"; do
+    case "$f" in -DCMAKE_CXX_COMPILER=*) want=$(command -v "${f#-DCMAKE_CXX_COMPILER=}") ;; esac
+  done
+  have=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
+  if [ -n "$want" ] && [ "$(readlink -f "$have")" != "$(readlink -f "$want")" ]; then rm -rf "$build_dir"; fi
+fi
 cmake -S . -B "$build_dir" -DTAPEGRAD_WERROR=ON "${flags[@]}"
 cmake --build "$build_dir" -j "$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
