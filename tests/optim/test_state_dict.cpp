@@ -2,6 +2,7 @@
 // optimizer, the keys are as documented, and a bad state dict is refused whole.
 #include <functional>
 #include <string>
+#include <tuple>
 
 #include "problem.hpp"
 
@@ -73,7 +74,9 @@ void check_bitwise(const Problem& got, const Problem& want) {
 
 TEST_CASE("3 steps, save, load into a fresh optimizer, 2 steps: bitwise equal to 5 steps, for every optimizer") {
   for (DType dtype : {DType::f32, DType::f64}) {
-    for (const auto& [name, make] : configs()) {
+    for (const auto& entry : configs()) {
+      const auto& name = std::get<0>(entry);
+      const auto& make = std::get<1>(entry);
       CAPTURE(name);
       CAPTURE(dtype_name(dtype));
       Problem resumed(dtype);
