@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
 
 #include "tapegrad/base/file.hpp"
 
@@ -32,4 +34,51 @@ TEST_CASE("parse_atomic_temp reads the target and the writer's pid of a temporar
     CAPTURE(name);
     CHECK_FALSE(tg::parse_atomic_temp(name).has_value());
   }
+}
+
+namespace {
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::size_t entries(const fs::path& folder) {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(folder), fs::directory_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("AtomicFile: committed, it replaces the target whole; dropped uncommitted, it leaves the old file") {
+  const fs::path folder = fs::temp_directory_path() / ("tg_atomic_file_" + std::to_string(::getpid()));
+  fs::create_directories(folder);
+  const fs::path target = folder / "loss.png";
+  tg::write_atomically(target, std::string_view("old"));
+  {
+    tg::AtomicFile file(target);
+    CHECK(fs::path(file.temp_path()).parent_path() == folder);
+    file.write("new bytes", 9);
+    // Another writer may fill the temporary by its name (PLplot does): size() sees its bytes.
+    std::ofstream(file.temp_path(), std::ios::app) << "!";
+    CHECK(file.size() == 10);
+    CHECK(read_all(target) == "old");
+    CHECK(entries(folder) == 2);
+  }
+  CHECK(read_all(target) == "old");  // dropped uncommitted: the temporary is gone, the old file whole
+  CHECK(entries(folder) == 1);
+  {
+    tg::AtomicFile file(target);
+    file.write("new", 3);
+    file.commit();
+  }
+  CHECK(read_all(target) == "new");
+  CHECK(entries(folder) == 1);
+  fs::remove_all(folder);
+}
+
+TEST_CASE("AtomicFile names the target when its folder does not exist") {
+  const fs::path target = fs::temp_directory_path() / ("tg_no_such_folder_" + std::to_string(::getpid())) / "x.json";
+  CHECK_THROWS_WITH_AS(tg::AtomicFile{target}, doctest::Contains(target.c_str()), tg::FileError);
 }
