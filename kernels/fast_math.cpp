@@ -1,32 +1,160 @@
 #include "tapegrad/kernels/fast_math.hpp"
 
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "tapegrad/base/error.hpp"
+
+// The float loops below work on GCC's vector types (a vector of W floats, the
+// width of one register of the target they are compiled for), which always
+// compile to packed instructions. Plain loops over fast::exp vectorised only for
+// AVX-512: GCC 12 left every exp, sigmoid and tanh loop scalar in the AVX2 and
+// SSE2 clones (docs/performance.md, "The float loops at AVX2").
+// The helpers taking vectors are always inlined into those clones, so the
+// vector-ABI note GCC attaches to them (-Wpsabi) concerns no real call.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace tg::fast {
 namespace {
 
+// W floats in one register, and W unsigned ints of the same bits: SSE2 4, AVX2 8, AVX-512 16.
+template <std::size_t W>
+struct Lanes;
+template <>
+struct Lanes<4> {
+  typedef float Floats __attribute__((vector_size(16)));
+  typedef std::uint32_t Bits __attribute__((vector_size(16)));
+};
+template <>
+struct Lanes<8> {
+  typedef float Floats __attribute__((vector_size(32)));
+  typedef std::uint32_t Bits __attribute__((vector_size(32)));
+};
+template <>
+struct Lanes<16> {
+  typedef float Floats __attribute__((vector_size(64)));
+  typedef std::uint32_t Bits __attribute__((vector_size(64)));
+};
+
+template <class F>
+[[gnu::always_inline]] inline F load(const float* p) {
+  F v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class F>
+[[gnu::always_inline]] inline void store(float* p, const F& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+// Lanes where `mask` (a comparison's result) is set take a, the others b.
+template <class F, class M>
+[[gnu::always_inline]] inline F select(const M& mask, const F& a, const F& b) {
+  return (F)(((M)a & mask) | ((M)b & ~mask));
+}
+
+// fast::exp (fast_math.hpp) on W lanes, operation for operation.
+template <std::size_t W>
+[[gnu::always_inline]] inline typename Lanes<W>::Floats exp_lanes(const typename Lanes<W>::Floats& in) {
+  using F = typename Lanes<W>::Floats;
+  using B = typename Lanes<W>::Bits;
+  const F low = F{} - 87.0f, high = F{} + 88.5f;
+  F x = select<F, B>(in < low, low, in);
+  x = select<F, B>(x > high, high, x);
+  const F shifted = x * 1.44269504088896341f + 12582912.0f;
+  const F n = shifted - 12582912.0f;
+  F r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  F p = F{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  B bits = (B)p;
+  bits += ((B)shifted - 0x4B400000u) << 23;
+  return (F)bits;
+}
+
+// The element functions of the maps, each on one float and on W lanes.
+struct ExpOrZero {
+  static float one(float x) { return exp_or_zero(x); }
+  template <std::size_t W>
+  [[gnu::always_inline]] static typename Lanes<W>::Floats lanes(const typename Lanes<W>::Floats& x) {
+    using F = typename Lanes<W>::Floats;
+    return select<F, typename Lanes<W>::Bits>(x < -87.0f, F{}, exp_lanes<W>(x));
+  }
+};
+struct Sigmoid {
+  static float one(float x) { return sigmoid(x); }
+  template <std::size_t W>
+  [[gnu::always_inline]] static typename Lanes<W>::Floats lanes(const typename Lanes<W>::Floats& x) {
+    return 1.0f / (1.0f + exp_lanes<W>(-x));
+  }
+};
+struct Tanh {
+  static float one(float x) { return tanh(x); }
+  template <std::size_t W>
+  [[gnu::always_inline]] static typename Lanes<W>::Floats lanes(const typename Lanes<W>::Floats& x) {
+    return 2.0f / (1.0f + exp_lanes<W>(-2.0f * x)) - 1.0f;
+  }
+};
+
 // The float loops are compiled three times, for AVX-512, for AVX2 with FMA and
-// for the baseline (SSE2), and the first call picks what the CPU supports.
-// target_clones("arch=...") would choose by CPU model instead, and a model newer
-// than the compiler (Sapphire or Emerald Rapids under GCC 12) falls back to the
-// baseline: measured, the attention's tanh then ran 4 floats at a time.
+// for the baseline (SSE2), and the first call picks what the CPU supports and
+// TAPEGRAD_ISA allows. target_clones("arch=...") would choose by CPU model instead,
+// and a model newer than the compiler (Sapphire or Emerald Rapids under GCC 12)
+// falls back to the baseline.
 using FloatKernel = void (*)(const float*, float*, std::size_t);
 
-template <float (*F)(float)>
+template <class Op, std::size_t W>
+[[gnu::always_inline]] inline void map_body(const float* in, float* out, std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, Op::template lanes<W>(load<F>(in + i)));
+  for (; i < n; ++i) out[i] = Op::one(in[i]);
+}
+
+template <class Op>
 void map_baseline(const float* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = F(in[i]);
+  map_body<Op, 4>(in, out, n);
 }
-template <float (*F)(float)>
+template <class Op>
 __attribute__((target("avx2,fma"))) void map_avx2(const float* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = F(in[i]);
+  map_body<Op, 8>(in, out, n);
 }
-template <float (*F)(float)>
+template <class Op>
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void map_avx512(const float* in, float* out,
                                                                                   std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = F(in[i]);
+  map_body<Op, 16>(in, out, n);
+}
+
+Isa parse_isa(const std::string& name) {
+  if (name == "baseline") return Isa::baseline;
+  if (name == "avx2") return Isa::avx2;
+  if (name == "avx512") return Isa::avx512;
+  throw Error(fmt::format("TAPEGRAD_ISA={}: not an instruction set level; use baseline, avx2 or avx512", name));
 }
 
 }  // namespace
 
-Isa widest_isa() {
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::baseline:
+      break;
+  }
+  return "baseline";
+}
+
+Isa detected_isa() {
   static const Isa isa = [] {
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -38,6 +166,21 @@ Isa widest_isa() {
 #endif
     return Isa::baseline;
   }();
+  return isa;
+}
+
+Isa requested_isa() {
+  const char* name = std::getenv("TAPEGRAD_ISA");
+  if (name == nullptr || *name == '\0') return detected_isa();
+  const Isa isa = parse_isa(name);
+  if (isa > detected_isa()) {
+    throw Error(fmt::format("TAPEGRAD_ISA={}: this CPU has only {}", name, isa_name(detected_isa())));
+  }
+  return isa;
+}
+
+Isa widest_isa() {
+  static const Isa isa = requested_isa();
   return isa;
 }
 
@@ -56,46 +199,55 @@ Kernel pick(Kernel baseline, Kernel avx2, Kernel avx512) {
   return baseline;
 }
 
-template <float (*F)(float)>
+template <class Op>
 FloatKernel best_kernel() {
-  return pick<FloatKernel>(map_baseline<F>, map_avx2<F>, map_avx512<F>);
+  return pick<FloatKernel>(map_baseline<Op>, map_avx2<Op>, map_avx512<Op>);
 }
 
 // The largest of x[0..n) (-inf when n = 0), as std::max(m, x[i]) in order would give it:
-// 16 running maxima, so that the compiler can keep them in one vector.
-inline float max_in_lanes(const float* x, std::size_t n) {
-  constexpr std::size_t lanes = 16;
-  float m[lanes];
-  for (float& v : m) v = -__builtin_inff();
+// W running maxima in one vector (a NaN never replaces them: x > m is false).
+template <std::size_t W>
+[[gnu::always_inline]] inline float max_body(const float* x, std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  using B = typename Lanes<W>::Bits;
+  F m = F{} - __builtin_inff();
   std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes)
-    for (std::size_t j = 0; j < lanes; ++j) m[j] = m[j] < x[i + j] ? x[i + j] : m[j];
+  for (; i + W <= n; i += W) {
+    const F v = load<F>(x + i);
+    m = select<F, B>(m < v, v, m);
+  }
   float out = -__builtin_inff();
-  for (float v : m) out = out < v ? v : out;
+  for (std::size_t j = 0; j < W; ++j) out = out < m[j] ? m[j] : out;
   for (; i < n; ++i) out = out < x[i] ? x[i] : out;
   return out;
 }
 
 using MaxKernel = float (*)(const float*, std::size_t);
-float max_baseline(const float* x, std::size_t n) { return max_in_lanes(x, n); }
-__attribute__((target("avx2,fma"))) float max_avx2(const float* x, std::size_t n) { return max_in_lanes(x, n); }
+float max_baseline(const float* x, std::size_t n) { return max_body<4>(x, n); }
+__attribute__((target("avx2,fma"))) float max_avx2(const float* x, std::size_t n) { return max_body<8>(x, n); }
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float max_avx512(const float* x, std::size_t n) {
-  return max_in_lanes(x, n);
+  return max_body<16>(x, n);
 }
 
 MaxKernel best_max_kernel() { return pick<MaxKernel>(max_baseline, max_avx2, max_avx512); }
 
-// Additive attention's score row and its backward (see fast_math.hpp), in 16 lanes
-// so that the sums vectorise.
-inline float score_row_in_lanes(const float* k, const float* q, const float* v, float* t, std::size_t n) {
-  constexpr std::size_t lanes = 16;
-  float acc[lanes] = {};
+// Additive attention's score row (see fast_math.hpp): the products summed in 16 lanes
+// whatever W is (16 / W vectors), so that every clone adds in the same order.
+constexpr std::size_t kScoreLanes = 16;
+
+template <std::size_t W>
+[[gnu::always_inline]] inline float score_row_body(const float* k, const float* q, const float* v, float* t,
+                                                   std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  constexpr std::size_t vectors = kScoreLanes / W;
+  F acc[vectors] = {};
   std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    for (std::size_t j = 0; j < lanes; ++j) {
-      const float tv = tanh(k[i + j] + q[i + j]);
-      t[i + j] = tv;
-      acc[j] += tv * v[i + j];
+  for (; i + kScoreLanes <= n; i += kScoreLanes) {
+    for (std::size_t j = 0; j < vectors; ++j) {
+      const std::size_t at = i + j * W;
+      const F tv = Tanh::lanes<W>(load<F>(k + at) + load<F>(q + at));
+      store(t + at, tv);
+      acc[j] += tv * load<F>(v + at);
     }
   }
   float out = 0;
@@ -103,7 +255,8 @@ inline float score_row_in_lanes(const float* k, const float* q, const float* v, 
     t[i] = tanh(k[i] + q[i]);
     out += t[i] * v[i];
   }
-  for (float a : acc) out += a;
+  for (std::size_t j = 0; j < vectors; ++j)
+    for (std::size_t l = 0; l < W; ++l) out += acc[j][l];
   return out;
 }
 
@@ -119,16 +272,16 @@ inline void score_row_backward_body(float g, const float* __restrict t, const fl
 
 using ScoreRowKernel = float (*)(const float*, const float*, const float*, float*, std::size_t);
 float score_row_baseline(const float* k, const float* q, const float* v, float* t, std::size_t n) {
-  return score_row_in_lanes(k, q, v, t, n);
+  return score_row_body<4>(k, q, v, t, n);
 }
 __attribute__((target("avx2,fma"))) float score_row_avx2(const float* k, const float* q, const float* v, float* t,
                                                          std::size_t n) {
-  return score_row_in_lanes(k, q, v, t, n);
+  return score_row_body<8>(k, q, v, t, n);
 }
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) float score_row_avx512(const float* k, const float* q,
                                                                                          const float* v, float* t,
                                                                                          std::size_t n) {
-  return score_row_in_lanes(k, q, v, t, n);
+  return score_row_body<8>(k, q, v, t, n);
 }
 
 using ScoreBackwardKernel = void (*)(float, const float*, const float*, float*, bool, float*, float*, std::size_t);
@@ -147,13 +300,17 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void score_bac
   score_row_backward_body(g, t, v, dk, add_dk, dq, dv, n);
 }
 
-// out[i] = exp_or_zero(in[i] - shift), then their sum in 8 double lanes: two loops,
-// because one that both exps and widens to double did not vectorise (GCC 12).
-inline double exp_shifted_sum_in_lanes(const float* in, float shift, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = exp_or_zero(in[i] - shift);
+// out[i] = exp_or_zero(in[i] - shift), then their sum in 8 double lanes (a second loop,
+// which GCC vectorises itself).
+template <std::size_t W>
+[[gnu::always_inline]] inline double exp_shifted_sum_body(const float* in, float shift, float* out, std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, ExpOrZero::lanes<W>(load<F>(in + i) - shift));
+  for (; i < n; ++i) out[i] = exp_or_zero(in[i] - shift);
   constexpr std::size_t lanes = 8;
   double acc[lanes] = {};
-  std::size_t i = 0;
+  i = 0;
   for (; i + lanes <= n; i += lanes) {
     for (std::size_t j = 0; j < lanes; ++j) acc[j] += static_cast<double>(out[i + j]);
   }
@@ -165,32 +322,37 @@ inline double exp_shifted_sum_in_lanes(const float* in, float shift, float* out,
 
 using ExpSumKernel = double (*)(const float*, float, float*, std::size_t);
 double exp_sum_baseline(const float* in, float shift, float* out, std::size_t n) {
-  return exp_shifted_sum_in_lanes(in, shift, out, n);
+  return exp_shifted_sum_body<4>(in, shift, out, n);
 }
 __attribute__((target("avx2,fma"))) double exp_sum_avx2(const float* in, float shift, float* out, std::size_t n) {
-  return exp_shifted_sum_in_lanes(in, shift, out, n);
+  return exp_shifted_sum_body<8>(in, shift, out, n);
 }
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) double exp_sum_avx512(const float* in, float shift,
                                                                                         float* out, std::size_t n) {
-  return exp_shifted_sum_in_lanes(in, shift, out, n);
+  return exp_shifted_sum_body<16>(in, shift, out, n);
 }
 
-inline void exp_shifted_affine_body(const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = (exp_or_zero(in[i] - shift) - sub) * scale;
+template <std::size_t W>
+[[gnu::always_inline]] inline void exp_shifted_affine_body(const float* in, float shift, float sub, float scale,
+                                                           float* out, std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, (ExpOrZero::lanes<W>(load<F>(in + i) - shift) - sub) * scale);
+  for (; i < n; ++i) out[i] = (exp_or_zero(in[i] - shift) - sub) * scale;
 }
 
 using ExpAffineKernel = void (*)(const float*, float, float, float, float*, std::size_t);
 void exp_affine_baseline(const float* in, float shift, float sub, float scale, float* out, std::size_t n) {
-  exp_shifted_affine_body(in, shift, sub, scale, out, n);
+  exp_shifted_affine_body<4>(in, shift, sub, scale, out, n);
 }
 __attribute__((target("avx2,fma"))) void exp_affine_avx2(const float* in, float shift, float sub, float scale,
                                                          float* out, std::size_t n) {
-  exp_shifted_affine_body(in, shift, sub, scale, out, n);
+  exp_shifted_affine_body<8>(in, shift, sub, scale, out, n);
 }
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void exp_affine_avx512(const float* in, float shift,
                                                                                          float sub, float scale,
                                                                                          float* out, std::size_t n) {
-  exp_shifted_affine_body(in, shift, sub, scale, out, n);
+  exp_shifted_affine_body<16>(in, shift, sub, scale, out, n);
 }
 
 inline void add_into_body(float* __restrict acc, const float* __restrict x, std::size_t n) {
@@ -207,9 +369,6 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void add_avx51
   add_into_body(acc, x, n);
 }
 
-float exp_or_zero_one(float x) { return exp_or_zero(x); }
-float sigmoid_one(float x) { return sigmoid(x); }
-float tanh_one(float x) { return tanh(x); }
 
 }  // namespace
 
@@ -219,17 +378,17 @@ float max(const float* x, std::size_t n) {
 }
 
 void exp_or_zero(const float* in, float* out, std::size_t n) {
-  static const FloatKernel kernel = best_kernel<exp_or_zero_one>();
+  static const FloatKernel kernel = best_kernel<ExpOrZero>();
   kernel(in, out, n);
 }
 
 void sigmoid(const float* in, float* out, std::size_t n) {
-  static const FloatKernel kernel = best_kernel<sigmoid_one>();
+  static const FloatKernel kernel = best_kernel<Sigmoid>();
   kernel(in, out, n);
 }
 
 void tanh(const float* in, float* out, std::size_t n) {
-  static const FloatKernel kernel = best_kernel<tanh_one>();
+  static const FloatKernel kernel = best_kernel<Tanh>();
   kernel(in, out, n);
 }
 

@@ -18,10 +18,20 @@
 
 namespace tg::fast {
 
-/// The widest of the instruction sets the float loops are compiled for that this
-/// CPU has, checked once. Loops elsewhere (Adam's update) choose their variant by it,
-/// as the ones here do.
+/// The instruction sets the float loops are compiled for, in order.
 enum class Isa { baseline, avx2, avx512 };
+/// "baseline", "avx2" or "avx512", as TAPEGRAD_ISA spells them.
+const char* isa_name(Isa isa);
+/// The widest of them this CPU has.
+Isa detected_isa();
+/// The level the environment variable TAPEGRAD_ISA asks for (baseline, avx2 or avx512),
+/// detected_isa() when it is unset or empty. Throws Error when it names no level, or one
+/// above detected_isa().
+Isa requested_isa();
+/// The level the loops run at: requested_isa(), read once, at the first call. Loops
+/// elsewhere (Adam's update) and the choice of libxsmm (blas.hpp) go by it too, so that
+/// TAPEGRAD_ISA=avx2 measures an AVX-512 machine as if it had AVX2 only
+/// (docs/performance.md, "Every instruction set on one machine").
 Isa widest_isa();
 
 /// e^x for one float, branch-free: x = n ln2 + r with |r| <= ln2 / 2, e^r by a
