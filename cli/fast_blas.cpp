@@ -24,9 +24,27 @@ std::string blas_better_core() {
   return "";
 }
 
-std::string restart_with_better_blas(char** argv) {
+std::string blas_core_for(fast::Isa isa) {
+  switch (isa) {
+    case fast::Isa::avx512:
+      return "SKYLAKEX";
+    case fast::Isa::avx2:
+      return "HASWELL";
+    case fast::Isa::baseline:
+      break;
+  }
+  return "PRESCOTT";
+}
+
+std::string blas_core_to_restart_with() {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";  // chosen by the user, or by a restart
-  const std::string core = blas_better_core();
+  const fast::Isa level = fast::requested_isa();
+  if (level < fast::detected_isa()) return blas_core_for(level);
+  return blas_better_core();
+}
+
+std::string restart_with_better_blas(char** argv) {
+  const std::string core = blas_core_to_restart_with();
   if (core.empty()) return "";
   setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
   execv("/proc/self/exe", argv);

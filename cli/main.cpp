@@ -1,6 +1,7 @@
 // tapegrad: the command line. Subcommands are registered from their own files
 // (commands.hpp); errors become one line on stderr and exit status 1.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tapegrad/cli/commands.hpp"
+#include "tapegrad/base/error.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
 #include "tapegrad/kernels/blas.hpp"
 
@@ -24,8 +26,15 @@ std::string one_line(std::string text) {
 
 // OpenBLAS chose generic kernels for a CPU it does not know (kernels/blas.hpp):
 // start again with OPENBLAS_CORETYPE set, which it reads only when it loads.
+// TAPEGRAD_ISA (kernels/fast_math.hpp) may ask for a lower level: OpenBLAS then loads that level's kernels.
 void use_fast_blas(char** argv) {
-  const std::string core = tg::restart_with_better_blas(argv);
+  std::string core;
+  try {
+    core = tg::restart_with_better_blas(argv);
+  } catch (const tg::Error& e) {
+    std::fprintf(stderr, "tapegrad: %s\n", e.what());
+    std::exit(2);
+  }
   if (core.empty()) return;
   std::fprintf(stderr,
                "tapegrad: note: OpenBLAS runs its generic kernels (%s) on this CPU; set "

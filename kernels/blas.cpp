@@ -40,7 +40,7 @@ std::atomic<SmallGemm> small_gemm_policy{SmallGemm::automatic};
 // row is a gemv, which OpenBLAS does better), with y at most [512, 512], 1 MB, so that it
 // stays in L2, since libxsmm neither blocks nor packs it. Rows may be many: x streams through.
 bool libxsmm_pays(std::size_t m, std::size_t n, std::size_t k) {
-  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && k <= 512 && n <= 512 && !blas_threads_pay(m, n, k);
+  return fast::widest_isa() >= fast::Isa::avx2 && m >= 16 && k <= 512 && n <= 512 && !blas_threads_pay(m, n, k);
 }
 }  // namespace
 
@@ -52,12 +52,24 @@ void set_small_gemm(SmallGemm policy) { small_gemm_policy.store(policy, std::mem
 
 SmallGemm small_gemm() { return small_gemm_policy.load(std::memory_order_relaxed); }
 
+void match_libxsmm_to_isa() {
+  static const bool matched = [] {
+    // LIBXSMM_X86_GENERIC: no generated kernels, every product to OpenBLAS.
+    if (fast::widest_isa() < fast::detected_isa()) {
+      libxsmm_set_target_archid(fast::widest_isa() == fast::Isa::avx2 ? LIBXSMM_X86_AVX2 : LIBXSMM_X86_GENERIC);
+    }
+    return true;
+  }();
+  (void)matched;
+}
+
 bool small_sgemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* x, const float* y, bool accumulate,
                     float* z) {
   const SmallGemm policy = small_gemm();
   if (policy == SmallGemm::never || m == 0 || n == 0 || k == 0) return false;
   if (policy == SmallGemm::automatic && !libxsmm_pays(m, n, k)) return false;
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX) return false;
+  match_libxsmm_to_isa();
   // libxsmm is column-major: row-major z [m, n] = x [m, k] y [k, n] is, read column-major,
   // z' [n, m] = y' [n, k] x' [k, m] with the same memory.
   const libxsmm_blasint rows = static_cast<libxsmm_blasint>(n), cols = static_cast<libxsmm_blasint>(m),

@@ -42,6 +42,10 @@ SmallGemm small_gemm();
 /// OpenBLAS (above 4M multiply-adds; a medium step's `h W_hhᵀ` or a decoding step's output).
 bool blas_threads_pay(std::size_t m, std::size_t n, std::size_t k);
 
+/// Makes libxsmm generate kernels for fast::widest_isa() when TAPEGRAD_ISA lowered it
+/// below the CPU's; once, before the first kernel is made (its callers call it).
+void match_libxsmm_to_isa();
+
 /// z = x y, or z += x y when accumulating, for row-major contiguous floats x [m, k],
 /// y [k, n], z [m, n], by libxsmm when the policy above chooses it for this shape
 /// and libxsmm has a kernel for it. Returns false when it computed nothing: the

@@ -15,7 +15,7 @@ bool packing_pays(std::size_t m, std::size_t n, std::size_t k) {
   if (policy == SmallGemm::always) return true;
   // Below 16 rows OpenBLAS is as fast, and so it is for large products when it has threads
   // to split them over (measured on Emerald Rapids, docs/performance.md).
-  return fast::widest_isa() == fast::Isa::avx512 && m >= 16 && m <= 128 && !blas_threads_pay(m, n, k);
+  return fast::widest_isa() >= fast::Isa::avx2 && m >= 16 && m <= 128 && !blas_threads_pay(m, n, k);
 }
 
 void pack_panels(const float* source, std::size_t n, std::size_t k, bool transposed, float* panels) {
@@ -42,6 +42,7 @@ PanelProduct::PanelProduct(std::size_t m, std::size_t n, std::size_t k, std::siz
   const auto rows = static_cast<libxsmm_blasint>(m), ldx = static_cast<libxsmm_blasint>(k),
              ldy = static_cast<libxsmm_blasint>(n);
   const float alpha = 1.0f, zero = 0.0f, one = 1.0f;
+  match_libxsmm_to_isa();
   for (int w = 0; w < 2; ++w) {
     for (int b = 0; b < 2; ++b) {
       const bool used = (w == 0 ? n >= kPanelColumns : widths_[1] > 0) && (b == 0 ? k >= block : blocks_[1] > 0);

@@ -131,4 +131,14 @@ done
 mkdir folder.safetensors
 run 1 "'folder.safetensors': it is a folder" "inspect a folder" -- "$tapegrad" inspect folder.safetensors
 
+# TAPEGRAD_ISA (kernels/fast_math.hpp): a value that names no level, or a level above the CPU's,
+# is refused before anything runs; a level the CPU has runs (OpenBLAS restarted at that level).
+run 2 "TAPEGRAD_ISA=avx3: not an instruction set level; use baseline, avx2 or avx512" "TAPEGRAD_ISA=avx3" -- \
+  env TAPEGRAD_ISA=avx3 "$tapegrad" inspect nothing.safetensors
+if ! grep -q " avx512bw" /proc/cpuinfo; then
+  run 2 "TAPEGRAD_ISA=avx512: this CPU has only" "TAPEGRAD_ISA=avx512 on a CPU without it" -- \
+    env TAPEGRAD_ISA=avx512 "$tapegrad" inspect nothing.safetensors
+fi
+run 1 "nothing.safetensors" "TAPEGRAD_ISA=baseline runs" -- env TAPEGRAD_ISA=baseline "$tapegrad" inspect nothing.safetensors
+
 finish "$tried option values"

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "tapegrad/base/error.hpp"
 #include "tapegrad/kernels/blas.hpp"
 #include "tapegrad/kernels/fast_math.hpp"
 
@@ -227,4 +230,70 @@ TEST_CASE("fast::add_into adds x into acc element by element, tails included") {
     tg::fast::add_into(acc.data(), x.data(), n);
     CHECK(acc == want);
   }
+}
+
+TEST_CASE("the array loops give each element the value its clone's one-element tail gives, at every length") {
+  // Lengths up to 3 vectors of 16: each clone's vector loop and its tail both run. A call
+  // with one element runs the clone's tail (plain code, compiled for the same level).
+  auto one_by_one = [](auto f, const std::vector<float>& in) {
+    std::vector<float> out(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) f(&in[i], &out[i], 1);
+    return out;
+  };
+  auto sigmoid = [](const float* x, float* y, std::size_t n) { tg::fast::sigmoid(x, y, n); };
+  auto tanh = [](const float* x, float* y, std::size_t n) { tg::fast::tanh(x, y, n); };
+  auto exp = [](const float* x, float* y, std::size_t n) { tg::fast::exp_or_zero(x, y, n); };
+  auto affine = [](const float* x, float* y, std::size_t n) { tg::fast::exp_shifted_affine(x, 2.5f, 0.25f, 0.5f, y, n); };
+  for (std::size_t n = 0; n <= 50; ++n) {
+    CAPTURE(n);
+    std::vector<float> in(n), out(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<float>(std::sin(1.3 * double(i)) * 12.0);
+    if (n > 20) in[20] = -100.0f;  // exp's clamp and exp_or_zero's zero inside the vector loop
+    if (n > 21) in[21] = 100.0f;
+    tg::fast::sigmoid(in.data(), out.data(), n);
+    CHECK(out == one_by_one(sigmoid, in));
+    tg::fast::tanh(in.data(), out.data(), n);
+    CHECK(out == one_by_one(tanh, in));
+    tg::fast::exp_or_zero(in.data(), out.data(), n);
+    CHECK(out == one_by_one(exp, in));
+    tg::fast::exp_shifted_affine(in.data(), 2.5f, 0.25f, 0.5f, out.data(), n);
+    CHECK(out == one_by_one(affine, in));
+    std::vector<float> shifted(n);
+    tg::fast::exp_shifted_sum(in.data(), 2.5f, shifted.data(), n);
+    std::vector<float> minus(n);
+    for (std::size_t i = 0; i < n; ++i) minus[i] = in[i] - 2.5f;
+    CHECK(shifted == one_by_one(exp, minus));
+  }
+}
+
+TEST_CASE("TAPEGRAD_ISA names the level the loops run at; a level that is not one, or above the CPU's, is refused") {
+  using tg::fast::Isa;
+  const char* asked = std::getenv("TAPEGRAD_ISA");
+  const std::string name = asked ? asked : "";
+  CAPTURE(name);
+  // ctest runs this suite once as it is and once per level the CPU has (tests/CMakeLists.txt).
+  CHECK(tg::fast::widest_isa() == tg::fast::requested_isa());
+  CHECK(std::string(tg::fast::isa_name(tg::fast::widest_isa())) == (name.empty() ? tg::fast::isa_name(tg::fast::detected_isa()) : name));
+  CHECK(tg::fast::widest_isa() <= tg::fast::detected_isa());
+  // requested_isa() reads the variable at each call (widest_isa() keeps its first answer).
+  auto refused = [](const char* value) {
+    setenv("TAPEGRAD_ISA", value, 1);
+    std::string message;
+    try {
+      tg::fast::requested_isa();
+    } catch (const tg::Error& e) {
+      message = e.what();
+    }
+    return message;
+  };
+  CHECK(refused("avx3") == "TAPEGRAD_ISA=avx3: not an instruction set level; use baseline, avx2 or avx512");
+  CHECK(refused("AVX2").find("not an instruction set level") != std::string::npos);
+  if (tg::fast::detected_isa() < Isa::avx512) {
+    CHECK(refused("avx512") == std::string("TAPEGRAD_ISA=avx512: this CPU has only ") +
+                                   tg::fast::isa_name(tg::fast::detected_isa()));
+  }
+  CHECK(refused("baseline").empty());
+  setenv("TAPEGRAD_ISA", "", 1);
+  CHECK(tg::fast::requested_isa() == tg::fast::detected_isa());
+  if (asked) setenv("TAPEGRAD_ISA", name.c_str(), 1); else unsetenv("TAPEGRAD_ISA");
 }
