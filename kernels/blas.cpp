@@ -36,7 +36,7 @@ std::string blas_core_name() {
 namespace {
 std::atomic<SmallGemm> small_gemm_policy{SmallGemm::automatic};
 
-// Where libxsmm beat OpenBLAS 0.3.21 with AVX-512 (docs/performance.md): from 16 rows (one
+// Where libxsmm beat OpenBLAS 0.3.21 with AVX-512 and AVX2 (docs/performance.md): from 16 rows (one
 // row is a gemv, which OpenBLAS does better), with y at most [512, 512], 1 MB, so that it
 // stays in L2, since libxsmm neither blocks nor packs it. Rows may be many: x streams through.
 bool libxsmm_pays(std::size_t m, std::size_t n, std::size_t k) {

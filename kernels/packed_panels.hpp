@@ -16,7 +16,7 @@ namespace tg {
 inline constexpr std::size_t kPanelColumns = 32;
 
 /// Whether a float product [m, k] x [k, n] through packed panels beats OpenBLAS:
-/// with AVX-512 and 16-128 rows, unless OpenBLAS has threads that would split it
+/// with AVX2 or AVX-512 and 16-128 rows, unless OpenBLAS has threads that would split it
 /// (blas_threads_pay); always under SmallGemm::always; never under SmallGemm::never.
 bool packing_pays(std::size_t m, std::size_t n, std::size_t k);
 

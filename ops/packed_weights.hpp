@@ -4,7 +4,7 @@
 /// A recurrent step multiplies a batch of 16-128 rows by the same weights at every
 /// step: x W^T with W [out, in] in PyTorch's layout. OpenBLAS packs W again on
 /// each call, and at these sizes the packing costs as much as the product; with
-/// AVX-512, libxsmm's kernels over W^T cut into panels of 32 columns, packed once,
+/// AVX-512 (and AVX2), libxsmm's kernels over W^T cut into panels of 32 columns, packed once,
 /// run these products 1.4-2x faster (docs/performance.md, "Packed weights").
 ///
 /// Inside a FrozenWeights scope the linear-type ops (linear, linear_pair, addmm
@@ -41,7 +41,7 @@ class FrozenWeights {
 
 /// y = x w^T, or y += x w^T when accumulating, for float x [m, k] (row-major,
 /// contiguous) and a leaf w [n, k], through w's packed copy: only inside a
-/// FrozenWeights scope, and only where it pays (AVX-512 and 16-128 rows with
+/// FrozenWeights scope, and only where it pays (AVX2 or AVX-512 and 16-128 rows with
 /// in <= 1024, unless OpenBLAS has threads that would split the product:
 /// blas_threads_pay; always under SmallGemm::always; never under SmallGemm::never).
 /// Returns false when it computed nothing: the caller then calls BLAS.
@@ -50,7 +50,7 @@ bool packed_times_weight_t(std::size_t m, std::size_t n, std::size_t k, const fl
 
 /// In a backward: y = x w, or y += x w, for float x [m, k] and input `iw`, a leaf w
 /// [k, n] (dx = dy w for a weight [out, in]), through w's copy packed for this
-/// backward pass: where it pays (AVX-512, 16-128 rows, a product that small_sgemm_nn
+/// backward pass: where it pays (AVX2 or AVX-512, 16-128 rows, a product that small_sgemm_nn
 /// does not take, and no OpenBLAS threads that would split it), or always and never
 /// as SmallGemm says. Returns false when it computed nothing: the caller then calls BLAS.
 bool packed_times_weight(BackwardContext& c, std::size_t iw, std::size_t m, std::size_t n, std::size_t k,
