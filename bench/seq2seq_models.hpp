@@ -66,8 +66,8 @@ inline tg::Indices rows_of(const tg::Indices& x, tg::RowRange r) {
   return tg::Indices(xt::view(x, xt::range(r.begin, r.end), xt::all()));
 }
 
-// tapegrad: the zoo's reference model and Adam. With shards > 1 (--parallel data) the batch is
-// split over that many threads, each with its own replica of the model (tg::DataParallel).
+// tapegrad: the zoo's reference model and Adam. With shard_count > 1 a step can split the batch
+// over that many threads, each with its own replica of the model (tg::DataParallel).
 struct OursStep {
   // One thread's part of the batch, and its share of the batch's target tokens.
   struct Shard {
@@ -108,9 +108,11 @@ struct OursStep {
     return out;
   }
 
-  void operator()() {
+  // One step; with data_parallel (which needs shard_count > 1) over the shards, on their threads.
+  void step(bool data_parallel) {
+    if (data_parallel && !parallel) throw std::logic_error("OursStep: a data-parallel step of a model made unsplit");
     adam.zero_grad();
-    if (parallel) {
+    if (data_parallel) {
       parallel->run([&](std::size_t i, const tg::Seq2Seq& m) {
         const Shard& part = shards[i];
         tg::Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
@@ -246,6 +248,7 @@ inline void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
 }
 
 constexpr std::int64_t kBos = 1, kEos = 2;
+constexpr double kLengthPenalty = 0.6;  // GNMT's alpha in beam search, as SPEC.md's decoding
 
 // Greedy decoding in LibTorch: the most likely token at each step until every sentence has
 // written EOS or max_length tokens; returns each sentence's tokens (EOS excluded).
@@ -381,6 +384,23 @@ inline std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std:
     out.push_back(std::move(t));
   }
   return out;
+}
+
+// Each sentence's best output, EOS excluded.
+using Tokens = std::vector<std::vector<std::int64_t>>;
+
+// tapegrad's greedy decoding (beam 1) or beam search of some sentences.
+inline Tokens decode_rows(const tg::Seq2Seq& m, const tg::Indices& source, const std::vector<std::int64_t>& lengths,
+                          std::size_t beam, std::size_t max_length) {
+  if (beam == 1) {
+    std::vector<std::vector<tg::Hypothesis>> lists;
+    for (tg::Hypothesis& h : tg::greedy_decode(m, source, lengths, {.max_length = max_length}))
+      lists.push_back({std::move(h)});
+    return best_tokens(lists);
+  }
+  return best_tokens(
+      tg::beam_search(m, source, lengths,
+                      {.beam_size = beam, .length_penalty = kLengthPenalty, .n_best = 1, .max_length = max_length}));
 }
 
 }  // namespace bench
