@@ -442,9 +442,9 @@ void print_comparison(const Pass& pass, const char* what, const Comparison& c) {
 void print_pass(const Pass& pass) {
   fmt::print(
       "{}: {} samples of each configuration, each the mean of {} {}(s) in a row, in rotating order; sgemm "
-      "{:.0f} GFLOP/s with 1 thread, {:.0f} with 2 (moved {:.0f}% during the pass)\n",
+      "{:.0f} GFLOP/s with 1 thread, {:.0f} with 2 (moved {:.0f}% during the pass, try {} of at most {})\n",
       pass.workload, pass.samples, pass.block, pass.run_name, pass.rates.one_thread, pass.rates.two_threads,
-      100 * pass.drift);
+      100 * pass.drift, pass.tries, kMostTries);
   for (const Timed& t : pass.timed) {
     fmt::print("  {:<16} {:10.2f} ms  min {:10.2f} ms  {:8.0f} {}/s", t.config.name(), ms(t), t.stats.min_us / 1e3,
                pass.items / (t.stats.median_us / 1e6), pass.item_name);
