@@ -1,504 +1,178 @@
-// The reference seq2seq training step of bench/SPEC.md (docs/performance.md), in
-// tapegrad (Seq2SeqOptions::reference) and in LibTorch (the same model written with torch::nn),
-// alternating runs in one process after warm-up. Prints per size:
-//   seq2seq small threads=1 tapegrad 12.3 ms libtorch 32.0 ms ratio 2.60
-// and then tokens per second, the minimum times and the share of the sgemm rate measured in
-// the same run. `--engine tapegrad|libtorch --steps N` runs one engine alone (for peak
-// resident memory under /usr/bin/time -v).
+// The reference seq2seq training step of bench/SPEC.md (docs/performance.md), in tapegrad
+// (Seq2SeqOptions::reference) and in LibTorch (the same model written with torch::nn), and
+// greedy and beam-5 decoding of the medium model with the same weights in both engines.
 //
-// Then greedy and beam-5 decoding of the medium model (same weights in both engines):
-//   decode beam5 threads=1 tapegrad 300.0 ms libtorch 700.0 ms ratio 2.33
+// Each engine runs in every configuration it has on 2 cores (Config below): tapegrad "1",
+// "2-data" (tg::DataParallel over 2 threads, one OpenBLAS thread each) and "2-blas" (OpenBLAS's
+// 2 threads); LibTorch "i/b", intra-op threads i and OpenBLAS threads b, each of 1 and 2. Both
+// engines share one OpenBLAS. After warm-up, the configurations take turns (bench::round_robin):
+// in each timed sample every configuration runs once (a block of steps for tiny), in an order
+// that rotates from sample to sample, so that all of them see the same moments of the machine.
+// Per workload it prints every configuration's median, minimum, throughput and share of the
+// sgemm rate of the threads it used, then two comparisons, ratio = LibTorch / tapegrad:
+//   step small 1 thread: tapegrad 1 50.03 ms, libtorch 1/1 63.98 ms, ratio 1.28; ...
+//   step small best on 2 cores: tapegrad 2-data 39.15 ms, libtorch 1/2 55.00 ms, ratio 1.40; ...
+// The sgemm rates (1 and 2 OpenBLAS threads) are measured before and after each workload's
+// pass; a pass during which either moved by more than 10% is repeated, at most twice, and
+// flagged "noisy" if it moved on the last try too. `--runs R` repeats the whole table and ends
+// with a markdown table of the medians over the runs, headed by the CPU, the instruction-set
+// levels and OpenBLAS's core.
 //
-// usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--threads N]
-//                      [--reps N] [--block N] [--engine both|tapegrad|libtorch] [--steps N]
-//                      [--libtorch-threads M] [--parallel blas|data]
-// --parallel data: tapegrad splits each batch over --threads threads, one replica of the model
-// and one OpenBLAS thread each (tg::DataParallel), for the steps and for decoding; blas (the
-// default) gives OpenBLAS the threads instead.
+// usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--runs R]
+//                      [--reps N] [--block N] [--configs LIST]
+//                      [--engine both|tapegrad|libtorch] [--steps N]
+// --configs LIST: the configurations to run, by label, comma-separated (default: all seven,
+//   1,2-data,2-blas,1/1,1/2,2/1,2/2); e.g. --configs 2-data,1/2 runs one pair.
+// --engine tapegrad|libtorch: that engine alone, in the first of --configs that is its own
+//   (default "1" or "1/1"), --steps N training steps per size (for peak resident memory under
+//   /usr/bin/time -v) or --reps decodings (for a profile).
+// --reps N: timed samples per configuration (default per size; 5 for decoding).
+// --block N: steps each configuration runs in a row per sample (default: 20 for tiny, else 1).
 // TG_SMALL_GEMM=never and TG_BATCH_WEIGHT_GRADS=never in the environment switch kernel choices off
-// for A/B runs (bench/policies.hpp).
-// --libtorch-threads M: LibTorch runs with M threads while tapegrad runs with N (--threads), for
-// each engine in its best configuration on 2 cores; both share one OpenBLAS, whose thread count
-// is set before each engine's run.
-// --block N: steps each engine runs in a row per timed sample (default: 20 for tiny, else 1).
+// for A/B runs (bench/policies.hpp); TAPEGRAD_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 measure an
+// AVX-512 machine at AVX2 (tools/bench.sh --seq2seq does).
+#include <ATen/Config.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <limits>
-#include <map>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
-#include <xtensor/xview.hpp>
 
 #include "policies.hpp"
+#include "seq2seq_models.hpp"
 #include "tapegrad.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
 #include "timing.hpp"
 
 namespace {
 
-struct Size {
-  const char* name;
-  std::size_t batch, vocab, embed, hidden, length;
-  int reps;   // timed samples per engine
-  int block;  // steps per sample: each engine runs this many in a row (bench::compare)
+// The workload in both engines (seq2seq_models.hpp).
+using bench::copy_weights;
+using bench::Data;
+using bench::decode_rows;
+using bench::forward_flops;
+using bench::kLengthPenalty;
+using bench::kSizes;
+using bench::make_data;
+using bench::OursStep;
+using bench::Size;
+using bench::TheirsStep;
+using bench::Tokens;
+using bench::torch_beam;
+using bench::torch_greedy;
+using bench::TorchSeq2Seq;
+
+// ---- Configurations: how an engine uses the 2 cores ----
+
+enum class Engine { tapegrad, libtorch };
+
+const char* engine_name(Engine engine) { return engine == Engine::tapegrad ? "tapegrad" : "libtorch"; }
+
+// One way to run one engine: its own threads, OpenBLAS's threads and a label.
+struct Config {
+  Engine engine = Engine::tapegrad;
+  int threads = 1;             // LibTorch: intra-op threads; tapegrad: tg::DataParallel's threads
+  int blas_threads = 1;        // OpenBLAS's threads (one OpenBLAS, which both engines share)
+  bool data_parallel = false;  // tapegrad splits the batch over `threads` threads, one replica each
+  std::string label;           // "1", "2-data", "2-blas"; LibTorch's "i/b": intra-op i, OpenBLAS b
+
+  // The cores it keeps busy: its share is taken against the sgemm rate of that many threads.
+  int cores() const { return std::max(threads, blas_threads); }
+  // The models a run of it needs (tg::DataParallel's shards).
+  std::size_t shards() const { return data_parallel ? std::size_t(threads) : 1; }
+  std::string name() const { return std::string(engine_name(engine)) + " " + label; }
 };
 
-const Size kSizes[] = {{"tiny", 1, 100, 32, 32, 10, 40, 20},
-                       {"small", 32, 1000, 64, 128, 20, 30, 1},
-                       {"medium", 64, 8000, 256, 512, 30, 5, 1}};
-
-// Forward GEMM FLOPs of one step, as SPEC.md counts them.
-double forward_flops(const Size& s) {
-  const double h = double(s.hidden), e = double(s.embed), v = double(s.vocab), t = double(s.length);
-  const double per_token = 8 * h * (e + h) + 8 * h * (e + 2 * h) + 4 * v * h + 4 * h * h + 4 * t * h;
-  return per_token * double(s.batch) * t;
+// Every configuration on 2 cores; each engine's first is its 1-thread one.
+const std::vector<Config>& all_configs() {
+  static const std::vector<Config> configs = {
+      {Engine::tapegrad, 1, 1, false, "1"},      {Engine::tapegrad, 2, 1, true, "2-data"},
+      {Engine::tapegrad, 1, 2, false, "2-blas"}, {Engine::libtorch, 1, 1, false, "1/1"},
+      {Engine::libtorch, 1, 2, false, "1/2"},    {Engine::libtorch, 2, 1, false, "2/1"},
+      {Engine::libtorch, 2, 2, false, "2/2"}};
+  return configs;
 }
 
-// Random ids in [1, V) from a fixed seed: source, decoder input and target (no padding).
-struct Data {
-  std::vector<std::int64_t> source, target_in, target_out;
-};
-
-Data make_data(const Size& s) {
-  Data d;
-  std::uint64_t state = 12345;
-  auto next = [&] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<std::int64_t>(1 + (state >> 33) % (s.vocab - 1));
-  };
-  for (std::size_t i = 0; i < s.batch * s.length; ++i) {
-    d.source.push_back(next());
-    d.target_out.push_back(next());
-  }
-  for (std::size_t b = 0; b < s.batch; ++b) {
-    d.target_in.push_back(1);  // a start token
-    for (std::size_t t = 0; t + 1 < s.length; ++t) d.target_in.push_back(d.target_out[b * s.length + t]);
-  }
-  return d;
-}
-
-// Rows [r.begin, r.end) of a [B, T] batch.
-tg::Indices rows_of(const tg::Indices& x, tg::RowRange r) {
-  return tg::Indices(xt::view(x, xt::range(r.begin, r.end), xt::all()));
-}
-
-// tapegrad: the zoo's reference model and Adam. With shards > 1 (--parallel data) the batch is
-// split over that many threads, each with its own replica of the model (tg::DataParallel).
-struct OursStep {
-  // One thread's part of the batch, and its share of the batch's target tokens.
-  struct Shard {
-    tg::Indices source, target_in, target_out;
-    std::vector<std::int64_t> lengths;
-    double weight = 1;
-  };
-
-  tg::Seq2Seq model;
-  tg::Adam adam;
-  tg::Indices source, target_in, target_out;
-  std::vector<std::int64_t> lengths;
-  std::unique_ptr<tg::DataParallel<tg::Seq2Seq>> parallel;
-  std::vector<Shard> shards;
-
-  OursStep(const Size& s, const Data& d, std::size_t shard_count = 1)
-      : model(tg::Seq2SeqOptions::reference(s.vocab, s.embed, s.hidden)),
-        adam(model.parameters(), tg::AdamOptions{.lr = 1e-3}),
-        source(indices(d.source, s)),
-        target_in(indices(d.target_in, s)),
-        target_out(indices(d.target_out, s)),
-        lengths(s.batch, static_cast<std::int64_t>(s.length)) {
-    shard_count = std::min(shard_count, s.batch);
-    if (shard_count < 2) return;
-    parallel = std::make_unique<tg::DataParallel<tg::Seq2Seq>>(model, shard_count);
-    for (std::size_t i = 0; i < shard_count; ++i) {
-      const tg::RowRange r = tg::shard_rows(s.batch, i, shard_count);
-      // No padding in the data: a shard's share of the tokens is its share of the rows.
-      shards.push_back({rows_of(source, r), rows_of(target_in, r), rows_of(target_out, r),
-                        std::vector<std::int64_t>(r.size(), static_cast<std::int64_t>(s.length)),
-                        double(r.size()) / double(s.batch)});
+// The configurations a comma-separated list of labels names, in its order.
+std::vector<Config> parse_configs(const std::string& list) {
+  std::vector<Config> out;
+  std::stringstream labels(list);
+  for (std::string label; std::getline(labels, label, ',');) {
+    const std::vector<Config>& all = all_configs();
+    const auto it = std::find_if(all.begin(), all.end(), [&](const Config& c) { return c.label == label; });
+    if (it == all.end()) {
+      throw std::invalid_argument("unknown configuration " + label + " (1, 2-data, 2-blas, 1/1, 1/2, 2/1 or 2/2)");
     }
-  }
-
-  static tg::Indices indices(const std::vector<std::int64_t>& ids, const Size& s) {
-    tg::Indices out = tg::Indices::from_shape({s.batch, s.length});
-    std::copy(ids.begin(), ids.end(), out.begin());
-    return out;
-  }
-
-  void operator()() {
-    adam.zero_grad();
-    if (parallel) {
-      parallel->run([&](std::size_t i, const tg::Seq2Seq& m) {
-        const Shard& part = shards[i];
-        tg::Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
-        loss.backward(tg::Tensor::scalar(part.weight));
-      });
-    } else {
-      tg::Var loss = model.loss(source, lengths, target_in, target_out);
-      loss.backward();
+    if (std::any_of(out.begin(), out.end(), [&](const Config& c) { return c.label == label; })) {
+      throw std::invalid_argument("configuration " + label + " named twice");
     }
-    adam.step();
-    tg::current_tape().reset();
+    out.push_back(*it);
   }
-};
-
-// LibTorch: the same model, written as SPEC.md describes it.
-struct TorchSeq2Seq : torch::nn::Module {
-  torch::nn::Embedding source_embedding{nullptr}, target_embedding{nullptr};
-  torch::nn::LSTM encoder{nullptr};
-  torch::nn::LSTMCell cell{nullptr};
-  torch::nn::Linear keys{nullptr}, query{nullptr}, output{nullptr};
-  torch::Tensor v;
-
-  TorchSeq2Seq(const Size& s) {
-    const auto V = static_cast<long>(s.vocab), E = static_cast<long>(s.embed), H = static_cast<long>(s.hidden);
-    source_embedding =
-        register_module("source_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, E).padding_idx(0)));
-    target_embedding =
-        register_module("target_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, E).padding_idx(0)));
-    encoder = register_module("encoder", torch::nn::LSTM(torch::nn::LSTMOptions(E, H).batch_first(true)));
-    cell = register_module("cell", torch::nn::LSTMCell(E + H, H));
-    keys = register_module("keys", torch::nn::Linear(torch::nn::LinearOptions(H, H).bias(false)));
-    query = register_module("query", torch::nn::Linear(H, H));
-    v = register_parameter("v", torch::randn({H}) * 0.1);
-    output = register_module("output", torch::nn::Linear(2 * H, V));
-  }
-
-  // One decoder step (SPEC.md's): the new state and context, and the log-probabilities of the next token.
-  struct Step {
-    torch::Tensor s, c, context, log_probs;
-  };
-  Step step(const torch::Tensor& h, const torch::Tensor& k, const torch::Tensor& padding, const torch::Tensor& tokens,
-            const torch::Tensor& s, const torch::Tensor& c, const torch::Tensor& context) {
-    Step out;
-    std::tie(out.s, out.c) = cell(torch::cat({target_embedding(tokens), context}, 1), std::make_tuple(s, c));
-    torch::Tensor scores = torch::tanh(k + query(out.s).unsqueeze(1)).matmul(v);
-    scores = scores.masked_fill(padding, -std::numeric_limits<float>::infinity());
-    out.context = torch::bmm(torch::softmax(scores, 1).unsqueeze(1), h).squeeze(1);
-    out.log_probs = torch::log_softmax(output(torch::cat({out.s, out.context}, 1)), 1);
-    return out;
-  }
-
-  torch::Tensor loss(const torch::Tensor& source, const torch::Tensor& target_in, const torch::Tensor& target_out) {
-    auto [h, final_state] = encoder->forward(source_embedding(source));
-    const torch::Tensor k = keys(h);
-    const torch::Tensor padding = source.eq(0);
-    torch::Tensor s = std::get<0>(final_state).squeeze(0), c = std::get<1>(final_state).squeeze(0);
-    torch::Tensor context = torch::zeros_like(s);
-    const torch::Tensor embedded = target_embedding(target_in);
-    std::vector<torch::Tensor> outputs;
-    for (long t = 0; t < target_in.size(1); ++t) {
-      std::tie(s, c) = cell(torch::cat({embedded.select(1, t), context}, 1), std::make_tuple(s, c));
-      torch::Tensor scores = torch::tanh(k + query(s).unsqueeze(1)).matmul(v);
-      scores = scores.masked_fill(padding, -std::numeric_limits<float>::infinity());
-      context = torch::bmm(torch::softmax(scores, 1).unsqueeze(1), h).squeeze(1);
-      outputs.push_back(torch::cat({s, context}, 1));
-    }
-    const torch::Tensor logits = output(torch::stack(outputs, 1));
-    return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(2)}), target_out.reshape(-1),
-                                                torch::nn::functional::CrossEntropyFuncOptions().ignore_index(0));
-  }
-};
-
-struct TheirsStep {
-  std::shared_ptr<TorchSeq2Seq> model;
-  torch::optim::Adam adam;
-  torch::Tensor source, target_in, target_out;
-
-  TheirsStep(const Size& s, const Data& d)
-      : model(std::make_shared<TorchSeq2Seq>(s)),
-        adam(model->parameters(), torch::optim::AdamOptions(1e-3)),
-        source(tensor(d.source, s)),
-        target_in(tensor(d.target_in, s)),
-        target_out(tensor(d.target_out, s)) {}
-
-  static torch::Tensor tensor(const std::vector<std::int64_t>& ids, const Size& s) {
-    return torch::tensor(ids, torch::kLong).reshape({static_cast<long>(s.batch), static_cast<long>(s.length)});
-  }
-
-  void operator()() {
-    adam.zero_grad();
-    torch::Tensor loss = model->loss(source, target_in, target_out);
-    loss.backward();
-    adam.step();
-  }
-};
-
-// ---- Decoding: the reference model with the same weights in both engines ----
-
-// tapegrad's parameter names -> the LibTorch model's.
-void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
-  const std::map<std::string, std::string> names = {{"encoder.embedding.weight", "source_embedding.weight"},
-                                                    {"encoder.rnn.weight_ih_l0", "encoder.weight_ih_l0"},
-                                                    {"encoder.rnn.weight_hh_l0", "encoder.weight_hh_l0"},
-                                                    {"encoder.rnn.bias_ih_l0", "encoder.bias_ih_l0"},
-                                                    {"encoder.rnn.bias_hh_l0", "encoder.bias_hh_l0"},
-                                                    {"decoder.embedding.weight", "target_embedding.weight"},
-                                                    {"decoder.cells.0.weight_ih", "cell.weight_ih"},
-                                                    {"decoder.cells.0.weight_hh", "cell.weight_hh"},
-                                                    {"decoder.cells.0.bias_ih", "cell.bias_ih"},
-                                                    {"decoder.cells.0.bias_hh", "cell.bias_hh"},
-                                                    {"decoder.attention.v", "v"},
-                                                    {"decoder.attention.query_proj.weight", "query.weight"},
-                                                    {"decoder.attention.query_proj.bias", "query.bias"},
-                                                    {"decoder.attention.key_proj.weight", "keys.weight"},
-                                                    {"decoder.output.weight", "output.weight"},
-                                                    {"decoder.output.bias", "output.bias"}};
-  torch::NoGradGuard no_grad;
-  auto theirs = to.named_parameters();
-  std::size_t copied = 0;
-  for (const tg::NamedVar& p : from.named_parameters()) {
-    const auto it = names.find(p.name);
-    if (it == names.end() || !theirs.contains(it->second)) {
-      throw std::runtime_error("copy_weights: no LibTorch parameter for " + p.name);
-    }
-    torch::Tensor dst = theirs[it->second];
-    const tg::Array<float>& src = p.var.value().array<float>();
-    if (static_cast<std::size_t>(dst.numel()) != src.size())
-      throw std::runtime_error("copy_weights: size of " + p.name);
-    dst.copy_(torch::from_blob(const_cast<float*>(src.data()), dst.sizes(), torch::kFloat));
-    ++copied;
-  }
-  if (copied != theirs.size()) throw std::runtime_error("copy_weights: LibTorch has parameters tapegrad lacks");
-}
-
-constexpr std::int64_t kBos = 1, kEos = 2;
-
-// Greedy decoding in LibTorch: the most likely token at each step until every sentence has
-// written EOS or max_length tokens; returns each sentence's tokens (EOS excluded).
-std::vector<std::vector<std::int64_t>> torch_greedy(TorchSeq2Seq& m, const torch::Tensor& source, long max_length) {
-  torch::NoGradGuard no_grad;
-  auto [h, final_state] = m.encoder->forward(m.source_embedding(source));
-  const torch::Tensor k = m.keys(h), padding = source.eq(0);
-  torch::Tensor s = std::get<0>(final_state).squeeze(0), c = std::get<1>(final_state).squeeze(0);
-  torch::Tensor context = torch::zeros_like(s);
-  const long batch = source.size(0);
-  torch::Tensor tokens = torch::full({batch}, kBos, torch::kLong);
-  std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(batch));
-  std::vector<bool> done(static_cast<std::size_t>(batch), false);
-  for (long t = 0; t < max_length; ++t) {
-    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
-    tokens = step.log_probs.argmax(1);
-    s = step.s, c = step.c, context = step.context;
-    const auto next = tokens.accessor<std::int64_t, 1>();
-    bool all = true;
-    for (long b = 0; b < batch; ++b) {
-      if (done[b]) continue;
-      if (next[b] == kEos)
-        done[b] = true;
-      else
-        out[b].push_back(next[b]);
-      all = all && done[b];
-    }
-    if (all) break;
-  }
+  if (out.empty()) throw std::invalid_argument("--configs names no configuration");
   return out;
 }
 
-// Beam search in LibTorch, the algorithm of tapegrad's beam_search (models/decode.hpp): B*K rows,
-// only beam 0 alive at first, the 2K best extensions of each sentence ranked, EOS among the first
-// K ends a hypothesis, GNMT's length penalty ranks the finished ones. Returns the best per sentence.
-std::vector<std::vector<std::int64_t>> torch_beam(TorchSeq2Seq& m, const torch::Tensor& source, long beam,
-                                                  long max_length, double alpha) {
-  torch::NoGradGuard no_grad;
-  const long batch = source.size(0), rows = batch * beam;
-  auto [h0, final_state] = m.encoder->forward(m.source_embedding(source));
-  const torch::Tensor rows_of = torch::arange(batch).repeat_interleave(beam);
-  const torch::Tensor h = h0.index_select(0, rows_of), k = m.keys(h), padding = source.eq(0).index_select(0, rows_of);
-  torch::Tensor s = std::get<0>(final_state).squeeze(0).index_select(0, rows_of);
-  torch::Tensor c = std::get<1>(final_state).squeeze(0).index_select(0, rows_of);
-  torch::Tensor context = torch::zeros_like(s);
-  const double minus_inf = -std::numeric_limits<double>::infinity();
-  std::vector<double> scores(static_cast<std::size_t>(rows), minus_inf);
-  for (long b = 0; b < batch; ++b) scores[b * beam] = 0;
-  torch::Tensor tokens = torch::full({rows}, kBos, torch::kLong);
-  std::vector<std::vector<std::int64_t>> history_token, history_parent;
-  struct Finished {
-    double normalized;
-    std::vector<std::int64_t> tokens;
-  };
-  std::vector<std::vector<Finished>> finished(static_cast<std::size_t>(batch));
-  std::vector<bool> done(static_cast<std::size_t>(batch), false);
-  auto build = [&](long parent, std::size_t t, std::int64_t v, double score, bool with_last) {
-    std::vector<std::int64_t> seq;
-    if (with_last) seq.push_back(v);
-    long r = parent;
-    for (std::size_t u = t; u-- > 0;) {
-      seq.push_back(history_token[u][r]);
-      r = history_parent[u][r];
-    }
-    std::reverse(seq.begin(), seq.end());
-    const double penalty = std::pow((5.0 + double(seq.size() + (with_last ? 0 : 1))) / 6.0, alpha);
-    return Finished{score / penalty, seq};
-  };
-  for (long t = 0; t < max_length; ++t) {
-    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
-    const long vocab = step.log_probs.size(1);
-    torch::Tensor total = (step.log_probs.to(torch::kDouble) + torch::tensor(scores, torch::kDouble).unsqueeze(1))
-                              .view({batch, beam * vocab});
-    auto [top_values, top_flat] = total.topk(2 * beam, 1);
-    const auto value = top_values.accessor<double, 2>();
-    const auto flat = top_flat.accessor<std::int64_t, 2>();
-    std::vector<std::int64_t> parent(static_cast<std::size_t>(rows)), next(static_cast<std::size_t>(rows), kEos);
-    std::vector<double> next_scores(static_cast<std::size_t>(rows), minus_inf);
-    for (long r = 0; r < rows; ++r) parent[r] = r;
-    const bool last = t + 1 == max_length;
-    for (long b = 0; b < batch; ++b) {
-      if (done[b]) continue;
-      long alive = 0;
-      for (long i = 0; i < 2 * beam; ++i) {
-        const double score = value[b][i];
-        if (score == minus_inf) break;
-        const long from = b * beam + flat[b][i] / vocab;
-        const std::int64_t v = flat[b][i] % vocab;
-        if (v == kEos) {
-          if (i < beam) finished[b].push_back(build(from, std::size_t(t), v, score, false));
-        } else if (alive < beam) {
-          const long slot = b * beam + alive++;
-          parent[slot] = from;
-          next[slot] = v;
-          next_scores[slot] = score;
-        }
-      }
-      if (long(finished[b].size()) >= beam || alive == 0) {
-        done[b] = true;
-      } else if (last) {
-        for (long i = 0; i < alive; ++i) {
-          const long slot = b * beam + i;
-          finished[b].push_back(build(parent[slot], std::size_t(t), next[slot], next_scores[slot], true));
-        }
-        done[b] = true;
-      }
-    }
-    history_token.push_back(next);
-    history_parent.push_back(parent);
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
-    const torch::Tensor order = torch::tensor(parent, torch::kLong);
-    s = step.s.index_select(0, order), c = step.c.index_select(0, order);
-    context = step.context.index_select(0, order);
-    tokens = torch::tensor(next, torch::kLong);
-    scores = std::move(next_scores);
-  }
-  std::vector<std::vector<std::int64_t>> best;
-  for (std::vector<Finished>& list : finished) {
-    std::stable_sort(list.begin(), list.end(),
-                     [](const Finished& a, const Finished& b) { return a.normalized > b.normalized; });
-    best.push_back(list.empty() ? std::vector<std::int64_t>{} : list[0].tokens);
-  }
-  return best;
+// Whether a configuration can run a step of size s: a batch of one sentence does not split.
+bool runs_at(const Config& c, const Size& s) { return s.batch >= c.shards(); }
+
+// The most models any of the configurations needs.
+std::size_t most_shards(const std::vector<Config>& configs) {
+  std::size_t most = 1;
+  for (const Config& c : configs) most = std::max(most, c.shards());
+  return most;
 }
 
-// tapegrad's best hypothesis per sentence, EOS excluded.
-std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std::vector<tg::Hypothesis>>& hyps) {
-  std::vector<std::vector<std::int64_t>> out;
-  for (const auto& list : hyps) {
-    std::vector<std::int64_t> t = list.empty() ? std::vector<std::int64_t>{} : list[0].tokens;
-    if (!t.empty() && t.back() == kEos) t.pop_back();
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-// Greedy and beam-5 decoding of a batch of 64 sentences of length 30 by the medium reference
-// model, up to 30 output steps; the same weights in both engines, so both write the same tokens
-// (up to float rounding, counted and printed).
-// The thread counts of the two engines (the same unless --libtorch-threads), and a label for them.
-struct Threads {
-  int ours = 1, theirs = 1;
-  std::string label() const {
-    return ours == theirs ? std::to_string(ours) : std::to_string(ours) + "/" + std::to_string(theirs);
-  }
-};
-
-// Runs f with OpenBLAS, which both engines share, at n threads. LibTorch's own intra-op pool is
-// set once, to its count (main): resizing it between runs costs more than a small step.
-template <class F>
-void with_threads(int n, F&& f) {
-  if (tg::blas_threads() != n) tg::set_blas_threads(n);
-  f();
-}
-
-void bench_decoding(const Threads& threads, std::size_t shard_count, int reps, const std::string& engine) {
-  const Size s = kSizes[2];
-  const Data data = make_data(s);
-  OursStep ours(s, data, shard_count);
-  ours.model.eval();
-  auto theirs = std::make_shared<TorchSeq2Seq>(s);
-  copy_weights(ours.model, *theirs);
-  theirs->eval();
-  const torch::Tensor source = TheirsStep::tensor(data.source, s);
-  const long max_length = static_cast<long>(s.length);
-  for (const long beam : {1L, 5L}) {
-    std::vector<std::vector<std::int64_t>> ours_out, theirs_out;
-    auto decode = [&](const tg::Seq2Seq& m, const tg::Indices& source, const std::vector<std::int64_t>& lengths) {
-      if (beam == 1) {
-        std::vector<std::vector<tg::Hypothesis>> lists;
-        for (tg::Hypothesis& h : tg::greedy_decode(m, source, lengths, {.max_length = s.length}))
-          lists.push_back({std::move(h)});
-        return best_tokens(lists);
-      }
-      return best_tokens(tg::beam_search(
-          m, source, lengths,
-          {.beam_size = std::size_t(beam), .length_penalty = 0.6, .n_best = 1, .max_length = s.length}));
-    };
-    auto run_ours = [&] {
-      if (ours.parallel) {  // each thread decodes its rows with its replica
-        std::vector<std::vector<std::vector<std::int64_t>>> parts(ours.shards.size());
-        ours.parallel->run([&](std::size_t i, const tg::Seq2Seq& m) {
-          parts[i] = decode(m, ours.shards[i].source, ours.shards[i].lengths);
-          tg::current_tape().reset();
-        });
-        ours_out.clear();
-        for (auto& part : parts) ours_out.insert(ours_out.end(), part.begin(), part.end());
-      } else {
-        ours_out = decode(ours.model, ours.source, ours.lengths);
-      }
-      tg::current_tape().reset();
-    };
-    auto run_theirs = [&] {
-      theirs_out =
-          beam == 1 ? torch_greedy(*theirs, source, max_length) : torch_beam(*theirs, source, beam, max_length, 0.6);
-    };
-    if (engine != "both") {  // one engine alone, for a profile
-      for (int i = 0; i < (reps > 0 ? reps : 5); ++i) engine == "tapegrad" ? run_ours() : run_theirs();
-      std::printf("decode beam=%ld threads=%s %s: done\n", beam, threads.label().c_str(), engine.c_str());
-      continue;
-    }
-    const bench::Comparison c =
-        bench::compare([&] { with_threads(threads.ours, run_ours); }, [&] { with_threads(threads.theirs, run_theirs); },
-                       1, reps > 0 ? reps : 5);
-    std::size_t same = 0, steps = 0;
-    for (std::size_t b = 0; b < ours_out.size(); ++b) {
-      same += b < theirs_out.size() && ours_out[b] == theirs_out[b];
-      steps = std::max(steps, ours_out[b].size());
-    }
-    const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
-    const std::string name = beam == 1 ? "greedy" : "beam5";
-    std::printf("decode %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", name.c_str(),
-                threads.label().c_str(), ours_ms, theirs_ms, c.ratio());
-    std::printf(
-        "  sentences/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
-        "the same best output for %zu of %zu sentences (longest %zu tokens)\n",
-        double(s.batch) / (ours_ms / 1e3), double(s.batch) / (theirs_ms / 1e3), c.ours.min_us / 1e3,
-        c.theirs.min_us / 1e3, same, ours_out.size(), steps);
-    if (ours.parallel) {
-      std::printf(
-          "  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
-          ours.shards.size());
-    }
-    std::fflush(stdout);
+// LibTorch's intra-op threads. This build's ATen runs its parallel loops on OpenMP
+// (at::get_parallel_info(): "ATen parallel backend: OpenMP"), which takes the count from the
+// calling thread's omp_set_num_threads: 0.03 us. torch::set_num_threads does that too, but it
+// also rebuilds the pthreadpool of QNNPACK and XNNPACK, which this float model never uses:
+// 0.4 to 12 ms per call on the 2-core EPYC (even to the same count), and the new pool's
+// threads spin on the other core for a while, slowing whatever runs next. So it is called once
+// (start_libtorch_threads), and the switches between runs are OpenMP's.
+void set_intra_op_threads(int threads) {
+  if constexpr (AT_PARALLEL_OPENMP != 0) {
+    omp_set_num_threads(threads);
+  } else if (at::get_num_threads() != threads) {
+    torch::set_num_threads(threads);
   }
 }
 
-// The sgemm rate of this BLAS on a large square product, GFLOP/s.
+// Sizes LibTorch's pools once, for the most intra-op threads of the configurations, and lets
+// ATen finish its lazy set-up of this thread now (at::get_num_threads does), which would
+// otherwise reset OpenMP's count at LibTorch's first parallel loop.
+void start_libtorch_threads(const std::vector<Config>& configs) {
+  int most = 1;
+  for (const Config& c : configs) {
+    if (c.engine == Engine::libtorch) most = std::max(most, c.threads);
+  }
+  torch::set_num_threads(most);
+  if (at::get_num_threads() != most) throw std::runtime_error("LibTorch did not take its thread count");
+}
+
+// Sets a configuration's thread counts, before each run of its engine.
+void use_threads(const Config& c) {
+  if (tg::blas_threads() != c.blas_threads) tg::set_blas_threads(c.blas_threads);
+  if (c.engine == Engine::libtorch) set_intra_op_threads(c.threads);
+}
+
+// ---- The sgemm rate, and how far it moves during a pass ----
+
+// The sgemm rate of this BLAS at its current thread count on a large square product, GFLOP/s.
 double sgemm_gflops() {
   const int n = 1024;
   std::vector<float> a(std::size_t(n) * n, 0.5f), b(std::size_t(n) * n, 0.25f), c(std::size_t(n) * n);
@@ -511,118 +185,567 @@ double sgemm_gflops() {
   return 2.0 * n * n * n / bench::stats_of(us).min_us / 1e3;
 }
 
+// The sgemm rates with 1 and with 2 OpenBLAS threads, GFLOP/s.
+struct SgemmRates {
+  double one_thread = 0;
+  double two_threads = 0;
+  double at(int cores) const { return cores >= 2 ? two_threads : one_thread; }
+};
+
+SgemmRates measure_sgemm_rates() {
+  SgemmRates rates;
+  tg::set_blas_threads(1);
+  rates.one_thread = sgemm_gflops();
+  tg::set_blas_threads(2);
+  rates.two_threads = sgemm_gflops();
+  return rates;
+}
+
+// How far the rates moved from start to end: the larger relative change of the two.
+double drift(const SgemmRates& start, const SgemmRates& end) {
+  return std::max(std::abs(end.one_thread / start.one_thread - 1), std::abs(end.two_threads / start.two_threads - 1));
+}
+
+// ---- What to run ----
+
+// The command line.
+struct Options {
+  std::string task = "all";     // train, decode or all
+  std::string size = "all";     // the training step's size: tiny, small, medium or all
+  std::string engine = "both";  // both, or one engine alone (tapegrad or libtorch)
+  int runs = 1;                 // times the whole table is measured
+  int reps = 0;                 // timed samples per configuration; 0: per size (5 for decoding)
+  int block = 0;                // steps per sample; 0: per size
+  int steps = 10;               // training steps of an engine alone
+  std::vector<Config> configs = all_configs();
+};
+
+constexpr int kWarmupSteps = 3;       // training steps of each configuration before timing
+constexpr int kWarmupDecodes = 1;     // decodings of each configuration before timing
+constexpr int kDecodeSamples = 5;     // timed decodings of each configuration (--reps)
+constexpr std::size_t kBeam = 5;      // beam search's width
+constexpr double kNoiseLimit = 0.10;  // a pass during which an sgemm rate moves more is repeated
+constexpr int kMostTries = 3;         // a pass and at most two repeats
+
+// ---- Passes: one workload, every configuration round robin ----
+
+// One configuration's timing in a pass.
+struct Timed {
+  Config config;
+  bench::Stats stats;  // of one step, or of one decoding of the batch
+  // Decoding: the sentences whose best output is the other engine's in its first configuration.
+  std::optional<std::size_t> same;
+};
+
+// One workload measured in every configuration, and the sgemm rates around it.
+struct Pass {
+  std::string workload;      // "step small", "decode beam5"
+  double forward_flops = 0;  // of one training step; 0 for decoding, which has no share
+  double items = 0;          // per run: the step's tokens, or the batch's sentences
+  std::string item_name;     // "tokens" or "sentences"
+  std::string run_name;      // what one run is: "step" or "decoding"
+  int samples = 0;
+  int block = 1;
+  std::vector<Timed> timed{};
+  SgemmRates rates{};  // the higher of each rate measured at the pass's start and at its end
+  double drift = 0;    // how far either rate moved between the two
+  int tries = 1;       // more than 1 where noise repeated the pass
+};
+
+bool noisy(const Pass& p) { return p.drift > kNoiseLimit; }
+
+// Times every contender round robin and puts each one's figures in pass.timed, in order.
+void time_round_robin(Pass& pass, const std::vector<bench::Contender>& contenders, int warmup) {
+  const std::vector<bench::Stats> stats = bench::round_robin(contenders, warmup, pass.samples, pass.block);
+  for (std::size_t k = 0; k < stats.size(); ++k) pass.timed[k].stats = stats[k];
+}
+
+// The training step of size s in every configuration; one model per engine, which every
+// configuration of that engine trains on.
+Pass train_pass(const Size& s, const Options& o) {
+  const Data data = make_data(s);
+  OursStep ours(s, data, most_shards(o.configs));
+  TheirsStep theirs(s, data);
+  Pass pass{.workload = std::string("step ") + s.name,
+            .forward_flops = forward_flops(s),
+            .items = double(s.batch * s.length),
+            .item_name = "tokens",
+            .run_name = "step",
+            .samples = o.reps > 0 ? o.reps : s.reps,
+            .block = o.block > 0 ? o.block : s.block};
+  std::vector<bench::Contender> contenders;
+  for (const Config& c : o.configs) {
+    if (!runs_at(c, s)) continue;
+    pass.timed.push_back({c, {}, {}});
+    std::function<void()> run = [&theirs] { theirs(); };
+    if (c.engine == Engine::tapegrad) run = [&ours, c] { ours.step(c.data_parallel); };
+    contenders.push_back({[c] { use_threads(c); }, run});
+  }
+  time_round_robin(pass, contenders, kWarmupSteps);
+  return pass;
+}
+
+// The medium model in both engines with the same weights, and its batch of sentences.
+struct DecodeModels {
+  Size size = kSizes[2];
+  Data data = make_data(size);
+  OursStep ours;
+  std::shared_ptr<TorchSeq2Seq> theirs = std::make_shared<TorchSeq2Seq>(size);
+  torch::Tensor source = TheirsStep::tensor(data.source, size);
+
+  explicit DecodeModels(std::size_t shard_count) : ours(size, data, shard_count) {
+    ours.model.eval();
+    copy_weights(ours.model, *theirs);
+    theirs->eval();
+  }
+};
+
+// tapegrad's decoding of the batch; data_parallel: each thread decodes its rows with its replica.
+Tokens decode_ours(DecodeModels& m, bool data_parallel, std::size_t beam) {
+  OursStep& ours = m.ours;
+  Tokens out;
+  if (data_parallel) {
+    std::vector<Tokens> parts(ours.shards.size());
+    ours.parallel->run([&](std::size_t i, const tg::Seq2Seq& replica) {
+      parts[i] = decode_rows(replica, ours.shards[i].source, ours.shards[i].lengths, beam, m.size.length);
+      tg::current_tape().reset();
+    });
+    for (Tokens& part : parts) out.insert(out.end(), part.begin(), part.end());
+  } else {
+    out = decode_rows(ours.model, ours.source, ours.lengths, beam, m.size.length);
+  }
+  tg::current_tape().reset();
+  return out;
+}
+
+Tokens decode_theirs(DecodeModels& m, std::size_t beam) {
+  const long max_length = static_cast<long>(m.size.length);
+  return beam == 1 ? torch_greedy(*m.theirs, m.source, max_length)
+                   : torch_beam(*m.theirs, m.source, static_cast<long>(beam), max_length, kLengthPenalty);
+}
+
+// The first configuration of an engine in a pass, or null.
+const Timed* first_of(const Pass& pass, Engine engine) {
+  for (const Timed& t : pass.timed) {
+    if (t.config.engine == engine) return &t;
+  }
+  return nullptr;
+}
+
+Engine other(Engine engine) { return engine == Engine::tapegrad ? Engine::libtorch : Engine::tapegrad; }
+
+// Counts, for each configuration, the sentences whose best output is the other engine's in its
+// first configuration (outputs[k]: what pass.timed[k] wrote).
+void count_same(Pass& pass, const std::vector<Tokens>& outputs) {
+  for (Timed& t : pass.timed) {
+    const Timed* reference = first_of(pass, other(t.config.engine));
+    if (reference == nullptr) continue;
+    const Tokens& mine = outputs[std::size_t(&t - pass.timed.data())];
+    const Tokens& theirs = outputs[std::size_t(reference - pass.timed.data())];
+    std::size_t same = 0;
+    for (std::size_t b = 0; b < mine.size(); ++b) same += b < theirs.size() && mine[b] == theirs[b];
+    t.same = same;
+  }
+}
+
+// Greedy (beam 1) or beam decoding of the batch in every configuration.
+Pass decode_pass(DecodeModels& m, std::size_t beam, const Options& o) {
+  Pass pass{.workload = beam == 1 ? std::string("decode greedy") : "decode beam" + std::to_string(beam),
+            .items = double(m.size.batch),
+            .item_name = "sentences",
+            .run_name = "decoding",
+            .samples = o.reps > 0 ? o.reps : kDecodeSamples};
+  std::vector<Tokens> outputs(o.configs.size());
+  std::vector<bench::Contender> contenders;
+  for (const Config& c : o.configs) {
+    Tokens& out = outputs[pass.timed.size()];
+    pass.timed.push_back({c, {}, {}});
+    std::function<void()> run = [&m, &out, beam] { out = decode_theirs(m, beam); };
+    if (c.engine == Engine::tapegrad) run = [&m, &out, beam, c] { out = decode_ours(m, c.data_parallel, beam); };
+    contenders.push_back({[c] { use_threads(c); }, run});
+  }
+  time_round_robin(pass, contenders, kWarmupDecodes);
+  count_same(pass, outputs);
+  return pass;
+}
+
+// Runs a pass between two measurements of the sgemm rates, and again (kMostTries in all at
+// most) while either rate moved by more than kNoiseLimit during it; the last try is kept.
+Pass measured(const std::function<Pass()>& run_pass) {
+  for (int tries = 1;; ++tries) {
+    const SgemmRates start = measure_sgemm_rates();
+    Pass pass = run_pass();
+    const SgemmRates end = measure_sgemm_rates();
+    pass.rates = {std::max(start.one_thread, end.one_thread), std::max(start.two_threads, end.two_threads)};
+    pass.drift = drift(start, end);
+    pass.tries = tries;
+    if (!noisy(pass) || tries == kMostTries) return pass;
+    fmt::print(
+        "{}: sgemm moved {:.0f}% during the pass ({:.0f} -> {:.0f} GFLOP/s with 1 thread, {:.0f} -> {:.0f} with 2); "
+        "again\n",
+        pass.workload, 100 * pass.drift, start.one_thread, end.one_thread, start.two_threads, end.two_threads);
+  }
+}
+
+// ---- Reports ----
+
+// 3 x the step's forward FLOPs over its median time, against the sgemm rate of the cores the
+// configuration keeps busy; none for decoding.
+std::optional<double> sgemm_share(const Pass& pass, const Timed& t) {
+  if (pass.forward_flops == 0) return std::nullopt;
+  return 3 * pass.forward_flops / (t.stats.median_us / 1e6) / (pass.rates.at(t.config.cores()) * 1e9);
+}
+
+std::string percent(std::optional<double> share) { return share ? fmt::format("{:.0f}%", 100 * *share) : "-"; }
+
+// tapegrad's and LibTorch's configurations that a comparison sets against each other.
+struct Comparison {
+  const Timed* ours = nullptr;
+  const Timed* theirs = nullptr;
+  bool complete() const { return ours != nullptr && theirs != nullptr; }
+  // Above 1: tapegrad is faster.
+  double ratio() const { return theirs->stats.median_us / ours->stats.median_us; }
+};
+
+// An engine's fastest configuration by median, among its 1-core ones where one_core; or null.
+const Timed* fastest(const Pass& pass, Engine engine, bool one_core) {
+  const Timed* best = nullptr;
+  for (const Timed& t : pass.timed) {
+    if (t.config.engine != engine || (one_core && t.config.cores() > 1)) continue;
+    if (best == nullptr || t.stats.median_us < best->stats.median_us) best = &t;
+  }
+  return best;
+}
+
+Comparison one_thread(const Pass& p) {
+  return {fastest(p, Engine::tapegrad, true), fastest(p, Engine::libtorch, true)};
+}
+
+Comparison best_on_two_cores(const Pass& p) {
+  return {fastest(p, Engine::tapegrad, false), fastest(p, Engine::libtorch, false)};
+}
+
+double ms(const Timed& t) { return t.stats.median_us / 1e3; }
+
+void print_comparison(const Pass& pass, const char* what, const Comparison& c) {
+  if (!c.complete()) return;
+  fmt::print("{} {}: tapegrad {} {:.2f} ms, libtorch {} {:.2f} ms, ratio {:.2f}", pass.workload, what,
+             c.ours->config.label, ms(*c.ours), c.theirs->config.label, ms(*c.theirs), c.ratio());
+  if (pass.forward_flops > 0) {
+    fmt::print("; sgemm share tapegrad {} libtorch {}", percent(sgemm_share(pass, *c.ours)),
+               percent(sgemm_share(pass, *c.theirs)));
+  }
+  fmt::print("\n");
+}
+
+// A pass's rows: every configuration, then the two comparisons.
+void print_pass(const Pass& pass) {
+  fmt::print(
+      "{}: {} samples of each configuration, each the mean of {} {}(s) in a row, in rotating order; sgemm "
+      "{:.0f} GFLOP/s with 1 thread, {:.0f} with 2 (moved {:.0f}% during the pass, try {} of at most {})\n",
+      pass.workload, pass.samples, pass.block, pass.run_name, pass.rates.one_thread, pass.rates.two_threads,
+      100 * pass.drift, pass.tries, kMostTries);
+  for (const Timed& t : pass.timed) {
+    fmt::print("  {:<16} {:10.2f} ms  min {:10.2f} ms  {:8.0f} {}/s", t.config.name(), ms(t), t.stats.min_us / 1e3,
+               pass.items / (t.stats.median_us / 1e6), pass.item_name);
+    if (const std::optional<double> share = sgemm_share(pass, t)) {
+      fmt::print("  sgemm share {} of the {}-thread rate", percent(share), t.config.cores());
+    }
+    if (t.same) {
+      fmt::print("  same best output as {}: {} of {}", first_of(pass, other(t.config.engine))->config.name(), *t.same,
+                 pass.items);
+    }
+    fmt::print("\n");
+  }
+  print_comparison(pass, "1 thread", one_thread(pass));
+  print_comparison(pass, "best on 2 cores", best_on_two_cores(pass));
+  if (noisy(pass)) fmt::print("  noisy: sgemm moved {:.0f}% (on the last of {} tries)\n", 100 * pass.drift, pass.tries);
+  std::fflush(stdout);
+}
+
+double median(const std::vector<double>& values) { return bench::stats_of(values).median_us; }
+
+// One workload's passes of every run as one pass: the medians over the runs of each
+// configuration's median and of the sgemm rates; the least minimum time, the fewest same
+// outputs, the largest drift and the most tries.
+Pass median_over_runs(const std::vector<Pass>& passes) {
+  Pass summary = passes.front();
+  auto over_runs = [&](const std::function<double(const Pass&)>& figure) {
+    std::vector<double> values;
+    for (const Pass& p : passes) values.push_back(figure(p));
+    return values;
+  };
+  for (std::size_t k = 0; k < summary.timed.size(); ++k) {
+    Timed& t = summary.timed[k];
+    t.stats.median_us = median(over_runs([k](const Pass& p) { return p.timed[k].stats.median_us; }));
+    const std::vector<double> mins = over_runs([k](const Pass& p) { return p.timed[k].stats.min_us; });
+    t.stats.min_us = *std::min_element(mins.begin(), mins.end());
+    for (const Pass& p : passes) {
+      if (p.timed[k].same) t.same = std::min(*t.same, *p.timed[k].same);
+    }
+  }
+  summary.rates.one_thread = median(over_runs([](const Pass& p) { return p.rates.one_thread; }));
+  summary.rates.two_threads = median(over_runs([](const Pass& p) { return p.rates.two_threads; }));
+  for (const Pass& p : passes) {
+    summary.drift = std::max(summary.drift, p.drift);
+    summary.tries = std::max(summary.tries, p.tries);
+  }
+  return summary;
+}
+
+// The CPU's model name as /proc/cpuinfo gives it.
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    const std::size_t colon = line.find(':');
+    if (line.rfind("model name", 0) == 0 && colon != std::string::npos) return line.substr(colon + 2);
+  }
+  return "unknown CPU";
+}
+
+// The level of LibTorch's kernels ("AVX2"), from at::show_config()'s "CPU capability usage".
+std::string libtorch_cpu_capability() {
+  const std::string config = at::show_config(), key = "CPU capability usage: ";
+  const std::size_t at = config.find(key);
+  if (at == std::string::npos) return "unknown";
+  const std::size_t begin = at + key.size();
+  return config.substr(begin, config.find('\n', begin) - begin);
+}
+
+std::string machine() {
+  return fmt::format("{}; tapegrad at {}, LibTorch at {}; OpenBLAS core {}", cpu_model(),
+                     tg::fast::isa_name(tg::fast::widest_isa()), libtorch_cpu_capability(), tg::blas_core_name());
+}
+
+// Notes on a workload's passes: the runs that stayed noisy, and for decoding how many sentences
+// had the same best output in both engines.
+std::string notes(const std::vector<Pass>& passes, const Pass& summary) {
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < passes.size(); ++r) {
+    if (noisy(passes[r]))
+      out.push_back(fmt::format("noisy: sgemm moved {:.0f}% in run {}", 100 * passes[r].drift, r + 1));
+  }
+  std::optional<std::size_t> fewest;
+  for (const Timed& t : summary.timed) {
+    if (t.same) fewest = std::min(fewest.value_or(*t.same), *t.same);
+  }
+  if (fewest) out.push_back(fmt::format("same best output for at least {} of {}", *fewest, summary.items));
+  return fmt::format("{}", fmt::join(out, "; "));
+}
+
+void print_summary_row(const Pass& summary, const char* what, const Comparison& c, const std::string& note) {
+  if (!c.complete()) return;
+  fmt::print("| {} | {} | {:.2f} ms ({}) | {:.2f} ms ({}) | {:.2f} | {} / {} | {} |\n", summary.workload, what,
+             ms(*c.ours), c.ours->config.label, ms(*c.theirs), c.theirs->config.label, c.ratio(),
+             percent(sgemm_share(summary, *c.ours)), percent(sgemm_share(summary, *c.theirs)), note);
+}
+
+// Every configuration's median time, a column each (- where it did not run).
+void print_every_config(const std::vector<Pass>& summaries, const std::vector<Config>& configs) {
+  fmt::print("\nEvery configuration, median ms over the runs:\n\n| workload |");
+  for (const Config& c : configs) fmt::print(" {} |", c.name());
+  fmt::print("\n|---|");
+  for (std::size_t k = 0; k < configs.size(); ++k) fmt::print("---|");
+  fmt::print("\n");
+  for (const Pass& summary : summaries) {
+    fmt::print("| {} |", summary.workload);
+    for (const Config& c : configs) {
+      const auto it = std::find_if(summary.timed.begin(), summary.timed.end(),
+                                   [&](const Timed& t) { return t.config.label == c.label; });
+      fmt::print(" {} |", it == summary.timed.end() ? "-" : fmt::format("{:.2f}", ms(*it)));
+    }
+    fmt::print("\n");
+  }
+}
+
+// The final tables, from runs[r][w], run r's pass of workload w: per workload the two
+// comparisons of the medians over the runs, then every configuration's median.
+void print_summary(const std::vector<std::vector<Pass>>& runs, const std::vector<Config>& configs) {
+  std::vector<Pass> summaries;
+  std::vector<std::string> notes_of;
+  std::vector<double> one_thread_rates, two_thread_rates;
+  for (std::size_t w = 0; w < runs.front().size(); ++w) {
+    std::vector<Pass> passes;
+    for (const std::vector<Pass>& run : runs) {
+      passes.push_back(run[w]);
+      one_thread_rates.push_back(run[w].rates.one_thread);
+      two_thread_rates.push_back(run[w].rates.two_threads);
+    }
+    summaries.push_back(median_over_runs(passes));
+    notes_of.push_back(notes(passes, summaries.back()));
+  }
+  fmt::print("\n## tapegrad against LibTorch, median of {} run(s)\n\n", runs.size());
+  fmt::print(
+      "{}; sgemm {:.0f} GFLOP/s with 1 thread, {:.0f} with 2 (medians over the passes). "
+      "Ratio: LibTorch's time / tapegrad's. LibTorch i/b: intra-op threads i, OpenBLAS threads b.\n\n",
+      machine(), median(one_thread_rates), median(two_thread_rates));
+  fmt::print("| workload | comparison | tapegrad | LibTorch | ratio | sgemm share tapegrad / LibTorch | notes |\n");
+  fmt::print("|---|---|---|---|---|---|---|\n");
+  for (std::size_t w = 0; w < summaries.size(); ++w) {
+    print_summary_row(summaries[w], "1 thread", one_thread(summaries[w]), notes_of[w]);
+    print_summary_row(summaries[w], "best on 2 cores", best_on_two_cores(summaries[w]), notes_of[w]);
+  }
+  print_every_config(summaries, configs);
+  std::fflush(stdout);
+}
+
+// ---- The command line ----
+
+const char* const kUsage =
+    "usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--runs R]\n"
+    "                     [--reps N] [--block N] [--configs LIST]\n"
+    "                     [--engine both|tapegrad|libtorch] [--steps N]\n"
+    "--configs: labels, comma-separated, of 1,2-data,2-blas (tapegrad) and 1/1,1/2,2/1,2/2\n"
+    "           (LibTorch: intra-op threads / OpenBLAS threads); default all seven\n";
+
+int positive(const std::string& key, const std::string& value) {
+  const int n = std::atoi(value.c_str());
+  if (n < 1) throw std::invalid_argument(key + " " + value + ": a count of at least 1");
+  return n;
+}
+
+void check_one_of(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+    throw std::invalid_argument(fmt::format("{} {}: one of {}", key, value, fmt::join(allowed, ", ")));
+  }
+}
+
+// Throws std::invalid_argument for what it cannot read.
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string key = argv[i];
+    if (i + 1 == argc) throw std::invalid_argument(key + " without a value");  // else a lone word runs everything
+    const std::string value = argv[i + 1];
+    if (key == "--task") {
+      check_one_of(key, value, {"train", "decode", "all"});
+      o.task = value;
+    } else if (key == "--size") {
+      check_one_of(key, value, {"tiny", "small", "medium", "all"});
+      o.size = value;
+    } else if (key == "--engine") {
+      check_one_of(key, value, {"both", "tapegrad", "libtorch"});
+      o.engine = value;
+    } else if (key == "--runs") {
+      o.runs = positive(key, value);
+    } else if (key == "--reps") {
+      o.reps = positive(key, value);
+    } else if (key == "--block") {
+      o.block = positive(key, value);
+    } else if (key == "--steps") {
+      o.steps = positive(key, value);
+    } else if (key == "--configs") {
+      o.configs = parse_configs(value);
+    } else if (key == "--threads" || key == "--parallel" || key == "--libtorch-threads") {
+      throw std::invalid_argument(key + " is gone: every configuration runs round robin; --configs picks some");
+    } else {
+      throw std::invalid_argument("unknown option " + key);
+    }
+  }
+  return o;
+}
+
+// A training step of one size, or decoding with one beam width.
+struct Workload {
+  const Size* size = nullptr;  // a training step of this size, or, if null,
+  std::size_t beam = 0;        // decoding with this beam (1: greedy)
+};
+
+std::vector<Workload> workloads_of(const Options& o) {
+  std::vector<Workload> out;
+  for (const Size& s : kSizes) {
+    if (o.task != "decode" && (o.size == "all" || o.size == s.name)) out.push_back({&s, 0});
+  }
+  if (o.task != "train") {
+    out.push_back({nullptr, 1});
+    out.push_back({nullptr, kBeam});
+  }
+  return out;
+}
+
+// Training steps of one engine alone.
+void steps_alone(const Config& c, const Size& s, int steps) {
+  if (!runs_at(c, s)) {
+    fmt::print("step {} {}: skipped, a batch of {} does not split\n", s.name, c.name(), s.batch);
+    return;
+  }
+  const Data data = make_data(s);
+  if (c.engine == Engine::tapegrad) {
+    OursStep step(s, data, c.shards());
+    for (int i = 0; i < steps; ++i) step.step(c.data_parallel);
+  } else {
+    TheirsStep step(s, data);
+    for (int i = 0; i < steps; ++i) step();
+  }
+  fmt::print("step {} {}: {} steps done\n", s.name, c.name(), steps);
+}
+
+// One engine alone in the first of the configurations that is its own: training steps (for
+// its peak resident memory under /usr/bin/time -v) or decodings (for a profile).
+void run_alone(const Options& o, const std::vector<Workload>& workloads) {
+  const Engine engine = o.engine == "tapegrad" ? Engine::tapegrad : Engine::libtorch;
+  const auto it = std::find_if(o.configs.begin(), o.configs.end(), [&](const Config& c) { return c.engine == engine; });
+  if (it == o.configs.end()) throw std::invalid_argument("--configs names no configuration of " + o.engine);
+  const Config& c = *it;
+  if (engine == Engine::libtorch) torch::set_num_threads(c.threads);
+  use_threads(c);
+  std::unique_ptr<DecodeModels> decode;
+  for (const Workload& w : workloads) {
+    if (w.size != nullptr) {
+      steps_alone(c, *w.size, o.steps);
+      continue;
+    }
+    if (!decode) decode = std::make_unique<DecodeModels>(c.shards());
+    for (int i = 0; i < (o.reps > 0 ? o.reps : kDecodeSamples); ++i) {
+      if (engine == Engine::tapegrad) {
+        decode_ours(*decode, c.data_parallel, w.beam);
+      } else {
+        decode_theirs(*decode, w.beam);
+      }
+    }
+    fmt::print("decode beam {} {}: done\n", w.beam, c.name());
+  }
+}
+
+// Every workload in every configuration, round robin, --runs times; then the medians.
+void run_table(const Options& o, const std::vector<Workload>& workloads) {
+  start_libtorch_threads(o.configs);
+  fmt::print("{}\n", machine());
+  std::unique_ptr<DecodeModels> decode;
+  if (o.task != "train") decode = std::make_unique<DecodeModels>(most_shards(o.configs));
+  std::vector<std::vector<Pass>> runs;
+  for (int r = 0; r < o.runs; ++r) {
+    fmt::print("== run {} of {}\n", r + 1, o.runs);
+    std::vector<Pass>& passes = runs.emplace_back();
+    for (const Workload& w : workloads) {
+      passes.push_back(measured([&] { return w.size ? train_pass(*w.size, o) : decode_pass(*decode, w.beam, o); }));
+      print_pass(passes.back());
+    }
+  }
+  print_summary(runs, o.configs);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   tg::restart_with_better_blas(argv);  // both engines share this process's OpenBLAS
-  std::string size = "all", engine = "both", task = "all";
-  int threads = 1, reps = 0, steps = 10, block = 0, libtorch_threads = 0;
-  std::string parallel = "blas";
-  const char* usage =
-      "usage: bench_seq2seq [--size tiny|small|medium|all] [--threads N] [--task train|decode|all]\n"
-      "                     [--engine both|tapegrad|libtorch] [--reps R] [--block N] [--steps N]\n"
-      "                     [--libtorch-threads M] [--parallel blas|data]\n";
-  for (int i = 1; i < argc; i += 2) {
-    const std::string key = argv[i];
-    const bool help = key == "--help" || key == "-h";
-    if (help || i + 1 == argc) {  // a lone word would otherwise run everything
-      std::fprintf(help ? stdout : stderr, "%s", usage);
-      return help ? 0 : 1;
-    }
-    const std::string value = argv[i + 1];
-    if (key == "--size")
-      size = value;
-    else if (key == "--threads")
-      threads = std::atoi(value.c_str());
-    else if (key == "--reps")
-      reps = std::atoi(value.c_str());
-    else if (key == "--block")
-      block = std::atoi(value.c_str());
-    else if (key == "--libtorch-threads")
-      libtorch_threads = std::atoi(value.c_str());
-    else if (key == "--engine")
-      engine = value;
-    else if (key == "--steps")
-      steps = std::atoi(value.c_str());
-    else if (key == "--task")
-      task = value;
-    else if (key == "--parallel")
-      parallel = value;
-    else {
-      std::fprintf(stderr, "bench_seq2seq: unknown option %s\n%s", key.c_str(), usage);
-      return 1;
-    }
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
-  if (parallel != "blas" && parallel != "data") {
-    std::fprintf(stderr, "bench_seq2seq: unknown --parallel %s (blas or data)\n%s", parallel.c_str(), usage);
+  try {
+    const Options options = parse_options(argc, argv);
+    bench::apply_env_policies();  // TG_SMALL_GEMM, TG_BATCH_WEIGHT_GRADS (bench/policies.hpp)
+    torch::manual_seed(1);
+    const std::vector<Workload> workloads = workloads_of(options);
+    if (options.engine == "both") {
+      run_table(options, workloads);
+    } else {
+      run_alone(options, workloads);
+    }
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_seq2seq: %s\n%s", e.what(), kUsage);
     return 1;
   }
-  // --parallel data: tapegrad splits each batch over --threads threads (one OpenBLAS thread each).
-  const std::size_t shard_count = parallel == "data" ? std::size_t(std::max(threads, 1)) : 1;
-  const Threads both{threads, libtorch_threads > 0 ? libtorch_threads : threads};
-  tg::set_blas_threads(threads);
-  torch::set_num_threads(both.theirs);
-  bench::apply_env_policies();  // TG_SMALL_GEMM, TG_BATCH_WEIGHT_GRADS (bench/policies.hpp)
-  torch::manual_seed(1);
-  // The machine's speed drifts (a shared host): the sgemm rate is measured again before and
-  // after each size's comparison, and its best is the one the shares are taken against.
-  double gemm_rate = engine == "both" ? sgemm_gflops() : 0;
-  if (engine == "both") std::printf("sgemm %d thread(s): %.1f GFLOP/s (1024x1024x1024)\n", threads, gemm_rate);
-  if (task != "all" && task != "train" && task != "decode") {
-    std::fprintf(stderr, "bench_seq2seq: unknown task %s (train, decode or all)\n", task.c_str());
-    return 1;
-  }
-  bool any = task == "decode";
-  for (const Size& s : kSizes) {
-    if (task == "decode") break;
-    if (size != "all" && size != s.name) continue;
-    any = true;
-    const Data data = make_data(s);
-    if (engine == "tapegrad" || engine == "libtorch") {  // one engine alone, for its peak memory
-      if (engine == "tapegrad") {
-        OursStep step(s, data, shard_count);
-        for (int i = 0; i < steps; ++i) step();
-      } else {
-        TheirsStep step(s, data);
-        for (int i = 0; i < steps; ++i) step();
-      }
-      std::printf("seq2seq %s threads=%d %s: %d steps done\n", s.name, threads, engine.c_str(), steps);
-      continue;
-    }
-    OursStep ours(s, data, shard_count);
-    TheirsStep theirs(s, data);
-    const int n = reps > 0 ? reps : s.reps;
-    gemm_rate = std::max(gemm_rate, sgemm_gflops());
-    const int steps_per_sample = block > 0 ? block : s.block;
-    const bench::Comparison c = bench::compare([&] { with_threads(both.ours, ours); },
-                                               [&] { with_threads(both.theirs, theirs); }, 3, n, steps_per_sample);
-    gemm_rate = std::max(gemm_rate, sgemm_gflops());
-    const double tokens = double(s.batch * s.length);
-    const double ours_ms = c.ours.median_us / 1e3, theirs_ms = c.theirs.median_us / 1e3;
-    std::printf("seq2seq %s threads=%s tapegrad %.2f ms libtorch %.2f ms ratio %.2f\n", s.name, both.label().c_str(),
-                ours_ms, theirs_ms, c.ratio());
-    std::printf(
-        "  tokens/s tapegrad %.0f libtorch %.0f; min tapegrad %.2f ms libtorch %.2f ms; "
-        "sgemm share tapegrad %.0f%% libtorch %.0f%% (3 x %.2f GFLOP forward, sgemm %.0f GFLOP/s)\n",
-        tokens / (ours_ms / 1e3), tokens / (theirs_ms / 1e3), c.ours.min_us / 1e3, c.theirs.min_us / 1e3,
-        100 * 3 * forward_flops(s) / (ours_ms / 1e3) / (gemm_rate * 1e9),
-        100 * 3 * forward_flops(s) / (theirs_ms / 1e3) / (gemm_rate * 1e9), forward_flops(s) / 1e9, gemm_rate);
-    std::printf("  %d samples per engine, each the mean of %d step(s) in a row\n", n, steps_per_sample);
-    if (ours.parallel) {
-      std::printf(
-          "  tapegrad splits the batch over %zu threads, one replica and one OpenBLAS thread each (--parallel data)\n",
-          ours.shards.size());
-    }
-    if (both.ours != both.theirs) {
-      std::printf("  tapegrad with %d thread(s), LibTorch with %d; both shares against the sgemm rate at %d\n",
-                  both.ours, both.theirs, both.ours);
-    }
-    std::fflush(stdout);
-  }
-  if (!any) {
-    std::fprintf(stderr, "bench_seq2seq: unknown size %s (tiny, small, medium or all)\n", size.c_str());
-    return 1;
-  }
-  if (task != "train") bench_decoding(both, shard_count, reps, engine);
   return 0;
 }

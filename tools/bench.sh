@@ -12,31 +12,43 @@ fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCH=ON \
   -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF
 if [ "${1:-}" = "--seq2seq" ]; then
-  # The SPEC workload and decoding: bash tools/bench.sh --seq2seq [--size tiny|small|medium]
+  # The SPEC workload and decoding, every configuration of both engines round robin (tapegrad
+  # 1, 2-data, 2-blas; LibTorch intra-op / OpenBLAS threads 1/1, 1/2, 2/1, 2/2), the whole
+  # table --runs times (default 3) and the medians:
+  #   bash tools/bench.sh --seq2seq [--size tiny|small|medium] [--runs R]
   shift
   size=all
-  [ "${1:-}" = "--size" ] && size=$2
+  runs=3
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --size) size=${2:?--size needs tiny, small or medium} ;;
+      --runs) runs=${2:?--runs needs a count} ;;
+      *) echo "tools/bench.sh --seq2seq: unknown option $1 (--size S, --runs R)" >&2; exit 1 ;;
+    esac
+    shift 2
+  done
   command -v /usr/bin/time > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time
   cmake --build build-bench -j "$(nproc)" --target bench_seq2seq bench_step_parts
-  # tapegrad's best use of 2 threads is data parallelism (--parallel data: each half of the
-  # batch on its own core, tg::DataParallel); OpenBLAS's own 2 threads come last, for comparison.
-  echo "== 1 thread(s)"
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ./build-bench/bench/bench_seq2seq --threads 1 --size "$size"
-  echo "== 2 thread(s): tapegrad data-parallel"
-  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --parallel data --size "$size"
-  # Each engine in its best configuration on 2 cores: LibTorch's is 1 thread at every size.
-  echo "== best on 2 cores: tapegrad 2 threads data-parallel, LibTorch 1"
-  OPENBLAS_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --parallel data --libtorch-threads 1 --size "$size"
-  echo "== tapegrad with OpenBLAS's 2 threads instead (--parallel blas), LibTorch 1"
-  OPENBLAS_NUM_THREADS=2 ./build-bench/bench/bench_seq2seq --threads 2 --parallel blas --libtorch-threads 1 --size "$size"
+  # The benchmark sets every thread count itself, before each run of each configuration.
+  echo "== this machine's instruction-set level"
+  ./build-bench/bench/bench_seq2seq --size "$size" --runs "$runs"
+  if grep -q avx512bw /proc/cpuinfo; then
+    # tapegrad's own dispatch, OpenBLAS's and libxsmm's kernels (TAPEGRAD_ISA) and LibTorch's
+    # (ATEN_CPU_CAPABILITY) all at AVX2: the figures of an AVX2-only CPU.
+    echo "== AVX2 (TAPEGRAD_ISA=avx2 ATEN_CPU_CAPABILITY=avx2)"
+    TAPEGRAD_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ./build-bench/bench/bench_seq2seq --size "$size" --runs "$runs"
+  else
+    echo "== AVX2: this machine has no AVX-512, so the table above is the AVX2 table"
+  fi
   echo "== peak resident memory, 10 steps of one engine alone"
   for s in tiny small medium; do
     [ "$size" = all ] || [ "$size" = "$s" ] || continue
-    for run in "tapegrad 1 blas" "libtorch 1 blas" "tapegrad 2 data"; do
-      read -r engine threads parallel <<< "$run"
-      kb=$(OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=1 /usr/bin/time -v ./build-bench/bench/bench_seq2seq --threads "$threads" \
-             --parallel "$parallel" --task train --size "$s" --engine "$engine" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
-      echo "seq2seq $s $engine threads=$threads ($parallel) peak RSS $((kb / 1024)) MiB"
+    for run in "tapegrad 1" "libtorch 1/1" "tapegrad 2-data"; do
+      read -r engine config <<< "$run"
+      [ "$s" = tiny ] && [ "$config" = 2-data ] && continue  # a batch of one sentence does not split
+      kb=$(/usr/bin/time -v ./build-bench/bench/bench_seq2seq --task train --size "$s" --engine "$engine" \
+             --configs "$config" --steps 10 2>&1 >/dev/null | awk '/Maximum resident set size/ { print $6 }')
+      echo "seq2seq $s $engine $config peak RSS $((kb / 1024)) MiB"
     done
   done
   exit 0
