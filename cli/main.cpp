@@ -9,8 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "tapegrad/cli/commands.hpp"
 #include "tapegrad/base/error.hpp"
+#include "tapegrad/cli/commands.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
 #include "tapegrad/kernels/blas.hpp"
 

@@ -369,7 +369,6 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void add_avx51
   add_into_body(acc, x, n);
 }
 
-
 }  // namespace
 
 float max(const float* x, std::size_t n) {

@@ -243,7 +243,9 @@ TEST_CASE("the array loops give each element the value its clone's one-element t
   auto sigmoid = [](const float* x, float* y, std::size_t n) { tg::fast::sigmoid(x, y, n); };
   auto tanh = [](const float* x, float* y, std::size_t n) { tg::fast::tanh(x, y, n); };
   auto exp = [](const float* x, float* y, std::size_t n) { tg::fast::exp_or_zero(x, y, n); };
-  auto affine = [](const float* x, float* y, std::size_t n) { tg::fast::exp_shifted_affine(x, 2.5f, 0.25f, 0.5f, y, n); };
+  auto affine = [](const float* x, float* y, std::size_t n) {
+    tg::fast::exp_shifted_affine(x, 2.5f, 0.25f, 0.5f, y, n);
+  };
   for (std::size_t n = 0; n <= 50; ++n) {
     CAPTURE(n);
     std::vector<float> in(n), out(n);
@@ -273,7 +275,8 @@ TEST_CASE("TAPEGRAD_ISA names the level the loops run at; a level that is not on
   CAPTURE(name);
   // ctest runs this suite once as it is and once per level the CPU has (tests/CMakeLists.txt).
   CHECK(tg::fast::widest_isa() == tg::fast::requested_isa());
-  CHECK(std::string(tg::fast::isa_name(tg::fast::widest_isa())) == (name.empty() ? tg::fast::isa_name(tg::fast::detected_isa()) : name));
+  CHECK(std::string(tg::fast::isa_name(tg::fast::widest_isa())) ==
+        (name.empty() ? tg::fast::isa_name(tg::fast::detected_isa()) : name));
   CHECK(tg::fast::widest_isa() <= tg::fast::detected_isa());
   // requested_isa() reads the variable at each call (widest_isa() keeps its first answer).
   auto refused = [](const char* value) {
@@ -289,11 +292,14 @@ TEST_CASE("TAPEGRAD_ISA names the level the loops run at; a level that is not on
   CHECK(refused("avx3") == "TAPEGRAD_ISA=avx3: not an instruction set level; use baseline, avx2 or avx512");
   CHECK(refused("AVX2").find("not an instruction set level") != std::string::npos);
   if (tg::fast::detected_isa() < Isa::avx512) {
-    CHECK(refused("avx512") == std::string("TAPEGRAD_ISA=avx512: this CPU has only ") +
-                                   tg::fast::isa_name(tg::fast::detected_isa()));
+    CHECK(refused("avx512") ==
+          std::string("TAPEGRAD_ISA=avx512: this CPU has only ") + tg::fast::isa_name(tg::fast::detected_isa()));
   }
   CHECK(refused("baseline").empty());
   setenv("TAPEGRAD_ISA", "", 1);
   CHECK(tg::fast::requested_isa() == tg::fast::detected_isa());
-  if (asked) setenv("TAPEGRAD_ISA", name.c_str(), 1); else unsetenv("TAPEGRAD_ISA");
+  if (asked)
+    setenv("TAPEGRAD_ISA", name.c_str(), 1);
+  else
+    unsetenv("TAPEGRAD_ISA");
 }
