@@ -28,8 +28,8 @@ std::string blas_core_name();
 /// OpenBLAS packs both operands on every call, which a recurrent step's products
 /// (16 rows or more times a weight of at most [512, 512]) cannot amortise: with
 /// AVX-512, libxsmm runs [32, 512] x [512, 128] at about 175 GFLOP/s against
-/// OpenBLAS's 90-115; with AVX2 the small step gains 6-7% (docs/performance.md, "The float
-/// loops at AVX2"). For larger weights, and for one row, OpenBLAS is faster
+/// OpenBLAS's 90-115; with AVX2 the small step gains 6-7% (docs/performance.md, "Every x86
+/// level"). For larger weights, and for one row, OpenBLAS is faster
 /// (docs/performance.md, "Small products through libxsmm").
 ///   automatic: libxsmm for those shapes, on CPUs with AVX2 or AVX-512 (the default);
 ///   always:    libxsmm for every float product it takes (tests compare the two paths);

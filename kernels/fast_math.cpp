@@ -13,7 +13,7 @@
 // width of one register of the target they are compiled for), which always
 // compile to packed instructions. Plain loops over fast::exp vectorised only for
 // AVX-512: GCC 12 left every exp, sigmoid and tanh loop scalar in the AVX2 and
-// SSE2 clones (docs/performance.md, "The float loops at AVX2").
+// SSE2 clones (docs/performance.md, "Every x86 level").
 // The helpers taking vectors are always inlined into those clones, so the
 // vector-ABI note GCC attaches to them (-Wpsabi) concerns no real call.
 #pragma GCC diagnostic ignored "-Wpsabi"

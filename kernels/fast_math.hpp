@@ -31,7 +31,7 @@ Isa requested_isa();
 /// The level the loops run at: requested_isa(), read once, at the first call. Loops
 /// elsewhere (Adam's update) and the choice of libxsmm (blas.hpp) go by it too, so that
 /// TAPEGRAD_ISA=avx2 measures an AVX-512 machine as if it had AVX2 only
-/// (docs/performance.md, "Every instruction set on one machine").
+/// (docs/performance.md, "Every x86 level").
 Isa widest_isa();
 
 /// e^x for one float, branch-free: x = n ln2 + r with |r| <= ln2 / 2, e^r by a
