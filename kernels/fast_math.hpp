@@ -28,7 +28,8 @@ Isa detected_isa();
 /// detected_isa() when it is unset or empty. Throws Error when it names no level, or one
 /// above detected_isa().
 Isa requested_isa();
-/// The level the loops run at: requested_isa(), read once, at the first call. Loops
+/// The level the loops run at: requested_isa(), read once, at the first call (which
+/// throws its Error for a bad TAPEGRAD_ISA; the `tapegrad` command checks it at start). Loops
 /// elsewhere (Adam's update) and the choice of libxsmm (blas.hpp) go by it too, so that
 /// TAPEGRAD_ISA=avx2 measures an AVX-512 machine as if it had AVX2 only
 /// (docs/performance.md, "Every x86 level").
