@@ -35,22 +35,32 @@ Isa requested_isa();
 /// (docs/performance.md, "Every x86 level").
 Isa widest_isa();
 
-/// e^x for one float, branch-free: x = n ln2 + r with |r| <= ln2 / 2, e^r by a
-/// degree-6 polynomial, 2^n by adding n to the exponent bits.
-inline float exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.5f ? 88.5f : x);
-  // n = round(x / ln2) with the 1.5 * 2^23 trick (exact for |n| < 2^22).
-  const float shifted = x * 1.44269504088896341f + 12582912.0f;
-  const float n = shifted - 12582912.0f;
-  float r = x - n * 0.693359375f;  // ln2 split in a high part exact in float...
-  r = r - n * -2.12194440e-4f;     // ...and the rest
-  float p = 1.9875691500e-4f;
+/// The arithmetic of exp below for an x already clamped to [-87, 88.5], on one float or on
+/// a GCC vector of floats (kernels/fast_math.cpp): x = n ln2 + r with |r| <= ln2 / 2, e^r by
+/// a degree-6 polynomial into `p`, and n in the low bits of `shifted` (as round(x / ln2) +
+/// 1.5 * 2^23, the 1.5 * 2^23 trick: exact for |n| < 2^22). Results by reference: a vector
+/// returned by value would change the ABI of the SSE2 build (GCC's -Wpsabi).
+template <class T>
+[[gnu::always_inline]] inline void exp_of_remainder(const T& x, T& p, T& shifted) {
+  shifted = x * 1.44269504088896341f + 12582912.0f;
+  const T n = shifted - 12582912.0f;
+  T r = x - n * 0.693359375f;   // ln2 split in a high part exact in float...
+  r = r - n * -2.12194440e-4f;  // ...and the rest
+  p = T{} + 1.9875691500e-4f;   // a float, or a vector of it
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
+}
+
+/// e^x for one float, branch-free: exp_of_remainder's e^r times 2^n, by adding n to
+/// the exponent bits.
+inline float exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.5f ? 88.5f : x);
+  float p, shifted;
+  exp_of_remainder(x, p, shifted);
   // Unsigned arithmetic: n may be negative, and the sum wraps to the right bits.
   std::uint32_t bits, shifted_bits;
   std::memcpy(&bits, &p, sizeof bits);
