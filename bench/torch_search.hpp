@@ -79,8 +79,8 @@ Tokens torch_beam_search(long batch, long beam, long max_length, double alpha, S
   for (long t = 0; t < max_length; ++t) {
     const torch::Tensor log_probs = step(tokens);
     const long vocab = log_probs.size(1);
-    torch::Tensor total = (log_probs.to(torch::kDouble) + torch::tensor(scores, torch::kDouble).unsqueeze(1))
-                              .view({batch, beam * vocab});
+    torch::Tensor total =
+        (log_probs.to(torch::kDouble) + torch::tensor(scores, torch::kDouble).unsqueeze(1)).view({batch, beam * vocab});
     auto [top_values, top_flat] = total.topk(2 * beam, 1);
     const auto value = top_values.accessor<double, 2>();
     const auto flat = top_flat.accessor<std::int64_t, 2>();

@@ -28,10 +28,10 @@ inline const TransformerSize kTransformerSizes[] = {{"transformer-small", 32, 10
 // SPEC.md counts the recurrent model's: projections, attention products and the output layer.
 inline double transformer_forward_flops(const TransformerSize& s) {
   const double d = double(s.d_model), f = double(s.feedforward), v = double(s.vocab), t = double(s.length);
-  const double attention = 4 * t * d;                 // scores and context of one query over T keys
+  const double attention = 4 * t * d;  // scores and context of one query over T keys
   const double encoder = 8 * d * d + 4 * d * f + attention;
-  const double decoder = 8 * d * d + attention        // self-attention
-                         + 8 * d * d + attention      // cross-attention (keys and values of the memory)
+  const double decoder = 8 * d * d + attention    // self-attention
+                         + 8 * d * d + attention  // cross-attention (keys and values of the memory)
                          + 4 * d * f;
   const double per_token = double(s.layers) * (encoder + decoder) + 2 * d * v;
   return per_token * double(s.batch) * t;
@@ -62,12 +62,12 @@ struct TorchTransformer : torch::nn::Module {
         register_module("source_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, d).padding_idx(0)));
     target_embedding =
         register_module("target_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(V, d).padding_idx(0)));
-    transformer = register_module(
-        "transformer", torch::nn::Transformer(torch::nn::TransformerOptions(d, static_cast<long>(s.heads))
-                                                  .num_encoder_layers(static_cast<long>(s.layers))
-                                                  .num_decoder_layers(static_cast<long>(s.layers))
-                                                  .dim_feedforward(static_cast<long>(s.feedforward))
-                                                  .dropout(0.0)));
+    transformer = register_module("transformer",
+                                  torch::nn::Transformer(torch::nn::TransformerOptions(d, static_cast<long>(s.heads))
+                                                             .num_encoder_layers(static_cast<long>(s.layers))
+                                                             .num_decoder_layers(static_cast<long>(s.layers))
+                                                             .dim_feedforward(static_cast<long>(s.feedforward))
+                                                             .dropout(0.0)));
     output = register_module("output", torch::nn::Linear(d, V));
     positions = register_buffer("positions", sinusoidal_positions(max_length, d));
     scale = std::sqrt(double(d));

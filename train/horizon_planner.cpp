@@ -34,6 +34,7 @@ std::optional<Replan> HorizonPlanner::revise(std::size_t step, double elapsed, s
   r.measured_steps = step - since_step_;
   r.seconds_per_step = (elapsed - since_elapsed_) / double(r.measured_steps);
   r.total_steps = revised(ending_early ? longest : planned, step, elapsed, r.seconds_per_step);
+  r.ended_early = ending_early;
   since_step_ = step;
   since_elapsed_ = elapsed;
   if (scheduled) ++revisions_;

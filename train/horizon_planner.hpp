@@ -26,6 +26,7 @@ struct Replan {
   std::size_t total_steps = 0;  ///< the new horizon (see HorizonPlanner for when it may be longer)
   double seconds_per_step = 0;  ///< over the steps since the previous plan, evaluations included
   std::size_t measured_steps = 0;
+  bool ended_early = false;  ///< made because the run reached its plan's end with budget left
 };
 
 /// Plans the horizon of a run with a time budget. The first plan, from timed steps before the

@@ -78,6 +78,7 @@ TEST_CASE("a plan is revised once each share of the budget has gone, from the st
   CHECK(r->measured_steps == 200);
   CHECK(r->seconds_per_step == doctest::Approx(0.0775));
   CHECK(r->total_steps == 200 + 1057);
+  CHECK_FALSE(r->ended_early);
   planned = r->total_steps;
   // The next revision waits for half of the budget and measures only the steps since.
   CHECK_FALSE(planner.revise(600, 49, planned));
@@ -198,6 +199,7 @@ TEST_CASE("a plan lengthens only at its end, with budget left, up to the first p
   std::optional<tg::Replan> r = planner.revise(500, 20, 501);
   REQUIRE(r);
   CHECK(r->total_steps == 900);  // 0.97 * 80 s at 40 ms fits 1,940 more: the limit bounds it
+  CHECK(r->ended_early);
   // Not at the plan's last step: nothing (the next scheduled revision is at half the budget).
   CHECK_FALSE(planner.revise(600, 30, 900));
   // At the plan's end, but the plan is already the limit: nothing.
