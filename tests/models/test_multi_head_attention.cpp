@@ -97,16 +97,49 @@ std::vector<Case> gradcheck_cases() {
   std::vector<Case> cases;
   cases.push_back({"no mask, per-head weights", 2, 3, 4, 4, 2, 0, 0, true, {.average_attn_weights = false}});
   cases.push_back({"bool [L, S] mask", 2, 3, 4, 4, 2, 0, 0, true, {.attn_mask = some_blocked({3, 4})}});
-  cases.push_back({"float [L, S] mask and padding", 3, 3, 4, 6, 3, 0, 0, true,
+  cases.push_back({"float [L, S] mask and padding",
+                   3,
+                   3,
+                   4,
+                   6,
+                   3,
+                   0,
+                   0,
+                   true,
                    {.attn_mask = float_mask({3, 4}, 5), .key_padding_mask = padding_of({4, 2, 1}, 4)}});
-  cases.push_back({"bool [B*heads, L, S] mask and padding, kdim/vdim", 2, 3, 4, 4, 2, 3, 5, true,
+  cases.push_back({"bool [B*heads, L, S] mask and padding, kdim/vdim",
+                   2,
+                   3,
+                   4,
+                   4,
+                   2,
+                   3,
+                   5,
+                   true,
                    {.attn_mask = some_blocked({4, 3, 4}), .key_padding_mask = padding_of({4, 3}, 4)}});
   cases.push_back({"causal, no bias, one head", 2, 4, 4, 3, 1, 0, 0, false, {.is_causal = true}});
   cases.push_back({"L = 1, S = 1, B = 1", 1, 1, 1, 4, 2, 0, 0, true, {}});
-  cases.push_back({"B = 1, L = 1, heads = 1, S = 3, padding", 1, 1, 3, 2, 1, 2, 3, true,
+  cases.push_back({"B = 1, L = 1, heads = 1, S = 3, padding",
+                   1,
+                   1,
+                   3,
+                   2,
+                   1,
+                   2,
+                   3,
+                   true,
                    {.key_padding_mask = padding_of({2}, 3), .average_attn_weights = false}});
-  cases.push_back({"a fully masked query row", 2, 3, 4, 4, 2, 0, 0, true,
-                   {.attn_mask = Mask{{true, true, true, true}, {false, true, false, false}, {false, false, true, false}}}});
+  cases.push_back(
+      {"a fully masked query row",
+       2,
+       3,
+       4,
+       4,
+       2,
+       0,
+       0,
+       true,
+       {.attn_mask = Mask{{true, true, true, true}, {false, true, false, false}, {false, false, true, false}}}});
   cases.push_back({"need_weights = false", 2, 2, 3, 4, 2, 0, 0, true, {.need_weights = false}});
   return cases;
 }
@@ -156,7 +189,8 @@ TEST_CASE("MultiHeadAttention: the one-step form equals the sequence form with L
   for (DType dtype : {DType::f64, DType::f32}) {
     CAPTURE(dtype_name(dtype));
     auto m = copy_as(*random_mha(mha_options(6, 2, 4, 5)), dtype);
-    Var q(test::randn({3, 6}, 1).to(dtype)), k(test::randn({3, 5, 4}, 2).to(dtype)), v(test::randn({3, 5, 5}, 3).to(dtype));
+    Var q(test::randn({3, 6}, 1).to(dtype)), k(test::randn({3, 5, 4}, 2).to(dtype)),
+        v(test::randn({3, 5, 5}, 3).to(dtype));
     const Mask padding = padding_of({5, 3, 1}, 5);
     AttentionResult step = m->attend(m->prepare(k, v, padding), q);
     AttentionResult seq = m->forward(reshape(q, Shape{3, 1, 6}), k, v, {.key_padding_mask = padding});
@@ -201,9 +235,9 @@ TEST_CASE("MultiHeadAttention: a fully masked query row gives zero weights, cont
   const Mask attn = {{true, true, true}, {false, true, false}};
   AttentionResult r = m->forward(q, k, v, {.attn_mask = attn, .key_padding_mask = padding_of({3, 0}, 3)});
   for (std::size_t j = 0; j < 3; ++j) {
-    CHECK(r.weights.value().at(j) == 0.0);          // batch 0, query 0
-    CHECK(r.weights.value().at(6 + j) == 0.0);      // batch 1, query 0
-    CHECK(r.weights.value().at(9 + j) == 0.0);      // batch 1, query 1
+    CHECK(r.weights.value().at(j) == 0.0);      // batch 0, query 0
+    CHECK(r.weights.value().at(6 + j) == 0.0);  // batch 1, query 0
+    CHECK(r.weights.value().at(9 + j) == 0.0);  // batch 1, query 1
   }
   for (std::size_t j = 0; j < 4; ++j) {
     CHECK(r.context.value().at(j) == doctest::Approx(m->out_proj.bias.value().at(j)).epsilon(1e-13));
@@ -239,8 +273,9 @@ TEST_CASE("MultiHeadAttention: keys and values projected in pieces and concatena
           1e-14);
     CHECK(r.weights.shape() == Shape{b, 1, step + 1});
   }
-  std::string e = error_of<Error>(
-      [&] { m->attend_sequence(m->prepare(k, v), q, {.key_padding_mask = padding_of({4, 4}, 4)}); });
+  std::string e = error_of<Error>([&] {
+    m->attend_sequence(m->prepare(k, v), q, {.key_padding_mask = padding_of({4, 4}, 4)});
+  });
   CHECK(contains(e, "key padding from the memory"));
 }
 
@@ -319,7 +354,8 @@ namespace {
 
 void check_mha_against_pytorch(const json& k, DType dtype, double rel, double floor) {
   const json& o = k.at("options");
-  AttentionOptions options = mha_options(o.at("embed_dim"), o.at("num_heads"), o.at("kdim"), o.at("vdim"), o.at("bias"));
+  AttentionOptions options =
+      mha_options(o.at("embed_dim"), o.at("num_heads"), o.at("kdim"), o.at("vdim"), o.at("bias"));
   Generator gen(1);
   MultiHeadAttention m64(options, gen);
   StateDict state;
