@@ -32,10 +32,11 @@ TransformerLayerOptions TransformerOptions::layer() const {
 }
 
 Transformer::Transformer(const TransformerOptions& options, Generator& gen)
-    : encoder({.layer = (check_transformer_layer_options(options.layer(), "tg::Transformer"), batch_first_layer(options)),
-               .num_layers = options.num_encoder_layers,
-               .norm = true},
-              gen),
+    : encoder(
+          {.layer = (check_transformer_layer_options(options.layer(), "tg::Transformer"), batch_first_layer(options)),
+           .num_layers = options.num_encoder_layers,
+           .norm = true},
+          gen),
       decoder({.layer = batch_first_layer(options), .num_layers = options.num_decoder_layers, .norm = true}, gen),
       options_(options) {
   register_module("encoder", encoder);

@@ -21,8 +21,9 @@
 ///     cache = append(cache, rows);                           // concat keys/values along axis 1
 ///     return layer.self_attention_block(h, cache);           // attends to every cached position
 ///   });
-///   x = residual_sublayer(x, layer.norm2, norm_first, [&](const Var& h) { return layer.cross_attention_block(h, cross); });
-///   x = residual_sublayer(x, layer.norm3, norm_first, [&](const Var& h) { return layer.feed_forward_block(h); });
+///   x = residual_sublayer(x, layer.norm2, norm_first, [&](const Var& h) { return layer.cross_attention_block(h,
+///   cross); }); x = residual_sublayer(x, layer.norm3, norm_first, [&](const Var& h) { return
+///   layer.feed_forward_block(h); });
 /// which equals forward() over the whole prefix with the causal tgt_mask
 /// (tests/models/test_transformer.cpp checks it).
 

@@ -62,8 +62,8 @@ void check_transformer_input(const Var& x, std::size_t d_model, DType dtype, con
                                  who, argument, d_model, shape_str(x.shape())));
   }
   if (x.dtype() != dtype) {
-    throw DTypeError(fmt::format("{}: {} is {} but the parameters are {}", who, argument, dtype_name(x.dtype()),
-                                 dtype_name(dtype)));
+    throw DTypeError(
+        fmt::format("{}: {} is {} but the parameters are {}", who, argument, dtype_name(x.dtype()), dtype_name(dtype)));
   }
 }
 

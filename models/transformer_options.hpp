@@ -29,30 +29,30 @@ Var activate(const Var& x, TransformerActivation activation);
 
 /// torch.nn.TransformerEncoderLayer's and TransformerDecoderLayer's constructor arguments.
 struct TransformerLayerOptions {
-  std::size_t d_model = 0;                                   ///< E, divisible by nhead
-  std::size_t nhead = 0;                                     ///< attention heads
-  std::size_t dim_feedforward = 2048;                        ///< width of linear1
-  double dropout = 0.1;                                      ///< every dropout of the layer, attention's included
+  std::size_t d_model = 0;                                         ///< E, divisible by nhead
+  std::size_t nhead = 0;                                           ///< attention heads
+  std::size_t dim_feedforward = 2048;                              ///< width of linear1
+  double dropout = 0.1;                                            ///< every dropout of the layer, attention's included
   TransformerActivation activation = TransformerActivation::relu;  ///< after linear1
-  double layer_norm_eps = 1e-5;                              ///< eps of every LayerNorm
-  bool batch_first = false;                                  ///< [B, L, E] rather than [L, B, E]
-  bool norm_first = false;                                   ///< pre-norm: x + f(norm(x)); else norm(x + f(x))
-  bool bias = true;                                          ///< biases of the Linears, attentions and LayerNorms
-  DType dtype = DType::f32;                                  ///< dtype of the parameters
+  double layer_norm_eps = 1e-5;                                    ///< eps of every LayerNorm
+  bool batch_first = false;                                        ///< [B, L, E] rather than [L, B, E]
+  bool norm_first = false;                                         ///< pre-norm: x + f(norm(x)); else norm(x + f(x))
+  bool bias = true;                                                ///< biases of the Linears, attentions and LayerNorms
+  DType dtype = DType::f32;                                        ///< dtype of the parameters
 };
 
 /// The masks of a forward call, by torch.nn.Transformer.forward's argument names.
 /// Each module reads its own: encoders the src_* fields, decoders tgt_* and memory_*.
 struct TransformerMasks {
-  AttentionMask src_mask{};            ///< encoder self-attention, [S, S] or [B * nhead, S, S]
-  AttentionMask tgt_mask{};            ///< decoder self-attention, [T, T] or [B * nhead, T, T]
-  AttentionMask memory_mask{};         ///< decoder cross-attention, [T, S] or [B * nhead, T, S]
-  Mask src_key_padding_mask{};         ///< [B, S], true = padded
-  Mask tgt_key_padding_mask{};         ///< [B, T], true = padded
-  Mask memory_key_padding_mask{};      ///< [B, S], true = padded
-  bool src_is_causal = false;          ///< add the causal mask to the encoder's self-attention (torch 2.x)
-  bool tgt_is_causal = false;          ///< add the causal mask to the decoder's self-attention (torch 2.x)
-  bool memory_is_causal = false;       ///< add the causal mask to the cross-attention (torch 2.x)
+  AttentionMask src_mask{};        ///< encoder self-attention, [S, S] or [B * nhead, S, S]
+  AttentionMask tgt_mask{};        ///< decoder self-attention, [T, T] or [B * nhead, T, T]
+  AttentionMask memory_mask{};     ///< decoder cross-attention, [T, S] or [B * nhead, T, S]
+  Mask src_key_padding_mask{};     ///< [B, S], true = padded
+  Mask tgt_key_padding_mask{};     ///< [B, T], true = padded
+  Mask memory_key_padding_mask{};  ///< [B, S], true = padded
+  bool src_is_causal = false;      ///< add the causal mask to the encoder's self-attention (torch 2.x)
+  bool tgt_is_causal = false;      ///< add the causal mask to the decoder's self-attention (torch 2.x)
+  bool memory_is_causal = false;   ///< add the causal mask to the cross-attention (torch 2.x)
 };
 
 /// Throws Error naming `who` unless d_model and nhead are positive, nhead divides

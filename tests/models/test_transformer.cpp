@@ -97,8 +97,8 @@ TEST_CASE("Transformer layers and stacks: float64 gradcheck w.r.t. every paramet
       expect_module_gradcheck(encoder, [&](const std::vector<Var>& x) { return encoder.forward(x[0], masks); }, {src});
       TransformerDecoder decoder({.layer = o, .num_layers = 2, .norm = true});
       randomise(decoder, 40);
-      expect_module_gradcheck(
-          decoder, [&](const std::vector<Var>& x) { return decoder.forward(x[0], x[1], masks); }, {tgt, src});
+      expect_module_gradcheck(decoder, [&](const std::vector<Var>& x) { return decoder.forward(x[0], x[1], masks); },
+                              {tgt, src});
     }
   }
 }
@@ -140,8 +140,14 @@ TEST_CASE("Transformer: float64 gradcheck with size-1 dimensions (B = 1, S = 1, 
 }
 
 TEST_CASE("Transformer: batch_first = false is batch_first = true with the first two axes swapped") {
-  TransformerOptions o{.d_model = 8, .nhead = 2, .num_encoder_layers = 2, .num_decoder_layers = 1,
-                       .dim_feedforward = 16, .dropout = 0.0, .batch_first = true, .dtype = DType::f64};
+  TransformerOptions o{.d_model = 8,
+                       .nhead = 2,
+                       .num_encoder_layers = 2,
+                       .num_decoder_layers = 1,
+                       .dim_feedforward = 16,
+                       .dropout = 0.0,
+                       .batch_first = true,
+                       .dtype = DType::f64};
   Generator gen(5);
   Transformer first(o, gen);
   o.batch_first = false;
@@ -168,15 +174,15 @@ TEST_CASE("Transformer: batch_first = false is batch_first = true with the first
 TEST_CASE("TransformerDecoderLayer's sub-blocks with a key/value cache equal forward over the prefix") {
   for (bool norm_first : {false, true}) {
     CAPTURE(norm_first);
-    TransformerDecoder decoder({.layer = small_layer(norm_first, TransformerActivation::gelu), .num_layers = 2,
-                                .norm = true});
+    TransformerDecoder decoder(
+        {.layer = small_layer(norm_first, TransformerActivation::gelu), .num_layers = 2, .norm = true});
     randomise(decoder, 70);
     const std::size_t b = 2, t = 4;
     Var tgt(test::randn({b, t, 4}, 1)), memory(test::randn({b, 3, 4}, 2));
     const Mask memory_padding = padding_of({3, 2}, 3);
-    Var full = decoder.forward(
-        tgt, memory,
-        {.tgt_mask = Transformer::generate_square_subsequent_mask(t, DType::f64), .memory_key_padding_mask = memory_padding});
+    Var full = decoder.forward(tgt, memory,
+                               {.tgt_mask = Transformer::generate_square_subsequent_mask(t, DType::f64),
+                                .memory_key_padding_mask = memory_padding});
     std::vector<AttentionMemory> cross, cache(decoder.num_layers());
     for (std::size_t i = 0; i < decoder.num_layers(); ++i) {
       cross.push_back(decoder.layer(i).multihead_attn.prepare(memory, memory, memory_padding));
@@ -253,8 +259,12 @@ TEST_CASE("Transformer: torch's defaults, names, registration order and initiali
     }
   }
   // bias = false: no bias anywhere (torch 2.1's bias argument).
-  Transformer no_bias({.d_model = 8, .nhead = 2, .num_encoder_layers = 1, .num_decoder_layers = 1,
-                       .dim_feedforward = 12, .bias = false});
+  Transformer no_bias({.d_model = 8,
+                       .nhead = 2,
+                       .num_encoder_layers = 1,
+                       .num_decoder_layers = 1,
+                       .dim_feedforward = 12,
+                       .bias = false});
   for (const NamedVar& p : no_bias.named_parameters()) CHECK_FALSE(contains(p.name, "bias"));
   CHECK(no_bias.named_parameters().size() == 6 + 9 + 2);  // the weights alone
 
@@ -267,8 +277,14 @@ TEST_CASE("Transformer: torch's defaults, names, registration order and initiali
 }
 
 TEST_CASE("Transformer: dropout acts only while training; copy_as keeps the outputs") {
-  Transformer m({.d_model = 8, .nhead = 2, .num_encoder_layers = 1, .num_decoder_layers = 1, .dim_feedforward = 12,
-                 .dropout = 0.3, .batch_first = true, .dtype = DType::f64});
+  Transformer m({.d_model = 8,
+                 .nhead = 2,
+                 .num_encoder_layers = 1,
+                 .num_decoder_layers = 1,
+                 .dim_feedforward = 12,
+                 .dropout = 0.3,
+                 .batch_first = true,
+                 .dtype = DType::f64});
   Var src(test::randn({2, 3, 8}, 1)), tgt(test::randn({2, 2, 8}, 2));
   m.eval();
   const std::vector<double> a = m.forward(src, tgt).value().to_vector();
@@ -294,7 +310,11 @@ TEST_CASE("Transformer modules: bad options and inputs are errors naming the mod
   e = error_of<Error>([] { parse_transformer_activation("swish"); });
   CHECK(contains(e, "unknown activation 'swish'; expected relu or gelu"));
 
-  Transformer m({.d_model = 8, .nhead = 2, .num_encoder_layers = 1, .num_decoder_layers = 1, .dim_feedforward = 12,
+  Transformer m({.d_model = 8,
+                 .nhead = 2,
+                 .num_encoder_layers = 1,
+                 .num_decoder_layers = 1,
+                 .dim_feedforward = 12,
                  .batch_first = true});
   Var src(Tensor::zeros({2, 3, 8})), tgt(Tensor::zeros({2, 4, 8}));
   e = error_of<ShapeError>([&] { m.forward(Var(Tensor::zeros({2, 3, 6})), tgt); });
@@ -326,7 +346,8 @@ struct TransformerFixtures {
 const TransformerFixtures& transformer_fixtures() {
   static const TransformerFixtures data = [] {
     TransformerFixtures f{test::load_fixtures("transformer.json").at("transformer"), {}};
-    SafetensorsFile file = load_safetensors(std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/transformer.safetensors");
+    SafetensorsFile file =
+        load_safetensors(std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fixtures/transformer.safetensors");
     for (SafetensorsTensor& t : file.tensors) f.tensors[t.name] = std::get<Tensor>(t.value);
     return f;
   }();
