@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,36 @@ RowBroadcast row_broadcast(const Shape& a, const Shape& b);
 
 /// Normalises a possibly negative axis against `rank`; throws naming the op.
 std::size_t normalize_axis(const char* op, long axis, std::size_t rank);
+
+/// A double as T, +-inf beyond T's range (where C++ leaves the conversion
+/// undefined): a float32 sum in double, or x - m, can pass FLT_MAX.
+template <class T>
+T narrow(double d) {
+  if constexpr (std::is_same_v<T, double>) {
+    return d;
+  } else {
+    constexpr double top = std::numeric_limits<T>::max();
+    if (d > top) return std::numeric_limits<T>::infinity();
+    if (d < -top) return -std::numeric_limits<T>::infinity();
+    return static_cast<T>(d);
+  }
+}
+
+/// term(0) + ... + term(n - 1) in double: four accumulators keep the adds
+/// independent (the CPU overlaps them) and each one's error path a quarter long.
+template <class F>
+double sum_in_double(std::size_t n, F&& term) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += term(i);
+    s1 += term(i + 1);
+    s2 += term(i + 2);
+    s3 += term(i + 3);
+  }
+  for (; i < n; ++i) s0 += term(i);
+  return (s0 + s1) + (s2 + s3);
+}
 
 /// Where a backward writes the gradient of input i: into the gradient that
 /// input has already gathered (a gemm then adds with beta = 1, a kernel with

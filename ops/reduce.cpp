@@ -114,35 +114,6 @@ void check_nonempty_slices(const char* op, const Var& x, const std::vector<long>
   }
 }
 
-// A double as T, +-inf beyond T's range (where C++ leaves the conversion
-// undefined): a float32 sum in double, or x - m, can pass FLT_MAX.
-template <class T>
-T narrow(double d) {
-  if constexpr (std::is_same_v<T, double>) {
-    return d;
-  } else {
-    constexpr double top = std::numeric_limits<T>::max();
-    if (d > top) return std::numeric_limits<T>::infinity();
-    if (d < -top) return -std::numeric_limits<T>::infinity();
-    return static_cast<T>(d);
-  }
-}
-
-// Sums n contiguous values in double; four accumulators keep the adds independent.
-template <class T>
-double sum_run(const T* p, std::size_t n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += p[i];
-    s1 += p[i + 1];
-    s2 += p[i + 2];
-    s3 += p[i + 3];
-  }
-  for (; i < n; ++i) s0 += p[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
 // scale * sum of each slice, accumulated in double (in the result itself for float64).
 template <class T>
 Array<T> sum_forward(const Array<T>& x, const Plan& p, double scale) {
@@ -152,12 +123,12 @@ Array<T> sum_forward(const Array<T>& x, const Plan& p, double scale) {
     const T* in = x.data();
     p.each_run([&](std::size_t i, std::size_t o, std::size_t n) {
       if (p.inner_reduced) {
-        acc[o] += sum_run(in + i, n);
+        acc[o] += kernel::sum_in_double(n, [&](std::size_t k) { return in[i + k]; });
       } else {
         for (std::size_t j = 0; j < n; ++j) acc[o + j] += in[i + j];
       }
     });
-    for (std::size_t o = 0; o < p.out_size; ++o) y.data()[o] = narrow<T>(acc[o] * scale);
+    for (std::size_t o = 0; o < p.out_size; ++o) y.data()[o] = kernel::narrow<T>(acc[o] * scale);
   };
   if constexpr (std::is_same_v<T, double>) {
     accumulate(y.data());
@@ -287,10 +258,10 @@ LogSumExp logsumexp_forward(const Array<T>& x, const Plan& p) {
   p.each_run([&](std::size_t i, std::size_t o, std::size_t n) {
     if (p.inner_reduced) {
       double t = 0;
-      for (std::size_t j = 0; j < n; ++j) t += std::exp(narrow<T>(in[i + j] - shift[o]));
+      for (std::size_t j = 0; j < n; ++j) t += std::exp(kernel::narrow<T>(in[i + j] - shift[o]));
       s[o] += t;
     } else {
-      for (std::size_t j = 0; j < n; ++j) s[o + j] += std::exp(narrow<T>(in[i + j] - shift[o + j]));
+      for (std::size_t j = 0; j < n; ++j) s[o + j] += std::exp(kernel::narrow<T>(in[i + j] - shift[o + j]));
     }
   });
   for (std::size_t o = 0; o < p.out_size; ++o) s[o] = std::log(s[o]);
@@ -308,7 +279,7 @@ Array<T> logsumexp_backward(const Array<T>& x, const LogSumExp& saved, const Arr
   T* out = dx.data();
   auto grad = [&](std::size_t i, std::size_t o) {
     if (log_sum[o] == -std::numeric_limits<double>::infinity()) return T(0);
-    return g[o] * std::exp(narrow<T>((in[i] - shift[o]) - log_sum[o]));
+    return g[o] * std::exp(kernel::narrow<T>((in[i] - shift[o]) - log_sum[o]));
   };
   p.each_run([&](std::size_t i, std::size_t o, std::size_t n) {
     if (p.inner_reduced) {
@@ -384,7 +355,8 @@ Var logsumexp(const Var& x, const std::vector<long>& axes, bool keepdims) {
   Tensor y = dispatch(x.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     Array<T> values = Array<T>::from_shape(p.out_shape);
-    for (std::size_t o = 0; o < p.out_size; ++o) values.data()[o] = narrow<T>(saved.shift[o] + saved.log_sum[o]);
+    for (std::size_t o = 0; o < p.out_size; ++o)
+      values.data()[o] = kernel::narrow<T>(saved.shift[o] + saved.log_sum[o]);
     return Tensor(std::move(values));
   });
   return record("logsumexp", {x}, std::move(y), [p, saved = std::move(saved)](BackwardContext& c) {
