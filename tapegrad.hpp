@@ -71,6 +71,7 @@
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/loss.hpp"
 #include "tapegrad/ops/nn.hpp"
+#include "tapegrad/ops/normalization.hpp"
 #include "tapegrad/ops/packed_weights.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/rnn.hpp"

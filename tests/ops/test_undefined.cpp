@@ -85,7 +85,7 @@ TEST_CASE("elementwise ops and activations name an undefined Var argument") {
   expect_undefined("scalar_like", "x", 0, [&] { scalar_like(u, 1.0); });
 }
 
-TEST_CASE("index, loss, softmax and dropout ops name an undefined Var argument") {
+TEST_CASE("index, loss, softmax, dropout and layer_norm ops name an undefined Var argument") {
   const Var u, d = full({2, 3});
   Indices ids = {0, 1};
   Indices index = {{0, 1, 0}};
@@ -99,6 +99,7 @@ TEST_CASE("index, loss, softmax and dropout ops name an undefined Var argument")
   expect_undefined("cross_entropy", "logits", 0, [&] { cross_entropy(u, ids); });
   expect_undefined("softmax", "x", 0, [&] { softmax(u); });
   expect_undefined("log_softmax", "x", 0, [&] { log_softmax(u, 0); });
+  expect_undefined("layer_norm", "x", 0, [&] { layer_norm(u, {3}); });
   Generator gen(1);
   expect_undefined("dropout", "x", 0, [&] { dropout(u, 0.5, true, gen); });
   expect_undefined("dropout", "x", 0, [&] { dropout(u, 0.5, true); });
