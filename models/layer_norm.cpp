@@ -2,8 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/ops/elementwise.hpp"
-#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/normalization.hpp"
 
 namespace tg {
 
@@ -14,16 +13,13 @@ LayerNorm::LayerNorm(const LayerNormOptions& options, Generator&) : options_(opt
   }
 }
 
-// y = (x - mu) / sqrt(mean((x - mu)^2) + eps) * w + b
+// y = (x - mean) / sqrt(var + eps) * w + b, by the fused op (ops/normalization.hpp)
 Var LayerNorm::forward(const Var& x) const {
   if (x.dim() < 1 || x.shape().back() != options_.normalized_shape) {
     throw ShapeError(fmt::format("LayerNorm({}): input {} must end in {}", options_.normalized_shape,
                                  shape_str(x.shape()), options_.normalized_shape));
   }
-  Var centered = x - mean(x, -1, true);
-  Var y = centered / sqrt(mean(square(centered), -1, true) + options_.eps);
-  if (!options_.elementwise_affine) return y;
-  return bias.defined() ? y * weight + bias : y * weight;
+  return layer_norm(x, {options_.normalized_shape}, weight, bias, options_.eps);
 }
 
 }  // namespace tg

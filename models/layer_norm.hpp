@@ -1,7 +1,7 @@
 #pragma once
 /// LayerNorm over the last dimension, as torch.nn.LayerNorm(normalized_shape = [D]):
 ///   y = (x - mean) / sqrt(var + eps) * weight + bias, var the biased variance.
-/// Parameters: weight [D] (ones), bias [D] (zeros). Built from ops.
+/// Parameters: weight [D] (ones), bias [D] (zeros). One fused op, layer_norm (ops/normalization.hpp).
 
 #include <cstddef>
 
