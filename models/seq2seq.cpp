@@ -201,6 +201,66 @@ DecoderStep Seq2Seq::decode_step(const AttentionMemory& memory, const Indices& t
   return step;
 }
 
+DecodingVocabulary Seq2Seq::vocabulary() const {
+  return {.source_size = options_.source_vocab_size,
+          .target_size = options_.target_vocab_size,
+          .pad_id = options_.pad_id,
+          .bos_id = options_.bos_id,
+          .eos_id = options_.eos_id};
+}
+
+std::unique_ptr<DecodingState> Seq2Seq::start_decoding(const Indices& source,
+                                                       const std::vector<std::int64_t>& lengths) const {
+  auto state = std::make_unique<Seq2SeqDecodingState>();
+  state->encoded = encode(source, lengths);
+  state->decoder = state->encoded.initial;
+  state->source_lengths = state->encoded.lengths;
+  state->sentence.resize(state->source_lengths.size());
+  for (std::size_t r = 0; r < state->sentence.size(); ++r) state->sentence[r] = static_cast<std::int64_t>(r);
+  return state;
+}
+
+namespace {
+
+Seq2SeqDecodingState& seq2seq_state(DecodingState& state, const char* who) {
+  auto* own = dynamic_cast<Seq2SeqDecodingState*>(&state);
+  if (own == nullptr) throw Error(fmt::format("{}: the state was not made by Seq2Seq::start_decoding", who));
+  return *own;
+}
+
+}  // namespace
+
+DecodingStep Seq2Seq::next_step(DecodingState& state, const Indices& tokens) const {
+  Seq2SeqDecodingState& s = seq2seq_state(state, "Seq2Seq::next_step");
+  DecoderStep step = decode_step(s.encoded.memory, tokens, s.decoder);
+  s.decoder = std::move(step.state);
+  return {std::move(step.logits), std::move(step.attention)};
+}
+
+void Seq2Seq::reorder(DecodingState& state, const Indices& rows) const {
+  Seq2SeqDecodingState& s = seq2seq_state(state, "Seq2Seq::reorder");
+  const std::size_t current = s.sentence.size();
+  std::vector<std::int64_t> sentence(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (rows(r) < 0 || rows(r) >= static_cast<std::int64_t>(current)) {
+      throw IndexError(fmt::format("Seq2Seq::reorder: rows[{}] = {} is outside [0, {})", r, rows(r), current));
+    }
+    sentence[r] = s.sentence[static_cast<std::size_t>(rows(r))];
+  }
+  if (sentence != s.sentence) {
+    s.encoded = select(s.encoded, rows);
+    s.source_lengths = s.encoded.lengths;
+    s.sentence = std::move(sentence);
+  }
+  s.decoder = take_rows(s.decoder, rows);
+}
+
+double Seq2Seq::decoding_bytes(std::size_t rows, std::size_t source_length, std::size_t) const {
+  Seq2SeqOptions o = options_;
+  o.dtype = dtype();  // to() and copy_as convert a built model's parameters, not its options
+  return decoding_bytes_of(o, rows, source_length);
+}
+
 Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const {
   if (target_in.dimension() != 2 || target_in.shape()[1] == 0 || source.dimension() != 2 ||
       target_in.shape()[0] != source.shape()[0]) {
