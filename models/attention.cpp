@@ -51,6 +51,8 @@ AttentionKind parse_attention_kind(const std::string& name) {
 
 bool is_empty_mask(const Mask& padding) { return padding.dimension() == 0 || padding.size() == 0; }
 
+bool AttentionMask::empty() const { return is_empty_mask(blocked) && !additive.defined(); }
+
 bool masks_nothing(const Mask& padding) {
   return is_empty_mask(padding) || std::none_of(padding.begin(), padding.end(), [](bool p) { return p; });
 }

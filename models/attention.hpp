@@ -32,6 +32,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "tapegrad/models/linear.hpp"
 #include "tapegrad/models/module.hpp"
@@ -52,6 +53,7 @@ struct AttentionOptions {
   std::size_t attention_size = 0;                ///< additive: size of the tanh layer (0: key_size)
   std::size_t num_heads = 1;                     ///< multi_head: heads; query_size divisible by it
   bool bias = true;                              ///< multi_head: in_proj_bias and out_proj.bias
+  double dropout = 0.0;                          ///< multi_head: dropout on the weights while training, in [0, 1]
   DType dtype = DType::f32;                      ///< dtype of the parameters
 };
 
@@ -70,8 +72,29 @@ struct AttentionMemory {
 };
 
 struct AttentionResult {
-  Var context;  ///< [B, context_size()]
-  Var weights;  ///< [B, S]
+  Var context;  ///< [B, context_size()]; [B, L, E] from MultiHeadAttention's sequence calls
+  /// [B, S]; from MultiHeadAttention's sequence calls [B, L, S] (averaged over heads),
+  /// [B, heads, L, S] (per head) or undefined (need_weights = false)
+  Var weights;
+};
+
+/// torch's attn_mask: which query position may attend which key position,
+/// [L, S] (the same for every batch entry and head) or [B * heads, L, S] (row
+/// b * heads + j for head j of batch entry b, torch's layout). Either boolean,
+/// true = not allowed (as torch), or an additive float mask whose -inf entries
+/// block and whose other entries are added to the scores (a constant: no
+/// gradient flows into it). Empty (the default): no mask.
+struct AttentionMask {
+  AttentionMask() = default;
+  AttentionMask(Mask blocked_positions)
+      : blocked(std::move(blocked_positions)) {}  // NOLINT: implicit, as torch's one argument
+  AttentionMask(Tensor additive_values)
+      : additive(std::move(additive_values)) {}  // NOLINT: implicit, as torch's one argument
+  /// True when neither form is set.
+  bool empty() const;
+
+  Mask blocked;     ///< the boolean form; empty when unused
+  Tensor additive;  ///< the float form (float32 or float64, converted to the scores' dtype); undefined when unused
 };
 
 class Attention : public Module {

@@ -10,7 +10,7 @@ namespace tg {
 LayerNorm::LayerNorm(const LayerNormOptions& options, Generator&) : options_(options) {
   if (options.elementwise_affine) {
     register_parameter("weight", weight, Tensor::ones({options.normalized_shape}, options.dtype));
-    register_parameter("bias", bias, Tensor::zeros({options.normalized_shape}, options.dtype));
+    if (options.bias) register_parameter("bias", bias, Tensor::zeros({options.normalized_shape}, options.dtype));
   }
 }
 
@@ -22,7 +22,8 @@ Var LayerNorm::forward(const Var& x) const {
   }
   Var centered = x - mean(x, -1, true);
   Var y = centered / sqrt(mean(square(centered), -1, true) + options_.eps);
-  return options_.elementwise_affine ? y * weight + bias : y;
+  if (!options_.elementwise_affine) return y;
+  return bias.defined() ? y * weight + bias : y * weight;
 }
 
 }  // namespace tg

@@ -12,7 +12,8 @@ namespace tg {
 struct LayerNormOptions {
   std::size_t normalized_shape = 0;  ///< D, the size of the last dimension
   double eps = 1e-5;                 ///< added to the variance
-  bool elementwise_affine = true;    ///< learn weight and bias
+  bool elementwise_affine = true;    ///< learn weight (and bias)
+  bool bias = true;                  ///< with elementwise_affine: learn bias too (torch 2.1's bias)
   DType dtype = DType::f32;          ///< dtype of the parameters
 };
 
@@ -24,7 +25,7 @@ class LayerNorm : public Module {
   const LayerNormOptions& options() const { return options_; }
 
   Var weight;  ///< [D]
-  Var bias;    ///< [D]
+  Var bias;    ///< [D]; undefined without options.bias
 
  private:
   LayerNormOptions options_;

@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <xtensor/xoperation.hpp>
+
 #include "tapegrad/models/init.hpp"
+#include "tapegrad/ops/dropout.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/index.hpp"
 #include "tapegrad/ops/linalg.hpp"
@@ -19,6 +22,42 @@ namespace {
 
 enum Projection : std::size_t { query_rows = 0, key_rows = 1, value_rows = 2 };
 
+constexpr double neg_inf = -std::numeric_limits<double>::infinity();
+
+// a or b where either may be empty; broadcasts (NumPy rules) where both are set.
+Mask either(const Mask& a, const Mask& b) {
+  if (is_empty_mask(a)) return b;
+  if (is_empty_mask(b)) return a;
+  return Mask(a || b);
+}
+
+// [l, s]: true where key j comes after query i (torch's causal mask).
+Mask causal_mask(std::size_t l, std::size_t s) {
+  Mask m = Mask::from_shape({l, s});
+  for (std::size_t i = 0; i < l; ++i) {
+    for (std::size_t j = 0; j < s; ++j) m(i, j) = j > i;
+  }
+  return m;
+}
+
+// An attn_mask in the two forms the scores take: positions to block (masked_fill
+// with -inf, which gives weight and gradient exactly 0) and finite values to add
+// (undefined when there are none, as for a float causal mask of 0 and -inf).
+struct ScoreMask {
+  Mask blocked;
+  Tensor added;
+};
+
+ScoreMask split_attn_mask(const AttentionMask& attn_mask, DType dtype) {
+  if (!attn_mask.additive.defined()) return {attn_mask.blocked, Tensor()};
+  const Tensor values = attn_mask.additive.to(DType::f64);
+  const Array<double>& a = values.array<double>();
+  ScoreMask out{Mask(xt::equal(a, neg_inf)), Tensor()};
+  Array<double> finite = xt::where(out.blocked, 0.0, a);
+  if (xt::any(xt::not_equal(finite, 0.0))) out.added = Tensor(std::move(finite)).to(dtype);
+  return out;
+}
+
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(const AttentionOptions& options, Generator& gen)
@@ -30,6 +69,9 @@ MultiHeadAttention::MultiHeadAttention(const AttentionOptions& options, Generato
                gen) {
   require_kind({AttentionKind::multi_head});
   const std::size_t e = options.query_size;
+  if (!(options.dropout >= 0.0 && options.dropout <= 1.0)) {
+    throw Error(fmt::format("{}: dropout = {} is outside [0, 1]", label(), options.dropout));
+  }
   if (options.num_heads == 0 || e % options.num_heads != 0) {
     throw Error(
         fmt::format("{}: query_size (E = {}) must be divisible by num_heads ({})", label(), e, options.num_heads));
@@ -58,6 +100,13 @@ Var MultiHeadAttention::projection_bias(std::size_t which) const {
   if (!options_.bias) return {};
   const auto e = static_cast<long>(options_.query_size);
   return slice(in_proj_bias, 0, static_cast<long>(which) * e, static_cast<long>(which + 1) * e);
+}
+
+Var MultiHeadAttention::merge_heads(const Var& x, std::size_t batch) const {
+  const std::size_t heads = options_.num_heads, l = x.shape()[1], d = x.shape()[2];
+  if (heads == 1) return x;                                                        // [B * 1, L, d] is already [B, L, E]
+  Var by_position = permute(reshape(x, Shape{batch, heads, l, d}), {0, 2, 1, 3});  // [B, L, heads, d]
+  return reshape(by_position, Shape{batch, l, heads * d});
 }
 
 Var MultiHeadAttention::split_heads(const Var& x) const {
@@ -105,10 +154,85 @@ AttentionResult MultiHeadAttention::attend(const AttentionMemory& memory, const 
   if (!is_empty_mask(memory.score_padding)) {
     scores = masked_fill(scores, memory.score_padding, -std::numeric_limits<double>::infinity());
   }
-  Var per_head = softmax(scores, -1);                                   // [B * heads, 1, S]
-  Var context = reshape(matmul(per_head, memory.values), Shape{b, e});  // heads concatenated
+  Var per_head = dropout(softmax(scores, -1), options_.dropout, is_training());  // [B * heads, 1, S]
+  Var context = reshape(matmul(per_head, memory.values), Shape{b, e});           // heads concatenated
   Var weights = heads == 1 ? reshape(per_head, Shape{b, s}) : mean(reshape(per_head, Shape{b, heads, s}), 1);
   return {out_proj.forward(context), weights};
+}
+
+AttentionResult MultiHeadAttention::forward(const Var& query, const Var& key, const Var& value,
+                                            const SequenceAttentionOptions& options) const {
+  const Mask& padding = options.key_padding_mask;
+  const Shape padding_shape(padding.shape().begin(), padding.shape().end());
+  if (key.defined() && key.dim() == 3 && !is_empty_mask(padding) &&
+      padding_shape != Shape{key.shape()[0], key.shape()[1]}) {
+    throw ShapeError(fmt::format("{}: key_padding_mask must be [B, S] = {} to match key {}, got {}", label(),
+                                 shape_str(Shape{key.shape()[0], key.shape()[1]}), shape_str(key.shape()),
+                                 shape_str(padding_shape)));
+  }
+  return attend_rows(prepare(key, value, padding), query, options);
+}
+
+AttentionResult MultiHeadAttention::attend_sequence(const AttentionMemory& memory, const Var& query,
+                                                    const SequenceAttentionOptions& options) const {
+  if (!is_empty_mask(options.key_padding_mask)) {
+    throw Error(
+        fmt::format("{}: attend_sequence takes the key padding from the memory (prepare's padding); "
+                    "options.key_padding_mask must be empty",
+                    label()));
+  }
+  return attend_rows(memory, query, options);
+}
+
+void MultiHeadAttention::check_attn_mask(const AttentionMask& attn_mask, std::size_t batch, std::size_t l,
+                                         std::size_t s) const {
+  if (!is_empty_mask(attn_mask.blocked) && attn_mask.additive.defined()) {
+    throw Error(fmt::format("{}: attn_mask has both a boolean and a float form; give one", label()));
+  }
+  if (attn_mask.empty()) return;
+  const Shape shape = attn_mask.additive.defined()
+                          ? attn_mask.additive.shape()
+                          : Shape(attn_mask.blocked.shape().begin(), attn_mask.blocked.shape().end());
+  const Shape per_batch{batch * options_.num_heads, l, s};
+  if (shape != Shape{l, s} && shape != per_batch) {
+    throw ShapeError(fmt::format("{}: attn_mask must be [L, S] = {} or [B * heads, L, S] = {}, got {}", label(),
+                                 shape_str(Shape{l, s}), shape_str(per_batch), shape_str(shape)));
+  }
+}
+
+AttentionResult MultiHeadAttention::attend_rows(const AttentionMemory& memory, const Var& query,
+                                                const SequenceAttentionOptions& options) const {
+  const std::string who = label();
+  if (!memory.keys.defined() || !memory.values.defined()) {
+    throw Error(fmt::format("{}: attend_sequence() needs the memory that prepare() returns", who));
+  }
+  if (!query.defined()) throw Error(fmt::format("{}: query is undefined", who));
+  const std::size_t b = memory.batch, s = memory.keys.shape()[1], e = options_.query_size;
+  const std::size_t heads = options_.num_heads, d = e / heads;
+  if (query.dim() != 3 || query.shape()[0] != b || query.shape()[2] != e || query.shape()[1] == 0) {
+    throw ShapeError(fmt::format("{}: query must be [B, L, E] = [{}, L, {}] with L >= 1 (key is [{}, {}, *]), got {}",
+                                 who, b, e, b, s, shape_str(query.shape())));
+  }
+  if (query.dtype() != memory.keys.dtype()) {
+    throw DTypeError(fmt::format("{}: query is {} but the keys are {}", who, dtype_name(query.dtype()),
+                                 dtype_name(memory.keys.dtype())));
+  }
+  const std::size_t l = query.shape()[1];
+  check_attn_mask(options.attn_mask, b, l, s);
+
+  Var q = options_.bias ? linear(query, memory.query_weight, memory.query_bias) : linear(query, memory.query_weight);
+  Var q_heads = split_heads(q / std::sqrt(static_cast<double>(d)));  // [B * heads, L, d]
+  Var scores = matmul(q_heads, memory.keys, false, true);            // [B * heads, L, S]
+  ScoreMask mask = split_attn_mask(options.attn_mask, scores.dtype());
+  if (mask.added.defined()) scores = scores + Var(mask.added);
+  // One masked_fill for every reason a position is blocked; the masks broadcast to [B * heads, L, S].
+  Mask blocked = either(either(mask.blocked, memory.score_padding), options.is_causal ? causal_mask(l, s) : Mask{});
+  if (!masks_nothing(blocked)) scores = masked_fill(scores, blocked, neg_inf);
+  Var per_head = dropout(softmax(scores, -1), options_.dropout, is_training());     // [B * heads, L, S]
+  Var context = out_proj.forward(merge_heads(matmul(per_head, memory.values), b));  // [B, L, E]
+  if (!options.need_weights) return {context, Var()};
+  Var by_head = reshape(per_head, Shape{b, heads, l, s});
+  return {context, options.average_attn_weights ? mean(by_head, 1) : by_head};
 }
 
 }  // namespace tg

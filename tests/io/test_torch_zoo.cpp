@@ -1,5 +1,5 @@
 // tapegrad -> torch for the zoo: checkpoints of an LSTM, a GRU, a multi-head
-// attention and the SPEC reference Seq2Seq, with their inputs and our outputs,
+// attention, the SPEC reference Seq2Seq and an nn.Transformer, with their inputs and our outputs,
 // for tools/fixtures/check_torch_load_zoo.py (run by the ctest
 // torch_loads_tapegrad_checkpoint after this suite) to load into torch.nn
 // modules strictly and compare.
@@ -44,7 +44,8 @@ json recurrent_case(const std::filesystem::path& dir, const std::string& name, s
 
 }  // namespace
 
-TEST_CASE("tapegrad -> torch: zoo checkpoints (LSTM, GRU, multi-head attention, SPEC Seq2Seq) and outputs") {
+TEST_CASE(
+    "tapegrad -> torch: zoo checkpoints (LSTM, GRU, multi-head attention, SPEC Seq2Seq, Transformer) and outputs") {
   const std::filesystem::path dir = TAPEGRAD_IO_OUT_DIR;
   std::filesystem::create_directories(dir);
   json expected;
@@ -81,6 +82,37 @@ TEST_CASE("tapegrad -> torch: zoo checkpoints (LSTM, GRU, multi-head attention, 
                          {"target_in", ids(target_in)},
                          {"target_out", ids(target_out)},
                          {"loss", loss}};
+
+  // nn.Transformer's sizes in tests/fixtures/transformer.json, pre-norm with gelu (the non-default
+  // branches), causal target mask and padding on both sides.
+  Generator transformer_gen(50);
+  Transformer transformer({.d_model = 16,
+                           .nhead = 4,
+                           .num_encoder_layers = 2,
+                           .num_decoder_layers = 2,
+                           .dim_feedforward = 32,
+                           .dropout = 0.0,
+                           .activation = TransformerActivation::gelu,
+                           .batch_first = true,
+                           .norm_first = true},
+                          transformer_gen);
+  for (NamedVar& p : transformer.named_parameters()) {  // non-zero biases and LayerNorm weights off 1
+    if (p.var.dim() == 1) p.var.mutable_value() = Tensor::uniform(p.var.shape(), 0.5, 1.5, 51);
+  }
+  const Tensor src = Tensor::normal({2, 5, 16}, 0, 1, 52), tgt = Tensor::normal({2, 4, 16}, 0, 1, 53);
+  Mask src_padding = {{false, false, false, false, false}, {false, false, false, true, true}};
+  Mask tgt_padding = {{false, false, false, false}, {false, false, true, true}};
+  Var out = transformer.forward(Var(src), Var(tgt),
+                                {.tgt_mask = Transformer::generate_square_subsequent_mask(4),
+                                 .src_key_padding_mask = src_padding,
+                                 .tgt_key_padding_mask = tgt_padding,
+                                 .memory_key_padding_mask = src_padding});
+  save_checkpoint(transformer, dir / "zoo_transformer.safetensors");
+  expected["transformer"] = {{"src", values(src)},
+                             {"tgt", values(tgt)},
+                             {"src_lengths", {5, 3}},
+                             {"tgt_lengths", {4, 2}},
+                             {"output", values(out.value())}};
 
   std::ofstream(dir / "zoo.json") << expected.dump(1) << "\n";
   CHECK(std::filesystem::exists(dir / "zoo_seq2seq.safetensors"));

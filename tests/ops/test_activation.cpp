@@ -1,4 +1,5 @@
 #include "check.hpp"
+#include "fixtures.hpp"
 #include "tapegrad/ops/activation.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
@@ -60,5 +61,61 @@ TEST_CASE("NaN propagates through relu, maximum, minimum, clamp and max as in Py
     CHECK(c[1] == -0.5);
     CHECK(c[2] == 0.5);
     CHECK(std::isnan(max(x).item()));
+  }
+}
+
+TEST_CASE("gelu (exact and tanh) passes gradcheck, kink-free at 0") {
+  for (Shape s : {Shape{7}, Shape{2, 1, 3}, Shape{}, Shape{1, 4}}) {
+    CAPTURE(shape_str(s));
+    Tensor x = randn(s, 37);
+    expect_gradcheck([](const std::vector<Var>& v) { return gelu(v[0]); }, {x});
+    expect_gradcheck([](const std::vector<Var>& v) { return gelu(v[0], GeluApproximation::tanh); }, {x});
+  }
+  expect_gradcheck([](const std::vector<Var>& v) { return gelu(v[0]); }, {Tensor::zeros({3}, DType::f64)});
+  // gelu broadcasts nothing itself; its gradient un-broadcasts through the product after it.
+  expect_gradcheck([](const std::vector<Var>& v) { return gelu(v[0]) * v[1]; },
+                   {randn({2, 1, 3}, 38), randn({4, 1}, 39)});
+}
+
+TEST_CASE("gelu matches torch.nn.functional.gelu and its derivative (tests/fixtures/transformer.json)") {
+  const nlohmann::json fixtures = test::load_fixtures("transformer.json").at("gelu");
+  const std::vector<double> x = fixtures.at("x").get<std::vector<double>>();
+  for (auto [name, approximate] :
+       {std::pair{"none", GeluApproximation::none}, std::pair{"tanh", GeluApproximation::tanh}}) {
+    CAPTURE(name);
+    const std::vector<double> want_y = fixtures.at(name).at("y").get<std::vector<double>>();
+    const std::vector<double> want_dy = fixtures.at(name).at("dy_dx").get<std::vector<double>>();
+    for (DType dt : {DType::f64, DType::f32}) {
+      CAPTURE(dtype_name(dt));
+      // float32: the project's tolerances against float64 references (tests/models/test_attention.cpp).
+      const double rel = dt == DType::f64 ? 1e-13 : 1e-5, floor = dt == DType::f64 ? 1e-15 : 1e-6;
+      Var v(Tensor::from_vector(x, {x.size()}, dt), true);
+      Var y = gelu(v, approximate);
+      sum(y).backward();
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        CAPTURE(x[i]);
+        CHECK(std::abs(y.value().at(i) - want_y[i]) <= rel * std::abs(want_y[i]) + floor);
+        CHECK(std::abs(v.grad().at(i) - want_dy[i]) <= rel * std::abs(want_dy[i]) + floor);
+      }
+    }
+  }
+}
+
+TEST_CASE("gelu: 0 at 0 with slope 1/2, x for large x, 0 for very negative x, NaN propagates") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (GeluApproximation a : {GeluApproximation::none, GeluApproximation::tanh}) {
+    for (DType dt : {DType::f32, DType::f64}) {
+      CAPTURE(dtype_name(dt));
+      CHECK(std::isnan(gelu(Var(Tensor::from_vector({nan}, {1}, dt)), a).value().at(0)));
+      Var x(Tensor::from_vector({0.0, 30.0, -30.0}, {3}, dt), true);
+      Var y = gelu(x, a);
+      sum(y).backward();
+      CHECK(y.value().at(0) == 0.0);
+      CHECK(y.value().at(1) == 30.0);
+      CHECK(y.value().at(2) == doctest::Approx(0.0));
+      CHECK(x.grad().at(0) == 0.5);
+      CHECK(x.grad().at(1) == 1.0);
+      CHECK(x.grad().at(2) == doctest::Approx(0.0));
+    }
   }
 }

@@ -79,6 +79,8 @@ TEST_CASE("elementwise ops and activations name an undefined Var argument") {
     const auto& op = std::get<1>(entry);
     expect_undefined(name, "x", 0, [&] { op(u); });
   }
+  expect_undefined("gelu", "x", 0, [&] { gelu(u); });
+  expect_undefined("gelu", "x", 0, [&] { gelu(u, GeluApproximation::tanh); });
   expect_undefined("clamp", "x", 0, [&] { clamp(u, 0.0, 1.0); });
   expect_undefined("scalar_like", "x", 0, [&] { scalar_like(u, 1.0); });
 }

@@ -1,0 +1,28 @@
+#include "tapegrad/models/transformer_encoder.hpp"
+
+namespace tg {
+
+TransformerEncoder::TransformerEncoder(const TransformerEncoderOptions& options, Generator& gen) : options_(options) {
+  check_transformer_layer_options(options.layer, "tg::TransformerEncoder");
+  TransformerLayerOptions batch_first = options.layer;
+  batch_first.batch_first = true;
+  for (std::size_t i = 0; i < options.num_layers; ++i) {
+    layers_.push_back(std::make_unique<TransformerEncoderLayer>(batch_first, gen));
+    layers_list_.append(*layers_.back());
+  }
+  register_module("layers", layers_list_);
+  if (options.norm) {
+    norm_ = std::make_unique<LayerNorm>(transformer_norm_options(options.layer));
+    register_module("norm", *norm_);
+  }
+}
+
+Var TransformerEncoder::forward(const Var& src, const TransformerMasks& masks) const {
+  check_transformer_input(src, options_.layer.d_model, dtype(), type_name(), "src");
+  Var x = transpose_unless_batch_first(src, options_.layer.batch_first);
+  for (const auto& layer : layers_) x = layer->forward(x, masks);
+  if (norm_) x = norm_->forward(x);
+  return transpose_unless_batch_first(x, options_.layer.batch_first);
+}
+
+}  // namespace tg
