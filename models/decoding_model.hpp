@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tapegrad/autodiff/var.hpp"
@@ -47,6 +48,14 @@ struct DecodingStep {
   Var logits;     ///< [rows, V_t], before log_softmax
   Var attention;  ///< [rows, S], the weights over source positions shown in Hypothesis::attention
 };
+
+/// The source lengths that start_decoding and every model's loss take, checked: `lengths` as
+/// given (B values in [1, S]), or when empty each row's tokens up to its last non-pad one.
+/// Throws ShapeError / IndexError / Error naming `who`, the row and the shapes.
+std::vector<std::int64_t> checked_source_lengths(const Indices& source, const std::vector<std::int64_t>& lengths,
+                                                 std::int64_t pad_id, const char* who);
+/// "[2, 3]": the shape of token ids, as shape_str writes a tensor's.
+std::string ids_shape_str(const Indices& ids);
 
 /// The interface. A Module, so that a search can switch it to eval mode and read its dtype.
 class DecodingModel : public Module {
