@@ -133,10 +133,6 @@ std::vector<Hypothesis> decode_one_by_one(const DecodingModel& model, const Indi
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 /// decode_memory_bytes's share of the search itself, with attention weights of `element` bytes.
 double search_bytes(double element, std::size_t batch, std::size_t source_length, std::size_t beam,
                     std::size_t max_length) {

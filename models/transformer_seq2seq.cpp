@@ -42,7 +42,7 @@ TransformerDecodingState& transformer_state(DecodingState& state, const char* wh
 
 /// [B, S] true past each row's length.
 Mask padding_of(const std::vector<std::int64_t>& lengths, std::size_t steps) {
-  Mask padding = Mask::from_shape({lengths.size(), steps});
+  Mask padding = Mask(std::vector<std::size_t>{lengths.size(), steps}, false);
   for (std::size_t b = 0; b < lengths.size(); ++b) {
     for (std::size_t s = 0; s < steps; ++s) padding(b, s) = static_cast<std::int64_t>(s) >= lengths[b];
   }
@@ -172,7 +172,7 @@ DecodingStep TransformerSeq2Seq::next_step(DecodingState& state, const Indices& 
     throw ShapeError(fmt::format("TransformerSeq2Seq::next_step: tokens must be [{}] (the state's rows), got {}", rows,
                                  ids_shape_str(tokens)));
   }
-  Indices column = Indices::from_shape({rows, std::size_t{1}});
+  Indices column = Indices(std::vector<std::size_t>{rows, 1}, std::int64_t{});
   std::copy_n(tokens.data(), rows, column.data());
   Var x = embed(target_embedding(), *target_positions_, column, s.steps);  // [rows, 1, E]
   const bool norm_first = options_.transformer.norm_first;

@@ -7,7 +7,7 @@
 namespace tg {
 
 AttentionMemory take_rows(const AttentionMemory& memory, const Indices& rows, std::size_t heads) {
-  Indices head_rows = Indices::from_shape({rows.size() * heads});
+  Indices head_rows = Indices(std::vector<std::size_t>{rows.size() * heads}, std::int64_t{});
   for (std::size_t r = 0; r < rows.size(); ++r) {
     for (std::size_t j = 0; j < heads; ++j) head_rows(r * heads + j) = rows(r) * static_cast<std::int64_t>(heads) + j;
   }
@@ -20,7 +20,7 @@ AttentionMemory take_rows(const AttentionMemory& memory, const Indices& rows, st
     std::vector<std::size_t> shape(mask.shape().begin(), mask.shape().end());
     const std::size_t width = mask.size() / shape[0];
     shape[0] = picked.size();
-    Mask kept = Mask::from_shape(shape);
+    Mask kept = Mask(shape, false);
     for (std::size_t r = 0; r < picked.size(); ++r) {
       std::copy_n(mask.data() + static_cast<std::size_t>(picked(r)) * width, width, kept.data() + r * width);
     }

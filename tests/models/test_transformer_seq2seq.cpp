@@ -77,14 +77,13 @@ class Recompute : public DecodingModel {
     const std::size_t rows = s.fed.size();
     std::size_t longest = 0;
     for (std::int64_t l : s.source_lengths) longest = std::max(longest, static_cast<std::size_t>(l));
-    Indices source = Indices::from_shape({rows, longest});
-    source.fill(m_.options().pad_id);
+    Indices source = Indices(std::vector<std::size_t>{rows, longest}, m_.options().pad_id);
     for (std::size_t r = 0; r < rows; ++r) {
       s.fed[r].push_back(tokens(r));
       std::copy(s.source[r].begin(), s.source[r].end(), source.data() + r * longest);
     }
     const std::size_t t = s.fed[0].size();
-    Indices target_in = Indices::from_shape({rows, t});
+    Indices target_in = Indices(std::vector<std::size_t>{rows, t}, std::int64_t{});
     for (std::size_t r = 0; r < rows; ++r) std::copy(s.fed[r].begin(), s.fed[r].end(), target_in.data() + r * t);
     Var logits = m_.forward(source, s.source_lengths, target_in);
     Var last =
@@ -284,4 +283,19 @@ TEST_CASE("decode: an ensemble of a Transformer and an LSTM scores with the mean
       CHECK(h.score == doctest::Approx(mean).epsilon(1e-9));
     }
   }
+}
+
+TEST_CASE("TransformerSeq2Seq: its decode memory grows with max_length (the cache), Seq2Seq's does not") {
+  auto m = model_in(tiny(false, PositionalKind::sinusoidal), DType::f32, 1);
+  CHECK(m->decoding_bytes(8, 5, 20) < m->decoding_bytes(8, 5, 40));
+  CHECK(m->decoding_bytes(8, 5, 20) < m->decoding_bytes(8, 6, 20));
+  CHECK(m->decoding_bytes(8, 5, 20) < m->decoding_bytes(9, 5, 20));
+  auto wide = model_in(tiny(false, PositionalKind::sinusoidal), DType::f64, 1);
+  CHECK(wide->decoding_bytes(8, 5, 20) == 2 * m->decoding_bytes(8, 5, 20));
+  Generator gen(2);
+  Seq2Seq lstm(Seq2SeqOptions::reference(7, 3, 4), gen);
+  CHECK(lstm.decoding_bytes(8, 5, 20) == lstm.decoding_bytes(8, 5, 40));
+  const DecodingModel* pair[] = {m.get(), &lstm};
+  CHECK(decode_memory_bytes(std::span<const DecodingModel* const>(pair), 2, 5, 4, 20) ==
+        decode_memory_bytes(*m, 2, 5, 4, 20) + lstm.decoding_bytes(8, 5, 20));
 }
