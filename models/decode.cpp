@@ -72,18 +72,18 @@ void check_source(const Indices& source, const char* who) {
 
 /// The models of an ensemble read and write the same tokens: the same
 /// vocabulary sizes and special ids.
-void check_ensemble(std::span<const Seq2Seq* const> models) {
+void check_ensemble(std::span<const DecodingModel* const> models) {
   if (models.empty()) throw Error("beam_search: an ensemble needs at least one model");
-  const Seq2SeqOptions& first = models[0]->options();
+  const DecodingVocabulary first = models[0]->vocabulary();
   for (std::size_t m = 1; m < models.size(); ++m) {
-    const Seq2SeqOptions& o = models[m]->options();
-    if (o.source_vocab_size != first.source_vocab_size || o.target_vocab_size != first.target_vocab_size ||
-        o.pad_id != first.pad_id || o.bos_id != first.bos_id || o.eos_id != first.eos_id) {
+    const DecodingVocabulary o = models[m]->vocabulary();
+    if (o.source_size != first.source_size || o.target_size != first.target_size || o.pad_id != first.pad_id ||
+        o.bos_id != first.bos_id || o.eos_id != first.eos_id) {
       throw Error(fmt::format(
           "beam_search: ensemble model {} has vocabularies {} -> {} (pad {}, bos {}, eos {}) but model 0 has {} -> {} "
           "(pad {}, bos {}, eos {})",
-          m, o.source_vocab_size, o.target_vocab_size, o.pad_id, o.bos_id, o.eos_id, first.source_vocab_size,
-          first.target_vocab_size, first.pad_id, first.bos_id, first.eos_id));
+          m, o.source_size, o.target_size, o.pad_id, o.bos_id, o.eos_id, first.source_size, first.target_size,
+          first.pad_id, first.bos_id, first.eos_id));
     }
   }
 }
@@ -92,22 +92,21 @@ void check_ensemble(std::span<const Seq2Seq* const> models) {
 /// choose(sentence, logits row, log-probability row, V), the rows in the model's dtype (a
 /// generic lambda: no [B, V] copy to float64 per step).
 template <class Choose>
-std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& source,
+std::vector<Hypothesis> decode_one_by_one(const DecodingModel& model, const Indices& source,
                                           const std::vector<std::int64_t>& lengths, std::size_t max_length,
                                           Choose&& choose, const char* who) {
   NoGradGuard no_grad;
   FrozenWeights frozen;  // every step multiplies by the same weights: pack them once
   check_source(source, who);
   if (max_length == 0) throw Error(fmt::format("{}: max_length must be >= 1", who));
-  const Seq2SeqOptions& o = model.options();
-  EncoderState enc = model.encode(source, lengths);
+  const DecodingVocabulary o = model.vocabulary();
+  std::unique_ptr<DecodingState> state = model.start_decoding(source, lengths);
   const std::size_t batch = source.shape()[0];
   std::vector<Hypothesis> out(batch);
   Indices tokens = Indices(std::vector<std::size_t>{batch}, o.bos_id);
-  DecoderState state = enc.initial;
   std::size_t remaining = batch;
   for (std::size_t t = 0; t < max_length && remaining > 0; ++t) {
-    DecoderStep step = model.decode_step(enc.memory, tokens, state);
+    DecodingStep step = model.next_step(*state, tokens);
     const Tensor& logits = step.logits.value();
     const Tensor log_probs = log_softmax(step.logits, -1).value();
     const Tensor& weights = step.attention.value();
@@ -121,7 +120,7 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
         const std::int64_t v = choose(b, logits.array<T>().data() + b * vocab, lp, vocab);
         h.tokens.push_back(v);
         h.score += static_cast<double>(lp[v]);
-        h.attention.push_back(attention_row(weights, b, enc.lengths[b]));
+        h.attention.push_back(attention_row(weights, b, state->source_lengths[b]));
         tokens(b) = v;
         if (v == o.eos_id) {
           h.finished = true;
@@ -129,37 +128,58 @@ std::vector<Hypothesis> decode_one_by_one(const Seq2Seq& model, const Indices& s
         }
       }
     });
-    state = std::move(step.state);
   }
   for (Hypothesis& h : out) h.normalized_score = h.score;
   return out;
 }
 
+/// decode_memory_bytes's share of the search itself, with attention weights of `element` bytes.
+double search_bytes(double element, std::size_t batch, std::size_t source_length, std::size_t beam,
+                    std::size_t max_length) {
+  const double rows = double(batch) * double(std::max<std::size_t>(beam, 1)), s = double(source_length);
+  const double steps = double(max_length);
+  const double history = steps * rows * s * element;               // each step's attention weights
+  const double hypotheses = 2.0 * rows * steps * (s * 8.0 + 8.0);  // finished ones: attention and tokens
+  return history + hypotheses;
+}
+
 }  // namespace
+
+double decode_memory_bytes(std::span<const DecodingModel* const> models, std::size_t batch, std::size_t source_length,
+                           std::size_t beam, std::size_t max_length) {
+  if (models.empty()) throw Error("decode_memory_bytes: needs at least one model");
+  const double element = models[0]->dtype() == DType::f64 ? 8.0 : 4.0;
+  double bytes = search_bytes(element, batch, source_length, beam, max_length);
+  const std::size_t rows = batch * std::max<std::size_t>(beam, 1);
+  for (const DecodingModel* m : models) bytes += m->decoding_bytes(rows, source_length, max_length);
+  return bytes;
+}
+
+double decode_memory_bytes(const DecodingModel& model, std::size_t batch, std::size_t source_length, std::size_t beam,
+                           std::size_t max_length) {
+  const DecodingModel* one[] = {&model};
+  return decode_memory_bytes(std::span<const DecodingModel* const>(one), batch, source_length, beam, max_length);
+}
 
 double decode_memory_bytes(const Seq2SeqOptions& o, std::size_t batch, std::size_t source_length, std::size_t beam,
                            std::size_t max_length, std::size_t models) {
   const double element = o.dtype == DType::f64 ? 8.0 : 4.0;
-  const double rows = double(batch) * double(std::max<std::size_t>(beam, 1)), s = double(source_length);
-  const double steps = double(max_length), m = double(std::max<std::size_t>(models, 1));
-  const double width = double(std::max((o.bidirectional ? 2 : 1) * o.hidden_size, o.decoder_hidden_size));
-  const double history = steps * rows * s * element;               // each step's attention weights
-  const double hypotheses = 2.0 * rows * steps * (s * 8.0 + 8.0);  // finished ones: attention and tokens
-  const double encoder = m * rows * s * 3.0 * width * element;     // outputs, keys, values per beam
-  const double step = m * rows * (4.0 * double(o.target_vocab_size) + 8.0 * width) * element;
-  return history + hypotheses + encoder + step;
+  const std::size_t rows = batch * std::max<std::size_t>(beam, 1);
+  return search_bytes(element, batch, source_length, beam, max_length) +
+         double(std::max<std::size_t>(models, 1)) * decoding_bytes_of(o, rows, source_length);
 }
 
 double length_penalty(std::size_t length, double alpha) {
   return std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
-std::vector<double> score_targets(const Seq2Seq& model, const Indices& source, const std::vector<std::int64_t>& lengths,
+std::vector<double> score_targets(const DecodingModel& model, const Indices& source,
+                                  const std::vector<std::int64_t>& lengths,
                                   const std::vector<std::vector<std::int64_t>>& targets) {
   NoGradGuard no_grad;
   FrozenWeights frozen;
   check_source(source, "score_targets");
-  const Seq2SeqOptions& o = model.options();
+  const DecodingVocabulary o = model.vocabulary();
   const std::size_t batch = source.shape()[0];
   if (targets.size() != batch) {
     throw ShapeError(fmt::format("score_targets: {} targets for a source of batch size {}", targets.size(), batch));
@@ -167,21 +187,19 @@ std::vector<double> score_targets(const Seq2Seq& model, const Indices& source, c
   std::size_t longest = 0;
   for (std::size_t b = 0; b < batch; ++b) {
     for (std::int64_t v : targets[b]) {
-      if (v < 0 || static_cast<std::size_t>(v) >= o.target_vocab_size) {
-        throw IndexError(
-            fmt::format("score_targets: target {} holds token {}, outside [0, {})", b, v, o.target_vocab_size));
+      if (v < 0 || static_cast<std::size_t>(v) >= o.target_size) {
+        throw IndexError(fmt::format("score_targets: target {} holds token {}, outside [0, {})", b, v, o.target_size));
       }
     }
     longest = std::max(longest, targets[b].size());
   }
-  EncoderState enc = model.encode(source, lengths);
+  std::unique_ptr<DecodingState> state = model.start_decoding(source, lengths);
   std::vector<double> scores(batch, 0.0);
   Indices tokens = Indices(std::vector<std::size_t>{batch}, o.bos_id);
-  DecoderState state = enc.initial;
   // Step t scores token t of each target, and at t = its length the EOS; a
   // finished sentence goes on being fed EOS and its rows are not read.
   for (std::size_t t = 0; t <= longest; ++t) {
-    DecoderStep step = model.decode_step(enc.memory, tokens, state);
+    DecodingStep step = model.next_step(*state, tokens);
     const Tensor log_probs = as_f64(log_softmax(step.logits, -1));
     const std::size_t vocab = log_probs.shape()[1];
     for (std::size_t b = 0; b < batch; ++b) {
@@ -191,12 +209,11 @@ std::vector<double> score_targets(const Seq2Seq& model, const Indices& source, c
       scores[b] += log_probs.array<double>().data()[b * vocab + static_cast<std::size_t>(v)];
       tokens(b) = v;
     }
-    state = std::move(step.state);
   }
   return scores;
 }
 
-std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
+std::vector<Hypothesis> greedy_decode(const DecodingModel& model, const Indices& source,
                                       const std::vector<std::int64_t>& lengths, const GreedyOptions& options) {
   auto argmax = [](std::size_t, const auto* logits, const auto*, std::size_t vocab) {
     return static_cast<std::int64_t>(std::max_element(logits, logits + vocab) - logits);
@@ -204,7 +221,7 @@ std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& sourc
   return decode_one_by_one(model, source, lengths, options.max_length, argmax, "greedy_decode");
 }
 
-std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Generator& gen,
+std::vector<Hypothesis> sample(const DecodingModel& model, const Indices& source, Generator& gen,
                                const std::vector<std::int64_t>& lengths, const SamplingOptions& options) {
   if (!(options.temperature > 0.0)) {
     throw Error(fmt::format("sample: temperature must be > 0, got {}", options.temperature));
@@ -253,14 +270,21 @@ std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Gene
   return decode_one_by_one(model, source, lengths, options.max_length, draw, "sample");
 }
 
-std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Indices& source,
+std::vector<std::vector<Hypothesis>> beam_search(const DecodingModel& model, const Indices& source,
                                                  const std::vector<std::int64_t>& lengths,
                                                  const BeamSearchOptions& options) {
-  const Seq2Seq* one[] = {&model};
-  return beam_search(std::span<const Seq2Seq* const>(one), source, lengths, options);
+  const DecodingModel* one[] = {&model};
+  return beam_search(std::span<const DecodingModel* const>(one), source, lengths, options);
 }
 
 std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const> models, const Indices& source,
+                                                 const std::vector<std::int64_t>& lengths,
+                                                 const BeamSearchOptions& options) {
+  const std::vector<const DecodingModel*> ensemble(models.begin(), models.end());
+  return beam_search(std::span<const DecodingModel* const>(ensemble), source, lengths, options);
+}
+
+std::vector<std::vector<Hypothesis>> beam_search(std::span<const DecodingModel* const> models, const Indices& source,
                                                  const std::vector<std::int64_t>& lengths,
                                                  const BeamSearchOptions& options) {
   NoGradGuard no_grad;
@@ -274,20 +298,18 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
                     beam, options.n_best, options.max_length));
   }
   check_ensemble(models);
-  const Seq2SeqOptions& o = models[0]->options();
+  const DecodingVocabulary o = models[0]->vocabulary();
   const std::size_t batch = source.shape()[0], rows = batch * beam;
 
   // Row b*K + k is beam k of sentence b; each encoder ran once per sentence.
   Indices sentence_of = Indices(std::vector<std::size_t>{rows}, std::int64_t{});
   for (std::size_t r = 0; r < rows; ++r) sentence_of(r) = static_cast<std::int64_t>(r / beam);
-  std::vector<EncoderState> beams;
-  std::vector<DecoderState> states;
+  std::vector<std::unique_ptr<DecodingState>> states;
   std::vector<std::int64_t> source_lengths;  // per sentence
-  for (const Seq2Seq* m : models) {
-    EncoderState enc = m->encode(source, lengths);
-    if (source_lengths.empty()) source_lengths = enc.lengths;
-    beams.push_back(m->select(enc, sentence_of));
-    states.push_back(beams.back().initial);
+  for (const DecodingModel* m : models) {
+    states.push_back(m->start_decoding(source, lengths));
+    if (source_lengths.empty()) source_lengths = states.back()->source_lengths;
+    m->reorder(*states.back(), sentence_of);
   }
 
   // Only beam 0 starts alive, so the first step does not pick K copies of one hypothesis.
@@ -325,10 +347,8 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
   for (std::size_t t = 0; t < options.max_length; ++t) {
     // An ensemble scores with the mean of its models' log-probabilities; the
     // attention shown is the first model's.
-    std::vector<DecoderStep> steps;
-    for (std::size_t m = 0; m < models.size(); ++m) {
-      steps.push_back(models[m]->decode_step(beams[m].memory, tokens, states[m]));
-    }
+    std::vector<DecodingStep> steps;
+    for (std::size_t m = 0; m < models.size(); ++m) steps.push_back(models[m]->next_step(*states[m], tokens));
     // One model's log-probabilities stay in its dtype (no copy of [B*K, V] per step).
     Tensor log_probs = log_softmax(steps[0].logits, -1).value();
     if (models.size() > 1) {
@@ -384,7 +404,7 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
       order(r) = parent[r];
       tokens(r) = next[r];
     }
-    for (std::size_t m = 0; m < models.size(); ++m) states[m] = take_rows(steps[m].state, order);
+    for (std::size_t m = 0; m < models.size(); ++m) models[m]->reorder(*states[m], order);
     scores = std::move(next_scores);
   }
 

@@ -1,8 +1,9 @@
 #pragma once
-/// Decoding a Seq2Seq model: greedy, beam search and sampling.
+/// Decoding an encoder-decoder model: greedy, beam search, sampling and scoring given targets.
 ///
-/// Every decoder runs without recording (NoGradGuard), encodes the batch once and then feeds
-/// only each step's new token to Seq2Seq::decode_step, carrying the decoder state (never
+/// Every decoder takes a DecodingModel (decoding_model.hpp: Seq2Seq, TransformerSeq2Seq), runs
+/// without recording (NoGradGuard), encodes the batch once (start_decoding) and then feeds only
+/// each step's new token (next_step), the model carrying its state between steps (never
 /// re-running the decoder over the prefix). The model is used as it is: call model.eval()
 /// first, or dropout stays active. Sentences of a batch are decoded together; padding in the
 /// source (with lengths, or counted from pad_id) does not change any sentence's result.
@@ -17,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "tapegrad/models/decoding_model.hpp"
 #include "tapegrad/models/seq2seq.hpp"
 
 namespace tg {
@@ -52,21 +54,27 @@ struct SamplingOptions {
 };
 
 /// About the most bytes a decode takes: `batch` sentences of up to `source_length` tokens, `beam`
-/// hypotheses each (1: greedy), up to `max_length` steps, `models` models (an ensemble). Mostly
-/// attention rows: beam search keeps each step's [B*K, S] weights, and every finished hypothesis
-/// holds its own [T][S] in float64 (up to 2K per sentence), so it grows as S * max_length; then
-/// the encoder's outputs, keys and values repeated per beam, and each step's [B*K, V_t] values.
-/// A double, so that no input can overflow it. Callers check it before decoding inputs they do
-/// not control (train/evaluate.cpp).
+/// hypotheses each (1: greedy), up to `max_length` steps, with `models` (an ensemble; all
+/// decode every row). The search's own: each step's [B*K, S] attention weights (beam search
+/// keeps them, in the first model's dtype) and every finished hypothesis's own [T][S] in float64
+/// (up to 2K per sentence), growing as S * max_length; then each model's
+/// DecodingModel::decoding_bytes for B*K rows. A double, so that no input can overflow it.
+/// Callers check it before decoding inputs they do not control (train/evaluate.cpp).
+double decode_memory_bytes(std::span<const DecodingModel* const> models, std::size_t batch, std::size_t source_length,
+                           std::size_t beam, std::size_t max_length);
+/// The same for one model.
+double decode_memory_bytes(const DecodingModel& model, std::size_t batch, std::size_t source_length, std::size_t beam,
+                           std::size_t max_length);
+/// The same for `models` Seq2Seq models of these options, without building one.
 double decode_memory_bytes(const Seq2SeqOptions& options, std::size_t batch, std::size_t source_length,
                            std::size_t beam, std::size_t max_length, std::size_t models = 1);
 
 /// GNMT's length penalty ((5 + length) / 6)^alpha.
 double length_penalty(std::size_t length, double alpha);
 
-/// The most likely token at each step. source [B, S]; lengths as Seq2Seq::loss. One hypothesis
-/// per sentence.
-std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& source,
+/// The most likely token at each step. source [B, S]; lengths as DecodingModel::start_decoding
+/// (Seq2Seq::loss). One hypothesis per sentence.
+std::vector<Hypothesis> greedy_decode(const DecodingModel& model, const Indices& source,
                                       const std::vector<std::int64_t>& lengths = {}, const GreedyOptions& options = {});
 
 /// Beam search over all sentences at once (B*K decoder rows). At each step every sentence's
@@ -74,9 +82,9 @@ std::vector<Hypothesis> greedy_decode(const Seq2Seq& model, const Indices& sourc
 /// the first K ends a hypothesis (kept as finished), the best K others stay alive. A sentence is
 /// done when it has K finished hypotheses or reaches max_length (its alive ones are then kept
 /// unfinished); the search stops when every sentence is done. Returns, per sentence, its n_best
-/// hypotheses by normalized_score, best first. Decoder states follow their beams through
-/// embedding-as-index gathers of the [B*K, H] rows.
-std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Indices& source,
+/// hypotheses by normalized_score, best first. Decoder states follow their beams through the
+/// model's reorder (Seq2Seq: embedding-as-index gathers of the [B*K, H] rows).
+std::vector<std::vector<Hypothesis>> beam_search(const DecodingModel& model, const Indices& source,
                                                  const std::vector<std::int64_t>& lengths = {},
                                                  const BeamSearchOptions& options = {});
 
@@ -84,7 +92,12 @@ std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq& model, const Ind
 /// hypotheses, which are scored by the mean of the models' log-probabilities at each step
 /// (Hypothesis::score is that mean's sum; the attention is the first model's). The models
 /// must share vocabulary sizes and special ids (Error otherwise, naming both); one model is
-/// exactly beam_search(model, ...).
+/// exactly beam_search(model, ...). The models may be of different kinds (a Transformer and
+/// an LSTM).
+std::vector<std::vector<Hypothesis>> beam_search(std::span<const DecodingModel* const> models, const Indices& source,
+                                                 const std::vector<std::int64_t>& lengths = {},
+                                                 const BeamSearchOptions& options = {});
+/// The same for an ensemble of Seq2Seq models.
 std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const> models, const Indices& source,
                                                  const std::vector<std::int64_t>& lengths = {},
                                                  const BeamSearchOptions& options = {});
@@ -94,12 +107,13 @@ std::vector<std::vector<Hypothesis>> beam_search(std::span<const Seq2Seq* const>
 /// Hypothesis::score counts them (targets hold no BOS and no EOS). Rescoring another model's
 /// hypotheses uses it. source [B, S] and lengths as Seq2Seq::loss; one target per sentence,
 /// each token in [0, V_t) (Error naming the sentence and the token otherwise).
-std::vector<double> score_targets(const Seq2Seq& model, const Indices& source, const std::vector<std::int64_t>& lengths,
+std::vector<double> score_targets(const DecodingModel& model, const Indices& source,
+                                  const std::vector<std::int64_t>& lengths,
                                   const std::vector<std::vector<std::int64_t>>& targets);
 
 /// Ancestral sampling from the model's distribution with temperature, then top-k, then top-p
 /// truncation, one draw per sentence and step from `gen` (the same seed gives the same samples).
-std::vector<Hypothesis> sample(const Seq2Seq& model, const Indices& source, Generator& gen,
+std::vector<Hypothesis> sample(const DecodingModel& model, const Indices& source, Generator& gen,
                                const std::vector<std::int64_t>& lengths = {}, const SamplingOptions& options = {});
 
 }  // namespace tg

@@ -16,13 +16,6 @@
 namespace tg {
 namespace {
 
-/// "[2, 3]" for integer ids, as shape_str.
-std::string ids_str(const Indices& ids) {
-  Shape shape(ids.shape().size());
-  std::copy(ids.shape().begin(), ids.shape().end(), shape.begin());
-  return shape_str(shape);
-}
-
 /// Ids [B, T] -> [T, B]: the target's steps become contiguous rows.
 /// (A loop: xt::eval of a transposed xarray gives a rank-4 xtensor in xtensor 0.24.)
 Indices transposed(const Indices& ids) {
@@ -66,33 +59,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen)
 
 std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
                                                   const std::vector<std::int64_t>& lengths) const {
-  if (source.dimension() != 2 || source.shape()[0] == 0 || source.shape()[1] == 0) {
-    throw ShapeError(fmt::format("Seq2Seq: source must be [B, S] with B, S >= 1, got {}", ids_str(source)));
-  }
-  const std::size_t batch = source.shape()[0], steps = source.shape()[1];
-  if (lengths.empty()) {
-    std::vector<std::int64_t> counted(batch, 0);
-    for (std::size_t b = 0; b < batch; ++b) {
-      for (std::size_t s = 0; s < steps; ++s) {
-        if (source(b, s) != options_.pad_id) counted[b] = static_cast<std::int64_t>(s) + 1;
-      }
-      if (counted[b] == 0) {
-        throw Error(fmt::format("Seq2Seq: source row {} of {} is all padding (pad_id {})", b, ids_str(source),
-                                options_.pad_id));
-      }
-    }
-    return counted;
-  }
-  if (lengths.size() != batch) {
-    throw ShapeError(fmt::format("Seq2Seq: {} lengths for a source of batch size {}", lengths.size(), batch));
-  }
-  for (std::size_t b = 0; b < batch; ++b) {
-    if (lengths[b] < 1 || lengths[b] > static_cast<std::int64_t>(steps)) {
-      throw IndexError(
-          fmt::format("Seq2Seq: lengths[{}] = {} is outside [1, {}] (source length)", b, lengths[b], steps));
-    }
-  }
-  return lengths;
+  return checked_source_lengths(source, lengths, options_.pad_id, "Seq2Seq");
 }
 
 DecoderState Seq2Seq::initial_state(const RNNState& final_state, std::size_t batch) const {
@@ -193,7 +160,7 @@ DecoderStep Seq2Seq::decode_step(const AttentionMemory& memory, const Indices& t
                                  const DecoderState& state) const {
   if (tokens.dimension() != 1 || (state.context.defined() && tokens.shape()[0] != state.context.shape()[0])) {
     throw ShapeError(fmt::format("Seq2Seq::decode_step: tokens must be [B] with B = {} (the state's batch), got {}",
-                                 state.context.defined() ? state.context.shape()[0] : 0, ids_str(tokens)));
+                                 state.context.defined() ? state.context.shape()[0] : 0, ids_shape_str(tokens)));
   }
   Var embedded = dropout(decoder.embedding.forward(tokens), options_.dropout, is_training());
   DecoderStep step = decoder.step(memory, embedded, state);
@@ -201,11 +168,71 @@ DecoderStep Seq2Seq::decode_step(const AttentionMemory& memory, const Indices& t
   return step;
 }
 
+DecodingVocabulary Seq2Seq::vocabulary() const {
+  return {.source_size = options_.source_vocab_size,
+          .target_size = options_.target_vocab_size,
+          .pad_id = options_.pad_id,
+          .bos_id = options_.bos_id,
+          .eos_id = options_.eos_id};
+}
+
+std::unique_ptr<DecodingState> Seq2Seq::start_decoding(const Indices& source,
+                                                       const std::vector<std::int64_t>& lengths) const {
+  auto state = std::make_unique<Seq2SeqDecodingState>();
+  state->encoded = encode(source, lengths);
+  state->decoder = state->encoded.initial;
+  state->source_lengths = state->encoded.lengths;
+  state->sentence.resize(state->source_lengths.size());
+  for (std::size_t r = 0; r < state->sentence.size(); ++r) state->sentence[r] = static_cast<std::int64_t>(r);
+  return state;
+}
+
+namespace {
+
+Seq2SeqDecodingState& seq2seq_state(DecodingState& state, const char* who) {
+  auto* own = dynamic_cast<Seq2SeqDecodingState*>(&state);
+  if (own == nullptr) throw Error(fmt::format("{}: the state was not made by Seq2Seq::start_decoding", who));
+  return *own;
+}
+
+}  // namespace
+
+DecodingStep Seq2Seq::next_step(DecodingState& state, const Indices& tokens) const {
+  Seq2SeqDecodingState& s = seq2seq_state(state, "Seq2Seq::next_step");
+  DecoderStep step = decode_step(s.encoded.memory, tokens, s.decoder);
+  s.decoder = std::move(step.state);
+  return {std::move(step.logits), std::move(step.attention)};
+}
+
+void Seq2Seq::reorder(DecodingState& state, const Indices& rows) const {
+  Seq2SeqDecodingState& s = seq2seq_state(state, "Seq2Seq::reorder");
+  const std::size_t current = s.sentence.size();
+  std::vector<std::int64_t> sentence(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (rows(r) < 0 || rows(r) >= static_cast<std::int64_t>(current)) {
+      throw IndexError(fmt::format("Seq2Seq::reorder: rows[{}] = {} is outside [0, {})", r, rows(r), current));
+    }
+    sentence[r] = s.sentence[static_cast<std::size_t>(rows(r))];
+  }
+  if (sentence != s.sentence) {
+    s.encoded = select(s.encoded, rows);
+    s.source_lengths = s.encoded.lengths;
+    s.sentence = std::move(sentence);
+  }
+  s.decoder = take_rows(s.decoder, rows);
+}
+
+double Seq2Seq::decoding_bytes(std::size_t rows, std::size_t source_length, std::size_t) const {
+  Seq2SeqOptions o = options_;
+  o.dtype = dtype();  // to() and copy_as convert a built model's parameters, not its options
+  return decoding_bytes_of(o, rows, source_length);
+}
+
 Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const {
   if (target_in.dimension() != 2 || target_in.shape()[1] == 0 || source.dimension() != 2 ||
       target_in.shape()[0] != source.shape()[0]) {
     throw ShapeError(fmt::format("Seq2Seq: target_in must be [B, T] with T >= 1 and B = {} (the source's), got {}",
-                                 source.dimension() == 2 ? source.shape()[0] : 0, ids_str(target_in)));
+                                 source.dimension() == 2 ? source.shape()[0] : 0, ids_shape_str(target_in)));
   }
   const std::size_t steps = target_in.shape()[1];
   FrozenWeights frozen;  // every decoder step multiplies by the same weights: pack them once
@@ -255,8 +282,8 @@ Var Seq2Seq::forward(const Indices& source, const std::vector<std::int64_t>& len
 Var Seq2Seq::loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
                   const Indices& target_out) const {
   if (target_out.shape() != target_in.shape()) {
-    throw ShapeError(fmt::format("Seq2Seq::loss: target_out {} must have target_in's shape {}", ids_str(target_out),
-                                 ids_str(target_in)));
+    throw ShapeError(fmt::format("Seq2Seq::loss: target_out {} must have target_in's shape {}",
+                                 ids_shape_str(target_out), ids_shape_str(target_in)));
   }
   Var logits = forward(source, lengths, target_in);
   NameScope scope("loss");

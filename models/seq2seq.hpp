@@ -46,6 +46,9 @@
 /// With tie_embeddings the output projection's weight is decoder.embedding.weight itself (one
 /// parameter, listed once), which needs E = H_d + C.
 ///
+/// Seq2Seq is a DecodingModel (decoding_model.hpp): the searches of decode.hpp decode it step by
+/// step, carrying the recurrent state (Seq2SeqDecodingState).
+///
 /// One class per file: StackedCell (stacked_cell.hpp), Seq2SeqEncoder (seq2seq_encoder.hpp),
 /// Seq2SeqBridge (seq2seq_bridge.hpp), Seq2SeqDecoder (seq2seq_decoder.hpp) and Seq2Seq here;
 /// the options in seq2seq_options.hpp, the encoder and decoder states in seq2seq_state.hpp.
@@ -57,6 +60,7 @@
 #include <vector>
 
 #include "tapegrad/models/attention.hpp"
+#include "tapegrad/models/decoding_model.hpp"
 #include "tapegrad/models/embedding.hpp"
 #include "tapegrad/models/gru.hpp"
 #include "tapegrad/models/linear.hpp"
@@ -71,7 +75,7 @@
 
 namespace tg {
 
-class Seq2Seq : public Module {
+class Seq2Seq : public DecodingModel {
  public:
   /// Checks the options (sizes, special ids, the bridge's and the tie's size rules) and throws
   /// Error / ShapeError naming the field.
@@ -97,6 +101,16 @@ class Seq2Seq : public Module {
   /// search repeats each sentence K times). The attention memory is prepared again from the
   /// picked outputs, so that every attention kind's layout follows.
   EncoderState select(const EncoderState& state, const Indices& rows) const;
+
+  // DecodingModel: encode(), then decode_step() per step; reorder() gathers the decoder
+  // state's rows and, when rows move between sentences, select()s the memory too.
+  DecodingVocabulary vocabulary() const override;
+  std::unique_ptr<DecodingState> start_decoding(const Indices& source,
+                                                const std::vector<std::int64_t>& lengths) const override;
+  DecodingStep next_step(DecodingState& state, const Indices& tokens) const override;
+  void reorder(DecodingState& state, const Indices& rows) const override;
+  /// Encoder outputs, keys and values per row, and one step's logits and states.
+  double decoding_bytes(std::size_t rows, std::size_t source_length, std::size_t max_length) const override;
 
   const Seq2SeqOptions& options() const { return options_; }
   /// The scheduled-sampling generator: a training checkpoint saves and restores its state.

@@ -123,4 +123,13 @@ double parameter_count_of(const Seq2SeqOptions& given) {
   return n;
 }
 
+double decoding_bytes_of(const Seq2SeqOptions& o, std::size_t rows, std::size_t source_length) {
+  const double element = o.dtype == DType::f64 ? 8.0 : 4.0;
+  const double n = double(rows), s = double(source_length);
+  const double width = double(std::max((o.bidirectional ? 2 : 1) * o.hidden_size, o.decoder_hidden_size));
+  const double encoder = n * s * 3.0 * width * element;  // outputs, keys, values
+  const double step = n * (4.0 * double(o.target_vocab_size) + 8.0 * width) * element;
+  return encoder + step;
+}
+
 }  // namespace tg

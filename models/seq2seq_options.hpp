@@ -54,6 +54,11 @@ struct Seq2SeqOptions {
 /// before its model is built (train/saved_model.cpp).
 double parameter_count_of(const Seq2SeqOptions& options);
 
+/// About the bytes that a Seq2Seq(options) holds while decoding `rows` rows of sources of up to
+/// `source_length` tokens (Seq2Seq::decoding_bytes): the encoder's outputs, keys and values,
+/// and one step's logits and states, in options.dtype. No cache: nothing grows with the steps.
+double decoding_bytes_of(const Seq2SeqOptions& options, std::size_t rows, std::size_t source_length);
+
 namespace detail {
 
 /// D: 2 for a bidirectional encoder, else 1.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tapegrad/models/attention.hpp"
+#include "tapegrad/models/decoding_model.hpp"
 #include "tapegrad/models/rnn.hpp"
 
 namespace tg {
@@ -30,6 +31,16 @@ struct DecoderStep {
   Var features;        ///< [s_t; c_t] [B, H_d + C], what the output projection reads
   Var attention;       ///< alpha_t [B, S]
   DecoderState state;  ///< the state after the step, for the next one
+};
+
+/// Seq2Seq's state during a search (decoding_model.hpp): the encoder's state of the current
+/// rows and the decoder's state after the last step.
+struct Seq2SeqDecodingState : DecodingState {
+  EncoderState encoded;  ///< memory and lengths of the current rows
+  DecoderState decoder;  ///< encoded.initial before the first step
+  /// Each row's sentence in the encoded batch: a reorder that keeps it (beam search's, within
+  /// each sentence's beams) moves the decoder state alone, not the memory.
+  std::vector<std::int64_t> sentence;
 };
 
 /// Rows `rows` of x [N, ...] (values in [0, N), repeats allowed) -> [rows.size(), ...]: the

@@ -43,7 +43,7 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
     examples.push_back({std::move(ids), {}});
   }
   std::vector<bool> was_training;
-  std::vector<const Seq2Seq*> ensemble;
+  std::vector<const DecodingModel*> ensemble;
   for (Seq2Seq* m : models) {
     was_training.push_back(m->is_training());
     m->eval();
@@ -61,9 +61,7 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
       // Longest first: the batch's first source sets its length, and its memory.
       const std::size_t longest = examples[order[begin]].source.size();
       const std::size_t max_length = choice.max_length ? choice.max_length : 2 * longest + 10;
-      auto bytes = [&](std::size_t n) {
-        return decode_memory_bytes(ensemble[0]->options(), n, longest, beam, max_length, ensemble.size());
-      };
+      auto bytes = [&](std::size_t n) { return decode_memory_bytes(ensemble, n, longest, beam, max_length); };
       if (bytes(1) > budget) {
         const Tokens& s = sources[order[begin]];
         const std::vector<std::string> shown(s.begin(), s.begin() + std::min<std::ptrdiff_t>(20, std::ssize(s)));

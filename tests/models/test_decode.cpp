@@ -424,3 +424,59 @@ TEST_CASE("decode: an ensemble scores with the mean of its models' log-probabili
   CHECK_THROWS_WITH_AS(beam_search(std::span<const Seq2Seq* const>(mismatched), kSource, kLengths, options),
                        doctest::Contains("ensemble model 1 has vocabularies 9 -> 8"), Error);
 }
+
+TEST_CASE("decode: Seq2Seq's DecodingModel state follows reorder, within and across sentences") {
+  auto m = f64_model(small(RecurrentKind::lstm, AttentionKind::general), 21);
+  NoGradGuard no_grad;
+  const DecodingModel& model = *m;
+  const Indices bos{1, 1, 1};
+  // The reference: three rows stepped twice in batch order.
+  std::unique_ptr<DecodingState> plain = model.start_decoding(kSource, kLengths);
+  CHECK(plain->source_lengths == kLengths);
+  const Tensor first = model.next_step(*plain, bos).logits.value();
+  const Tensor second = model.next_step(*plain, Indices{3, 4, 5}).logits.value();
+  const Tensor second_attention = model.next_step(*plain, Indices{6, 6, 6}).attention.value();
+
+  // Rows moved across sentences before the first step and again after it: each new row is its
+  // old row, memory, lengths and recurrent state together.
+  std::unique_ptr<DecodingState> moved = model.start_decoding(kSource, kLengths);
+  model.reorder(*moved, Indices{2, 0, 1, 0});
+  CHECK(moved->source_lengths == std::vector<std::int64_t>{3, 5, 2, 5});
+  const Tensor moved_first = model.next_step(*moved, Indices{1, 1, 1, 1}).logits.value();
+  model.reorder(*moved, Indices{1, 2, 0});  // back to sentences 0, 1, 2
+  CHECK(moved->source_lengths == kLengths);
+  const Tensor moved_second = model.next_step(*moved, Indices{3, 4, 5}).logits.value();
+  const Tensor moved_attention = model.next_step(*moved, Indices{6, 6, 6}).attention.value();
+  // Equal up to rounding: a GEMM over 4 rows may round differently from one over 3.
+  auto same = [](double a, double b) { CHECK(a == doctest::Approx(b).epsilon(1e-12)); };
+  const std::size_t vocab = first.shape()[1];
+  const std::size_t from[] = {2, 0, 1, 0};
+  for (std::size_t r = 0; r < 4; ++r) {
+    for (std::size_t v = 0; v < vocab; ++v) same(moved_first.at(r * vocab + v), first.at(from[r] * vocab + v));
+  }
+  for (std::size_t i = 0; i < second.size(); ++i) same(moved_second.at(i), second.at(i));
+  for (std::size_t i = 0; i < second_attention.size(); ++i) same(moved_attention.at(i), second_attention.at(i));
+
+  CHECK_THROWS_AS(model.reorder(*moved, Indices{3}), IndexError);
+  struct Foreign : DecodingState {};
+  Foreign foreign;
+  CHECK_THROWS_WITH_AS(model.next_step(foreign, bos), doctest::Contains("not made by Seq2Seq"), Error);
+}
+
+TEST_CASE("decode: decode_memory_bytes of a model is its options' estimate, and grows with each term") {
+  Seq2SeqOptions o = small(RecurrentKind::lstm, AttentionKind::general);
+  Generator gen(3);
+  Seq2Seq m(o, gen);
+  const DecodingModel* pair[] = {&m, &m};
+  CHECK(decode_memory_bytes(m, 4, 7, 5, 20) == decode_memory_bytes(o, 4, 7, 5, 20));
+  CHECK(decode_memory_bytes(std::span<const DecodingModel* const>(pair), 4, 7, 5, 20) ==
+        decode_memory_bytes(o, 4, 7, 5, 20, 2));
+  CHECK(decode_memory_bytes(m, 4, 7, 5, 20) <
+        decode_memory_bytes(std::span<const DecodingModel* const>(pair), 4, 7, 5, 20));
+  CHECK(decode_memory_bytes(m, 4, 7, 5, 20) < decode_memory_bytes(m, 4, 7, 5, 21));
+  CHECK(decode_memory_bytes(m, 4, 7, 5, 20) < decode_memory_bytes(m, 4, 8, 5, 20));
+  CHECK(decode_memory_bytes(m, 4, 7, 1, 20) < decode_memory_bytes(m, 4, 7, 5, 20));
+  // A float64 copy counts 8 bytes per value (its parameters' dtype, not its options').
+  auto wide = copy_as(m, DType::f64);
+  CHECK(decode_memory_bytes(*wide, 4, 7, 5, 20) > decode_memory_bytes(m, 4, 7, 5, 20));
+}
