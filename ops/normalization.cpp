@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -126,9 +127,10 @@ void layer_norm_backward(BackwardContext& c, const RowLayout& layout, const RowM
     if (bias_grad)
       for (std::size_t i = 0; i < n; ++i) dbias[i] += gr[i];
   }
-  for (const auto& [input, sums] :
-       {std::pair<int, const std::vector<double>&>{weight_input, dweight}, {bias_input, dbias}}) {
-    if (sums.empty()) continue;
+  for (const auto& [input, wanted, sums] :
+       {std::tuple<int, bool, const std::vector<double>&>{weight_input, weight_grad, dweight},
+        {bias_input, bias_grad, dbias}}) {
+    if (!wanted) continue;
     kernel::GradTarget<T> target(c, input);
     for (std::size_t i = 0; i < n; ++i) add_to(target.data()[i], sums[i], target.accumulate());
     target.finish(c, input, false);

@@ -155,7 +155,11 @@ TEST_CASE("layer_norm of no rows, and of rows of no elements, gives empty result
   sum(y).backward();
   CHECK(x.grad().shape() == Shape{0, 3});
   CHECK(w.grad().to_vector() == std::vector<double>{0, 0, 0});
-  CHECK(layer_norm(Var(Tensor::zeros({2, 0}, DType::f32)), {0}).shape() == Shape{2, 0});
+  Var empty_rows(Tensor::zeros({2, 0}, DType::f32), true), no_weight(Tensor::ones({0}, DType::f32), true);
+  Var z = layer_norm(empty_rows, {0}, no_weight);
+  CHECK(z.shape() == Shape{2, 0});
+  sum(z).backward();
+  CHECK(no_weight.grad().shape() == Shape{0});
 }
 
 TEST_CASE("layer_norm names the op, the argument and the shapes of a bad input") {
