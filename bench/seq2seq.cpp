@@ -1,6 +1,8 @@
 // The reference seq2seq training step of bench/SPEC.md (docs/performance.md), in tapegrad
 // (Seq2SeqOptions::reference) and in LibTorch (the same model written with torch::nn), and
-// greedy and beam-5 decoding of the medium model with the same weights in both engines.
+// greedy and beam-5 decoding of the medium model with the same weights in both engines; the
+// same for SPEC.md's Transformer (tg::TransformerSeq2Seq against torch::nn::Transformer, whose
+// decoding recomputes the prefix at every step, as a LibTorch user's does).
 //
 // Each engine runs in every configuration it has on 2 cores (Config below): tapegrad "1",
 // "2-data" (tg::DataParallel over 2 threads, one OpenBLAS thread each) and "2-blas" (OpenBLAS's
@@ -18,7 +20,8 @@
 // with a markdown table of the medians over the runs, headed by the CPU, the instruction-set
 // levels and OpenBLAS's core.
 //
-// usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--runs R]
+// usage: bench_seq2seq [--task train|decode|all]
+//                      [--size tiny|small|medium|transformer-small|transformer|rnn|all] [--runs R]
 //                      [--reps N] [--block N] [--configs LIST]
 //                      [--engine both|tapegrad|libtorch] [--steps N]
 // --configs LIST: the configurations to run, by label, comma-separated (default: all seven,
@@ -58,24 +61,33 @@
 #include "tapegrad.hpp"
 #include "tapegrad/cli/fast_blas.hpp"
 #include "timing.hpp"
+#include "transformer_models.hpp"
 
 namespace {
 
-// The workload in both engines (seq2seq_models.hpp).
+// The workloads in both engines (seq2seq_models.hpp, transformer_models.hpp).
 using bench::copy_weights;
 using bench::Data;
 using bench::decode_rows;
 using bench::forward_flops;
 using bench::kLengthPenalty;
 using bench::kSizes;
+using bench::kTransformerSizes;
 using bench::make_data;
 using bench::OursStep;
+using bench::OursTransformerStep;
 using bench::Size;
 using bench::TheirsStep;
+using bench::TheirsTransformerStep;
 using bench::Tokens;
 using bench::torch_beam;
 using bench::torch_greedy;
+using bench::torch_transformer_beam;
+using bench::torch_transformer_greedy;
 using bench::TorchSeq2Seq;
+using bench::TorchTransformer;
+using bench::transformer_forward_flops;
+using bench::TransformerSize;
 
 // ---- Configurations: how an engine uses the 2 cores ----
 
@@ -127,8 +139,8 @@ std::vector<Config> parse_configs(const std::string& list) {
   return out;
 }
 
-// Whether a configuration can run a step of size s: a batch of one sentence does not split.
-bool runs_at(const Config& c, const Size& s) { return s.batch >= c.shards(); }
+// Whether a configuration can run a step on `batch` sentences: a batch of one does not split.
+bool runs_at(const Config& c, std::size_t batch) { return batch >= c.shards(); }
 
 // The most models any of the configurations needs.
 std::size_t most_shards(const std::vector<Config>& configs) {
@@ -220,9 +232,11 @@ struct Options {
   std::vector<Config> configs = all_configs();
 };
 
-constexpr int kWarmupSteps = 3;       // training steps of each configuration before timing
-constexpr int kWarmupDecodes = 1;     // decodings of each configuration before timing
-constexpr int kDecodeSamples = 5;     // timed decodings of each configuration (--reps)
+constexpr int kWarmupSteps = 3;    // training steps of each configuration before timing
+constexpr int kWarmupDecodes = 1;  // decodings of each configuration before timing
+constexpr int kDecodeSamples = 5;  // timed decodings of each configuration (--reps)
+// The Transformer's: LibTorch recomputes the prefix at every step, 40-50 s a beam search here.
+constexpr int kTransformerDecodeSamples = 3;
 constexpr std::size_t kBeam = 5;      // beam search's width
 constexpr double kNoiseLimit = 0.10;  // a pass during which an sgemm rate moves more is repeated
 constexpr int kMostTries = 3;         // a pass and at most two repeats
@@ -260,69 +274,156 @@ void time_round_robin(Pass& pass, const std::vector<bench::Contender>& contender
   for (std::size_t k = 0; k < stats.size(); ++k) pass.timed[k].stats = stats[k];
 }
 
-// The training step of size s in every configuration; one model per engine, which every
-// configuration of that engine trains on.
-Pass train_pass(const Size& s, const Options& o) {
-  const Data data = make_data(s);
-  OursStep ours(s, data, most_shards(o.configs));
-  TheirsStep theirs(s, data);
-  Pass pass{.workload = std::string("step ") + s.name,
-            .forward_flops = forward_flops(s),
-            .items = double(s.batch * s.length),
+// A training step in both engines, whatever the model: tapegrad's (over its shards with
+// data_parallel) and LibTorch's, with what the pass reports of it.
+struct StepPair {
+  std::string workload;      // "step small"
+  double forward_flops = 0;  // of one step
+  std::size_t batch = 0, length = 0;
+  int samples = 0, block = 1;
+  std::function<void(bool data_parallel)> ours;
+  std::function<void()> theirs;
+};
+
+// The training step in every configuration; one model per engine, which every configuration
+// of that engine trains on.
+Pass train_pass(const StepPair& step, const Options& o) {
+  Pass pass{.workload = step.workload,
+            .forward_flops = step.forward_flops,
+            .items = double(step.batch * step.length),
             .item_name = "tokens",
             .run_name = "step",
-            .samples = o.reps > 0 ? o.reps : s.reps,
-            .block = o.block > 0 ? o.block : s.block};
+            .samples = o.reps > 0 ? o.reps : step.samples,
+            .block = o.block > 0 ? o.block : step.block};
   std::vector<bench::Contender> contenders;
   for (const Config& c : o.configs) {
-    if (!runs_at(c, s)) continue;
+    if (!runs_at(c, step.batch)) continue;
     pass.timed.push_back({c, {}, {}});
-    std::function<void()> run = [&theirs] { theirs(); };
-    if (c.engine == Engine::tapegrad) run = [&ours, c] { ours.step(c.data_parallel); };
+    std::function<void()> run = step.theirs;
+    if (c.engine == Engine::tapegrad) run = [&step, c] { step.ours(c.data_parallel); };
     contenders.push_back({[c] { use_threads(c); }, run});
   }
   time_round_robin(pass, contenders, kWarmupSteps);
   return pass;
 }
 
-// The medium model in both engines with the same weights, and its batch of sentences.
-struct DecodeModels {
-  Size size = kSizes[2];
-  Data data = make_data(size);
-  OursStep ours;
-  std::shared_ptr<TorchSeq2Seq> theirs = std::make_shared<TorchSeq2Seq>(size);
-  torch::Tensor source = TheirsStep::tensor(data.source, size);
+// The reference model's step of size s.
+Pass train_pass(const Size& s, const Options& o) {
+  const Data data = make_data(s);
+  OursStep ours(s, data, most_shards(o.configs));
+  TheirsStep theirs(s, data);
+  return train_pass({.workload = std::string("step ") + s.name,
+                     .forward_flops = forward_flops(s),
+                     .batch = s.batch,
+                     .length = s.length,
+                     .samples = s.reps,
+                     .block = s.block,
+                     .ours = [&](bool data_parallel) { ours.step(data_parallel); },
+                     .theirs = [&] { theirs(); }},
+                    o);
+}
 
-  explicit DecodeModels(std::size_t shard_count) : ours(size, data, shard_count) {
-    ours.model.eval();
-    copy_weights(ours.model, *theirs);
-    theirs->eval();
-  }
+// The Transformer's step of size s.
+Pass train_pass(const TransformerSize& s, const Options& o) {
+  const Data data = make_data(s.batch, s.vocab, s.length);
+  OursTransformerStep ours(s, data, most_shards(o.configs));
+  TheirsTransformerStep theirs(s, data);
+  return train_pass({.workload = std::string("step ") + s.name,
+                     .forward_flops = transformer_forward_flops(s),
+                     .batch = s.batch,
+                     .length = s.length,
+                     .samples = s.reps,
+                     .block = 1,
+                     .ours = [&](bool data_parallel) { ours.step(data_parallel); },
+                     .theirs = [&] { theirs(); }},
+                    o);
+}
+
+// A model in both engines with the same weights, and its batch of sentences to decode:
+// the reference model at the medium size, or the Transformer at its own.
+class DecodeModels {
+ public:
+  virtual ~DecodeModels() = default;
+  // "" for the reference model, "transformer " for the Transformer: the workload's name part.
+  virtual std::string model_name() const = 0;
+  virtual std::size_t sentences() const = 0;
+  virtual int samples() const { return kDecodeSamples; }  // timed decodings of each configuration
+  // tapegrad's decoding of the batch; data_parallel: each thread decodes its rows with its replica.
+  virtual Tokens ours(bool data_parallel, std::size_t beam) = 0;
+  virtual Tokens theirs(std::size_t beam) = 0;
 };
 
-// tapegrad's decoding of the batch; data_parallel: each thread decodes its rows with its replica.
-Tokens decode_ours(DecodeModels& m, bool data_parallel, std::size_t beam) {
-  OursStep& ours = m.ours;
+// tapegrad's decoding by a model held in a TapegradStep, one replica per shard when data_parallel.
+template <class Step>
+Tokens decode_with(Step& step, bool data_parallel, std::size_t beam, std::size_t max_length) {
+  using Model = decltype(step.model);
   Tokens out;
   if (data_parallel) {
-    std::vector<Tokens> parts(ours.shards.size());
-    ours.parallel->run([&](std::size_t i, const tg::Seq2Seq& replica) {
-      parts[i] = decode_rows(replica, ours.shards[i].source, ours.shards[i].lengths, beam, m.size.length);
+    std::vector<Tokens> parts(step.shards.size());
+    step.parallel->run([&](std::size_t i, const Model& replica) {
+      parts[i] = decode_rows(replica, step.shards[i].source, step.shards[i].lengths, beam, max_length);
       tg::current_tape().reset();
     });
     for (Tokens& part : parts) out.insert(out.end(), part.begin(), part.end());
   } else {
-    out = decode_rows(ours.model, ours.source, ours.lengths, beam, m.size.length);
+    out = decode_rows(step.model, step.source, step.lengths, beam, max_length);
   }
   tg::current_tape().reset();
   return out;
 }
 
-Tokens decode_theirs(DecodeModels& m, std::size_t beam) {
-  const long max_length = static_cast<long>(m.size.length);
-  return beam == 1 ? torch_greedy(*m.theirs, m.source, max_length)
-                   : torch_beam(*m.theirs, m.source, static_cast<long>(beam), max_length, kLengthPenalty);
-}
+class ReferenceDecodeModels : public DecodeModels {
+ public:
+  explicit ReferenceDecodeModels(std::size_t shard_count) : ours_(size_, data_, shard_count) {
+    ours_.model.eval();
+    copy_weights(ours_.model, *theirs_);
+    theirs_->eval();
+  }
+  std::string model_name() const override { return ""; }
+  std::size_t sentences() const override { return size_.batch; }
+  Tokens ours(bool data_parallel, std::size_t beam) override {
+    return decode_with(ours_, data_parallel, beam, size_.length);
+  }
+  Tokens theirs(std::size_t beam) override {
+    const long max_length = static_cast<long>(size_.length);
+    return beam == 1 ? torch_greedy(*theirs_, source_, max_length)
+                     : torch_beam(*theirs_, source_, static_cast<long>(beam), max_length, kLengthPenalty);
+  }
+
+ private:
+  Size size_ = kSizes[2];
+  Data data_ = make_data(size_);
+  OursStep ours_;
+  std::shared_ptr<TorchSeq2Seq> theirs_ = std::make_shared<TorchSeq2Seq>(size_);
+  torch::Tensor source_ = TheirsStep::tensor(data_.source, size_.batch, size_.length);
+};
+
+class TransformerDecodeModels : public DecodeModels {
+ public:
+  explicit TransformerDecodeModels(std::size_t shard_count) : ours_(size_, data_, shard_count) {
+    ours_.model.eval();
+    copy_weights(ours_.model, *theirs_);
+    theirs_->eval();
+  }
+  std::string model_name() const override { return "transformer "; }
+  int samples() const override { return kTransformerDecodeSamples; }
+  std::size_t sentences() const override { return size_.batch; }
+  Tokens ours(bool data_parallel, std::size_t beam) override {
+    return decode_with(ours_, data_parallel, beam, size_.length);
+  }
+  Tokens theirs(std::size_t beam) override {
+    const long max_length = static_cast<long>(size_.length);
+    return beam == 1 ? torch_transformer_greedy(*theirs_, source_, max_length)
+                     : torch_transformer_beam(*theirs_, source_, static_cast<long>(beam), max_length, kLengthPenalty);
+  }
+
+ private:
+  TransformerSize size_ = kTransformerSizes[1];
+  Data data_ = make_data(size_.batch, size_.vocab, size_.length);
+  OursTransformerStep ours_;
+  std::shared_ptr<TorchTransformer> theirs_ = std::make_shared<TorchTransformer>(size_);
+  torch::Tensor source_ = TheirsStep::tensor(data_.source, size_.batch, size_.length);
+};
 
 // The first configuration of an engine in a pass, or null.
 const Timed* first_of(const Pass& pass, Engine engine) {
@@ -350,18 +451,19 @@ void count_same(Pass& pass, const std::vector<Tokens>& outputs) {
 
 // Greedy (beam 1) or beam decoding of the batch in every configuration.
 Pass decode_pass(DecodeModels& m, std::size_t beam, const Options& o) {
-  Pass pass{.workload = beam == 1 ? std::string("decode greedy") : "decode beam" + std::to_string(beam),
-            .items = double(m.size.batch),
-            .item_name = "sentences",
-            .run_name = "decoding",
-            .samples = o.reps > 0 ? o.reps : kDecodeSamples};
+  Pass pass{
+      .workload = "decode " + m.model_name() + (beam == 1 ? std::string("greedy") : "beam" + std::to_string(beam)),
+      .items = double(m.sentences()),
+      .item_name = "sentences",
+      .run_name = "decoding",
+      .samples = o.reps > 0 ? o.reps : m.samples()};
   std::vector<Tokens> outputs(o.configs.size());
   std::vector<bench::Contender> contenders;
   for (const Config& c : o.configs) {
     Tokens& out = outputs[pass.timed.size()];
     pass.timed.push_back({c, {}, {}});
-    std::function<void()> run = [&m, &out, beam] { out = decode_theirs(m, beam); };
-    if (c.engine == Engine::tapegrad) run = [&m, &out, beam, c] { out = decode_ours(m, c.data_parallel, beam); };
+    std::function<void()> run = [&m, &out, beam] { out = m.theirs(beam); };
+    if (c.engine == Engine::tapegrad) run = [&m, &out, beam, c] { out = m.ours(c.data_parallel, beam); };
     contenders.push_back({[c] { use_threads(c); }, run});
   }
   time_round_robin(pass, contenders, kWarmupDecodes);
@@ -592,7 +694,8 @@ void print_summary(const std::vector<std::vector<Pass>>& runs, const std::vector
 // ---- The command line ----
 
 const char* const kUsage =
-    "usage: bench_seq2seq [--task train|decode|all] [--size tiny|small|medium|all] [--runs R]\n"
+    "usage: bench_seq2seq [--task train|decode|all]\n"
+    "                     [--size tiny|small|medium|transformer-small|transformer|rnn|all] [--runs R]\n"
     "                     [--reps N] [--block N] [--configs LIST]\n"
     "                     [--engine both|tapegrad|libtorch] [--steps N]\n"
     "--configs: labels, comma-separated, of 1,2-data,2-blas (tapegrad) and 1/1,1/2,2/1,2/2\n"
@@ -621,7 +724,7 @@ Options parse_options(int argc, char** argv) {
       check_one_of(key, value, {"train", "decode", "all"});
       o.task = value;
     } else if (key == "--size") {
-      check_one_of(key, value, {"tiny", "small", "medium", "all"});
+      check_one_of(key, value, {"tiny", "small", "medium", "transformer-small", "transformer", "rnn", "all"});
       o.size = value;
     } else if (key == "--engine") {
       check_one_of(key, value, {"both", "tapegrad", "libtorch"});
@@ -647,37 +750,60 @@ Options parse_options(int argc, char** argv) {
 
 // A training step of one size, or decoding with one beam width.
 struct Workload {
-  const Size* size = nullptr;  // a training step of this size, or, if null,
-  std::size_t beam = 0;        // decoding with this beam (1: greedy)
+  const Size* size = nullptr;                    // the reference model's step of this size, or
+  const TransformerSize* transformer = nullptr;  // the Transformer's step of this size, or, if both null,
+  std::size_t beam = 0;                          // decoding with this beam (1: greedy)
+  bool transformer_decoding = false;             // by the Transformer, else by the reference model
 };
 
+// --size names one size, "rnn" the reference model's three, "all" every size of both models.
+// Decoding follows: the reference model's unless only Transformer sizes are named, the
+// Transformer's with "all" or a Transformer size.
 std::vector<Workload> workloads_of(const Options& o) {
+  auto named = [&](const char* name, bool transformer) {
+    return o.size == "all" || o.size == name || (!transformer && o.size == "rnn");
+  };
   std::vector<Workload> out;
+  bool rnn = false, transformer = false;
   for (const Size& s : kSizes) {
-    if (o.task != "decode" && (o.size == "all" || o.size == s.name)) out.push_back({&s, 0});
+    if (!named(s.name, false)) continue;
+    rnn = true;
+    if (o.task != "decode") out.push_back({.size = &s});
+  }
+  for (const TransformerSize& s : kTransformerSizes) {
+    if (!named(s.name, true)) continue;
+    transformer = true;
+    if (o.task != "decode") out.push_back({.transformer = &s});
   }
   if (o.task != "train") {
-    out.push_back({nullptr, 1});
-    out.push_back({nullptr, kBeam});
+    for (std::size_t beam : {std::size_t(1), kBeam}) {
+      if (rnn) out.push_back({.beam = beam});
+      if (transformer) out.push_back({.beam = beam, .transformer_decoding = true});
+    }
   }
   return out;
 }
 
 // Training steps of one engine alone.
-void steps_alone(const Config& c, const Size& s, int steps) {
-  if (!runs_at(c, s)) {
+template <class SizeT, class Ours, class Theirs>
+void steps_alone(const Config& c, const SizeT& s, const Data& data, int steps) {
+  if (!runs_at(c, s.batch)) {
     fmt::print("step {} {}: skipped, a batch of {} does not split\n", s.name, c.name(), s.batch);
     return;
   }
-  const Data data = make_data(s);
   if (c.engine == Engine::tapegrad) {
-    OursStep step(s, data, c.shards());
+    Ours step(s, data, c.shards());
     for (int i = 0; i < steps; ++i) step.step(c.data_parallel);
   } else {
-    TheirsStep step(s, data);
+    Theirs step(s, data);
     for (int i = 0; i < steps; ++i) step();
   }
   fmt::print("step {} {}: {} steps done\n", s.name, c.name(), steps);
+}
+
+std::unique_ptr<DecodeModels> decode_models(bool transformer, std::size_t shard_count) {
+  if (transformer) return std::make_unique<TransformerDecodeModels>(shard_count);
+  return std::make_unique<ReferenceDecodeModels>(shard_count);
 }
 
 // One engine alone in the first of the configurations that is its own: training steps (for
@@ -689,21 +815,28 @@ void run_alone(const Options& o, const std::vector<Workload>& workloads) {
   const Config& c = *it;
   if (engine == Engine::libtorch) torch::set_num_threads(c.threads);
   use_threads(c);
-  std::unique_ptr<DecodeModels> decode;
+  std::unique_ptr<DecodeModels> decode[2];
   for (const Workload& w : workloads) {
     if (w.size != nullptr) {
-      steps_alone(c, *w.size, o.steps);
+      steps_alone<Size, OursStep, TheirsStep>(c, *w.size, make_data(*w.size), o.steps);
       continue;
     }
-    if (!decode) decode = std::make_unique<DecodeModels>(c.shards());
-    for (int i = 0; i < (o.reps > 0 ? o.reps : kDecodeSamples); ++i) {
+    if (w.transformer != nullptr) {
+      const TransformerSize& s = *w.transformer;
+      steps_alone<TransformerSize, OursTransformerStep, TheirsTransformerStep>(
+          c, s, make_data(s.batch, s.vocab, s.length), o.steps);
+      continue;
+    }
+    std::unique_ptr<DecodeModels>& models = decode[w.transformer_decoding];
+    if (!models) models = decode_models(w.transformer_decoding, c.shards());
+    for (int i = 0; i < (o.reps > 0 ? o.reps : models->samples()); ++i) {
       if (engine == Engine::tapegrad) {
-        decode_ours(*decode, c.data_parallel, w.beam);
+        models->ours(c.data_parallel, w.beam);
       } else {
-        decode_theirs(*decode, w.beam);
+        models->theirs(w.beam);
       }
     }
-    fmt::print("decode beam {} {}: done\n", w.beam, c.name());
+    fmt::print("decode {}beam {} {}: done\n", models->model_name(), w.beam, c.name());
   }
 }
 
@@ -711,14 +844,22 @@ void run_alone(const Options& o, const std::vector<Workload>& workloads) {
 void run_table(const Options& o, const std::vector<Workload>& workloads) {
   start_libtorch_threads(o.configs);
   fmt::print("{}\n", machine());
-  std::unique_ptr<DecodeModels> decode;
-  if (o.task != "train") decode = std::make_unique<DecodeModels>(most_shards(o.configs));
+  std::unique_ptr<DecodeModels> decode[2];
+  for (const Workload& w : workloads) {
+    if (w.beam > 0 && !decode[w.transformer_decoding]) {
+      decode[w.transformer_decoding] = decode_models(w.transformer_decoding, most_shards(o.configs));
+    }
+  }
   std::vector<std::vector<Pass>> runs;
   for (int r = 0; r < o.runs; ++r) {
     fmt::print("== run {} of {}\n", r + 1, o.runs);
     std::vector<Pass>& passes = runs.emplace_back();
     for (const Workload& w : workloads) {
-      passes.push_back(measured([&] { return w.size ? train_pass(*w.size, o) : decode_pass(*decode, w.beam, o); }));
+      passes.push_back(measured([&] {
+        if (w.size != nullptr) return train_pass(*w.size, o);
+        if (w.transformer != nullptr) return train_pass(*w.transformer, o);
+        return decode_pass(*decode[w.transformer_decoding], w.beam, o);
+      }));
       print_pass(passes.back());
     }
   }

@@ -44,32 +44,37 @@ struct Data {
   std::vector<std::int64_t> source, target_in, target_out;
 };
 
-inline Data make_data(const Size& s) {
+// batch x length ids of each, in [1, vocab).
+inline Data make_data(std::size_t batch, std::size_t vocab, std::size_t length) {
   Data d;
   std::uint64_t state = 12345;
   auto next = [&] {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<std::int64_t>(1 + (state >> 33) % (s.vocab - 1));
+    return static_cast<std::int64_t>(1 + (state >> 33) % (vocab - 1));
   };
-  for (std::size_t i = 0; i < s.batch * s.length; ++i) {
+  for (std::size_t i = 0; i < batch * length; ++i) {
     d.source.push_back(next());
     d.target_out.push_back(next());
   }
-  for (std::size_t b = 0; b < s.batch; ++b) {
+  for (std::size_t b = 0; b < batch; ++b) {
     d.target_in.push_back(1);  // a start token
-    for (std::size_t t = 0; t + 1 < s.length; ++t) d.target_in.push_back(d.target_out[b * s.length + t]);
+    for (std::size_t t = 0; t + 1 < length; ++t) d.target_in.push_back(d.target_out[b * length + t]);
   }
   return d;
 }
+
+inline Data make_data(const Size& s) { return make_data(s.batch, s.vocab, s.length); }
 
 // Rows [r.begin, r.end) of a [B, T] batch.
 inline tg::Indices rows_of(const tg::Indices& x, tg::RowRange r) {
   return tg::Indices(xt::view(x, xt::range(r.begin, r.end), xt::all()));
 }
 
-// tapegrad: the zoo's reference model and Adam. With shard_count > 1 a step can split the batch
-// over that many threads, each with its own replica of the model (tg::DataParallel).
-struct OursStep {
+// tapegrad: a model of the zoo (Model built from `options`) and Adam, on a batch of `batch`
+// sentences of `length` tokens. With shard_count > 1 a step can split the batch over that many
+// threads, each with its own replica of the model (tg::DataParallel).
+template <class Model>
+struct TapegradStep {
   // One thread's part of the batch, and its share of the batch's target tokens.
   struct Shard {
     tg::Indices source, target_in, target_out;
@@ -77,44 +82,47 @@ struct OursStep {
     double weight = 1;
   };
 
-  tg::Seq2Seq model;
+  Model model;
   tg::Adam adam;
   tg::Indices source, target_in, target_out;
   std::vector<std::int64_t> lengths;
-  std::unique_ptr<tg::DataParallel<tg::Seq2Seq>> parallel;
+  std::unique_ptr<tg::DataParallel<Model>> parallel;
   std::vector<Shard> shards;
 
-  OursStep(const Size& s, const Data& d, std::size_t shard_count = 1)
-      : model(tg::Seq2SeqOptions::reference(s.vocab, s.embed, s.hidden)),
+  template <class Options>
+  TapegradStep(const Options& options, std::size_t batch, std::size_t length, const Data& d,
+               std::size_t shard_count = 1)
+      : model(options),
         adam(model.parameters(), tg::AdamOptions{.lr = 1e-3}),
-        source(indices(d.source, s)),
-        target_in(indices(d.target_in, s)),
-        target_out(indices(d.target_out, s)),
-        lengths(s.batch, static_cast<std::int64_t>(s.length)) {
-    shard_count = std::min(shard_count, s.batch);
+        source(indices(d.source, batch, length)),
+        target_in(indices(d.target_in, batch, length)),
+        target_out(indices(d.target_out, batch, length)),
+        lengths(batch, static_cast<std::int64_t>(length)) {
+    shard_count = std::min(shard_count, batch);
     if (shard_count < 2) return;
-    parallel = std::make_unique<tg::DataParallel<tg::Seq2Seq>>(model, shard_count);
+    parallel = std::make_unique<tg::DataParallel<Model>>(model, shard_count);
     for (std::size_t i = 0; i < shard_count; ++i) {
-      const tg::RowRange r = tg::shard_rows(s.batch, i, shard_count);
+      const tg::RowRange r = tg::shard_rows(batch, i, shard_count);
       // No padding in the data: a shard's share of the tokens is its share of the rows.
       shards.push_back({rows_of(source, r), rows_of(target_in, r), rows_of(target_out, r),
-                        std::vector<std::int64_t>(r.size(), static_cast<std::int64_t>(s.length)),
-                        double(r.size()) / double(s.batch)});
+                        std::vector<std::int64_t>(r.size(), static_cast<std::int64_t>(length)),
+                        double(r.size()) / double(batch)});
     }
   }
 
-  static tg::Indices indices(const std::vector<std::int64_t>& ids, const Size& s) {
-    tg::Indices out = tg::Indices::from_shape({s.batch, s.length});
+  static tg::Indices indices(const std::vector<std::int64_t>& ids, std::size_t batch, std::size_t length) {
+    tg::Indices out = tg::Indices::from_shape({batch, length});
     std::copy(ids.begin(), ids.end(), out.begin());
     return out;
   }
 
   // One step; with data_parallel (which needs shard_count > 1) over the shards, on their threads.
   void step(bool data_parallel) {
-    if (data_parallel && !parallel) throw std::logic_error("OursStep: a data-parallel step of a model made unsplit");
+    if (data_parallel && !parallel)
+      throw std::logic_error("TapegradStep: a data-parallel step of a model made unsplit");
     adam.zero_grad();
     if (data_parallel) {
-      parallel->run([&](std::size_t i, const tg::Seq2Seq& m) {
+      parallel->run([&](std::size_t i, const Model& m) {
         const Shard& part = shards[i];
         tg::Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
         loss.backward(tg::Tensor::scalar(part.weight));
@@ -126,6 +134,12 @@ struct OursStep {
     adam.step();
     tg::current_tape().reset();
   }
+};
+
+// The reference model's step (Seq2SeqOptions::reference) of size s.
+struct OursStep : TapegradStep<tg::Seq2Seq> {
+  OursStep(const Size& s, const Data& d, std::size_t shard_count = 1)
+      : TapegradStep(tg::Seq2SeqOptions::reference(s.vocab, s.embed, s.hidden), s.batch, s.length, d, shard_count) {}
 };
 
 // LibTorch: the same model, written as SPEC.md describes it.
@@ -186,20 +200,22 @@ struct TorchSeq2Seq : torch::nn::Module {
   }
 };
 
-struct TheirsStep {
-  std::shared_ptr<TorchSeq2Seq> model;
+// LibTorch: a model with loss(source, target_in, target_out) and Adam, on one batch.
+template <class TorchModel>
+struct TorchStep {
+  std::shared_ptr<TorchModel> model;
   torch::optim::Adam adam;
   torch::Tensor source, target_in, target_out;
 
-  TheirsStep(const Size& s, const Data& d)
-      : model(std::make_shared<TorchSeq2Seq>(s)),
+  TorchStep(std::shared_ptr<TorchModel> m, std::size_t batch, std::size_t length, const Data& d)
+      : model(std::move(m)),
         adam(model->parameters(), torch::optim::AdamOptions(1e-3)),
-        source(tensor(d.source, s)),
-        target_in(tensor(d.target_in, s)),
-        target_out(tensor(d.target_out, s)) {}
+        source(tensor(d.source, batch, length)),
+        target_in(tensor(d.target_in, batch, length)),
+        target_out(tensor(d.target_out, batch, length)) {}
 
-  static torch::Tensor tensor(const std::vector<std::int64_t>& ids, const Size& s) {
-    return torch::tensor(ids, torch::kLong).reshape({static_cast<long>(s.batch), static_cast<long>(s.length)});
+  static torch::Tensor tensor(const std::vector<std::int64_t>& ids, std::size_t batch, std::size_t length) {
+    return torch::tensor(ids, torch::kLong).reshape({static_cast<long>(batch), static_cast<long>(length)});
   }
 
   void operator()() {
@@ -209,6 +225,30 @@ struct TheirsStep {
     adam.step();
   }
 };
+
+struct TheirsStep : TorchStep<TorchSeq2Seq> {
+  TheirsStep(const Size& s, const Data& d) : TorchStep(std::make_shared<TorchSeq2Seq>(s), s.batch, s.length, d) {}
+};
+
+// Copies every parameter of a tapegrad model into the LibTorch model's parameter that
+// `torch_name` names; both must have the same parameters, one for one.
+template <class NameOf>
+void copy_parameters(const tg::Module& from, torch::nn::Module& to, NameOf&& torch_name) {
+  torch::NoGradGuard no_grad;
+  auto theirs = to.named_parameters();
+  std::size_t copied = 0;
+  for (const tg::NamedVar& p : from.named_parameters()) {
+    const std::string name = torch_name(p.name);
+    if (!theirs.contains(name)) throw std::runtime_error("copy_parameters: no LibTorch parameter for " + p.name);
+    torch::Tensor dst = theirs[name];
+    const tg::Array<float>& src = p.var.value().array<float>();
+    if (static_cast<std::size_t>(dst.numel()) != src.size())
+      throw std::runtime_error("copy_parameters: size of " + p.name);
+    dst.copy_(torch::from_blob(const_cast<float*>(src.data()), dst.sizes(), torch::kFloat));
+    ++copied;
+  }
+  if (copied != theirs.size()) throw std::runtime_error("copy_parameters: LibTorch has parameters tapegrad lacks");
+}
 
 // ---- Decoding: the reference model with the same weights in both engines ----
 
@@ -230,22 +270,10 @@ inline void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
                                                     {"decoder.attention.key_proj.weight", "keys.weight"},
                                                     {"decoder.output.weight", "output.weight"},
                                                     {"decoder.output.bias", "output.bias"}};
-  torch::NoGradGuard no_grad;
-  auto theirs = to.named_parameters();
-  std::size_t copied = 0;
-  for (const tg::NamedVar& p : from.named_parameters()) {
-    const auto it = names.find(p.name);
-    if (it == names.end() || !theirs.contains(it->second)) {
-      throw std::runtime_error("copy_weights: no LibTorch parameter for " + p.name);
-    }
-    torch::Tensor dst = theirs[it->second];
-    const tg::Array<float>& src = p.var.value().array<float>();
-    if (static_cast<std::size_t>(dst.numel()) != src.size())
-      throw std::runtime_error("copy_weights: size of " + p.name);
-    dst.copy_(torch::from_blob(const_cast<float*>(src.data()), dst.sizes(), torch::kFloat));
-    ++copied;
-  }
-  if (copied != theirs.size()) throw std::runtime_error("copy_weights: LibTorch has parameters tapegrad lacks");
+  copy_parameters(from, to, [&](const std::string& name) {
+    const auto it = names.find(name);
+    return it == names.end() ? name : it->second;
+  });
 }
 
 // LibTorch's greedy decoding and beam search of the reference model (torch_search.hpp), its
@@ -301,8 +329,8 @@ inline std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std:
 }
 
 // tapegrad's greedy decoding (beam 1) or beam search of some sentences.
-inline Tokens decode_rows(const tg::Seq2Seq& m, const tg::Indices& source, const std::vector<std::int64_t>& lengths,
-                          std::size_t beam, std::size_t max_length) {
+inline Tokens decode_rows(const tg::DecodingModel& m, const tg::Indices& source,
+                          const std::vector<std::int64_t>& lengths, std::size_t beam, std::size_t max_length) {
   if (beam == 1) {
     std::vector<std::vector<tg::Hypothesis>> lists;
     for (tg::Hypothesis& h : tg::greedy_decode(m, source, lengths, {.max_length = max_length}))

@@ -11,6 +11,8 @@
 
 #include <torch/torch.h>
 
+#include "seq2seq_models.hpp"
+#include "tapegrad.hpp"
 #include "torch_search.hpp"
 
 namespace bench {
@@ -97,30 +99,35 @@ struct TorchTransformer : torch::nn::Module {
   }
 };
 
-struct TheirsTransformerStep {
-  std::shared_ptr<TorchTransformer> model;
-  torch::optim::Adam adam;
-  torch::Tensor source, target_in, target_out;
-
-  TheirsTransformerStep(const TransformerSize& s, const std::vector<std::int64_t>& source_ids,
-                        const std::vector<std::int64_t>& target_in_ids, const std::vector<std::int64_t>& target_out_ids)
-      : model(std::make_shared<TorchTransformer>(s)),
-        adam(model->parameters(), torch::optim::AdamOptions(1e-3)),
-        source(tensor(source_ids, s)),
-        target_in(tensor(target_in_ids, s)),
-        target_out(tensor(target_out_ids, s)) {}
-
-  static torch::Tensor tensor(const std::vector<std::int64_t>& ids, const TransformerSize& s) {
-    return torch::tensor(ids, torch::kLong).reshape({static_cast<long>(s.batch), static_cast<long>(s.length)});
-  }
-
-  void operator()() {
-    adam.zero_grad();
-    torch::Tensor loss = model->loss(source, target_in, target_out);
-    loss.backward();
-    adam.step();
-  }
+// LibTorch's step of size s.
+struct TheirsTransformerStep : TorchStep<TorchTransformer> {
+  TheirsTransformerStep(const TransformerSize& s, const Data& d)
+      : TorchStep(std::make_shared<TorchTransformer>(s), s.batch, s.length, d) {}
 };
+
+// tapegrad: the zoo's TransformerSeq2Seq with the same options (sinusoidal positions, post-norm,
+// ReLU, dropout 0).
+inline tg::TransformerSeq2SeqOptions transformer_options(const TransformerSize& s) {
+  tg::TransformerSeq2SeqOptions o;
+  o.source_vocab_size = o.target_vocab_size = s.vocab;
+  o.transformer.d_model = s.d_model;
+  o.transformer.nhead = s.heads;
+  o.transformer.num_encoder_layers = o.transformer.num_decoder_layers = s.layers;
+  o.transformer.dim_feedforward = s.feedforward;
+  o.transformer.dropout = 0.0;
+  o.positional = tg::PositionalKind::sinusoidal;
+  return o;
+}
+
+struct OursTransformerStep : TapegradStep<tg::TransformerSeq2Seq> {
+  OursTransformerStep(const TransformerSize& s, const Data& d, std::size_t shard_count = 1)
+      : TapegradStep(transformer_options(s), s.batch, s.length, d, shard_count) {}
+};
+
+// tapegrad's parameters into the LibTorch model: the same names but the output layer's.
+inline void copy_weights(const tg::TransformerSeq2Seq& from, TorchTransformer& to) {
+  copy_parameters(from, to, [](const std::string& name) { return name; });
+}
 
 // LibTorch's decoding state: the memory computed once (rows repeated per beam), the prefix of
 // each row, and the decoder run over all of it at every step.

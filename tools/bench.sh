@@ -15,13 +15,13 @@ if [ "${1:-}" = "--seq2seq" ]; then
   # The SPEC workload and decoding, every configuration of both engines round robin (tapegrad
   # 1, 2-data, 2-blas; LibTorch intra-op / OpenBLAS threads 1/1, 1/2, 2/1, 2/2), the whole
   # table --runs times (default 3) and the medians:
-  #   bash tools/bench.sh --seq2seq [--size tiny|small|medium] [--runs R]
+  #   bash tools/bench.sh --seq2seq [--size tiny|small|medium|transformer-small|transformer|rnn] [--runs R]
   shift
   size=all
   runs=3
   while [ $# -gt 0 ]; do
     case "$1" in
-      --size) size=${2:?--size needs tiny, small or medium} ;;
+      --size) size=${2:?--size needs tiny, small, medium, transformer-small, transformer or rnn} ;;
       --runs) runs=${2:?--runs needs a count} ;;
       *) echo "tools/bench.sh --seq2seq: unknown option $1 (--size S, --runs R)" >&2; exit 1 ;;
     esac
@@ -41,8 +41,12 @@ if [ "${1:-}" = "--seq2seq" ]; then
     echo "== AVX2: this machine has no AVX-512, so the table above is the AVX2 table"
   fi
   echo "== peak resident memory, 10 steps of one engine alone"
-  for s in tiny small medium; do
-    [ "$size" = all ] || [ "$size" = "$s" ] || continue
+  for s in tiny small medium transformer-small transformer; do
+    case "$size" in
+      all | "$s") ;;
+      rnn) [[ "$s" == transformer* ]] && continue ;;
+      *) continue ;;
+    esac
     for run in "tapegrad 1" "libtorch 1/1" "tapegrad 2-data"; do
       read -r engine config <<< "$run"
       [ "$s" = tiny ] && [ "$config" = 2-data ] && continue  # a batch of one sentence does not split
