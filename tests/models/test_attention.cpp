@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "errors.hpp"
 #include "fixtures.hpp"
 #include "ops/check.hpp"
 #include "tapegrad.hpp"
@@ -22,6 +23,8 @@
 
 using namespace tg;
 using nlohmann::json;
+using tg::test::contains;
+using tg::test::error_of;
 
 namespace {
 
@@ -86,19 +89,6 @@ Inputs inputs_for(const AttentionOptions& o, std::uint64_t seed) {
   return {test::randn({batch, o.query_size}, seed), test::randn({batch, source, o.key_size}, seed + 1),
           test::randn({batch, source, value_size_of(o)}, seed + 2)};
 }
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

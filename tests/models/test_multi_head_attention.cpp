@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "errors.hpp"
 #include "fixtures.hpp"
 #include "ops/check.hpp"
 #include "tapegrad.hpp"
@@ -19,6 +20,8 @@
 
 using namespace tg;
 using nlohmann::json;
+using tg::test::contains;
+using tg::test::error_of;
 
 namespace {
 
@@ -72,19 +75,6 @@ Var both(const AttentionResult& r) {
   if (!r.weights.defined()) return reshape(r.context, {-1});
   return concat({reshape(r.context, {-1}), reshape(r.weights, {-1})}, 0);
 }
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 struct Case {
   std::string name;

@@ -13,12 +13,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "errors.hpp"
 #include "fixtures.hpp"
 #include "ops/check.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;
 using nlohmann::json;
+using tg::test::contains;
+using tg::test::error_of;
 
 namespace {
 
@@ -46,19 +49,6 @@ Mask padding_of(const std::vector<std::size_t>& lengths, std::size_t s) {
   }
   return m;
 }
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 void expect_module_gradcheck(Module& m, const std::function<Var(const std::vector<Var>&)>& f,
                              const std::vector<Tensor>& inputs) {

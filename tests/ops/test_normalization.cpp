@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "check.hpp"
+#include "errors.hpp"
 #include "fixtures.hpp"
 #include "tapegrad.hpp"
 
@@ -17,6 +18,8 @@ using namespace tg;
 using nlohmann::json;
 using test::expect_gradcheck;
 using test::randn;
+using tg::test::contains;
+using tg::test::error_of;
 
 namespace {
 
@@ -57,19 +60,6 @@ void check_fixture(const Tensor& got, const json& want) {
     }
   }
 }
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
