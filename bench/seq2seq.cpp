@@ -31,9 +31,9 @@
 //   /usr/bin/time -v) or --reps decodings (for a profile).
 // --reps N: timed samples per configuration (default per size; 5 for decoding).
 // --block N: steps each configuration runs in a row per sample (default: 20 for tiny, else 1).
-// TG_SMALL_GEMM=never and TG_BATCH_WEIGHT_GRADS=never in the environment switch kernel choices off
-// for A/B runs (bench/policies.hpp); TAPEGRAD_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 measure an
-// AVX-512 machine at AVX2 (tools/bench.sh --seq2seq does).
+// TG_SMALL_GEMM=never, TG_BATCH_WEIGHT_GRADS=never and TG_KV_CACHE=never in the environment switch
+// kernel choices and the Transformer's cache off for A/B runs (bench/policies.hpp); TAPEGRAD_ISA=avx2
+// ATEN_CPU_CAPABILITY=avx2 measure an AVX-512 machine at AVX2 (tools/bench.sh --seq2seq does).
 #include <ATen/Config.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
@@ -401,6 +401,7 @@ class ReferenceDecodeModels : public DecodeModels {
 class TransformerDecodeModels : public DecodeModels {
  public:
   explicit TransformerDecodeModels(std::size_t shard_count) : ours_(size_, data_, shard_count) {
+    ours_.model.key_value_cache = bench::key_value_cache();
     ours_.model.eval();
     copy_weights(ours_.model, *theirs_);
     theirs_->eval();

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xview.hpp>
 
 #include "tapegrad/autodiff/scope.hpp"
 #include "tapegrad/models/init.hpp"
@@ -174,7 +176,11 @@ DecodingStep TransformerSeq2Seq::next_step(DecodingState& state, const Indices& 
   }
   Indices column = Indices(std::vector<std::size_t>{rows, 1}, std::int64_t{});
   std::copy_n(tokens.data(), rows, column.data());
-  Var x = embed(target_embedding(), *target_positions_, column, s.steps);  // [rows, 1, E]
+  // With the cache, the new position alone; without, the whole prefix again.
+  if (!key_value_cache) s.prefix = s.steps == 0 ? column : Indices(xt::concatenate(xt::xtuple(s.prefix, column), 1));
+  const Indices& fed = key_value_cache ? column : s.prefix;
+  const std::size_t length = fed.shape()[1];
+  Var x = embed(target_embedding(), *target_positions_, fed, key_value_cache ? s.steps : 0);  // [rows, length, E]
   const bool norm_first = options_.transformer.norm_first;
   const std::size_t layers = transformer.decoder.num_layers();
   Var attention;
@@ -183,6 +189,7 @@ DecodingStep TransformerSeq2Seq::next_step(DecodingState& state, const Indices& 
     // The layer's three sub-blocks as its forward() wires them, the self-attention against
     // the cache with this position's keys and values appended.
     x = residual_sublayer(x, layer.norm1, norm_first, [&](const Var& h) {
+      if (!key_value_cache) return layer.self_attention_block(h, {}, {}, /*is_causal=*/true);
       AttentionMemory rows_kv = layer.self_attn.prepare(h, h);
       if (s.steps > 0) {
         rows_kv.keys = concat({s.cache[i].keys, rows_kv.keys}, 1);
@@ -195,12 +202,14 @@ DecodingStep TransformerSeq2Seq::next_step(DecodingState& state, const Indices& 
       if (i + 1 < layers) return layer.cross_attention_block(h, s.cross[i]);
       // The last layer's is cross_attention_block with the weights kept for Hypothesis::attention.
       AttentionResult r = layer.multihead_attn.attend_sequence(s.cross[i], h, {.need_weights = true});
-      attention = reshape(r.weights, Shape{rows, r.weights.shape()[2]});
+      const auto last = static_cast<long>(length) - 1;
+      attention = reshape(slice(r.weights, 1, last, last + 1), Shape{rows, r.weights.shape()[2]});
       return layer.dropout2.forward(r.context);
     });
     x = residual_sublayer(x, layer.norm3, norm_first, [&](const Var& h) { return layer.feed_forward_block(h); });
   }
   if (transformer.decoder.norm() != nullptr) x = transformer.decoder.norm()->forward(x);
+  if (length > 1) x = slice(x, 1, static_cast<long>(length) - 1, static_cast<long>(length));
   ++s.steps;
   return {reshape(project(x), Shape{rows, options_.target_vocab_size}), attention};
 }
@@ -223,8 +232,12 @@ void TransformerSeq2Seq::reorder(DecodingState& state, const Indices& rows) cons
     s.sentence = std::move(sentence);
     s.source_lengths = std::move(lengths);
   }
-  if (s.steps > 0) {
+  if (s.steps > 0 && key_value_cache) {
     for (AttentionMemory& m : s.cache) m = take_rows(m, rows, heads);
+  }
+  if (s.steps > 0 && !key_value_cache) {
+    const std::vector<std::size_t> kept(rows.begin(), rows.end());
+    s.prefix = xt::view(s.prefix, xt::keep(kept), xt::all());
   }
 }
 

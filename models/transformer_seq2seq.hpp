@@ -72,6 +72,12 @@ class TransformerSeq2Seq : public DecodingModel {
   /// The target side's table: target_embedding, or source_embedding with share_embeddings.
   const Embedding& target_embedding() const { return target_embedding_ ? *target_embedding_ : source_embedding; }
 
+  /// Whether decoding keeps each decoder layer's keys and values (the default). false: every
+  /// step runs the decoder over the whole prefix with a causal mask, the encoder output's
+  /// projections still made once, as a decoder without a cache (torch.nn.TransformerDecoder)
+  /// must: the same results, for measuring what the cache saves.
+  bool key_value_cache = true;
+
   Embedding source_embedding;
   Transformer transformer;
   Var output_bias;  ///< [V_t]; with tie_output only (else output.bias)

@@ -21,6 +21,9 @@ struct TransformerDecodingState : DecodingState {
   /// [rows * heads, steps, d]; empty before the first step.
   std::vector<AttentionMemory> cache;
   std::size_t steps = 0;  ///< positions decoded: the next one is at position `steps`
+  /// Without the key/value cache (TransformerSeq2Seq::key_value_cache false): the tokens fed so
+  /// far, [rows, steps], which every step runs the decoder over again.
+  Indices prefix;
   /// Each row's sentence in the encoded batch: a reorder that keeps it (beam search's, within
   /// each sentence's beams) leaves the cross-attention memory as it is.
   std::vector<std::int64_t> sentence;

@@ -236,6 +236,24 @@ TEST_CASE("TransformerSeq2Seq: incremental greedy and beam decoding equal recomp
         for (std::size_t i = 0; i < cached_beams[b].size(); ++i)
           check_same(cached_beams[b][i], recomputed_beams[b][i], tolerance);
       }
+      // Without the cache, every step over the whole prefix: the same hypotheses and attention.
+      m->key_value_cache = false;
+      std::vector<Hypothesis> uncached = greedy_decode(*m, source, lengths, {.max_length = 8});
+      std::vector<std::vector<Hypothesis>> uncached_beams = beam_search(*m, source, lengths, beam);
+      m->key_value_cache = true;
+      for (std::size_t b = 0; b < 3; ++b) {
+        CAPTURE(b);
+        check_same(cached[b], uncached[b], tolerance);
+        REQUIRE(uncached[b].attention.size() == cached[b].attention.size());
+        for (std::size_t t = 0; t < cached[b].attention.size(); ++t) {
+          REQUIRE(uncached[b].attention[t].size() == cached[b].attention[t].size());
+          for (std::size_t j = 0; j < cached[b].attention[t].size(); ++j)
+            CHECK(std::abs(uncached[b].attention[t][j] - cached[b].attention[t][j]) <= tolerance);
+        }
+        REQUIRE(uncached_beams[b].size() == cached_beams[b].size());
+        for (std::size_t i = 0; i < cached_beams[b].size(); ++i)
+          check_same(cached_beams[b][i], uncached_beams[b][i], tolerance);
+      }
       // score_targets through the cache gives the beams' scores.
       std::vector<std::vector<std::int64_t>> best;
       for (std::size_t b = 0; b < 3; ++b) {
