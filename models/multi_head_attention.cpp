@@ -104,7 +104,7 @@ Var MultiHeadAttention::projection_bias(std::size_t which) const {
 
 Var MultiHeadAttention::merge_heads(const Var& x, std::size_t batch) const {
   const std::size_t heads = options_.num_heads, l = x.shape()[1], d = x.shape()[2];
-  if (heads == 1) return x;                                                        // [B * 1, L, d] is already [B, L, E]
+  if (heads == 1) return x;  // [B * 1, L, d] is already [B, L, E]
   return permute(x, Shape{batch, heads, l, d}, {0, 2, 1, 3}, Shape{batch, l, heads * d});  // via [B, L, heads, d]
 }
 

@@ -95,11 +95,10 @@ TEST_CASE("permute through a view passes gradcheck and equals reshape, permute, 
     std::vector<long> dims;
     Shape out;
   };
-  const std::vector<Case> cases = {
-      {{2, 3, 4}, {2, 3, 2, 2}, {0, 2, 1, 3}, {4, 3, 2}},  // split heads
-      {{4, 3, 2}, {2, 2, 3, 2}, {0, 2, 1, 3}, {2, 3, 4}},  // merge heads
-      {{1, 1, 2}, {1, 1, 1, 2}, {0, 2, 1, 3}, {1, 1, 2}},  // size-1 dims
-      {{1, 3, 1}, {3, 1, 1}, {-1, 0, 1}, {1, 3}}};
+  const std::vector<Case> cases = {{{2, 3, 4}, {2, 3, 2, 2}, {0, 2, 1, 3}, {4, 3, 2}},  // split heads
+                                   {{4, 3, 2}, {2, 2, 3, 2}, {0, 2, 1, 3}, {2, 3, 4}},  // merge heads
+                                   {{1, 1, 2}, {1, 1, 1, 2}, {0, 2, 1, 3}, {1, 1, 2}},  // size-1 dims
+                                   {{1, 3, 1}, {3, 1, 1}, {-1, 0, 1}, {1, 3}}};
   for (std::size_t i = 0; i < cases.size(); ++i) {
     CAPTURE(i);
     const Case k = cases[i];
