@@ -104,17 +104,15 @@ Var MultiHeadAttention::projection_bias(std::size_t which) const {
 
 Var MultiHeadAttention::merge_heads(const Var& x, std::size_t batch) const {
   const std::size_t heads = options_.num_heads, l = x.shape()[1], d = x.shape()[2];
-  if (heads == 1) return x;                                                        // [B * 1, L, d] is already [B, L, E]
-  Var by_position = permute(reshape(x, Shape{batch, heads, l, d}), {0, 2, 1, 3});  // [B, L, heads, d]
-  return reshape(by_position, Shape{batch, l, heads * d});
+  if (heads == 1) return x;  // [B * 1, L, d] is already [B, L, E]
+  return permute(x, Shape{batch, heads, l, d}, {0, 2, 1, 3}, Shape{batch, l, heads * d});  // via [B, L, heads, d]
 }
 
 Var MultiHeadAttention::split_heads(const Var& x) const {
   const std::size_t heads = options_.num_heads;
   if (heads == 1) return x;  // [B, S, E] is already [B * 1, S, d]
   const std::size_t b = x.shape()[0], s = x.shape()[1], d = options_.query_size / heads;
-  Var by_head = permute(reshape(x, Shape{b, s, heads, d}), {0, 2, 1, 3});  // [B, heads, S, d]
-  return reshape(by_head, Shape{b * heads, s, d});
+  return permute(x, Shape{b, s, heads, d}, {0, 2, 1, 3}, Shape{b * heads, s, d});  // via [B, heads, S, d]
 }
 
 AttentionMemory MultiHeadAttention::prepare(const Var& keys, const Var& values, const Mask& padding) const {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -194,16 +195,19 @@ Tensor reshaped(const Tensor& x, const Shape& shape) {
   });
 }
 
-// Output dimension d of the result is dimension dims[d] of x.
-Tensor permuted(const Tensor& x, const std::vector<std::size_t>& dims) {
-  Strides from = row_major_strides(x.shape());
+// Output dimension d of the result is dimension dims[d] of x's values laid out as
+// `view` (x's own shape unless given): one strided copy, the relabelling free.
+Tensor permuted(const Tensor& x, const std::vector<std::size_t>& dims, const Shape& view) {
+  Strides from = row_major_strides(view);
   Window w{Shape(dims.size()), Strides(dims.size()), 0};
   for (std::size_t d = 0; d < dims.size(); ++d) {
-    w.shape[d] = x.shape()[dims[d]];
+    w.shape[d] = view[dims[d]];
     w.strides[d] = from[dims[d]];
   }
   return read_window(x, w);
 }
+
+Tensor permuted(const Tensor& x, const std::vector<std::size_t>& dims) { return permuted(x, dims, x.shape()); }
 
 // The backward of every op that only relabels the shape: dx = dy laid out as x.
 void reshape_backward(BackwardContext& c) {
@@ -317,27 +321,56 @@ Var transpose(const Var& x, long dim0, long dim1) {
                 [dims](BackwardContext& c) { c.grad_input(0) = permuted(c.grad_output(), dims); });
 }
 
-// y[i_0, ..., i_k] with dimension d of y = dimension dims[d] of x; dx = dy permuted by the inverse of dims
-Var permute(const Var& x, const std::vector<long>& dims) {
-  kernel::check_defined("permute", {{"x", x}});
+// dims (negative entries allowed) as a permutation of the dimensions of `shape`
+// and its inverse, else ShapeError.
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> permutation_of(const std::vector<long>& dims,
+                                                                             const Shape& shape) {
   const std::string requested = fmt::format("[{}]", fmt::join(dims, ", "));
-  if (dims.size() != x.dim()) {
+  if (dims.size() != shape.size()) {
     throw ShapeError(fmt::format("{}: dims {} must list each of the {} dimensions of {} once", op_context("permute"),
-                                 requested, x.dim(), shape_str(x.shape())));
+                                 requested, shape.size(), shape_str(shape)));
   }
   std::vector<std::size_t> forward(dims.size()), inverse(dims.size(), dims.size());
   for (std::size_t d = 0; d < dims.size(); ++d) {
-    forward[d] = kernel::normalize_axis("permute", dims[d], x.dim());
+    forward[d] = kernel::normalize_axis("permute", dims[d], shape.size());
     if (inverse[forward[d]] != dims.size()) {
       throw ShapeError(
           fmt::format("{}: dims {} are not a permutation of the {} dimensions of {} (dimension {} "
                       "appears twice)",
-                      op_context("permute"), requested, x.dim(), shape_str(x.shape()), forward[d]));
+                      op_context("permute"), requested, shape.size(), shape_str(shape), forward[d]));
     }
     inverse[forward[d]] = d;
   }
+  return {forward, inverse};
+}
+
+// y[i_0, ..., i_k] with dimension d of y = dimension dims[d] of x; dx = dy permuted by the inverse of dims
+Var permute(const Var& x, const std::vector<long>& dims) {
+  kernel::check_defined("permute", {{"x", x}});
+  auto [forward, inverse] = permutation_of(dims, x.shape());
   return record("permute", {x}, permuted(x.value(), forward),
                 [inverse](BackwardContext& c) { c.grad_input(0) = permuted(c.grad_output(), inverse); });
+}
+
+// y = reshape(permute(reshape(x, view), dims), shape) in one copy;
+// dx = dy read as the permuted view, permuted back by the inverse of dims, laid out as x
+Var permute(const Var& x, const Shape& view, const std::vector<long>& dims, const Shape& shape) {
+  kernel::check_defined("permute", {{"x", x}});
+  if (element_count(view) != x.size() || element_count(shape) != x.size()) {
+    throw ShapeError(fmt::format("{}: x {} ({} elements), view {} and shape {} must have as many elements",
+                                 op_context("permute"), shape_str(x.shape()), x.size(), shape_str(view),
+                                 shape_str(shape)));
+  }
+  auto [forward, inverse] = permutation_of(dims, view);
+  Shape permuted_view(view.size());
+  for (std::size_t d = 0; d < view.size(); ++d) permuted_view[d] = view[forward[d]];
+  Tensor y = permuted(x.value(), forward, view);
+  y.reshape(shape);
+  return record("permute", {x}, std::move(y), [inverse, permuted_view](BackwardContext& c) {
+    Tensor dx = permuted(c.grad_output(), inverse, permuted_view);
+    dx.reshape(c.input(0).shape());
+    c.grad_input(0) = std::move(dx);
+  });
 }
 
 // y = x without dimension `axis` (of size 1); dx = dy laid out as x

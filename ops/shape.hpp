@@ -42,6 +42,10 @@ Var transpose(const Var& x, long dim0, long dim1);
 /// Output dimension d is input dimension dims[d]; dims must be a permutation
 /// of the rank's dimensions (negative entries allowed).
 Var permute(const Var& x, const std::vector<long>& dims);
+/// reshape(permute(reshape(x, view), dims), shape) with one copy of the values
+/// rather than three (as splitting attention heads needs); view and shape hold
+/// x's number of elements, else ShapeError.
+Var permute(const Var& x, const Shape& view, const std::vector<long>& dims, const Shape& shape);
 
 /// Removes dimension `axis`, which must have size 1 (else ShapeError).
 Var squeeze(const Var& x, long axis);

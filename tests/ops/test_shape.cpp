@@ -86,6 +86,31 @@ TEST_CASE("transpose and permute pass gradcheck on every pair and permutation") 
   expect_gradcheck([](const std::vector<Var>& v) { return permute(v[0], {}); }, {randn(Shape{}, 23)});
 }
 
+TEST_CASE("permute through a view passes gradcheck and equals reshape, permute, reshape") {
+  auto three_ops = [](const Var& x, const Shape& view, const std::vector<long>& dims, const Shape& shape) {
+    return reshape(permute(reshape(x, view), dims), shape);
+  };
+  struct Case {
+    Shape in, view;
+    std::vector<long> dims;
+    Shape out;
+  };
+  const std::vector<Case> cases = {{{2, 3, 4}, {2, 3, 2, 2}, {0, 2, 1, 3}, {4, 3, 2}},  // split heads
+                                   {{4, 3, 2}, {2, 2, 3, 2}, {0, 2, 1, 3}, {2, 3, 4}},  // merge heads
+                                   {{1, 1, 2}, {1, 1, 1, 2}, {0, 2, 1, 3}, {1, 1, 2}},  // size-1 dims
+                                   {{1, 3, 1}, {3, 1, 1}, {-1, 0, 1}, {1, 3}}};
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CAPTURE(i);
+    const Case k = cases[i];
+    Tensor x = randn(k.in, 30 + i);
+    expect_gradcheck([k](const std::vector<Var>& v) { return permute(v[0], k.view, k.dims, k.out); }, {x});
+    Var a = permute(Var(x), k.view, k.dims, k.out), b = three_ops(Var(x), k.view, k.dims, k.out);
+    CHECK(a.shape() == b.shape());
+    CHECK(xt::all(xt::equal(a.value().array<double>(), b.value().array<double>())));
+  }
+  CHECK_THROWS_AS(permute(Var(randn({2, 3}, 40)), Shape{5}, {0}, Shape{6}), ShapeError);
+}
+
 TEST_CASE("broadcast_to passes gradcheck; its gradient sums over the repeats") {
   Shape rank0;
   std::vector<std::pair<Shape, Shape>> cases = {{{3}, {2, 3}},         {{2, 1}, {2, 4}}, {rank0, {2, 2}},
