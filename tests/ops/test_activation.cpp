@@ -80,8 +80,10 @@ TEST_CASE("gelu (exact and tanh) passes gradcheck, kink-free at 0") {
 TEST_CASE("gelu matches torch.nn.functional.gelu and its derivative (tests/fixtures/transformer.json)") {
   const nlohmann::json fixtures = test::load_fixtures("transformer.json").at("gelu");
   const std::vector<double> x = fixtures.at("x").get<std::vector<double>>();
-  for (auto [name, approximate] :
-       {std::pair{"none", GeluApproximation::none}, std::pair{"tanh", GeluApproximation::tanh}}) {
+  // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+  for (const auto& kind : {std::pair{"none", GeluApproximation::none}, std::pair{"tanh", GeluApproximation::tanh}}) {
+    const std::string name = kind.first;
+    const GeluApproximation approximate = kind.second;
     CAPTURE(name);
     const std::vector<double> want_y = fixtures.at(name).at("y").get<std::vector<double>>();
     const std::vector<double> want_dy = fixtures.at(name).at("dy_dx").get<std::vector<double>>();
