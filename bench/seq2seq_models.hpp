@@ -17,6 +17,7 @@
 #include <xtensor/xview.hpp>
 
 #include "tapegrad.hpp"
+#include "torch_search.hpp"
 
 namespace bench {
 
@@ -247,132 +248,45 @@ inline void copy_weights(const tg::Seq2Seq& from, TorchSeq2Seq& to) {
   if (copied != theirs.size()) throw std::runtime_error("copy_weights: LibTorch has parameters tapegrad lacks");
 }
 
-constexpr std::int64_t kBos = 1, kEos = 2;
-constexpr double kLengthPenalty = 0.6;  // GNMT's alpha in beam search, as SPEC.md's decoding
+// LibTorch's greedy decoding and beam search of the reference model (torch_search.hpp), its
+// decoder state (s, c, context) carried from step to step and reordered with the beams.
+struct TorchDecoderState {
+  TorchSeq2Seq& m;
+  torch::Tensor h, k, padding, s, c, context;
 
-// Greedy decoding in LibTorch: the most likely token at each step until every sentence has
-// written EOS or max_length tokens; returns each sentence's tokens (EOS excluded).
-inline std::vector<std::vector<std::int64_t>> torch_greedy(TorchSeq2Seq& m, const torch::Tensor& source,
-                                                           long max_length) {
-  torch::NoGradGuard no_grad;
-  auto [h, final_state] = m.encoder->forward(m.source_embedding(source));
-  const torch::Tensor k = m.keys(h), padding = source.eq(0);
-  torch::Tensor s = std::get<0>(final_state).squeeze(0), c = std::get<1>(final_state).squeeze(0);
-  torch::Tensor context = torch::zeros_like(s);
-  const long batch = source.size(0);
-  torch::Tensor tokens = torch::full({batch}, kBos, torch::kLong);
-  std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(batch));
-  std::vector<bool> done(static_cast<std::size_t>(batch), false);
-  for (long t = 0; t < max_length; ++t) {
-    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
-    tokens = step.log_probs.argmax(1);
-    s = step.s, c = step.c, context = step.context;
-    const auto next = tokens.accessor<std::int64_t, 1>();
-    bool all = true;
-    for (long b = 0; b < batch; ++b) {
-      if (done[b]) continue;
-      if (next[b] == kEos)
-        done[b] = true;
-      else
-        out[b].push_back(next[b]);
-      all = all && done[b];
+  // The encoder run once over `source`, each sentence's rows repeated `beam` times.
+  TorchDecoderState(TorchSeq2Seq& model, const torch::Tensor& source, long beam) : m(model) {
+    torch::NoGradGuard no_grad;
+    auto [h0, final_state] = m.encoder->forward(m.source_embedding(source));
+    h = h0, padding = source.eq(0);
+    s = std::get<0>(final_state).squeeze(0), c = std::get<1>(final_state).squeeze(0);
+    if (beam > 1) {
+      const torch::Tensor rows_of = torch::arange(source.size(0)).repeat_interleave(beam);
+      h = h.index_select(0, rows_of), padding = padding.index_select(0, rows_of);
+      s = s.index_select(0, rows_of), c = c.index_select(0, rows_of);
     }
-    if (all) break;
+    k = m.keys(h);
+    context = torch::zeros_like(s);
   }
-  return out;
+  torch::Tensor operator()(const torch::Tensor& tokens) {
+    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
+    s = step.s, c = step.c, context = step.context;
+    return step.log_probs;
+  }
+  void reorder(const torch::Tensor& order) {
+    s = s.index_select(0, order), c = c.index_select(0, order), context = context.index_select(0, order);
+  }
+};
+
+inline Tokens torch_greedy(TorchSeq2Seq& m, const torch::Tensor& source, long max_length) {
+  TorchDecoderState state(m, source, 1);
+  return torch_greedy_search(source.size(0), max_length, state);
 }
 
-// Beam search in LibTorch, the algorithm of tapegrad's beam_search (models/decode.hpp): B*K rows,
-// only beam 0 alive at first, the 2K best extensions of each sentence ranked, EOS among the first
-// K ends a hypothesis, GNMT's length penalty ranks the finished ones. Returns the best per sentence.
-inline std::vector<std::vector<std::int64_t>> torch_beam(TorchSeq2Seq& m, const torch::Tensor& source, long beam,
-                                                         long max_length, double alpha) {
-  torch::NoGradGuard no_grad;
-  const long batch = source.size(0), rows = batch * beam;
-  auto [h0, final_state] = m.encoder->forward(m.source_embedding(source));
-  const torch::Tensor rows_of = torch::arange(batch).repeat_interleave(beam);
-  const torch::Tensor h = h0.index_select(0, rows_of), k = m.keys(h), padding = source.eq(0).index_select(0, rows_of);
-  torch::Tensor s = std::get<0>(final_state).squeeze(0).index_select(0, rows_of);
-  torch::Tensor c = std::get<1>(final_state).squeeze(0).index_select(0, rows_of);
-  torch::Tensor context = torch::zeros_like(s);
-  const double minus_inf = -std::numeric_limits<double>::infinity();
-  std::vector<double> scores(static_cast<std::size_t>(rows), minus_inf);
-  for (long b = 0; b < batch; ++b) scores[b * beam] = 0;
-  torch::Tensor tokens = torch::full({rows}, kBos, torch::kLong);
-  std::vector<std::vector<std::int64_t>> history_token, history_parent;
-  struct Finished {
-    double normalized;
-    std::vector<std::int64_t> tokens;
-  };
-  std::vector<std::vector<Finished>> finished(static_cast<std::size_t>(batch));
-  std::vector<bool> done(static_cast<std::size_t>(batch), false);
-  auto build = [&](long parent, std::size_t t, std::int64_t v, double score, bool with_last) {
-    std::vector<std::int64_t> seq;
-    if (with_last) seq.push_back(v);
-    long r = parent;
-    for (std::size_t u = t; u-- > 0;) {
-      seq.push_back(history_token[u][r]);
-      r = history_parent[u][r];
-    }
-    std::reverse(seq.begin(), seq.end());
-    const double penalty = std::pow((5.0 + double(seq.size() + (with_last ? 0 : 1))) / 6.0, alpha);
-    return Finished{score / penalty, seq};
-  };
-  for (long t = 0; t < max_length; ++t) {
-    TorchSeq2Seq::Step step = m.step(h, k, padding, tokens, s, c, context);
-    const long vocab = step.log_probs.size(1);
-    torch::Tensor total = (step.log_probs.to(torch::kDouble) + torch::tensor(scores, torch::kDouble).unsqueeze(1))
-                              .view({batch, beam * vocab});
-    auto [top_values, top_flat] = total.topk(2 * beam, 1);
-    const auto value = top_values.accessor<double, 2>();
-    const auto flat = top_flat.accessor<std::int64_t, 2>();
-    std::vector<std::int64_t> parent(static_cast<std::size_t>(rows)), next(static_cast<std::size_t>(rows), kEos);
-    std::vector<double> next_scores(static_cast<std::size_t>(rows), minus_inf);
-    for (long r = 0; r < rows; ++r) parent[r] = r;
-    const bool last = t + 1 == max_length;
-    for (long b = 0; b < batch; ++b) {
-      if (done[b]) continue;
-      long alive = 0;
-      for (long i = 0; i < 2 * beam; ++i) {
-        const double score = value[b][i];
-        if (score == minus_inf) break;
-        const long from = b * beam + flat[b][i] / vocab;
-        const std::int64_t v = flat[b][i] % vocab;
-        if (v == kEos) {
-          if (i < beam) finished[b].push_back(build(from, std::size_t(t), v, score, false));
-        } else if (alive < beam) {
-          const long slot = b * beam + alive++;
-          parent[slot] = from;
-          next[slot] = v;
-          next_scores[slot] = score;
-        }
-      }
-      if (long(finished[b].size()) >= beam || alive == 0) {
-        done[b] = true;
-      } else if (last) {
-        for (long i = 0; i < alive; ++i) {
-          const long slot = b * beam + i;
-          finished[b].push_back(build(parent[slot], std::size_t(t), next[slot], next_scores[slot], true));
-        }
-        done[b] = true;
-      }
-    }
-    history_token.push_back(next);
-    history_parent.push_back(parent);
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
-    const torch::Tensor order = torch::tensor(parent, torch::kLong);
-    s = step.s.index_select(0, order), c = step.c.index_select(0, order);
-    context = step.context.index_select(0, order);
-    tokens = torch::tensor(next, torch::kLong);
-    scores = std::move(next_scores);
-  }
-  std::vector<std::vector<std::int64_t>> best;
-  for (std::vector<Finished>& list : finished) {
-    std::stable_sort(list.begin(), list.end(),
-                     [](const Finished& a, const Finished& b) { return a.normalized > b.normalized; });
-    best.push_back(list.empty() ? std::vector<std::int64_t>{} : list[0].tokens);
-  }
-  return best;
+inline Tokens torch_beam(TorchSeq2Seq& m, const torch::Tensor& source, long beam, long max_length, double alpha) {
+  TorchDecoderState state(m, source, beam);
+  return torch_beam_search(source.size(0), beam, max_length, alpha, state,
+                           [&](const torch::Tensor& order) { state.reorder(order); });
 }
 
 // tapegrad's best hypothesis per sentence, EOS excluded.
@@ -385,9 +299,6 @@ inline std::vector<std::vector<std::int64_t>> best_tokens(const std::vector<std:
   }
   return out;
 }
-
-// Each sentence's best output, EOS excluded.
-using Tokens = std::vector<std::vector<std::int64_t>>;
 
 // tapegrad's greedy decoding (beam 1) or beam search of some sentences.
 inline Tokens decode_rows(const tg::Seq2Seq& m, const tg::Indices& source, const std::vector<std::int64_t>& lengths,

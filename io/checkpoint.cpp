@@ -14,7 +14,7 @@ void save_checkpoint(const Module& m, const std::filesystem::path& path, const M
   save_safetensors(path, tensors, metadata);
 }
 
-LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool strict) {
+LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, const LoadOptions& options) {
   SafetensorsFile file = load_safetensors(path);
 
   // Every key against the model first, with the rule each one breaks, so the
@@ -38,7 +38,7 @@ LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool st
     const SafetensorsEntry& entry = *stored.at(t.name);
     const Shape file_shape(entry.shape.begin(), entry.shape.end());
     const Tensor* value = std::get_if<Tensor>(&t.value);
-    if (value == nullptr || value->dtype() != param.dtype()) {
+    if (value == nullptr || (options.strict_dtype && value->dtype() != param.dtype())) {
       const bool widened = entry.dtype == SafetensorsDType::f16 || entry.dtype == SafetensorsDType::bf16;
       dtype_mismatch.push_back(fmt::format("'{}' is {}{} in the file, {} in the model", t.name,
                                            safetensors_dtype_name(entry.dtype), widened ? " (read as float32)" : "",
@@ -55,11 +55,11 @@ LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool st
   }
 
   std::vector<std::string> problems;
-  if (strict && !result.missing_keys.empty()) {
+  if (options.strict && !result.missing_keys.empty()) {
     problems.push_back(
         fmt::format("missing keys (in the model, not in the file): {}", fmt::join(result.missing_keys, ", ")));
   }
-  if (strict && !result.unexpected_keys.empty()) {
+  if (options.strict && !result.unexpected_keys.empty()) {
     problems.push_back(
         fmt::format("unexpected keys (in the file, not in the model): {}", fmt::join(result.unexpected_keys, ", ")));
   }
@@ -69,8 +69,34 @@ LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool st
     throw CheckpointError(fmt::format("checkpoint '{}' does not fit {}: {}; nothing was loaded", path.string(),
                                       m.type_name(), fmt::join(problems, "; ")));
   }
-  m.load_state_dict(state, /*strict=*/false);
+  m.load_state_dict(state, {.strict = false});
   return result;
+}
+
+StateDict state_dict_for(const Module& m, const SafetensorsFile& file, std::string_view prefix) {
+  std::unordered_map<std::string_view, const SafetensorsTensor*> by_name;
+  for (const SafetensorsTensor& t : file.tensors) by_name.emplace(t.name, &t);
+  StateDict state;
+  std::vector<std::string> missing, integers;
+  for (const NamedVar& p : m.named_parameters()) {
+    const std::string stored = fmt::format("{}{}", prefix, p.name);
+    auto it = by_name.find(stored);
+    if (it == by_name.end()) {
+      missing.push_back(stored);
+    } else if (const Tensor* value = std::get_if<Tensor>(&it->second->value)) {
+      state.push_back({p.name, *value});
+    } else {
+      integers.push_back(stored);
+    }
+  }
+  std::vector<std::string> problems;
+  if (!missing.empty()) problems.push_back(fmt::format("no tensor named {}", fmt::join(missing, ", ")));
+  if (!integers.empty()) problems.push_back(fmt::format("integer tensors under {}", fmt::join(integers, ", ")));
+  if (!problems.empty()) {
+    throw CheckpointError(fmt::format("'{}' does not hold {}'s state dict under the prefix '{}': {}", file.source,
+                                      m.type_name(), prefix, fmt::join(problems, "; ")));
+  }
+  return state;
 }
 
 }  // namespace tg

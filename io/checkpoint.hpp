@@ -26,11 +26,20 @@ struct CheckpointError : Error {
 /// `metadata` to `path`, atomically.
 void save_checkpoint(const Module& m, const std::filesystem::path& path, const Metadata& metadata = {});
 
-/// Loads `path` into m's parameters, all or nothing. F16 and BF16 tensors are
-/// widened to float32 first; dtypes must then equal the parameters' (an I64
-/// tensor never fits a parameter). strict: a missing or unexpected key is an
+/// Loads `path` into m's parameters, all or nothing. Float tensors (F16, BF16,
+/// F32, F64) are converted to their parameters' dtype, unless
+/// options.strict_dtype asks for the same dtype; an integer tensor (I64, BOOL)
+/// never fits a parameter. options.strict: a missing or unexpected key is an
 /// error; otherwise they are returned. Throws FormatError for a malformed
 /// file, CheckpointError when it does not fit, FileError when it cannot be read.
-LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, bool strict = true);
+LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, const LoadOptions& options = {});
+
+/// m's state dict taken out of a file that holds other tensors too (inputs,
+/// expected outputs, another model's weights): for each of m's parameters, the
+/// file's tensor named `prefix` + its name, under the parameter's name; the
+/// file's other tensors are left out. Load it with m.load_state_dict, which
+/// converts dtypes as LoadOptions says. CheckpointError naming the file and
+/// listing every parameter whose tensor is missing or holds integers.
+StateDict state_dict_for(const Module& m, const SafetensorsFile& file, std::string_view prefix = "");
 
 }  // namespace tg

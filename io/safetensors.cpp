@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <xtensor/xstrides.hpp>
 
 #include "tapegrad/base/file.hpp"
 #include "tapegrad/base/utf8.hpp"
@@ -38,6 +39,8 @@ const char* safetensors_dtype_name(SafetensorsDType dtype) {
       return "F64";
     case SafetensorsDType::i64:
       return "I64";
+    case SafetensorsDType::boolean:
+      return "BOOL";
   }
   return "?";
 }
@@ -52,6 +55,8 @@ std::size_t safetensors_dtype_size(SafetensorsDType dtype) {
     case SafetensorsDType::f64:
     case SafetensorsDType::i64:
       return 8;
+    case SafetensorsDType::boolean:
+      return 1;
   }
   return 0;
 }
@@ -167,7 +172,7 @@ json parse_json(std::string_view text, const std::string& source) {
 
 std::optional<SafetensorsDType> dtype_from_name(const std::string& name) {
   for (auto dtype : {SafetensorsDType::f16, SafetensorsDType::bf16, SafetensorsDType::f32, SafetensorsDType::f64,
-                     SafetensorsDType::i64}) {
+                     SafetensorsDType::i64, SafetensorsDType::boolean}) {
     if (name == safetensors_dtype_name(dtype)) return dtype;
   }
   return std::nullopt;
@@ -197,7 +202,7 @@ SafetensorsEntry check_entry(const std::string& name, const json& entry, std::ui
     bad(fmt::format("header is not the safetensors schema: dtype must be a string, got a JSON {}", dtype.type_name()));
   const std::string& dtype_text = dtype.get_ref<const std::string&>();
   auto known = dtype_from_name(dtype_text);
-  if (!known) bad(fmt::format("unknown dtype '{}' (tapegrad reads F16, BF16, F32, F64, I64)", dtype_text));
+  if (!known) bad(fmt::format("unknown dtype '{}' (tapegrad reads F16, BF16, F32, F64, I64, BOOL)", dtype_text));
   out.dtype = *known;
 
   const json& shape = entry.at("shape");
@@ -330,9 +335,11 @@ SafetensorsHeader parse_header(std::string_view text, std::uint64_t data_bytes, 
 }
 
 // Builds each tensor from its bytes; read(dst, begin, n) copies n bytes of the
-// data buffer starting at `begin`. Sizes are already checked against the file.
+// data buffer starting at `begin`. Sizes are already checked against the file;
+// a BOOL byte other than 0 or 1 is named with its file offset.
 template <class Read>
-std::vector<SafetensorsTensor> decode_tensors(const SafetensorsHeader& header, Read&& read) {
+std::vector<SafetensorsTensor> decode_tensors(const SafetensorsHeader& header, const std::string& source, Read&& read) {
+  const std::uint64_t data_start = 8 + header.header_bytes;
   std::vector<SafetensorsTensor> out;
   out.reserve(header.tensors.size());
   for (const SafetensorsEntry& t : header.tensors) {
@@ -352,6 +359,21 @@ std::vector<SafetensorsTensor> decode_tensors(const SafetensorsHeader& header, R
       case SafetensorsDType::i64: {
         Indices value = Indices::from_shape(shape);
         read(value.data(), t.begin, bytes);
+        out.push_back({t.name, std::move(value)});
+        break;
+      }
+      case SafetensorsDType::boolean: {
+        std::vector<std::uint8_t> flags(t.elements);
+        read(flags.data(), t.begin, bytes);
+        Indices value = Indices::from_shape(shape);
+        for (std::size_t i = 0; i < flags.size(); ++i) {
+          if (flags[i] > 1) {
+            malformed(source, fmt::format("tensor '{}': BOOL element {} is byte {} at file byte offset {}; a BOOL is "
+                                          "0 or 1",
+                                          t.name, i, flags[i], data_start + t.begin + i));
+          }
+          value.data()[i] = flags[i];
+        }
         out.push_back({t.name, std::move(value)});
         break;
       }
@@ -477,9 +499,10 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
   const std::uint64_t n = check_header_length(bytes.data(), bytes.size(), source);
   std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), n);
   SafetensorsFile file;
+  file.source = source;
   file.header = parse_header(text, bytes.size() - 8 - n, source);
   const std::uint8_t* data = bytes.data() + 8 + n;
-  file.tensors = decode_tensors(file.header, [&](void* dst, std::uint64_t begin, std::size_t count) {
+  file.tensors = decode_tensors(file.header, source, [&](void* dst, std::uint64_t begin, std::size_t count) {
     if (count != 0) std::memcpy(dst, data + begin, count);
   });
   return file;
@@ -490,11 +513,64 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path) {
   auto opened = open_for_reading(path);
   std::FILE* file = opened.first.get();
   SafetensorsFile out;
+  out.source = source;
   out.header = read_header(file, opened.second, source);
   // The tensors tile the buffer in order, so each read follows the last.
   out.tensors = decode_tensors(
-      out.header, [&](void* dst, std::uint64_t, std::size_t count) { read_exactly(file, dst, count, source); });
+      out.header, source, [&](void* dst, std::uint64_t, std::size_t count) { read_exactly(file, dst, count, source); });
   return out;
+}
+
+const SafetensorsTensor& SafetensorsFile::at(std::string_view name) const {
+  for (const SafetensorsTensor& t : tensors) {
+    if (t.name == name) return t;
+  }
+  std::vector<std::string_view> names;
+  for (const SafetensorsTensor& t : tensors) names.push_back(t.name);
+  throw Error(fmt::format("'{}' holds no tensor named '{}'; it holds: {}", source, name, fmt::join(names, ", ")));
+}
+
+namespace {
+
+// The integer values of `tensor`, for `wanted` (what the caller turns them into); Error unless
+// it holds integers.
+const Indices& integer_values(const SafetensorsTensor& tensor, std::string_view wanted) {
+  const Indices* values = std::get_if<Indices>(&tensor.value);
+  if (values == nullptr) {
+    throw Error(fmt::format("tensor '{}' holds {} values; {} need an integer tensor (I64 or BOOL)", tensor.name,
+                            dtype_name(std::get<Tensor>(tensor.value).dtype()), wanted));
+  }
+  return *values;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> lengths_from(const SafetensorsTensor& tensor) {
+  const Indices& values = integer_values(tensor, "lengths");
+  if (values.dimension() != 1) {
+    throw Error(fmt::format("tensor '{}' is {}; lengths need one dimension", tensor.name,
+                            shape_str(Shape(values.shape().begin(), values.shape().end()))));
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values(i) < 0)
+      throw Error(fmt::format("tensor '{}': length {} at index {} is negative", tensor.name, values(i), i));
+  }
+  return std::vector<std::int64_t>(values.begin(), values.end());
+}
+
+Mask mask_from(const SafetensorsTensor& tensor) {
+  const Indices& values = integer_values(tensor, "masks");
+  Mask mask = Mask::from_shape(values.shape());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::int64_t v = values.data()[i];
+    if (v != 0 && v != 1) {
+      const auto position = xt::unravel_index(i, values.shape());
+      throw Error(fmt::format("tensor '{}': value {} at [{}] is not 0 or 1, so not a mask", tensor.name, v,
+                              fmt::join(position, ", ")));
+    }
+    mask.data()[i] = v == 1;
+  }
+  return mask;
 }
 
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {

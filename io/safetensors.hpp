@@ -31,8 +31,9 @@
 namespace tg {
 
 /// Element types tapegrad reads. F16 and BF16 are widened to float32 on read;
+/// BOOL (one byte, 0 or 1, as PyTorch writes a mask) is read as int64 0 and 1;
 /// the writer stores F32, F64 and I64.
-enum class SafetensorsDType : std::uint8_t { f16, bf16, f32, f64, i64 };
+enum class SafetensorsDType : std::uint8_t { f16, bf16, f32, f64, i64, boolean };
 /// "F32": the name the format uses.
 const char* safetensors_dtype_name(SafetensorsDType dtype);
 /// Bytes per element.
@@ -59,7 +60,7 @@ struct SafetensorsHeader {
   std::uint64_t data_bytes = 0;    ///< the data buffer's length
 };
 
-/// A tensor by name: float32/float64 values, or int64 indices.
+/// A tensor by name: float32/float64 values, or int64 indices (I64 and BOOL).
 struct SafetensorsTensor {
   std::string name;
   std::variant<Tensor, Indices> value;
@@ -70,7 +71,18 @@ struct SafetensorsTensor {
 struct SafetensorsFile {
   SafetensorsHeader header;
   std::vector<SafetensorsTensor> tensors;
+  std::string source;  ///< the path it was read from (parse's `source`), for messages
+
+  /// The tensor named `name`; Error naming the file and the name, and listing the names it holds.
+  const SafetensorsTensor& at(std::string_view name) const;
 };
+
+/// A rank-1 integer tensor (I64 or BOOL) as sequence lengths, each at least 0. Error naming
+/// the tensor and its dtype or rank, or the first negative entry and its index.
+std::vector<std::int64_t> lengths_from(const SafetensorsTensor& tensor);
+/// An integer tensor of 0s and 1s (BOOL, or I64 as PyTorch's long masks) as a Mask of the same
+/// shape, 1 true. Error naming the tensor and the first other value with its position.
+Mask mask_from(const SafetensorsTensor& tensor);
 
 /// Headers longer than this are refused before they are read (the reference
 /// implementation's limit).

@@ -49,7 +49,7 @@ TrainingCheckpoint load_training_checkpoint(const std::filesystem::path& path, M
         "keys (in the file, not in the model) [{}]; nothing was loaded",
         path.string(), model.type_name(), fmt::join(missing, ", "), fmt::join(unknown, ", ")));
   }
-  load_checkpoint(model, path, /*strict=*/false);
+  load_checkpoint(model, path, {.strict = false});
   SafetensorsFile file = load_safetensors(path);
   TrainingCheckpoint checkpoint;
   checkpoint.metadata = file.header.metadata;

@@ -113,7 +113,7 @@ StateDict Module::state_dict() const {
   return out;
 }
 
-LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
+LoadResult Module::load_state_dict(const StateDict& state, const LoadOptions& options) {
   std::unordered_map<std::string, const Tensor*> by_name;
   std::vector<std::string> duplicates;
   for (const NamedTensor& entry : state) {
@@ -135,7 +135,7 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
       continue;
     }
     const Tensor& t = *it->second;
-    if (!t.defined() || t.shape() != slot->shape() || t.dtype() != slot->dtype()) {
+    if (!t.defined() || t.shape() != slot->shape() || (options.strict_dtype && t.dtype() != slot->dtype())) {
       mismatched.push_back(fmt::format("'{}': expected {} {}, got {}", name, dtype_name(slot->dtype()),
                                        shape_str(slot->shape()),
                                        t.defined() ? fmt::format("{} {}", dtype_name(t.dtype()), shape_str(t.shape()))
@@ -146,10 +146,10 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
     if (known.count(entry.name) == 0) result.unexpected_keys.push_back(entry.name);
   }
   std::vector<std::string> problems;
-  if (strict && !result.missing_keys.empty()) {
+  if (options.strict && !result.missing_keys.empty()) {
     problems.push_back(fmt::format("missing keys: {}", fmt::join(result.missing_keys, ", ")));
   }
-  if (strict && !result.unexpected_keys.empty()) {
+  if (options.strict && !result.unexpected_keys.empty()) {
     problems.push_back(fmt::format("unexpected keys: {}", fmt::join(result.unexpected_keys, ", ")));
   }
   if (!mismatched.empty()) problems.push_back(fmt::format("mismatched: {}", fmt::join(mismatched, "; ")));
@@ -158,7 +158,7 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
   }
   for (auto& [name, slot] : all) {
     auto it = by_name.find(name);
-    if (it != by_name.end()) slot->mutable_value() = *it->second;
+    if (it != by_name.end()) slot->mutable_value() = it->second->to(slot->dtype());
   }
   return result;
 }

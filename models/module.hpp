@@ -48,6 +48,17 @@ struct LoadResult {
   std::vector<std::string> unexpected_keys;  ///< entries of the state dict that name no parameter
 };
 
+/// How load_state_dict matches a state dict to the parameters.
+struct LoadOptions {
+  /// A missing or an unexpected key is an error (all of them listed); otherwise they are
+  /// returned in the LoadResult.
+  bool strict = true;
+  /// A value of another dtype is an error. Otherwise it is converted to the parameter's
+  /// dtype, as PyTorch's load_state_dict (a copy_ into the parameter) does: a float64 state
+  /// dict loads into a float32 model, rounded to nearest.
+  bool strict_dtype = false;
+};
+
 class Module {
  public:
   virtual ~Module();
@@ -78,12 +89,11 @@ class Module {
 
   /// Copies of the parameter values under their full names.
   StateDict state_dict() const;
-  /// Copies values from `state` into the parameters, matched by full name.
-  /// All or nothing: every key, shape and dtype is checked before any value
-  /// changes, and an error names each offending key. strict: a missing or an
-  /// unexpected key is an error (all of them are listed); otherwise they are
-  /// returned. A shape or dtype that differs is always an error.
-  LoadResult load_state_dict(const StateDict& state, bool strict = true);
+  /// Copies values from `state` into the parameters, matched by full name, each
+  /// converted to its parameter's dtype (LoadOptions). All or nothing: every key,
+  /// shape and dtype is checked before any value changes, and an error names each
+  /// offending key. A shape that differs is always an error.
+  LoadResult load_state_dict(const StateDict& state, const LoadOptions& options = {});
 
   /// Makes each parameter of this module the very Var (the same node: one value,
   /// one gradient) of the parameter of `source` with the same full name: a replica

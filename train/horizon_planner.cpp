@@ -19,19 +19,25 @@ std::size_t epoch_steps(std::size_t epochs, std::size_t per_epoch) {
 HorizonPlanner::HorizonPlanner(double budget_seconds, std::size_t limit, std::size_t step, double elapsed)
     : budget_(budget_seconds), limit_(limit), since_step_(step), since_elapsed_(elapsed) {}
 
-std::size_t HorizonPlanner::first_plan(double seconds_per_step) const {
-  return steps_in_range(kFirstPlanShare * budget_ / seconds_per_step);
+std::size_t HorizonPlanner::first_plan(double seconds_per_step) {
+  first_plan_ = steps_in_range(kFirstPlanShare * budget_ / seconds_per_step);
+  return first_plan_;
 }
 
 std::optional<Replan> HorizonPlanner::revise(std::size_t step, double elapsed, std::size_t planned) {
-  if (revisions_ == kReviseAt.size() || elapsed < kReviseAt[revisions_] * budget_ || step <= since_step_) return {};
+  if (step <= since_step_) return {};
+  const bool scheduled = revisions_ < kReviseAt.size() && elapsed >= kReviseAt[revisions_] * budget_;
+  const std::size_t longest = limit_ ? std::min(first_plan_, limit_) : first_plan_;
+  const bool ending_early = step + 1 >= planned && planned < longest && budget_ - elapsed > kExtendWhenLeft * budget_;
+  if (!scheduled && !ending_early) return {};
   Replan r;
   r.measured_steps = step - since_step_;
   r.seconds_per_step = (elapsed - since_elapsed_) / double(r.measured_steps);
-  r.total_steps = revised(planned, step, elapsed, r.seconds_per_step);
+  r.total_steps = revised(ending_early ? longest : planned, step, elapsed, r.seconds_per_step);
+  r.ended_early = ending_early;
   since_step_ = step;
   since_elapsed_ = elapsed;
-  ++revisions_;
+  if (scheduled) ++revisions_;
   return r;
 }
 

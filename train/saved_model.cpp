@@ -155,7 +155,7 @@ SavedModel load_saved_model(const std::filesystem::path& path) {
   saved.task = task_from_metadata(saved.metadata, source);
   check_configuration(saved.options, header, source);
   saved.model = std::make_unique<Seq2Seq>(saved.options);
-  LoadResult result = load_checkpoint(*saved.model, path, /*strict=*/false);
+  LoadResult result = load_checkpoint(*saved.model, path, {.strict = false});
   if (!result.missing_keys.empty()) {
     throw CheckpointError(fmt::format("{}: missing parameters {}", source, fmt::join(result.missing_keys, ", ")));
   }

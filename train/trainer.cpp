@@ -386,10 +386,12 @@ bool Trainer::train() {
     const std::optional<Replan> r =
         planner_ ? planner_->revise(pos_.step, pos_.elapsed, pos_.total_steps) : std::nullopt;
     if (r) {
-      progress_->print(
-          fmt::format("{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
-                      "{} minutes (planned: {})",
-                      1000 * r->seconds_per_step, r->measured_steps, r->total_steps, c_.time_budget, pos_.total_steps));
+      const std::string why =
+          r->ended_early ? fmt::format("the plan ends with {:.0f} s of the budget left; ", budget - pos_.elapsed) : "";
+      progress_->print(fmt::format(
+          "{}{:.0f} ms per step over the last {} steps, evaluations included: {} steps fit "
+          "{} minutes (planned: {})",
+          why, 1000 * r->seconds_per_step, r->measured_steps, r->total_steps, c_.time_budget, pos_.total_steps));
       set_horizon(r->total_steps);
     }
     if (budget >= 0 && pos_.elapsed >= budget) {

@@ -132,7 +132,9 @@ grep -q '<svg' step.svg || fail "graph: step.svg is not SVG"
 "$tapegrad" train "${small[@]}" --time-budget 0.05 --no-plots --out t > t.log 2>&1 || { fail "time budget exit $?"; cat t.log; }
 expect_in t.log '^measured [0-9]+ ms per step: about [0-9]+ steps fit 0.05 minutes$' "first plan"
 expect_in t.log '[0-9]+ ms per step over the last [0-9]+ steps, evaluations included: [0-9]+ steps fit 0.05 minutes' "second plan"
-[ "$(grep -c 'ms per step over the last' t.log)" -eq 2 ] || { fail "time budget: two plans after the first expected"; cat t.log; }
+# A busy machine may also end a plan early, which is planned again, saying so.
+[ "$(grep 'ms per step over the last' t.log | grep -vc '^the plan ends with')" -eq 2 ] ||
+  { fail "time budget: two plans after the first expected"; cat t.log; }
 expect_in t.log '^trained [0-9]+ steps in' "time-budget run's end"
 
 # Ctrl-C: a checkpoint, status 130, and the run continues from it.

@@ -123,32 +123,45 @@ TEST_CASE("checkpoint: non-strict loads skip missing and unexpected keys and rep
   Generator gen(9);
   Tiny target({}, gen);
   const Tensor norm_weight = target.norm.weight.value();
-  LoadResult result = load_checkpoint(target, dir.path / "partial.safetensors", /*strict=*/false);
+  LoadResult result = load_checkpoint(target, dir.path / "partial.safetensors", {.strict = false});
   CHECK(result.missing_keys == std::vector<std::string>{"norm.weight"});
   CHECK(result.unexpected_keys == std::vector<std::string>{"extra"});
   CHECK(target.proj.weight.value().to_vector() == source.proj.weight.value().to_vector());
   CHECK(target.norm.weight.value().to_vector() == norm_weight.to_vector());
 }
 
-TEST_CASE("checkpoint: a dtype that differs is an error naming the key; the model is unchanged") {
+TEST_CASE("checkpoint: another float dtype is converted; with strict_dtype it is an error naming the key") {
   Tiny source({});
-  SUBCASE("F64 where the model is float32") {
+  SUBCASE("F64 where the model is float32: rounded to float32, or refused with strict_dtype") {
     auto tensors = tensors_of(source);
     find(tensors, "proj.weight")->value = source.proj.weight.value().to(DType::f64);
-    expect_refused(tensors, {"dtype mismatch", "'proj.weight' is F64 in the file, float32 in the model"});
+    ScratchDir dir;
+    save_safetensors(dir.path / "f64.safetensors", tensors);
+    Tiny target({});
+    const auto before = values_of(target);
+    try {
+      load_checkpoint(target, dir.path / "f64.safetensors", {.strict_dtype = true});
+      FAIL("no error");
+    } catch (const CheckpointError& e) {
+      CHECK(std::string(e.what()).find("'proj.weight' is F64 in the file, float32 in the model") != std::string::npos);
+    }
+    CHECK(values_of(target) == before);
+    load_checkpoint(target, dir.path / "f64.safetensors");
+    CHECK(target.proj.weight.dtype() == DType::f32);
+    CHECK(values_of(target) == values_of(source));
   }
-  SUBCASE("I64 where the model has a float parameter") {
+  SUBCASE("I64 where the model has a float parameter: always refused") {
     auto tensors = tensors_of(source);
     find(tensors, "norm.bias")->value = Indices{0, 1, 2, 3};
     expect_refused(tensors, {"dtype mismatch", "'norm.bias' is I64 in the file"});
   }
-  SUBCASE("F32 into a float64 model, even non-strict") {
+  SUBCASE("F32 into a float64 model, widened exactly") {
     ScratchDir dir;
     save_checkpoint(source, dir.path / "f32.safetensors");
     Tiny target({.dtype = DType::f64});
-    const auto before = values_of(target);
-    CHECK_THROWS_AS(load_checkpoint(target, dir.path / "f32.safetensors", /*strict=*/false), CheckpointError);
-    CHECK(values_of(target) == before);
+    load_checkpoint(target, dir.path / "f32.safetensors");
+    CHECK(target.proj.weight.dtype() == DType::f64);
+    CHECK(values_of(target) == values_of(source));
   }
 }
 
@@ -187,10 +200,12 @@ TEST_CASE("checkpoint: F16 and BF16 tensors widen to float32 and load into a flo
   CHECK(target.norm.bias.value().to_vector() == std::vector<double>{1.0, -2.0, 0.5, 0.0});
   CHECK(target.proj.weight.value().to_vector() == source.proj.weight.value().to_vector());
 
-  // Widened to float32, they do not fit a float64 model.
+  // Widened to float32, they load into a float64 model too, but not with strict_dtype.
   Tiny wide({.dtype = DType::f64});
+  load_checkpoint(wide, dir.path / "halves.safetensors");
+  CHECK(wide.norm.bias.value().to_vector() == std::vector<double>{1.0, -2.0, 0.5, 0.0});
   try {
-    load_checkpoint(wide, dir.path / "halves.safetensors");
+    load_checkpoint(wide, dir.path / "halves.safetensors", {.strict_dtype = true});
     FAIL("no error");
   } catch (const CheckpointError& e) {
     CHECK(std::string(e.what()).find("'proj.bias' is F16 (read as float32) in the file, float64 in the model") !=

@@ -225,6 +225,36 @@ TEST_CASE("safetensors: a file of tensors that tile the buffer in any header ord
   CHECK(f.header.metadata.empty());
 }
 
+TEST_CASE("safetensors: BOOL is read as int64 0 and 1; any other byte is named with its offset") {
+  std::string header = R"({"mask": {"dtype": "BOOL", "shape": [2, 2], "data_offsets": [0, 4]}})";
+  header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::vector<std::uint8_t> bytes = raw_file(header, 4);
+  const std::size_t data_start = 8 + header.size();
+  for (std::size_t i = 0; i < 4; ++i) bytes[data_start + i] = i == 2 ? 1 : 0;
+  const SafetensorsFile f = parse_safetensors(bytes);
+  CHECK(f.header.tensors[0].dtype == SafetensorsDType::boolean);
+  CHECK(std::get<Indices>(f.tensors[0].value) == Indices{{0, 0}, {1, 0}});
+  bytes[data_start + 3] = 2;
+  ScratchDir dir;
+  write_bytes(dir.path / "mask.safetensors", bytes);
+  for (const auto& read :
+       std::vector<std::function<void()>>{[&] { parse_safetensors(bytes, "mask.safetensors"); },
+                                          [&] { load_safetensors(dir.path / "mask.safetensors"); }}) {
+    std::string message;
+    try {
+      read();
+    } catch (const FormatError& e) {
+      message = e.what();
+    }
+    INFO("message: ", message);
+    CHECK(message.find("mask.safetensors") != std::string::npos);
+    CHECK(message.find("tensor 'mask': BOOL element 3 is byte 2 at file byte offset " + std::to_string(data_start + 3) +
+                       "; a BOOL is 0 or 1") != std::string::npos);
+  }
+  // The header alone is well formed: a data byte is not the header's rule.
+  CHECK(read_safetensors_header(dir.path / "mask.safetensors").tensors.size() == 1);
+}
+
 TEST_CASE("safetensors: malformed files, one rule each") {
   SUBCASE("file shorter than 8 bytes") {
     expect_malformed({1, 2, 3}, {"3 bytes long", "shorter than the 8-byte header length"});

@@ -127,3 +127,66 @@ TEST_CASE("tapegrad -> torch: writes a checkpoint and its outputs for check_torc
   std::ofstream(out_dir / "tapegrad_model.json") << expected.dump(1) << "\n";
   CHECK(load_safetensors(out_dir / "tapegrad_model.safetensors").tensors.size() == 5);
 }
+
+TEST_CASE("torch -> tapegrad: a state dict beside other tensors in one file, in float64, into a float32 model") {
+  // What a client's fixture file holds: the model under "model.", its inputs, lengths, masks.
+  const json& f = fixtures().at("model");
+  const SafetensorsFile file = load_safetensors(fixture_path("torch_mixed.safetensors"));
+  Tiny model({.vocab = f.at("vocab"), .embed = f.at("embed"), .hidden = f.at("hidden")});
+  const StateDict state = state_dict_for(model, file, "model.");
+  REQUIRE(state.size() == model.named_parameters().size());
+  CHECK(state[0].value.dtype() == DType::f64);
+  const LoadResult result = model.load_state_dict(state);  // strict: every key, nothing else
+  CHECK(result.missing_keys.empty());
+  CHECK(result.unexpected_keys.empty());
+  CHECK(model.dtype() == DType::f32);
+
+  // The float64 weights were the float32 ones widened: the outputs are PyTorch's float32 ones.
+  const Tensor out = model.forward(std::get<Indices>(file.at("ids").value)).value();
+  const Tensor expected = tensor_of(f.at("output"));
+  REQUIRE(out.shape() == expected.shape());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO("element ", i);
+    CHECK(std::abs(out.at(i) - expected.at(i)) <= 1e-5 + 1e-5 * std::abs(expected.at(i)));
+  }
+
+  // Lengths and masks from I64 and BOOL tensors.
+  CHECK(lengths_from(file.at("lengths")) == std::vector<std::int64_t>{3, 2});
+  const Mask expected_mask = {{false, false, false}, {false, false, true}};
+  CHECK(mask_from(file.at("padding")) == expected_mask);
+  CHECK(mask_from(file.at("padding_long")) == expected_mask);
+  CHECK(read_safetensors_header(fixture_path("torch_mixed.safetensors")).tensors.back().dtype == SafetensorsDType::f32);
+}
+
+TEST_CASE("a file's tensors as a state dict, lengths or a mask: errors name the file, the tensor and the value") {
+  const SafetensorsFile file = load_safetensors(fixture_path("torch_mixed.safetensors"));
+  const std::string path = fixture_path("torch_mixed.safetensors");
+  Tiny model({.vocab = 7, .embed = 5, .hidden = 4});
+  auto message_of = [](auto&& call) {
+    try {
+      call();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // Without the prefix no parameter is found; each is named with what was looked for.
+  std::string m = message_of([&] { state_dict_for(model, file, "net."); });
+  CHECK(m.find(path) != std::string::npos);
+  CHECK(m.find("no tensor named net.embed.weight") != std::string::npos);
+  CHECK_THROWS_AS(state_dict_for(model, file, "net."), CheckpointError);
+
+  m = message_of([&] { file.at("weights"); });
+  CHECK(m.find("holds no tensor named 'weights'") != std::string::npos);
+  CHECK(m.find("padding_long") != std::string::npos);  // the names it holds are listed
+
+  m = message_of([&] { lengths_from(file.at("scale")); });
+  CHECK(m.find("tensor 'scale' holds float32 values; lengths need an integer tensor") != std::string::npos);
+  m = message_of([&] { lengths_from(file.at("ids")); });
+  CHECK(m.find("tensor 'ids' is [2, 3]; lengths need one dimension") != std::string::npos);
+  m = message_of([&] { mask_from(file.at("ids")); });
+  CHECK(m.find("tensor 'ids': value 3 at [0, 1] is not 0 or 1") != std::string::npos);
+  const SafetensorsTensor negative{"lengths", Indices{4, -1}};
+  m = message_of([&] { lengths_from(negative); });
+  CHECK(m.find("tensor 'lengths': length -1 at index 1 is negative") != std::string::npos);
+}

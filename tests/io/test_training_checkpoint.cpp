@@ -137,7 +137,7 @@ TEST_CASE("training checkpoint: the model's part is a plain checkpoint; other mo
   // Loads as a plain (non-strict) checkpoint: the optimizer's keys are the only extra ones.
   Generator gen(3);
   Seq2Seq plain(small_options(), gen);
-  LoadResult result = load_checkpoint(plain, path, /*strict=*/false);
+  LoadResult result = load_checkpoint(plain, path, {.strict = false});
   CHECK(result.missing_keys.empty());
   for (const std::string& key : result.unexpected_keys) CHECK(key.rfind("optimizer/", 0) == 0);
   CHECK(read_checkpoint_metadata(path).at("note") == "x");

@@ -105,7 +105,7 @@ TEST_CASE("Module: state_dict round trip; strict and non-strict loads; all or no
     CHECK(msg.find("missing keys: scale") != std::string::npos);
     CHECK(msg.find("unexpected keys: extra.weight") != std::string::npos);
   }
-  LoadResult r = b.load_state_dict(partial, /*strict=*/false);
+  LoadResult r = b.load_state_dict(partial, {.strict = false});
   CHECK(r.missing_keys == std::vector<std::string>{"scale"});
   CHECK(r.unexpected_keys == std::vector<std::string>{"extra.weight"});
 
@@ -121,9 +121,21 @@ TEST_CASE("Module: state_dict round trip; strict and non-strict loads; all or no
     CHECK(std::string(e.what()).find("'fc2.bias': expected float32 [2], got float32 [3]") != std::string::npos);
   }
   CHECK(c.fc1.weight.value().to_vector() == c_fc1.to_vector());  // untouched
-  StateDict wrong_dtype = a.state_dict();
-  wrong_dtype[1].value = wrong_dtype[1].value.to(DType::f64);
-  CHECK_THROWS_AS(c.load_state_dict(wrong_dtype), Error);
+  // Another dtype is converted, as PyTorch's copy_ does, unless strict_dtype refuses it.
+  StateDict wider = a.state_dict();
+  wider[1].value = wider[1].value.to(DType::f64);
+  for (std::size_t i = 0; i < wider[1].value.size(); ++i) wider[1].value.set(i, wider[1].value.at(i) * (1 + 1e-12));
+  try {
+    c.load_state_dict(wider, {.strict_dtype = true});
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("'" + wider[1].name + "': expected float32") != std::string::npos);
+  }
+  CHECK(c.fc1.weight.value().to_vector() == c_fc1.to_vector());  // untouched
+  c.load_state_dict(wider);
+  const NamedVar& converted = c.named_parameters()[1];
+  CHECK(converted.var.dtype() == DType::f32);
+  CHECK(converted.var.value().to_vector() == a.named_parameters()[1].var.value().to_vector());  // rounded back
 }
 
 TEST_CASE("Module: copy_as makes an independent float64 twin; to() converts in place") {
