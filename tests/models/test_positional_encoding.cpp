@@ -108,11 +108,12 @@ TEST_CASE("LearnedPositionalEncoding: PyTorch's values and gradients, from any o
 TEST_CASE("LearnedPositionalEncoding: gradcheck with size-1 dimensions; a position past the maximum is named") {
   Generator gen(2);
   LearnedPositionalEncoding pe({.d_model = 3, .max_length = 5, .dtype = DType::f64}, gen);
-  for (auto [shape, offset] : {std::pair{Shape{1, 1, 3}, 4}, std::pair{Shape{2, 1, 3}, 0}, std::pair{Shape{1, 5, 3}, 0},
-                               std::pair{Shape{3, 2, 3}, 2}}) {
+  for (const auto& [shape, offset] :
+       {std::pair{Shape{1, 1, 3}, std::size_t{4}}, std::pair{Shape{2, 1, 3}, std::size_t{0}},
+        std::pair{Shape{1, 5, 3}, std::size_t{0}}, std::pair{Shape{3, 2, 3}, std::size_t{2}}}) {
+    const std::size_t at = offset;  // clang 14 cannot capture a structured binding in a lambda
     GradcheckReport r =
-        gradcheck(pe, [&](const std::vector<Var>& xs) { return pe.forward(xs[0], static_cast<std::size_t>(offset)); },
-                  {test::randn(shape, 9)});
+        gradcheck(pe, [&](const std::vector<Var>& xs) { return pe.forward(xs[0], at); }, {test::randn(shape, 9)});
     INFO(r.message());
     CHECK(r.passed);
   }
