@@ -78,8 +78,9 @@ void check_tensors(const Seq2SeqOptions& o, const FileTensors& file) {
                      "decoder cells");
   const bool reverse = file.has("encoder.rnn.weight_hh_l0_reverse");
   if (file.has("encoder.rnn.weight_hh_l0") && o.bidirectional != reverse) {
-    file.disagree("bidirectional", o.bidirectional,
-                  reverse ? "the file's encoder has reverse directions" : "the file's encoder has no reverse direction");
+    file.disagree(
+        "bidirectional", o.bidirectional,
+        reverse ? "the file's encoder has reverse directions" : "the file's encoder has no reverse direction");
   }
 }
 
@@ -92,14 +93,14 @@ void check_tensors(const TransformerSeq2SeqOptions& o, const FileTensors& file) 
   file.expect_presence("tie_output", o.tie_output, "output.weight", !o.tie_output);
   file.expect_dim("target_vocab_size", o.target_vocab_size, o.tie_output ? "output_bias" : "output.weight", 0);
   file.expect_dim("dim_feedforward", t.dim_feedforward, "transformer.encoder.layers.0.linear1.weight", 0);
-  file.expect_layers(
-      "num_encoder_layers", t.num_encoder_layers,
-      file.count([](std::size_t l) { return fmt::format("transformer.encoder.layers.{}.linear1.weight", l); }),
-      "encoder layers");
-  file.expect_layers(
-      "num_decoder_layers", t.num_decoder_layers,
-      file.count([](std::size_t l) { return fmt::format("transformer.decoder.layers.{}.linear1.weight", l); }),
-      "decoder layers");
+  file.expect_layers("num_encoder_layers", t.num_encoder_layers, file.count([](std::size_t l) {
+    return fmt::format("transformer.encoder.layers.{}.linear1.weight", l);
+  }),
+                     "encoder layers");
+  file.expect_layers("num_decoder_layers", t.num_decoder_layers, file.count([](std::size_t l) {
+    return fmt::format("transformer.decoder.layers.{}.linear1.weight", l);
+  }),
+                     "decoder layers");
   const bool learned = o.positional == PositionalKind::learned;
   file.expect_presence("positional", positional_kind_name(o.positional), "source_positions.weight", learned);
   if (learned) file.expect_dim("max_length", o.max_length, "source_positions.weight", 0);

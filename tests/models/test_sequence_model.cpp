@@ -23,8 +23,8 @@ TransformerSeq2SeqOptions transformer_options() {
   TransformerSeq2SeqOptions o;
   o.source_vocab_size = 7;
   o.target_vocab_size = 7;
-  o.transformer = {.d_model = 4, .nhead = 2, .num_encoder_layers = 2, .num_decoder_layers = 1,
-                   .dim_feedforward = 6, .dropout = 0.0};
+  o.transformer = {
+      .d_model = 4, .nhead = 2, .num_encoder_layers = 2, .num_decoder_layers = 1, .dim_feedforward = 6, .dropout = 0.0};
   return o;
 }
 

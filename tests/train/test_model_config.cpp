@@ -164,10 +164,9 @@ TEST_CASE("check_configuration refuses a Transformer configuration that does not
       "m.safetensors: the model configuration's dim_feedforward is 4000000, but tensor "
       "'transformer.encoder.layers.0.linear1.weight' is [12, 8]",
       CheckpointError);
-  CHECK_THROWS_AS(check_configuration(edited([](auto& o) { o.positional = PositionalKind::sinusoidal; }), header,
-                                      "m.safetensors"),
-                  CheckpointError);
-  CHECK_THROWS_WITH_AS(
-      check_configuration(edited([](auto& o) { o.transformer.nhead = 3; }), header, "m.safetensors"),
-      doctest::Contains("m.safetensors: the model configuration is not valid"), Error);
+  CHECK_THROWS_AS(
+      check_configuration(edited([](auto& o) { o.positional = PositionalKind::sinusoidal; }), header, "m.safetensors"),
+      CheckpointError);
+  CHECK_THROWS_WITH_AS(check_configuration(edited([](auto& o) { o.transformer.nhead = 3; }), header, "m.safetensors"),
+                       doctest::Contains("m.safetensors: the model configuration is not valid"), Error);
 }
