@@ -32,6 +32,7 @@ values=(-1 0 nan inf 18446744073709551616)
 allowed="
 train --decoder-hidden 0: directions x --hidden
 train --attention-size 0: the key size
+train --feedforward 0: 4 x --embedding
 train --dropout 0: no dropout
 train --label-smoothing 0: no smoothing
 train --weight-decay 0: no decay
