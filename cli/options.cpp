@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,12 @@ const CLI::Validator kAbsolutePath(
       return std::string();
     },
     "PATH");
+
+// The options that only one architecture reads.
+const std::vector<std::string> kRecurrentOnly = {
+    "--cell", "--hidden", "--decoder-hidden", "--bidirectional", "--unidirectional", "--attention", "--attention-size"};
+const std::vector<std::string> kTransformerOnly = {"--feedforward", "--norm", "--positional", "--activation",
+                                                   "--share-embeddings"};
 
 }  // namespace
 
@@ -64,19 +71,24 @@ void add_task_options(CLI::App& c, TaskOptions& o, bool with_train_files) {
 
 void add_model_options(CLI::App& c, ModelChoice& m) {
   const char* g = "Model";
-  c.add_option("--cell", m.cell, "recurrent cell of the encoder and the decoder")
+  c.add_option("--arch", m.architecture,
+               "rnn (the recurrent attention encoder-decoder) or transformer (Vaswani et al. 2017)")
+      ->check(CLI::IsMember({"rnn", "transformer"}))
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--cell", m.cell, "rnn: recurrent cell of the encoder and the decoder")
       ->check(CLI::IsMember({"lstm", "gru"}))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--embedding", m.embedding, "embedding size")
+  c.add_option("--embedding", m.embedding, "embedding size (transformer: d_model, the width of every layer)")
       ->check(whole_in(1, max_size))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--hidden", m.hidden, "encoder hidden size per direction")
+  c.add_option("--hidden", m.hidden, "rnn: encoder hidden size per direction")
       ->check(whole_in(1, max_size))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--decoder-hidden", m.decoder_hidden, "decoder hidden size (0: directions x hidden)")
+  c.add_option("--decoder-hidden", m.decoder_hidden, "rnn: decoder hidden size (0: directions x hidden)")
       ->check(whole_in(0, max_size))
       ->capture_default_str()
       ->group(g);
@@ -84,23 +96,25 @@ void add_model_options(CLI::App& c, ModelChoice& m) {
       ->check(whole_in(1, max_layers))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--decoder-layers", m.decoder_layers, "stacked decoder cells")
+  c.add_option("--decoder-layers", m.decoder_layers, "stacked decoder cells (transformer: decoder layers)")
       ->check(whole_in(1, max_layers))
       ->capture_default_str()
       ->group(g);
   // Two options, not one with a negated name, so that giving both is refused.
   CLI::Option* bidirectional =
-      c.add_flag("--bidirectional", m.bidirectional, "bidirectional encoder (the default)")->group(g);
-  c.add_flag("!--unidirectional", m.bidirectional, "one-direction encoder")->excludes(bidirectional)->group(g);
-  c.add_option("--attention", m.attention, "additive, dot, general, scaled_dot or multi_head")
+      c.add_flag("--bidirectional", m.bidirectional, "rnn: bidirectional encoder (the default)")->group(g);
+  c.add_flag("!--unidirectional", m.bidirectional, "rnn: one-direction encoder")->excludes(bidirectional)->group(g);
+  c.add_option("--attention", m.attention, "rnn: additive, dot, general, scaled_dot or multi_head")
       ->check(CLI::IsMember({"additive", "dot", "general", "scaled_dot", "multi_head"}))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--attention-size", m.attention_size, "additive attention's tanh layer (0: the key size)")
+  c.add_option("--attention-size", m.attention_size, "rnn: additive attention's tanh layer (0: the key size)")
       ->check(whole_in(0, max_size))
       ->capture_default_str()
       ->group(g);
-  c.add_option("--heads", m.heads, "multi_head attention's heads (must divide the decoder hidden size)")
+  c.add_option("--heads", m.heads,
+               "attention heads: rnn's multi_head attention (must divide the decoder hidden size), every "
+               "attention of the transformer (must divide --embedding)")
       ->check(whole_in(1, max_heads))
       ->capture_default_str()
       ->group(g);
@@ -113,18 +127,51 @@ void add_model_options(CLI::App& c, ModelChoice& m) {
       ->capture_default_str()
       ->group(g);
   c.add_flag("--tie-embeddings", m.tie_embeddings,
-             "output projection = decoder embedding (needs embedding = decoder "
-             "hidden + context size)")
+             "output projection = decoder embedding (rnn: needs embedding = decoder hidden + context size)")
+      ->group(g);
+  c.add_option("--feedforward", m.feedforward, "transformer: feed-forward size of each layer (0: 4 x --embedding)")
+      ->check(whole_in(0, 4 * max_size))
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--norm", m.norm,
+               "transformer: layer norm before each sub-layer (pre) or after its residual sum (post, as the paper)")
+      ->check(CLI::IsMember({"pre", "post"}))
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--positional", m.positional, "transformer: sinusoidal or learned positions (learned: up to 1024)")
+      ->check(CLI::IsMember({"sinusoidal", "learned"}))
+      ->capture_default_str()
+      ->group(g);
+  c.add_option("--activation", m.activation, "transformer: the feed-forward's relu or gelu")
+      ->check(CLI::IsMember({"relu", "gelu"}))
+      ->capture_default_str()
+      ->group(g);
+  c.add_flag("--share-embeddings", m.share_embeddings,
+             "transformer: one embedding table for source and target (needs the same vocabularies)")
       ->group(g);
 }
 
-void check_model_choice(const ModelChoice& m) {
-  const std::size_t directions = m.bidirectional ? 2 : 1;
-  const std::size_t keys = directions * m.hidden;
-  const std::size_t decoder = m.decoder_hidden == 0 ? keys : m.decoder_hidden;
+void check_model_choice(const CLI::App& command, const ModelChoice& m) {
   const auto refuse = [](const std::string& option, const std::string& why) {
     throw CLI::ValidationError(option, why);
   };
+  const bool transformer = m.architecture == "transformer";
+  for (const std::string& name : transformer ? kRecurrentOnly : kTransformerOnly) {
+    if (command.count(name) > 0) {
+      refuse(name, fmt::format("an option of --arch {}, not of --arch {}", transformer ? "rnn" : "transformer",
+                               m.architecture));
+    }
+  }
+  if (transformer) {
+    if (m.embedding % m.heads != 0) {
+      refuse("--heads",
+             fmt::format("{} heads do not divide --embedding {} (the transformer's d_model)", m.heads, m.embedding));
+    }
+    return;
+  }
+  const std::size_t directions = m.bidirectional ? 2 : 1;
+  const std::size_t keys = directions * m.hidden;
+  const std::size_t decoder = m.decoder_hidden == 0 ? keys : m.decoder_hidden;
   if (m.attention == "multi_head" && decoder % m.heads != 0) {
     refuse("--heads", fmt::format("{} heads do not divide the decoder hidden size {} (--decoder-hidden, or "
                                   "directions x --hidden)",

@@ -25,13 +25,16 @@ inline constexpr std::size_t max_size = 10'000;
 inline constexpr std::size_t max_layers = 100;
 inline constexpr std::size_t max_heads = 1'000;
 
-/// Adds --cell, --embedding, --hidden, ... to `command`, writing into `choice`.
+/// Adds --arch, --cell, --embedding, --hidden, ..., --feedforward, --norm, ... to `command`,
+/// writing into `choice`.
 void add_model_options(CLI::App& command, ModelChoice& choice);
 
-/// Refuses, as a usage error naming the option, sizes that the model would refuse only once the
-/// data is read: heads that do not divide the decoder's size, dot attention over different query
-/// and key sizes, tied embeddings of the wrong size.
-void check_model_choice(const ModelChoice& choice);
+/// Refuses, as a usage error naming the option, an option of the other architecture given to
+/// `command` (--cell with --arch transformer, --norm with --arch rnn), and sizes that the model
+/// would refuse only once the data is read: heads that do not divide the decoder's size (rnn's
+/// multi_head) or --embedding (transformer), dot attention over different query and key sizes,
+/// tied embeddings of the wrong size.
+void check_model_choice(const CLI::App& command, const ModelChoice& choice);
 
 /// The largest --lr and --min-lr: any finite rate. One too large to train makes the
 /// loss non-finite, and the run stops with an error (docs/cli.md, "What is kept").

@@ -1,4 +1,4 @@
-// `tapegrad train`: trains an attention encoder-decoder on G2P (CMUdict) or on
+// `tapegrad train`: trains an encoder-decoder (--arch rnn or transformer) on G2P (CMUdict) or on
 // TSV files (train/trainer.hpp does the work), then draws its loss curve and
 // attention heatmaps. Ctrl-C or SIGTERM stops it after the current step with a
 // checkpoint and status 128 + the signal.
@@ -118,7 +118,8 @@ int train(const TrainCommand& command) {
 void add_train_command(CLI::App& app) {
   auto command = std::make_shared<TrainCommand>();
   TrainConfig* config = &command->run;
-  CLI::App* c = app.add_subcommand("train", "train an attention encoder-decoder (G2P on CMUdict, or TSV files)");
+  CLI::App* c =
+      app.add_subcommand("train", "train an encoder-decoder, recurrent or Transformer (G2P on CMUdict, or TSV files)");
   add_task_options(*c, config->task);
   add_model_options(*c, config->model);
   add_optim_options(*c, config->optim);
@@ -198,7 +199,7 @@ void add_train_command(CLI::App& app) {
         throw CLI::ValidationError("--words", fmt::format("'{}' is not a word (no tokens, or not UTF-8)", w));
       }
     }
-    if (config->resume.empty()) check_model_choice(config->model);
+    if (config->resume.empty()) check_model_choice(*c, config->model);
     set_blas_threads(command->threads);
     const int status = train(*command);
     if (status != 0) throw CLI::RuntimeError(status);

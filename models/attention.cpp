@@ -75,10 +75,7 @@ std::unique_ptr<Attention> make_attention(const AttentionOptions& options, Gener
 std::unique_ptr<Attention> copy_as(const Attention& m, DType dtype) {
   Generator scratch(0);  // the copy's initial values are overwritten below
   auto copy = make_attention(m.options(), scratch);
-  copy->to(m.dtype());  // m.options().dtype is the dtype m was built with, not its dtype after to()
-  copy->load_state_dict(m.state_dict());
-  copy->to(dtype);
-  if (!m.is_training()) copy->eval();
+  detail::become_copy(*copy, m, dtype);
   return copy;
 }
 

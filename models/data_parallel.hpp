@@ -7,7 +7,7 @@
 /// in shard order, so the model holds what one backward over the whole batch would have
 /// left, the same from run to run.
 ///
-///   tg::DataParallel<tg::Seq2Seq> parallel(model, 2);
+///   tg::DataParallel<tg::Seq2Seq> parallel(model, 2);  // or DataParallel<tg::SequenceModel>
 ///   parallel.run([&](std::size_t shard, const tg::Seq2Seq& m) {
 ///     const tg::RowRange rows = tg::shard_rows(batch_size, shard, parallel.shards());
 ///     tg::Var loss = m.loss(...the rows [rows.begin, rows.end) of the batch...);
@@ -77,8 +77,9 @@ class ShardRunner {
 
 }  // namespace detail
 
-/// See the header comment. M is a Module constructible from m.options() (every model in
-/// models/ is), as copy_as requires.
+/// See the header comment. M is a module that copy_as copies: one constructible from
+/// m.options() (every model in models/ is), or a base with a copy_as of its own
+/// (SequenceModel, whatever the model's architecture).
 template <class M>
 class DataParallel {
  public:

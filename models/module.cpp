@@ -246,4 +246,15 @@ const std::set<std::string>& gradchecked_modules() {
   return module_coverage();
 }
 
+namespace detail {
+
+void become_copy(Module& copy, const Module& m, DType dtype) {
+  copy.to(m.dtype());  // m's configuration says the dtype m was built with, not its dtype after to()
+  copy.load_state_dict(m.state_dict());
+  copy.to(dtype);
+  if (!m.is_training()) copy.eval();
+}
+
+}  // namespace detail
+
 }  // namespace tg

@@ -128,6 +128,14 @@ class Module {
   bool training_ = true;
 };
 
+namespace detail {
+
+/// What every copy_as does once it has built `copy` from m's configuration: m's values, then
+/// `dtype`, and m's mode.
+void become_copy(Module& copy, const Module& m, DType dtype);
+
+}  // namespace detail
+
 /// A copy of `m` with its own parameters (same values) converted to `dtype`:
 /// the float64 twin of a model for gradcheck. M must be constructible from
 /// m.options() (every module in models/ is).
@@ -135,10 +143,7 @@ template <class M>
 std::unique_ptr<M> copy_as(const M& m, DType dtype) {
   Generator scratch(0);  // the copy's initial values are overwritten below
   auto copy = std::make_unique<M>(m.options(), scratch);
-  copy->to(m.dtype());  // so that a float64 module's values load
-  copy->load_state_dict(m.state_dict());
-  copy->to(dtype);
-  if (!m.is_training()) copy->eval();
+  detail::become_copy(*copy, m, dtype);
   return copy;
 }
 

@@ -57,6 +57,10 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen)
   register_module("decoder", decoder);
 }
 
+std::unique_ptr<SequenceModel> Seq2Seq::make_fresh(Generator& gen) const {
+  return std::make_unique<Seq2Seq>(options_, gen);
+}
+
 std::vector<std::int64_t> Seq2Seq::source_lengths(const Indices& source,
                                                   const std::vector<std::int64_t>& lengths) const {
   return checked_source_lengths(source, lengths, options_.pad_id, "Seq2Seq");

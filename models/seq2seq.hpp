@@ -46,7 +46,7 @@
 /// With tie_embeddings the output projection's weight is decoder.embedding.weight itself (one
 /// parameter, listed once), which needs E = H_d + C.
 ///
-/// Seq2Seq is a DecodingModel (decoding_model.hpp): the searches of decode.hpp decode it step by
+/// Seq2Seq is a SequenceModel (sequence_model.hpp), so a DecodingModel: the searches of decode.hpp decode it step by
 /// step, carrying the recurrent state (Seq2SeqDecodingState).
 ///
 /// One class per file: StackedCell (stacked_cell.hpp), Seq2SeqEncoder (seq2seq_encoder.hpp),
@@ -60,7 +60,6 @@
 #include <vector>
 
 #include "tapegrad/models/attention.hpp"
-#include "tapegrad/models/decoding_model.hpp"
 #include "tapegrad/models/embedding.hpp"
 #include "tapegrad/models/gru.hpp"
 #include "tapegrad/models/linear.hpp"
@@ -71,11 +70,12 @@
 #include "tapegrad/models/seq2seq_encoder.hpp"
 #include "tapegrad/models/seq2seq_options.hpp"
 #include "tapegrad/models/seq2seq_state.hpp"
+#include "tapegrad/models/sequence_model.hpp"
 #include "tapegrad/models/stacked_cell.hpp"
 
 namespace tg {
 
-class Seq2Seq : public DecodingModel {
+class Seq2Seq : public SequenceModel {
  public:
   /// Checks the options (sizes, special ids, the bridge's and the tie's size rules) and throws
   /// Error / ShapeError naming the field.
@@ -86,9 +86,9 @@ class Seq2Seq : public DecodingModel {
   /// source [B, S]; lengths: B values in [1, S], or empty to count each row's tokens up to its
   /// last non-pad one; target_in, target_out [B, T] (see the header comment for BOS/EOS/pad).
   Var loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-           const Indices& target_out) const;
+           const Indices& target_out) const override;
   /// The teacher-forced logits [B, T, V_t] of target_in (arguments as loss()).
-  Var forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const;
+  Var forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const override;
 
   /// Runs the encoder once per batch: attention memory (keys projected once) and the decoder's
   /// first state. Arguments as loss().
@@ -114,9 +114,12 @@ class Seq2Seq : public DecodingModel {
 
   const Seq2SeqOptions& options() const { return options_; }
   /// The scheduled-sampling generator: a training checkpoint saves and restores its state.
-  Generator& sampling_generator() const { return sampling_gen_; }
+  Generator* sampling_generator() const override { return &sampling_gen_; }
   /// Lengths as loss() takes them, checked (or counted from pad_id when empty).
-  std::vector<std::int64_t> source_lengths(const Indices& source, const std::vector<std::int64_t>& lengths) const;
+  std::vector<std::int64_t> source_lengths(const Indices& source,
+                                           const std::vector<std::int64_t>& lengths) const override;
+  /// Seq2Seq(options(), gen).
+  std::unique_ptr<SequenceModel> make_fresh(Generator& gen) const override;
 
   Seq2SeqEncoder encoder;
   Seq2SeqDecoder decoder;

@@ -80,6 +80,10 @@ TransformerSeq2Seq::TransformerSeq2Seq(const TransformerSeq2SeqOptions& options,
   }
 }
 
+std::unique_ptr<SequenceModel> TransformerSeq2Seq::make_fresh(Generator& gen) const {
+  return std::make_unique<TransformerSeq2Seq>(options_, gen);
+}
+
 std::vector<std::int64_t> TransformerSeq2Seq::source_lengths(const Indices& source,
                                                              const std::vector<std::int64_t>& lengths) const {
   return checked_source_lengths(source, lengths, options_.pad_id, "TransformerSeq2Seq");

@@ -2,7 +2,8 @@
 /// TransformerSeq2Seq: a Transformer encoder-decoder for sequence tasks (Vaswani et al. 2017),
 /// beside Seq2Seq and with its interface: the same batches (source ids [B, S] with lengths,
 /// target_in = [BOS, y], target_out = [y, EOS], pad_id padding), the same loss, and the
-/// decoders of decode.hpp through DecodingModel.
+/// decoders of decode.hpp through DecodingModel; a SequenceModel (sequence_model.hpp), so that
+/// train/ and the command line train, save and decode it as they do Seq2Seq.
 ///
 ///   x = dropout(PE_s(emb_s(source) * sqrt(E)))                 [B, S, E]
 ///   memory = transformer.encoder(x, src_key_padding_mask)      padded source positions masked
@@ -34,17 +35,17 @@
 #include <memory>
 #include <vector>
 
-#include "tapegrad/models/decoding_model.hpp"
 #include "tapegrad/models/embedding.hpp"
 #include "tapegrad/models/linear.hpp"
 #include "tapegrad/models/positional_encoding.hpp"
+#include "tapegrad/models/sequence_model.hpp"
 #include "tapegrad/models/transformer.hpp"
 #include "tapegrad/models/transformer_seq2seq_options.hpp"
 #include "tapegrad/models/transformer_seq2seq_state.hpp"
 
 namespace tg {
 
-class TransformerSeq2Seq : public DecodingModel {
+class TransformerSeq2Seq : public SequenceModel {
  public:
   /// Checks the options and throws Error naming the field.
   explicit TransformerSeq2Seq(const TransformerSeq2SeqOptions& options, Generator& gen = default_generator());
@@ -53,10 +54,10 @@ class TransformerSeq2Seq : public DecodingModel {
   /// source [B, S]; lengths: B values in [1, S], or empty to count each row's tokens up to its
   /// last non-pad one; target_in, target_out [B, T].
   Var loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-           const Indices& target_out) const;
+           const Indices& target_out) const override;
   /// The teacher-forced logits [B, T, V_t] of target_in (arguments as loss()): every position
   /// at once, position t seeing target_in[:, 0..t] only.
-  Var forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const;
+  Var forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const override;
 
   DecodingVocabulary vocabulary() const override;
   std::unique_ptr<DecodingState> start_decoding(const Indices& source,
@@ -67,7 +68,10 @@ class TransformerSeq2Seq : public DecodingModel {
   double decoding_bytes(std::size_t rows, std::size_t source_length, std::size_t max_length) const override;
 
   /// Lengths as loss() takes them, checked (or counted from pad_id when empty).
-  std::vector<std::int64_t> source_lengths(const Indices& source, const std::vector<std::int64_t>& lengths) const;
+  std::vector<std::int64_t> source_lengths(const Indices& source,
+                                           const std::vector<std::int64_t>& lengths) const override;
+  /// TransformerSeq2Seq(options(), gen). No sampling_generator(): no scheduled sampling.
+  std::unique_ptr<SequenceModel> make_fresh(Generator& gen) const override;
   const TransformerSeq2SeqOptions& options() const { return options_; }
   /// The target side's table: target_embedding, or source_embedding with share_embeddings.
   const Embedding& target_embedding() const { return target_embedding_ ? *target_embedding_ : source_embedding; }

@@ -35,3 +35,25 @@ TransformerSeq2SeqOptions resolve(const TransformerSeq2SeqOptions& options) {
 }
 
 }  // namespace tg::detail
+
+namespace tg {
+
+double parameter_count_of(const TransformerSeq2SeqOptions& given) {
+  const TransformerSeq2SeqOptions o = detail::resolve(given);
+  const TransformerOptions& t = o.transformer;
+  const double e = double(t.d_model), f = double(t.dim_feedforward), bias = t.bias ? 1.0 : 0.0;
+  const double vs = double(o.source_vocab_size), vt = double(o.target_vocab_size);
+  const double attention = 4.0 * e * e + 4.0 * e * bias;  // in_proj [3E, E] and out_proj [E, E], with biases
+  const double norm = e + e * bias;
+  const double feedforward = 2.0 * e * f + (f + e) * bias;  // linear1 [F, E], linear2 [E, F]
+  const double encoder_layer = attention + 2.0 * norm + feedforward;
+  const double decoder_layer = 2.0 * attention + 3.0 * norm + feedforward;
+  double n = double(t.num_encoder_layers) * encoder_layer + double(t.num_decoder_layers) * decoder_layer;
+  n += 2.0 * norm;  // the final norms of the encoder and the decoder
+  n += vs * e + (o.share_embeddings ? 0.0 : vt * e);
+  if (o.positional == PositionalKind::learned) n += 2.0 * double(o.max_length) * e;
+  n += o.tie_output ? vt : vt * e + vt;
+  return n;
+}
+
+}  // namespace tg

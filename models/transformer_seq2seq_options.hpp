@@ -27,6 +27,12 @@ struct TransformerSeq2SeqOptions {
   DType dtype = DType::f32;       ///< dtype of the parameters
 };
 
+/// The number of parameters of TransformerSeq2Seq(options), from the options alone (nothing
+/// allocated): a double, so that no configuration overflows it. Refuses the options that the
+/// constructor refuses, with the same errors. What a checkpoint's configuration is checked
+/// with before its model is built (train/).
+double parameter_count_of(const TransformerSeq2SeqOptions& options);
+
 namespace detail {
 
 /// The options checked (throws Error naming the field) with transformer.batch_first = true and

@@ -23,13 +23,13 @@ double memory_budget_bytes() {
   return bytes / 2;
 }
 
-std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
+std::vector<Prediction> decode_all(DecodingModel& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
                                    const Vocab& target_vocab, const DecodeChoice& choice) {
-  Seq2Seq* one[] = {&model};
-  return decode_all(std::span<Seq2Seq* const>(one), sources, source_vocab, target_vocab, choice);
+  DecodingModel* one[] = {&model};
+  return decode_all(std::span<DecodingModel* const>(one), sources, source_vocab, target_vocab, choice);
 }
 
-std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::vector<Tokens>& sources,
+std::vector<Prediction> decode_all(std::span<DecodingModel* const> models, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice) {
   // Longest first, so batches hold sources of similar length (little padding).
   std::vector<std::size_t> order(sources.size());
@@ -44,7 +44,7 @@ std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::
   }
   std::vector<bool> was_training;
   std::vector<const DecodingModel*> ensemble;
-  for (Seq2Seq* m : models) {
+  for (DecodingModel* m : models) {
     was_training.push_back(m->is_training());
     m->eval();
     ensemble.push_back(m);
@@ -122,7 +122,7 @@ struct Candidate {
 };
 
 /// Each candidate's log-probability under `model`, in batches of sources of similar length.
-std::vector<double> forced_scores(const Seq2Seq& model, bool reversed, const std::vector<Candidate>& candidates,
+std::vector<double> forced_scores(const DecodingModel& model, bool reversed, const std::vector<Candidate>& candidates,
                                   const std::vector<std::vector<std::int64_t>>& sources, std::size_t batch_size) {
   std::vector<std::size_t> order(candidates.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -176,7 +176,7 @@ std::vector<Prediction> rescore_all(std::span<const DecodingGroup> groups, const
   std::vector<double> total(candidates.size(), 0.0);
   std::size_t models = 0;
   for (const DecodingGroup& g : groups) {
-    for (Seq2Seq* m : g.models) {
+    for (DecodingModel* m : g.models) {
       const bool was_training = m->is_training();
       m->eval();
       std::vector<double> s;
@@ -230,13 +230,14 @@ std::string Scores::line(const std::string& split, const std::string& metric) co
                      rouge2, rouge_l, items);
 }
 
-Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab, const Vocab& target_vocab,
-                const DecodeChoice& choice, const std::string& metric, std::vector<Prediction>* predictions) {
-  Seq2Seq* one[] = {&model};
-  return evaluate(std::span<Seq2Seq* const>(one), items, source_vocab, target_vocab, choice, metric, predictions);
+Scores evaluate(DecodingModel& model, const std::vector<Item>& items, const Vocab& source_vocab,
+                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
+                std::vector<Prediction>* predictions) {
+  DecodingModel* one[] = {&model};
+  return evaluate(std::span<DecodingModel* const>(one), items, source_vocab, target_vocab, choice, metric, predictions);
 }
 
-Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
+Scores evaluate(std::span<DecodingModel* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions) {
   std::vector<Tokens> sources;

@@ -35,16 +35,16 @@ struct Prediction {
 
 /// Decodes every source (batched, longest first), in the order given; the model is put in
 /// eval mode for the decoding and left as it was.
-std::vector<Prediction> decode_all(Seq2Seq& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
+std::vector<Prediction> decode_all(DecodingModel& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
                                    const Vocab& target_vocab, const DecodeChoice& choice);
 /// The same for an ensemble (models of one task and vocabularies): beam search over the mean
 /// of their log-probabilities, a beam of 1 for greedy.
-std::vector<Prediction> decode_all(std::span<Seq2Seq* const> models, const std::vector<Tokens>& sources,
+std::vector<Prediction> decode_all(std::span<DecodingModel* const> models, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
 
 /// Models that decode together (an ensemble) and the direction they write targets in.
 struct DecodingGroup {
-  std::vector<Seq2Seq*> models;
+  std::vector<DecodingModel*> models;
   bool reversed_target = false;
 };
 
@@ -79,9 +79,10 @@ Scores score_predictions(const std::vector<Item>& items, const std::vector<Predi
                          const std::string& metric);
 
 /// Decodes `items` and scores them as score_predictions does.
-Scores evaluate(Seq2Seq& model, const std::vector<Item>& items, const Vocab& source_vocab, const Vocab& target_vocab,
-                const DecodeChoice& choice, const std::string& metric, std::vector<Prediction>* predictions = nullptr);
-Scores evaluate(std::span<Seq2Seq* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
+Scores evaluate(DecodingModel& model, const std::vector<Item>& items, const Vocab& source_vocab,
+                const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
+                std::vector<Prediction>* predictions = nullptr);
+Scores evaluate(std::span<DecodingModel* const> models, const std::vector<Item>& items, const Vocab& source_vocab,
                 const Vocab& target_vocab, const DecodeChoice& choice, const std::string& metric,
                 std::vector<Prediction>* predictions = nullptr);
 

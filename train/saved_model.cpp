@@ -1,17 +1,18 @@
 #include "tapegrad/train/saved_model.hpp"
 
-#include <map>
+#include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/io/training_checkpoint.hpp"
-#include "tapegrad/train/model_config.hpp"
+#include "tapegrad/train/check_configuration.hpp"
 
 namespace tg {
 
-Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
+Metadata model_metadata(const ModelOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
                         const TaskOptions& task) {
   nlohmann::ordered_json t = {{"task", task.task},
                               {"dictionary", task.dictionary},
@@ -39,65 +40,6 @@ const std::string& required(const Metadata& metadata, const char* key, const std
     throw Error(fmt::format("{}: no '{}' in the metadata: not a model saved by tapegrad train", source, key));
   }
   return it->second;
-}
-
-/// `o` against the file's tensors before the model is built: the sizes that shape its tensors,
-/// then its number of parameters, so that a configuration that does not describe this file
-/// (encoder_layers = 100000000) is refused by name instead of allocated. Building the model
-/// then takes at most twice what the file holds.
-void check_configuration(const Seq2SeqOptions& o, const SafetensorsHeader& header, const std::string& source) {
-  double expected = 0;
-  try {
-    expected = parameter_count_of(o);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: the model configuration is not valid: {}", source, e.what()));
-  }
-  std::map<std::string, const SafetensorsEntry*> tensors;
-  double stored = 0;
-  std::size_t encoder_layers = 0, decoder_layers = 0;
-  for (const SafetensorsEntry& t : header.tensors) {
-    if (t.name.find('/') != std::string::npos) continue;  // a training checkpoint's optimizer state
-    tensors[t.name] = &t;
-    stored += double(t.elements);
-  }
-  while (tensors.count(fmt::format("encoder.rnn.weight_hh_l{}", encoder_layers))) ++encoder_layers;
-  while (tensors.count(fmt::format("decoder.cells.{}.weight_hh", decoder_layers))) ++decoder_layers;
-  auto disagree = [&](const char* key, auto value, const std::string& found) {
-    throw CheckpointError(fmt::format("{}: the model configuration's {} is {}, but {}", source, key, value, found));
-  };
-  auto expect_dim = [&](const char* key, std::size_t value, const std::string& name, std::size_t axis) {
-    auto it = tensors.find(name);
-    if (it == tensors.end() || it->second->shape.size() <= axis) return;  // load_checkpoint names it
-    if (it->second->shape[axis] != value) {
-      disagree(key, value, fmt::format("tensor '{}' is [{}]", name, fmt::join(it->second->shape, ", ")));
-    }
-  };
-  expect_dim("source_vocab_size", o.source_vocab_size, "encoder.embedding.weight", 0);
-  expect_dim("embedding_size", o.embedding_size, "encoder.embedding.weight", 1);
-  expect_dim("target_vocab_size", o.target_vocab_size, "decoder.embedding.weight", 0);
-  expect_dim("hidden_size", o.hidden_size, "encoder.rnn.weight_hh_l0", 1);
-  const std::size_t decoder_hidden =
-      o.decoder_hidden_size ? o.decoder_hidden_size : (o.bidirectional ? 2 : 1) * o.hidden_size;
-  expect_dim("decoder_hidden_size", decoder_hidden, "decoder.cells.0.weight_hh", 1);
-  if (encoder_layers && encoder_layers != o.encoder_layers) {
-    disagree("encoder_layers", o.encoder_layers, fmt::format("the file holds {} encoder layers", encoder_layers));
-  }
-  if (decoder_layers && decoder_layers != o.decoder_layers) {
-    disagree("decoder_layers", o.decoder_layers, fmt::format("the file holds {} decoder cells", decoder_layers));
-  }
-  const bool reverse = tensors.count("encoder.rnn.weight_hh_l0_reverse") > 0;
-  if (tensors.count("encoder.rnn.weight_hh_l0") && o.bidirectional != reverse) {
-    disagree("bidirectional", o.bidirectional,
-             reverse ? "the file's encoder has reverse directions" : "the file's encoder has no reverse direction");
-  }
-  // Fewer parameters than the file holds: tensors the model would not load. More, up to twice as
-  // many: the model is built, and load_checkpoint names each tensor that differs.
-  if (expected < stored || expected > 2 * stored) {
-    throw CheckpointError(
-        fmt::format("{}: the model configuration describes {:.0f} parameters, but the file holds "
-                    "{:.0f} values in its {} model tensors",
-                    source, expected, stored, tensors.size()));
-  }
 }
 
 }  // namespace
@@ -146,15 +88,18 @@ SavedModel load_saved_model(const std::filesystem::path& path) {
   } catch (const DataError& e) {
     throw Error(fmt::format("{}: {}", source, e.what()));
   }
-  if (saved.source_vocab.size() != saved.options.source_vocab_size ||
-      saved.target_vocab.size() != saved.options.target_vocab_size) {
+  const auto [source_size, target_size] = std::visit(
+      [](const auto& o) {
+        return std::pair{o.source_vocab_size, o.target_vocab_size};
+      },
+      saved.options);
+  if (saved.source_vocab.size() != source_size || saved.target_vocab.size() != target_size) {
     throw Error(fmt::format("{}: the vocabularies ({} and {} tokens) do not match the model ({} and {})", source,
-                            saved.source_vocab.size(), saved.target_vocab.size(), saved.options.source_vocab_size,
-                            saved.options.target_vocab_size));
+                            saved.source_vocab.size(), saved.target_vocab.size(), source_size, target_size));
   }
   saved.task = task_from_metadata(saved.metadata, source);
   check_configuration(saved.options, header, source);
-  saved.model = std::make_unique<Seq2Seq>(saved.options);
+  saved.model = make_model(saved.options, default_generator());
   LoadResult result = load_checkpoint(*saved.model, path, {.strict = false});
   if (!result.missing_keys.empty()) {
     throw CheckpointError(fmt::format("{}: missing parameters {}", source, fmt::join(result.missing_keys, ", ")));

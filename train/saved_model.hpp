@@ -2,7 +2,7 @@
 // A model saved by `tapegrad train`: its parameters, configuration, vocabularies
 // and task, everything eval, predict and graph need to rebuild it.
 //
-// Metadata keys: "tapegrad.model" (Seq2SeqOptions as JSON), "tapegrad.source_vocab" and
+// Metadata keys: "tapegrad.model" (the ModelOptions as JSON, model_config.hpp), "tapegrad.source_vocab" and
 // "tapegrad.target_vocab" (Vocab::to_json), "tapegrad.task" (the task options as JSON),
 // "tapegrad.training" (the run's position and options; training checkpoints only).
 #include <filesystem>
@@ -12,8 +12,9 @@
 
 #include "tapegrad/data/vocab.hpp"
 #include "tapegrad/io/safetensors.hpp"
-#include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/models/sequence_model.hpp"
 #include "tapegrad/train/evaluate.hpp"
+#include "tapegrad/train/model_config.hpp"
 #include "tapegrad/train/task.hpp"
 
 namespace tg {
@@ -25,15 +26,15 @@ inline constexpr const char* kTaskKey = "tapegrad.task";
 inline constexpr const char* kTrainingKey = "tapegrad.training";
 
 struct SavedModel {
-  Seq2SeqOptions options;
-  std::unique_ptr<Seq2Seq> model;
+  ModelOptions options;
+  std::unique_ptr<SequenceModel> model;  ///< of options' architecture
   Vocab source_vocab, target_vocab;
   TaskOptions task;
   Metadata metadata;
 };
 
 /// The metadata that describes a model (configuration, vocabularies, task).
-Metadata model_metadata(const Seq2SeqOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
+Metadata model_metadata(const ModelOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
                         const TaskOptions& task);
 
 /// Reads the task options back from metadata; throws Error naming the file.
@@ -43,8 +44,8 @@ TaskOptions task_from_metadata(const Metadata& metadata, const std::string& sour
 /// checkpoint's optimizer state is ignored). Throws naming the file and what is missing.
 SavedModel load_saved_model(const std::filesystem::path& path);
 
-/// The model at `first` and those at `others`, for an ensemble: every one must
-/// have the first's vocabularies (Error naming the file that differs).
+/// The model at `first` and those at `others`, of any architecture, for an ensemble: every one
+/// must have the first's vocabularies (Error naming the file that differs).
 std::vector<SavedModel> load_ensemble(const std::string& first, const std::vector<std::string>& others);
 /// What `tapegrad eval` and `predict` decode with: the model at `first`, its `--ensemble` and its
 /// `--rescore` models (loaded as load_ensemble does), and their decoding groups: `first` and

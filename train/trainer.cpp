@@ -35,7 +35,8 @@ constexpr std::size_t kDivergedAfter = 5;
 // gradients first): on one thread, or split over `parallel`'s threads, each
 // share's loss weighted by its share of the target tokens so that the sum is the
 // whole batch's mean. Returns that mean.
-double forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const Batcher& batcher, const Batch& b) {
+double forward_backward(SequenceModel& model, DataParallel<SequenceModel>* parallel, const Batcher& batcher,
+                        const Batch& b) {
   for (Var& p : model.parameters()) p.grad() = Tensor();
   if (parallel == nullptr || b.rows.size() < parallel->shards()) {
     Var loss = model.loss(b.source, b.lengths, b.target_in, b.target_out);
@@ -59,7 +60,7 @@ double forward_backward(Seq2Seq& model, DataParallel<Seq2Seq>* parallel, const B
     n += count;
   }
   std::vector<double> values(parts.size());
-  parallel->run([&](std::size_t i, const Seq2Seq& m) {
+  parallel->run([&](std::size_t i, const SequenceModel& m) {
     const Batch& part = parts[i];
     Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
     values[i] = loss.item();
@@ -122,18 +123,21 @@ void Trainer::prepare() {
     // states (Adam's) and the second worker's gradients take five times the parameters.
     const double parameters = parameter_count_of(options_), bytes = 5 * 4 * parameters;
     if (bytes > memory_budget_bytes()) {
-      throw Error(fmt::format(
-          "the model of --embedding {}, --hidden {} and {} + {} layers has {:.3g} parameters: training it takes "
-          "about {:.1f} GB, over the {:.1f} GB allowed (half of the memory, or of ulimit -v)",
-          c_.model.embedding, c_.model.hidden, c_.model.encoder_layers, c_.model.decoder_layers, parameters,
-          bytes / 1e9, memory_budget_bytes() / 1e9));
+      const std::string width = std::holds_alternative<TransformerSeq2SeqOptions>(options_)
+                                    ? fmt::format("--feedforward {}", c_.model.feedforward)
+                                    : fmt::format("--hidden {}", c_.model.hidden);
+      throw Error(
+          fmt::format("the model of --embedding {}, {} and {} + {} layers has {:.3g} parameters: training it takes "
+                      "about {:.1f} GB, over the {:.1f} GB allowed (half of the memory, or of ulimit -v)",
+                      c_.model.embedding, width, c_.model.encoder_layers, c_.model.decoder_layers, parameters,
+                      bytes / 1e9, memory_budget_bytes() / 1e9));
     }
   }
   manual_seed(c_.seed);
   Generator init(c_.seed);
-  model_ = std::make_unique<Seq2Seq>(options_, init);
+  model_ = make_model(options_, init);
   if (c_.workers > 2) throw Error(fmt::format("--workers {}: 1 or 2", c_.workers));
-  if (c_.workers == 2) parallel_ = std::make_unique<DataParallel<Seq2Seq>>(*model_, c_.workers);
+  if (c_.workers == 2) parallel_ = std::make_unique<DataParallel<SequenceModel>>(*model_, c_.workers);
   optimizer_ = make_optimizer(c_.optim, *model_);
   batcher_ = std::make_unique<Batcher>(
       training_examples(data_.train, data_.source_vocab, data_.target_vocab, c_.task.reverse_target),
@@ -161,15 +165,16 @@ void Trainer::prepare() {
     // The workers' dropout generators are reseeded from the main one at every step (DataParallel),
     // so the main one's state is all they need.
     std::string generator, sampling_generator;
+    Generator* sampling = model_->sampling_generator();  // a model with scheduled sampling saved its state
     try {
       nlohmann::json training = nlohmann::json::parse(ckpt.metadata.at(kTrainingKey));
       training.at("generator").get_to(generator);
-      training.at("sampling_generator").get_to(sampling_generator);
+      if (sampling) training.at("sampling_generator").get_to(sampling_generator);
     } catch (const nlohmann::json::exception& e) {
       throw Error(fmt::format("{}: the metadata's '{}' is not valid: {}", c_.resume, kTrainingKey, e.what()));
     }
     default_generator().set_state(generator);
-    model_->sampling_generator().set_state(sampling_generator);
+    if (sampling) sampling->set_state(sampling_generator);
     last_checkpoint_ = c_.resume;
     // --steps or --epochs given anew: the schedule goes on toward the new end.
     if (saved_config.value("steps", c_.steps) != c_.steps || saved_config.value("epochs", c_.epochs) != c_.epochs) {
@@ -207,16 +212,16 @@ double Trainer::measure_seconds_per_step() {
   // the generators are put back, so the real run draws what it would.
   const std::string saved_generator = default_generator().state();
   Generator scratch(c_.seed + 1);
-  Seq2Seq copy(options_, scratch);
-  std::unique_ptr<DataParallel<Seq2Seq>> parallel_copy =
-      parallel_ ? std::make_unique<DataParallel<Seq2Seq>>(copy, parallel_->shards()) : nullptr;
-  std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, copy);
+  std::unique_ptr<SequenceModel> copy = make_model(options_, scratch);
+  std::unique_ptr<DataParallel<SequenceModel>> parallel_copy =
+      parallel_ ? std::make_unique<DataParallel<SequenceModel>>(*copy, parallel_->shards()) : nullptr;
+  std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, *copy);
   const std::size_t n = std::min<std::size_t>(12, batcher_->batches_per_epoch());
   double seconds = 0;
   for (std::size_t i = 0; i < n + 2; ++i) {
     Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
     auto start = clock_type::now();
-    forward_backward(copy, parallel_copy.get(), *batcher_, b);
+    forward_backward(*copy, parallel_copy.get(), *batcher_, b);
     opt->step();
     if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
   }
@@ -367,8 +372,8 @@ bool Trainer::save_training_checkpoint_now() {
   nlohmann::json training = {{"config", config_to_json(c_)},
                              {"position", position_to_json(pos_)},
                              {"options", c_.options},
-                             {"generator", default_generator().state()},
-                             {"sampling_generator", model_->sampling_generator().state()}};
+                             {"generator", default_generator().state()}};
+  if (const Generator* sampling = model_->sampling_generator()) training["sampling_generator"] = sampling->state();
   meta[kTrainingKey] = training.dump();
   const fs::path path = fs::path(c_.out) / checkpoint_name(pos_.step);
   save_training_checkpoint(path, *model_, states, meta);

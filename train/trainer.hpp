@@ -1,5 +1,5 @@
 #pragma once
-// Trains an attention encoder-decoder on a task's data (task.hpp) as a
+// Trains an encoder-decoder of either architecture (model_config.hpp) on a task's data (task.hpp) as a
 // `tapegrad train` run: the steps, sharded over data-parallel threads; dev
 // scores as it goes; the schedule's horizon planned from a time budget
 // (horizon_planner.hpp); resumable training checkpoints (run_state.hpp) in a
@@ -28,7 +28,7 @@
 
 #include "tapegrad/io/safetensors.hpp"
 #include "tapegrad/models/data_parallel.hpp"
-#include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/models/sequence_model.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/schedule.hpp"
 #include "tapegrad/train/evaluate.hpp"
@@ -98,11 +98,11 @@ class Trainer {
   TrainConfig c_;
   std::function<bool()> stop_requested_;
   TaskData data_;
-  Seq2SeqOptions options_;
-  std::unique_ptr<Seq2Seq> model_;
+  ModelOptions options_;
+  std::unique_ptr<SequenceModel> model_;
   // Data parallelism over threads (--workers): each computes the gradient of its
   // share of every batch, on the model or on a replica (models/data_parallel.hpp).
-  std::unique_ptr<DataParallel<Seq2Seq>> parallel_;
+  std::unique_ptr<DataParallel<SequenceModel>> parallel_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> schedule_;
   std::unique_ptr<ReduceLROnPlateau> plateau_;

@@ -32,6 +32,7 @@ values=(-1 0 nan inf 18446744073709551616)
 allowed="
 train --decoder-hidden 0: directions x --hidden
 train --attention-size 0: the key size
+train --feedforward 0: 4 x --embedding
 train --dropout 0: no dropout
 train --label-smoothing 0: no smoothing
 train --weight-decay 0: no decay
@@ -63,6 +64,8 @@ declare -A context=(
   [graph]="graph missing.safetensors"
   [inspect]="inspect missing.safetensors"
 )
+# Options of one architecture are tried with it (another's would be refused for that).
+declare -A architecture=([--feedforward]="--arch transformer")
 tried=0
 for command in train eval predict graph inspect; do
   "$tapegrad" "$command" --help > help.log 2>&1 || fail "$command --help exit $?"
@@ -72,9 +75,11 @@ for command in train eval predict graph inspect; do
     for value in "${values[@]}"; do
       tried=$((tried + 1))
       if grep -q -- "^$command $option $value:" <<< "$allowed"; then
-        run 1 'missing' "$command $option $value (allowed)" -- "$tapegrad" ${context[$command]} "$option" "$value"
+        run 1 'missing' "$command $option $value (allowed)" -- "$tapegrad" ${context[$command]} \
+          ${architecture[$option]:-} "$option" "$value"
       else
-        run 2 "^$option: " "$command $option $value" -- "$tapegrad" ${context[$command]} "$option" "$value"
+        run 2 "^$option: " "$command $option $value" -- "$tapegrad" ${context[$command]} \
+          ${architecture[$option]:-} "$option" "$value"
       fi
     done
   done

@@ -11,6 +11,7 @@
 #include "tapegrad/kernels/blas.hpp"
 #include "tapegrad/models/data_parallel.hpp"
 #include "tapegrad/models/seq2seq.hpp"
+#include "tapegrad/models/transformer_seq2seq.hpp"
 #include "tapegrad/ops/weight_grads.hpp"
 #include "tapegrad/optim/adam.hpp"
 
@@ -45,9 +46,10 @@ std::size_t target_tokens(const Indices& target_out) {
 
 // The model's loss on the whole batch, split over `parallel`'s shards: each shard's mean
 // weighted by its share of the target tokens.
-void parallel_backward(DataParallel<Seq2Seq>& parallel, const Batch& b) {
+template <class M>
+void parallel_backward(DataParallel<M>& parallel, const Batch& b) {
   const double total = double(target_tokens(b.target_out));
-  parallel.run([&](std::size_t shard, const Seq2Seq& m) {
+  parallel.run([&](std::size_t shard, const M& m) {
     const RowRange r = shard_rows(b.lengths.size(), shard, parallel.shards());
     const Indices out = rows_of(b.target_out, r);
     const std::vector<std::int64_t> lengths(b.lengths.begin() + std::ptrdiff_t(r.begin),
@@ -123,6 +125,25 @@ TEST_CASE("DataParallel: the shards' gradients add up to the whole batch's") {
       check_same_gradients(*model, *single, dtype == DType::f64 ? 1e-12 : 1e-5);
     }
   }
+}
+
+TEST_CASE("DataParallel<SequenceModel>: a Transformer's shards add up to the whole batch's gradients") {
+  const Batch b;
+  TransformerSeq2SeqOptions o;
+  o.source_vocab_size = 7;
+  o.target_vocab_size = 6;
+  o.transformer = {
+      .d_model = 4, .nhead = 2, .num_encoder_layers = 1, .num_decoder_layers = 2, .dim_feedforward = 6, .dropout = 0.0};
+  Generator gen(5);
+  const TransformerSeq2Seq base(o, gen);
+  std::unique_ptr<SequenceModel> single = copy_as(static_cast<const SequenceModel&>(base), DType::f64);
+  std::unique_ptr<SequenceModel> model = copy_as(static_cast<const SequenceModel&>(base), DType::f64);
+  Var loss = single->loss(b.source, b.lengths, b.target_in, b.target_out);
+  loss.backward();
+  current_tape().reset();
+  DataParallel<SequenceModel> parallel(*model, 2);
+  parallel_backward(parallel, b);
+  check_same_gradients(*model, *single, 1e-12);
 }
 
 TEST_CASE("DataParallel: replicas share the model's parameters; gathered weight gradients reach the model too") {
