@@ -37,8 +37,8 @@ struct Prediction {
 /// eval mode for the decoding and left as it was.
 std::vector<Prediction> decode_all(DecodingModel& model, const std::vector<Tokens>& sources, const Vocab& source_vocab,
                                    const Vocab& target_vocab, const DecodeChoice& choice);
-/// The same for an ensemble (models of one task and vocabularies): beam search over the mean
-/// of their log-probabilities, a beam of 1 for greedy.
+/// The same for an ensemble (models of one task and vocabularies, of any architecture): beam
+/// search over the mean of their log-probabilities, a beam of 1 for greedy.
 std::vector<Prediction> decode_all(std::span<DecodingModel* const> models, const std::vector<Tokens>& sources,
                                    const Vocab& source_vocab, const Vocab& target_vocab, const DecodeChoice& choice);
 

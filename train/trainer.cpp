@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <variant>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -123,9 +124,11 @@ void Trainer::prepare() {
     // states (Adam's) and the second worker's gradients take five times the parameters.
     const double parameters = parameter_count_of(options_), bytes = 5 * 4 * parameters;
     if (bytes > memory_budget_bytes()) {
-      const std::string width = std::holds_alternative<TransformerSeq2SeqOptions>(options_)
-                                    ? fmt::format("--feedforward {}", c_.model.feedforward)
-                                    : fmt::format("--hidden {}", c_.model.hidden);
+      const std::string width =
+          std::holds_alternative<TransformerSeq2SeqOptions>(options_)
+              ? fmt::format("--feedforward {}",
+                            std::get<TransformerSeq2SeqOptions>(options_).transformer.dim_feedforward)
+              : fmt::format("--hidden {}", c_.model.hidden);
       throw Error(
           fmt::format("the model of --embedding {}, {} and {} + {} layers has {:.3g} parameters: training it takes "
                       "about {:.1f} GB, over the {:.1f} GB allowed (half of the memory, or of ulimit -v)",
