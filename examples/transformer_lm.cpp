@@ -12,7 +12,11 @@ class TinyGPT : public tg::Module {
   explicit TinyGPT(std::size_t vocab, std::size_t d = 32, tg::Generator& gen = tg::default_generator())
       : embedding({.num_embeddings = vocab, .embedding_dim = d}, gen),
         positions({.d_model = d}, gen),
-        blocks({.layer = {.d_model = d, .nhead = 4, .dim_feedforward = 4 * d, .dropout = 0.0, .batch_first = true,
+        blocks({.layer = {.d_model = d,
+                          .nhead = 4,
+                          .dim_feedforward = 4 * d,
+                          .dropout = 0.0,
+                          .batch_first = true,
                           .norm_first = true},
                 .num_layers = 2,
                 .norm = true},
