@@ -347,7 +347,10 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> permutation_of(con
 // y[i_0, ..., i_k] with dimension d of y = dimension dims[d] of x; dx = dy permuted by the inverse of dims
 Var permute(const Var& x, const std::vector<long>& dims) {
   kernel::check_defined("permute", {{"x", x}});
-  auto [forward, inverse] = permutation_of(dims, x.shape());
+  // Named members, not a structured binding: clang 14 cannot capture a binding in a lambda.
+  const auto permutation = permutation_of(dims, x.shape());
+  const std::vector<std::size_t>& forward = permutation.first;
+  const std::vector<std::size_t> inverse = permutation.second;
   return record("permute", {x}, permuted(x.value(), forward),
                 [inverse](BackwardContext& c) { c.grad_input(0) = permuted(c.grad_output(), inverse); });
 }
@@ -361,7 +364,9 @@ Var permute(const Var& x, const Shape& view, const std::vector<long>& dims, cons
                                  op_context("permute"), shape_str(x.shape()), x.size(), shape_str(view),
                                  shape_str(shape)));
   }
-  auto [forward, inverse] = permutation_of(dims, view);
+  const auto permutation = permutation_of(dims, view);  // not a structured binding, as above
+  const std::vector<std::size_t>& forward = permutation.first;
+  const std::vector<std::size_t> inverse = permutation.second;
   Shape permuted_view(view.size());
   for (std::size_t d = 0; d < view.size(); ++d) permuted_view[d] = view[forward[d]];
   Tensor y = permuted(x.value(), forward, view);
