@@ -133,7 +133,8 @@ TEST_CASE("Module: state_dict round trip; strict and non-strict loads; all or no
   }
   CHECK(c.fc1.weight.value().to_vector() == c_fc1.to_vector());  // untouched
   c.load_state_dict(wider);
-  const NamedVar& converted = c.named_parameters()[1];
+  const std::vector<NamedVar> loaded = c.named_parameters();
+  const NamedVar& converted = loaded[1];
   CHECK(converted.var.dtype() == DType::f32);
   CHECK(converted.var.value().to_vector() == a.named_parameters()[1].var.value().to_vector());  // rounded back
 }
