@@ -795,6 +795,11 @@ void steps_alone(const Config& c, const SizeT& s, const Data& data, int steps) {
   if (c.engine == Engine::tapegrad) {
     Ours step(s, data, c.shards());
     for (int i = 0; i < steps; ++i) step.step(c.data_parallel);
+    // The pool's view of the peak: live tensors at their high-water mark, and what the pool
+    // holds from the system (live plus cached), which is what resident memory sees.
+    const tg::MemoryStats m = tg::memory_stats();
+    fmt::print("step {} {}: pool peak in use {} MiB, reserved {} MiB\n", s.name, c.name(), m.peak_in_use >> 20,
+               m.bytes_reserved >> 20);
   } else {
     Theirs step(s, data);
     for (int i = 0; i < steps; ++i) step();

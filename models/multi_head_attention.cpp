@@ -9,6 +9,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "tapegrad/models/init.hpp"
+#include "tapegrad/ops/attention.hpp"
 #include "tapegrad/ops/dropout.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/index.hpp"
@@ -219,16 +220,24 @@ AttentionResult MultiHeadAttention::attend_rows(const AttentionMemory& memory, c
   check_attn_mask(options.attn_mask, b, l, s);
 
   Var q = options_.bias ? linear(query, memory.query_weight, memory.query_bias) : linear(query, memory.query_weight);
+  ScoreMask mask = split_attn_mask(options.attn_mask, q.dtype());
+  // Every reason a position is blocked in one mask; the masks broadcast to [B * heads, L, S].
+  Mask blocked = either(either(mask.blocked, memory.score_padding), options.is_causal ? causal_mask(l, s) : Mask{});
+  if (!options.need_weights) {  // one op that keeps only the weights for the backward
+    HeadAttentionOptions fused{.heads = heads,
+                               .scale_divisor = std::sqrt(static_cast<double>(d)),
+                               .blocked = masks_nothing(blocked) ? Mask{} : std::move(blocked),
+                               .added = mask.added,
+                               .dropout = options_.dropout,
+                               .training = is_training()};
+    return {out_proj.forward(attend_heads(q, memory.keys, memory.values, fused)), Var()};
+  }
   Var q_heads = split_heads(q / std::sqrt(static_cast<double>(d)));  // [B * heads, L, d]
   Var scores = matmul(q_heads, memory.keys, false, true);            // [B * heads, L, S]
-  ScoreMask mask = split_attn_mask(options.attn_mask, scores.dtype());
   if (mask.added.defined()) scores = scores + Var(mask.added);
-  // One masked_fill for every reason a position is blocked; the masks broadcast to [B * heads, L, S].
-  Mask blocked = either(either(mask.blocked, memory.score_padding), options.is_causal ? causal_mask(l, s) : Mask{});
   if (!masks_nothing(blocked)) scores = masked_fill(scores, blocked, neg_inf);
   Var per_head = dropout(softmax(scores, -1), options_.dropout, is_training());     // [B * heads, L, S]
   Var context = out_proj.forward(merge_heads(matmul(per_head, memory.values), b));  // [B, L, E]
-  if (!options.need_weights) return {context, Var()};
   Var by_head = reshape(per_head, Shape{b, heads, l, s});
   return {context, options.average_attn_weights ? mean(by_head, 1) : by_head};
 }

@@ -4,7 +4,10 @@
 /// each write a [B, S, A] tensor. The projections (GEMMs) stay outside, in
 /// matmul and linear.
 
+#include <cstddef>
+
 #include "tapegrad/autodiff/var.hpp"
+#include "tapegrad/base/generator.hpp"
 
 namespace tg {
 
@@ -15,5 +18,36 @@ namespace tg {
 /// Throws ShapeError naming the shapes unless they fit, DTypeError unless the
 /// three share a dtype.
 Var additive_scores(const Var& keys, const Var& query, const Var& v);
+
+/// What attend_heads does to the scores of every head besides the product.
+struct HeadAttentionOptions {
+  std::size_t heads = 1;
+  /// scores = (q / scale_divisor) k^T: sqrt(d) for scaled dot-product attention.
+  double scale_divisor = 1;
+  /// Pairs that may not attend (true), broadcastable to [B * heads, L, S]: weight and gradient
+  /// exactly 0; a row with nothing left gives weights 0. Empty: none.
+  Mask blocked{};
+  /// Finite values added to the scores, broadcastable to [B * heads, L, S], of the scores'
+  /// dtype; a constant (no gradient). Undefined: none.
+  Tensor added{};
+  /// Dropout on the weights while training (inverted, as dropout()), drawn from `generator`
+  /// (null: the thread's default generator).
+  double dropout = 0;
+  bool training = false;
+  Generator* generator = nullptr;
+};
+
+/// Multi-head scaled dot-product attention as one op, with the heads side by side in the
+/// columns of the query and of the result (no copies to split or merge them):
+///   query [B, L, heads * d], keys [B * heads, S, d], values [B * heads, S, dv], row n = b * heads + h
+///   holding head h of entry b (MultiHeadAttention's layout, as torch's);
+///   weights[n] = dropout(softmax(q_n keys[n]^T / scale_divisor + added, blocked pairs -inf))   [L, S]
+///   result[b, :, h dv : (h + 1) dv] = weights[n] values[n]                                   [B, L, heads * dv]
+/// The same numbers as splitting the heads, matmul, masked_fill, softmax, dropout, matmul and
+/// merging (the same dropout draws too), but it keeps only the softmax's weights
+/// [B * heads, L, S] (and the dropout mask) for the backward, not every intermediate.
+/// Throws ShapeError naming the shapes unless they fit, DTypeError unless the inputs (and
+/// `added`) share a dtype, Error for a dropout outside [0, 1].
+Var attend_heads(const Var& query, const Var& keys, const Var& values, const HeadAttentionOptions& options);
 
 }  // namespace tg

@@ -58,33 +58,48 @@ void float_row(const float* in, float* out, std::size_t n, bool log) {
   }
 }
 
-// The forward of both ops; `log` picks log_softmax. Sums run in double.
+// One row of softmax or log_softmax, n values `stride` apart. Sums run in double.
+template <class T>
+void row_forward(const T* in, T* out, std::size_t n, std::size_t stride, bool log) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (stride == 1) {  // a contiguous row (the last axis): max and exps vectorised, the sum in double
+      float_row(in, out, n, log);
+      return;
+    }
+  }
+  const std::size_t end = n * stride;
+  T m = neg_inf<T>;
+  for (std::size_t i = 0; i < end; i += stride) m = std::max(m, in[i]);
+  if (m == neg_inf<T>) {  // fully masked: nothing to normalise
+    for (std::size_t i = 0; i < end; i += stride) out[i] = log ? neg_inf<T> : T(0);
+    return;
+  }
+  double s = 0;
+  for (std::size_t i = 0; i < end; i += stride) s += std::exp(static_cast<double>(in[i] - m));
+  const double log_s = std::log(s);
+  for (std::size_t i = 0; i < end; i += stride) {
+    double shifted = static_cast<double>(in[i] - m);
+    out[i] = static_cast<T>(log ? shifted - log_s : std::exp(shifted) / s);
+  }
+}
+
+// dx = y * (dy - sum(dy * y)) over one row, n values `stride` apart; where y is 0, dx is 0
+// and dy is not read.
+template <class T>
+void softmax_backward_row(const T* y, const T* dy, T* dx, std::size_t n, std::size_t stride) {
+  const std::size_t end = n * stride;
+  double dot = 0;
+  for (std::size_t i = 0; i < end; i += stride)
+    if (y[i] != T(0)) dot += static_cast<double>(dy[i]) * y[i];
+  for (std::size_t i = 0; i < end; i += stride) dx[i] = y[i] == T(0) ? T(0) : static_cast<T>(y[i] * (dy[i] - dot));
+}
+
+// The forward of both ops; `log` picks log_softmax.
 template <class T>
 Array<T> softmax_forward(const Array<T>& x, const Rows& rows, bool log) {
   Array<T> y = Array<T>::from_shape(x.shape());
-  const T* in = x.data();
-  T* out = y.data();
   rows.each([&](std::size_t first, std::size_t stride) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (stride == 1) {  // a contiguous row (the last axis): max and exps vectorised, the sum in double
-        float_row(in + first, out + first, rows.n, log);
-        return;
-      }
-    }
-    const std::size_t end = first + rows.n * stride;
-    T m = neg_inf<T>;
-    for (std::size_t i = first; i < end; i += stride) m = std::max(m, in[i]);
-    if (m == neg_inf<T>) {  // fully masked: nothing to normalise
-      for (std::size_t i = first; i < end; i += stride) out[i] = log ? neg_inf<T> : T(0);
-      return;
-    }
-    double s = 0;
-    for (std::size_t i = first; i < end; i += stride) s += std::exp(static_cast<double>(in[i] - m));
-    const double log_s = std::log(s);
-    for (std::size_t i = first; i < end; i += stride) {
-      double shifted = static_cast<double>(in[i] - m);
-      out[i] = static_cast<T>(log ? shifted - log_s : std::exp(shifted) / s);
-    }
+    row_forward(x.data() + first, y.data() + first, rows.n, stride, log);
   });
   return y;
 }
@@ -97,6 +112,20 @@ Tensor forward(const Tensor& x, const Rows& rows, bool log) {
 }
 
 }  // namespace
+
+template <class T>
+void softmax_row(const T* in, T* out, std::size_t n) {
+  row_forward(in, out, n, 1, false);
+}
+template void softmax_row<float>(const float*, float*, std::size_t);
+template void softmax_row<double>(const double*, double*, std::size_t);
+
+template <class T>
+void softmax_row_backward(const T* y, const T* dy, T* dx, std::size_t n) {
+  softmax_backward_row(y, dy, dx, n, 1);
+}
+template void softmax_row_backward<float>(const float*, const float*, float*, std::size_t);
+template void softmax_row_backward<double>(const double*, const double*, double*, std::size_t);
 
 // y = exp(x - max) / sum(exp(x - max)); dx = y * (dy - sum(dy * y))
 // Where y is exactly 0 (masked), dx is 0 and dy is not read: an inf there
@@ -112,12 +141,7 @@ Var softmax(const Var& x, long axis) {
       Array<T> dx_array = Array<T>::from_shape(c.output().shape());
       T* dx = dx_array.data();
       rows.each([&](std::size_t first, std::size_t stride) {
-        const std::size_t end = first + rows.n * stride;
-        double dot = 0;
-        for (std::size_t i = first; i < end; i += stride)
-          if (y[i] != T(0)) dot += static_cast<double>(dy[i]) * y[i];
-        for (std::size_t i = first; i < end; i += stride)
-          dx[i] = y[i] == T(0) ? T(0) : static_cast<T>(y[i] * (dy[i] - dot));
+        softmax_backward_row(y + first, dy + first, dx + first, rows.n, stride);
       });
       return Tensor(std::move(dx_array));
     });

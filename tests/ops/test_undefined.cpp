@@ -166,6 +166,11 @@ TEST_CASE("fused recurrent and attention ops name an undefined Var argument") {
   expect_undefined("additive_scores", "keys", 0, [&] { additive_scores(u, query, v); });
   expect_undefined("additive_scores", "query", 1, [&] { additive_scores(keys, u, v); });
   expect_undefined("additive_scores", "v", 2, [&] { additive_scores(keys, query, u); });
+  const Var q = full({1, 2, 4}), kv = full({2, 3, 2});
+  const HeadAttentionOptions two_heads{.heads = 2};
+  expect_undefined("attend_heads", "query", 0, [&] { attend_heads(u, kv, kv, two_heads); });
+  expect_undefined("attend_heads", "keys", 1, [&] { attend_heads(q, u, kv, two_heads); });
+  expect_undefined("attend_heads", "values", 2, [&] { attend_heads(q, kv, u, two_heads); });
 }
 
 TEST_CASE("shape ops name an undefined Var argument, in lists by its position") {
