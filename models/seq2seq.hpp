@@ -81,12 +81,10 @@ class Seq2Seq : public SequenceModel {
   /// Error / ShapeError naming the field.
   explicit Seq2Seq(const Seq2SeqOptions& options, Generator& gen = default_generator());
 
-  /// Mean cross entropy over the non-padding tokens of target_out (teacher forcing, with
-  /// scheduled sampling while training if sampling_probability > 0).
-  /// source [B, S]; lengths: B values in [1, S], or empty to count each row's tokens up to its
-  /// last non-pad one; target_in, target_out [B, T] (see the header comment for BOS/EOS/pad).
-  Var loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-           const Indices& target_out) const override;
+  /// loss() (SequenceModel's) is the mean cross entropy of forward()'s logits over the
+  /// non-padding tokens of target_out (teacher forcing, with scheduled sampling while training
+  /// if sampling_probability > 0; see the header comment for BOS/EOS/pad), smoothed by this.
+  double label_smoothing() const override;
   /// The teacher-forced logits [B, T, V_t] of target_in (arguments as loss()).
   Var forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const override;
 

@@ -22,11 +22,13 @@ namespace tg {
 
 class SequenceModel : public DecodingModel {
  public:
-  /// Mean cross entropy over the non-padding tokens of target_out (teacher forcing).
-  /// source [B, S]; lengths: B values in [1, S], or empty to count each row's tokens up to its
-  /// last non-pad one; target_in, target_out [B, T].
-  virtual Var loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-                   const Indices& target_out) const = 0;
+  /// Mean cross entropy of forward()'s logits over the non-padding tokens of target_out
+  /// (teacher forcing), with label_smoothing(). source [B, S]; lengths: B values in [1, S], or
+  /// empty to count each row's tokens up to its last non-pad one; target_in, target_out [B, T].
+  Var loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
+           const Indices& target_out) const;
+  /// The label smoothing of loss()'s cross entropy.
+  virtual double label_smoothing() const = 0;
   /// The teacher-forced logits [B, T, V_t] of target_in (arguments as loss()).
   virtual Var forward(const Indices& source, const std::vector<std::int64_t>& lengths,
                       const Indices& target_in) const = 0;

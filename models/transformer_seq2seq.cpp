@@ -134,18 +134,7 @@ Var TransformerSeq2Seq::forward(const Indices& source, const std::vector<std::in
   return project(transformer.decoder.forward(y, memory, masks));
 }
 
-Var TransformerSeq2Seq::loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-                             const Indices& target_out) const {
-  if (target_out.shape() != target_in.shape()) {
-    throw ShapeError(fmt::format("TransformerSeq2Seq::loss: target_out {} must have target_in's shape {}",
-                                 ids_shape_str(target_out), ids_shape_str(target_in)));
-  }
-  Var logits = forward(source, lengths, target_in);
-  NameScope scope("loss");
-  return cross_entropy(
-      logits, target_out,
-      {.ignore_index = options_.pad_id, .label_smoothing = options_.label_smoothing, .reduction = Reduction::mean});
-}
+double TransformerSeq2Seq::label_smoothing() const { return options_.label_smoothing; }
 
 DecodingVocabulary TransformerSeq2Seq::vocabulary() const {
   return {.source_size = options_.source_vocab_size,

@@ -50,11 +50,9 @@ class TransformerSeq2Seq : public SequenceModel {
   /// Checks the options and throws Error naming the field.
   explicit TransformerSeq2Seq(const TransformerSeq2SeqOptions& options, Generator& gen = default_generator());
 
-  /// Mean cross entropy over the non-padding tokens of target_out (teacher forcing).
-  /// source [B, S]; lengths: B values in [1, S], or empty to count each row's tokens up to its
-  /// last non-pad one; target_in, target_out [B, T].
-  Var loss(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-           const Indices& target_out) const override;
+  /// loss() (SequenceModel's) is the mean cross entropy of forward()'s logits over the
+  /// non-padding tokens of target_out (teacher forcing), smoothed by this.
+  double label_smoothing() const override;
   /// The teacher-forced logits [B, T, V_t] of target_in (arguments as loss()): every position
   /// at once, position t seeing target_in[:, 0..t] only.
   Var forward(const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in) const override;
