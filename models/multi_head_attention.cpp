@@ -59,6 +59,17 @@ ScoreMask split_attn_mask(const AttentionMask& attn_mask, DType dtype) {
   return out;
 }
 
+// A key padding [B, S] as the scores of every head see it, [B * heads, 1, S] in PyTorch's
+// layout (row b * heads + j masks head j of batch entry b); empty when it masks nothing.
+Mask heads_padding(const Mask& padding, std::size_t b, std::size_t s, std::size_t heads) {
+  if (masks_nothing(padding)) return {};
+  Mask out = Mask::from_shape({b * heads, 1, s});
+  for (std::size_t i = 0; i < b; ++i) {
+    for (std::size_t j = 0; j < heads; ++j) std::copy_n(padding.data() + i * s, s, out.data() + (i * heads + j) * s);
+  }
+  return out;
+}
+
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(const AttentionOptions& options, Generator& gen)
@@ -118,7 +129,7 @@ Var MultiHeadAttention::split_heads(const Var& x) const {
 
 AttentionMemory MultiHeadAttention::prepare(const Var& keys, const Var& values, const Mask& padding) const {
   check_memory_inputs(keys, values, padding);
-  const std::size_t b = keys.shape()[0], s = keys.shape()[1], heads = options_.num_heads;
+  const std::size_t b = keys.shape()[0], s = keys.shape()[1];
   auto project = [&](const Var& x, std::size_t which) {
     Var w = projection_weight(which);
     return options_.bias ? linear(x, w, projection_bias(which)) : linear(x, w);  // one gemm over [B*S, *]
@@ -127,15 +138,7 @@ AttentionMemory MultiHeadAttention::prepare(const Var& keys, const Var& values, 
   memory.keys = split_heads(project(keys, key_rows));        // [B * heads, S, d]
   memory.values = split_heads(project(values, value_rows));  // [B * heads, S, d]
   memory.padding = padding;
-  if (!masks_nothing(padding)) {
-    // PyTorch's layout: row b * heads + j masks head j of batch entry b.
-    memory.score_padding = Mask::from_shape({b * heads, 1, s});
-    for (std::size_t i = 0; i < b; ++i) {
-      for (std::size_t j = 0; j < heads; ++j) {
-        std::copy_n(padding.data() + i * s, s, memory.score_padding.data() + (i * heads + j) * s);
-      }
-    }
-  }
+  memory.score_padding = heads_padding(padding, b, s, options_.num_heads);
   memory.query_weight = projection_weight(query_rows);
   memory.query_bias = projection_bias(query_rows);
   memory.batch = b;
@@ -169,6 +172,17 @@ AttentionResult MultiHeadAttention::forward(const Var& query, const Var& key, co
                                  shape_str(Shape{key.shape()[0], key.shape()[1]}), shape_str(key.shape()),
                                  shape_str(padding_shape)));
   }
+  const bool self_attention = query.node() == key.node() && key.node() == value.node();
+  if (self_attention && packed_in_proj() && !options.need_weights) {
+    // One projection into queries, keys and values side by side, read in place by the op.
+    check_memory_inputs(key, value, padding);
+    check_sequence_query(query, key.shape()[0], key.shape()[1], options);
+    Var qkv = options_.bias ? linear(query, in_proj_weight, in_proj_bias) : linear(query, in_proj_weight);
+    const std::size_t b = key.shape()[0], s = key.shape()[1];
+    return {out_proj.forward(self_attend_heads(
+                qkv, fused_options(options, heads_padding(padding, b, s, options_.num_heads), s, s, qkv.dtype()))),
+            Var()};
+  }
   return attend_rows(prepare(key, value, padding), query, options);
 }
 
@@ -199,43 +213,54 @@ void MultiHeadAttention::check_attn_mask(const AttentionMask& attn_mask, std::si
   }
 }
 
-AttentionResult MultiHeadAttention::attend_rows(const AttentionMemory& memory, const Var& query,
-                                                const SequenceAttentionOptions& options) const {
+void MultiHeadAttention::check_sequence_query(const Var& query, std::size_t b, std::size_t s,
+                                              const SequenceAttentionOptions& options) const {
   const std::string who = label();
-  if (!memory.keys.defined() || !memory.values.defined()) {
-    throw Error(fmt::format("{}: attend_sequence() needs the memory that prepare() returns", who));
-  }
   if (!query.defined()) throw Error(fmt::format("{}: query is undefined", who));
-  const std::size_t b = memory.batch, s = memory.keys.shape()[1], e = options_.query_size;
-  const std::size_t heads = options_.num_heads, d = e / heads;
+  const std::size_t e = options_.query_size;
   if (query.dim() != 3 || query.shape()[0] != b || query.shape()[2] != e || query.shape()[1] == 0) {
     throw ShapeError(fmt::format("{}: query must be [B, L, E] = [{}, L, {}] with L >= 1 (key is [{}, {}, *]), got {}",
                                  who, b, e, b, s, shape_str(query.shape())));
   }
+  check_attn_mask(options.attn_mask, b, query.shape()[1], s);
+}
+
+HeadAttentionOptions MultiHeadAttention::fused_options(const SequenceAttentionOptions& options, Mask score_padding,
+                                                       std::size_t l, std::size_t s, DType dtype) const {
+  ScoreMask mask = split_attn_mask(options.attn_mask, dtype);
+  // Every reason a position is blocked in one mask; the masks broadcast to [B * heads, L, S].
+  Mask blocked = either(either(mask.blocked, score_padding), options.is_causal ? causal_mask(l, s) : Mask{});
+  return {.heads = options_.num_heads,
+          .scale_divisor = std::sqrt(static_cast<double>(options_.query_size / options_.num_heads)),
+          .blocked = masks_nothing(blocked) ? Mask{} : std::move(blocked),
+          .added = mask.added,
+          .dropout = options_.dropout,
+          .training = is_training()};
+}
+
+AttentionResult MultiHeadAttention::attend_rows(const AttentionMemory& memory, const Var& query,
+                                                const SequenceAttentionOptions& options) const {
+  if (!memory.keys.defined() || !memory.values.defined()) {
+    throw Error(fmt::format("{}: attend_sequence() needs the memory that prepare() returns", label()));
+  }
+  const std::size_t b = memory.batch, s = memory.keys.shape()[1], heads = options_.num_heads;
+  check_sequence_query(query, b, s, options);
   if (query.dtype() != memory.keys.dtype()) {
-    throw DTypeError(fmt::format("{}: query is {} but the keys are {}", who, dtype_name(query.dtype()),
+    throw DTypeError(fmt::format("{}: query is {} but the keys are {}", label(), dtype_name(query.dtype()),
                                  dtype_name(memory.keys.dtype())));
   }
   const std::size_t l = query.shape()[1];
-  check_attn_mask(options.attn_mask, b, l, s);
 
   Var q = options_.bias ? linear(query, memory.query_weight, memory.query_bias) : linear(query, memory.query_weight);
-  ScoreMask mask = split_attn_mask(options.attn_mask, q.dtype());
-  // Every reason a position is blocked in one mask; the masks broadcast to [B * heads, L, S].
-  Mask blocked = either(either(mask.blocked, memory.score_padding), options.is_causal ? causal_mask(l, s) : Mask{});
+  const HeadAttentionOptions fused = fused_options(options, memory.score_padding, l, s, q.dtype());
   if (!options.need_weights) {  // one op that keeps only the weights for the backward
-    HeadAttentionOptions fused{.heads = heads,
-                               .scale_divisor = std::sqrt(static_cast<double>(d)),
-                               .blocked = masks_nothing(blocked) ? Mask{} : std::move(blocked),
-                               .added = mask.added,
-                               .dropout = options_.dropout,
-                               .training = is_training()};
     return {out_proj.forward(attend_heads(q, memory.keys, memory.values, fused)), Var()};
   }
-  Var q_heads = split_heads(q / std::sqrt(static_cast<double>(d)));  // [B * heads, L, d]
-  Var scores = matmul(q_heads, memory.keys, false, true);            // [B * heads, L, S]
-  if (mask.added.defined()) scores = scores + Var(mask.added);
-  if (!masks_nothing(blocked)) scores = masked_fill(scores, blocked, neg_inf);
+  // The same steps one op at a time, for the weights.
+  Var q_heads = split_heads(q / fused.scale_divisor);      // [B * heads, L, d]
+  Var scores = matmul(q_heads, memory.keys, false, true);  // [B * heads, L, S]
+  if (fused.added.defined()) scores = scores + Var(fused.added);
+  if (!is_empty_mask(fused.blocked)) scores = masked_fill(scores, fused.blocked, neg_inf);
   Var per_head = dropout(softmax(scores, -1), options_.dropout, is_training());     // [B * heads, L, S]
   Var context = out_proj.forward(merge_heads(matmul(per_head, memory.values), b));  // [B, L, E]
   Var by_head = reshape(per_head, Shape{b, heads, l, s});

@@ -31,6 +31,7 @@
 /// No add_bias_kv or add_zero_attn.
 
 #include "tapegrad/models/attention.hpp"
+#include "tapegrad/ops/attention.hpp"
 
 namespace tg {
 
@@ -93,6 +94,13 @@ class MultiHeadAttention : public Attention {
                               const SequenceAttentionOptions& options) const;
   /// Throws ShapeError unless attn_mask is [L, S] or [B * heads, L, S] (or empty).
   void check_attn_mask(const AttentionMask& attn_mask, std::size_t batch, std::size_t l, std::size_t s) const;
+  /// Throws unless query is [B, L, E] with L >= 1 and options' attn_mask fits [L, S].
+  void check_sequence_query(const Var& query, std::size_t b, std::size_t s,
+                            const SequenceAttentionOptions& options) const;
+  /// What attend_heads applies besides the products: attn_mask, the key padding as the heads'
+  /// scores see it ([B * heads, 1, S]), is_causal, the scale, and dropout while training.
+  HeadAttentionOptions fused_options(const SequenceAttentionOptions& options, Mask score_padding, std::size_t l,
+                                     std::size_t s, DType dtype) const;
 };
 
 }  // namespace tg

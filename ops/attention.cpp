@@ -1,6 +1,7 @@
 #include "tapegrad/ops/attention.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -141,50 +142,63 @@ struct Broadcast3 {
 struct HeadShapes {
   std::size_t batch, heads, l, s, d, dv;
   std::size_t rows() const { return batch * heads; }
-  std::size_t e() const { return heads * d; }    // the query's columns
-  std::size_t ev() const { return heads * dv; }  // the result's columns
 };
 
-HeadShapes check_heads(const Var& query, const Var& keys, const Var& values, const HeadAttentionOptions& o) {
-  kernel::check_defined("attend_heads", {{"query", query}, {"keys", keys}, {"values", values}});
-  const Shape &q = query.shape(), &k = keys.shape(), &v = values.shape();
-  const bool fits = o.heads > 0 && q.size() == 3 && k.size() == 3 && v.size() == 3 && q[2] % o.heads == 0 &&
-                    k[0] == q[0] * o.heads && v[0] == k[0] && v[1] == k[1] && k[2] == q[2] / o.heads;
-  if (!fits) {
-    throw ShapeError(fmt::format(
-        "{}: needs query [B, L, heads * d], keys [B * heads, S, d] and values [B * heads, S, dv] with heads = {}, "
-        "got query {}, keys {} and values {}",
-        op_context("attend_heads"), o.heads, shape_str(q), shape_str(k), shape_str(v)));
+// Where head h of batch entry b of a query, key or value lies in its input: `rows` rows (L or S)
+// of `width` values (d or dv), either split ([B * heads, rows, width], a block of its own) or side
+// by side with the other heads ([B, rows, columns], starting at column `offset`).
+struct HeadView {
+  std::size_t input;  // which of the op's inputs
+  std::size_t rows, width, columns, offset;
+  bool split;
+
+  std::size_t base(std::size_t b, std::size_t h, std::size_t heads) const {
+    return split ? (b * heads + h) * rows * width : b * rows * columns + offset + h * width;
   }
-  kernel::check_same_dtype("attend_heads", query.value(), keys.value());
-  kernel::check_same_dtype("attend_heads", query.value(), values.value());
-  if (o.added.defined()) kernel::check_same_dtype("attend_heads", query.value(), o.added);
+  std::size_t stride() const { return split ? width : columns; }
+};
+
+// The head's block as contiguous [rows, width] values divided by `divisor`: in place when it is
+// contiguous already and nothing divides it, else copied into `scratch`.
+template <class T>
+const T* read_head(const HeadView& view, const T* data, std::size_t b, std::size_t h, std::size_t heads,
+                   std::vector<T>& scratch, double divisor = 1) {
+  const T* from = data + view.base(b, h, heads);
+  if (view.stride() == view.width && divisor == 1) return from;
+  scratch.resize(view.rows * view.width);
+  const T div = static_cast<T>(divisor);
+  for (std::size_t r = 0; r < view.rows; ++r) {
+    for (std::size_t c = 0; c < view.width; ++c) scratch[r * view.width + c] = from[r * view.stride() + c] / div;
+  }
+  return scratch.data();
+}
+
+// Writes contiguous [rows, width] values into the head's block of `data`.
+template <class T>
+void write_head(const HeadView& view, const T* from, T* data, std::size_t b, std::size_t h, std::size_t heads) {
+  T* to = data + view.base(b, h, heads);
+  for (std::size_t r = 0; r < view.rows; ++r) std::copy_n(from + r * view.width, view.width, to + r * view.stride());
+}
+
+void check_options(const Var& like, const HeadAttentionOptions& o) {
+  if (o.added.defined()) kernel::check_same_dtype("attend_heads", like.value(), o.added);
   if (!(o.dropout >= 0.0 && o.dropout <= 1.0)) {
     throw Error(fmt::format("{}: dropout = {} is outside [0, 1]", op_context("attend_heads"), o.dropout));
   }
-  return {q[0], o.heads, q[1], k[1], k[2], v[2]};
 }
-
-// Copies an [rows, cols] block whose rows lie `stride` apart into contiguous memory, divided by
-// `divisor` (as the op `x / divisor` would), or back.
-template <class T>
-void gather_block(const T* from, std::size_t stride, std::size_t rows, std::size_t cols, T* to, T divisor = T(1)) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < cols; ++c) to[r * cols + c] = from[r * stride + c] / divisor;
-  }
-}
-template <class T>
-void scatter_block(const T* from, std::size_t rows, std::size_t cols, T* to, std::size_t stride) {
-  for (std::size_t r = 0; r < rows; ++r) std::copy_n(from + r * cols, cols, to + r * stride);
-}
-
-}  // namespace
 
 // scores_n = (q_n / c) k_n^T + added, blocked pairs -inf; p_n = softmax(scores_n); w_n = dropout(p_n); y_n = w_n v_n
 // dv_n = w_n^T dy_n; dw_n = dy_n v_n^T; dp_n = dropout'(dw_n); ds_n = p_n (dp_n - rowsum(dp_n p_n));
 // dq_n = (ds_n k_n) / c; dk_n = ds_n^T (q_n / c)
-Var attend_heads(const Var& query, const Var& keys, const Var& values, const HeadAttentionOptions& o) {
-  const HeadShapes n = check_heads(query, keys, values, o);
+// Both public forms' forward, and their backward for recording: the query, keys and values as
+// the views say, in `inputs`.
+struct Recordable {
+  Tensor output;
+  BackwardFn backward;
+};
+
+Recordable attend_heads_in(const std::vector<Var>& inputs, const HeadShapes& n, const HeadView (&view)[3],
+                           const HeadAttentionOptions& o) {
   const Shape scores_shape{n.rows(), n.l, n.s};
   const bool has_blocked = o.blocked.size() > 0 && o.blocked.dimension() > 0 && xt::any(o.blocked);
   const Broadcast3 blocked_at(
@@ -198,22 +212,24 @@ Var attend_heads(const Var& query, const Var& keys, const Var& values, const Hea
     for (bool& k : keep) k = gen.uniform() >= o.dropout;
   }
   const double keep_scale = o.dropout < 1.0 ? 1.0 / (1.0 - o.dropout) : 0.0;
-  const std::size_t e = n.e(), ev = n.ev();
+  const std::size_t ev = n.heads * n.dv;
+  const HeadView out_view{0, n.l, n.dv, ev, 0, false};
   Tensor weights;  // p = softmax(scores) [B * heads, L, S], before dropout
-  Tensor y = dispatch(query.dtype(), [&](auto zero) -> Tensor {
+  Tensor y = dispatch(inputs[0].dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
     constexpr T neg_inf = -std::numeric_limits<T>::infinity();
-    const T* q = query.value().array<T>().data();
-    const T* k = keys.value().array<T>().data();
-    const T* v = values.value().array<T>().data();
+    const T* data[3];
+    for (std::size_t i = 0; i < 3; ++i) data[i] = inputs[view[i].input].value().template array<T>().data();
     const T* added = o.added.defined() ? o.added.array<T>().data() : nullptr;
     Array<T> p = Array<T>::from_shape(scores_shape);
     Array<T> out = Array<T>::from_shape({n.batch, n.l, ev});
-    std::vector<T> q_n(n.l * n.d), scores(n.l * n.s), w(drop ? n.l * n.s : 0), y_n(n.l * n.dv);
+    std::vector<T> q_n, k_n, v_n, scores(n.l * n.s), w(drop ? n.l * n.s : 0), y_n(n.l * n.dv);
     for (std::size_t r = 0; r < n.rows(); ++r) {
       const std::size_t b = r / n.heads, h = r % n.heads;
-      gather_block(q + b * n.l * e + h * n.d, e, n.l, n.d, q_n.data(), static_cast<T>(o.scale_divisor));
-      gemm(false, true, n.l, n.s, n.d, q_n.data(), k + r * n.s * n.d, false, scores.data());
+      const T* q = read_head(view[0], data[0], b, h, n.heads, q_n, o.scale_divisor);
+      const T* k = read_head(view[1], data[1], b, h, n.heads, k_n);
+      const T* v = read_head(view[2], data[2], b, h, n.heads, v_n);
+      gemm(false, true, n.l, n.s, n.d, q, k, false, scores.data());
       for (std::size_t i = 0; i < n.l; ++i) {
         for (std::size_t j = 0; j < n.s; ++j) {
           T& x = scores[i * n.s + j];
@@ -228,64 +244,109 @@ Var attend_heads(const Var& query, const Var& keys, const Var& values, const Hea
         for (std::size_t i = 0; i < w.size(); ++i) w[i] = kept[i] ? used[i] * T(keep_scale) : T(0);
         used = w.data();
       }
-      gemm(false, false, n.l, n.dv, n.s, used, v + r * n.s * n.dv, false, y_n.data());
-      scatter_block(y_n.data(), n.l, n.dv, out.data() + b * n.l * ev + h * n.dv, ev);
+      gemm(false, false, n.l, n.dv, n.s, used, v, false, y_n.data());
+      write_head(out_view, y_n.data(), out.data(), b, h, n.heads);
     }
     weights = Tensor(std::move(p));
     return Tensor(std::move(out));
   });
-  return record(
-      "attend_heads", {query, keys, values}, std::move(y),
-      [weights = std::move(weights), keep = std::move(keep), keep_scale, n, drop,
-       divisor = o.scale_divisor](BackwardContext& c) {
-        dispatch(c.input(0).dtype(), [&](auto zero) {
-          using T = decltype(zero);
-          const std::size_t block = n.l * n.s;
-          const T* q = c.input(0).array<T>().data();
-          const T* k = c.input(1).array<T>().data();
-          const T* v = c.input(2).array<T>().data();
-          const T* dy = c.grad_output().array<T>().data();
-          const T* p_all = weights.array<T>().data();
-          Array<T> dq = Array<T>::from_shape(c.needs_grad(0) ? c.input(0).shape() : Shape{0});
-          Array<T> dk = Array<T>::from_shape(c.needs_grad(1) ? c.input(1).shape() : Shape{0});
-          Array<T> dv = Array<T>::from_shape(c.needs_grad(2) ? c.input(2).shape() : Shape{0});
-          std::vector<T> dy_n(n.l * n.dv), w(drop ? block : 0), dw(block), ds(block), q_n(n.l * n.d), dq_n(n.l * n.d);
-          for (std::size_t r = 0; r < n.rows(); ++r) {
-            const std::size_t b = r / n.heads, h = r % n.heads;
-            const T* p = p_all + r * block;
-            const bool* kept = drop ? keep.data() + r * block : nullptr;
-            const T* used = p;
-            if (drop) {
-              for (std::size_t i = 0; i < block; ++i) w[i] = kept[i] ? p[i] * T(keep_scale) : T(0);
-              used = w.data();
-            }
-            gather_block(dy + b * n.l * n.ev() + h * n.dv, n.ev(), n.l, n.dv, dy_n.data());
-            if (c.needs_grad(2)) {
-              gemm(true, false, n.s, n.dv, n.l, used, dy_n.data(), false, dv.data() + r * n.s * n.dv);
-            }
-            if (!c.needs_grad(0) && !c.needs_grad(1)) continue;
-            gemm(false, true, n.l, n.s, n.dv, dy_n.data(), v + r * n.s * n.dv, false, dw.data());
-            if (drop) {
-              for (std::size_t i = 0; i < block; ++i) dw[i] = kept[i] ? dw[i] * T(keep_scale) : T(0);
-            }
-            for (std::size_t i = 0; i < n.l; ++i) {
-              softmax_row_backward(p + i * n.s, dw.data() + i * n.s, ds.data() + i * n.s, n.s);
-            }
-            if (c.needs_grad(0)) {
-              gemm(false, false, n.l, n.d, n.s, ds.data(), k + r * n.s * n.d, false, dq_n.data());
-              for (T& x : dq_n) x /= static_cast<T>(divisor);
-              scatter_block(dq_n.data(), n.l, n.d, dq.data() + b * n.l * n.e() + h * n.d, n.e());
-            }
-            if (c.needs_grad(1)) {
-              gather_block(q + b * n.l * n.e() + h * n.d, n.e(), n.l, n.d, q_n.data(), static_cast<T>(divisor));
-              gemm(true, false, n.s, n.d, n.l, ds.data(), q_n.data(), false, dk.data() + r * n.s * n.d);
-            }
-          }
-          if (c.needs_grad(0)) c.grad_input(0) = Tensor(std::move(dq));
-          if (c.needs_grad(1)) c.grad_input(1) = Tensor(std::move(dk));
-          if (c.needs_grad(2)) c.grad_input(2) = Tensor(std::move(dv));
-        });
-      });
+  return {std::move(y), [weights = std::move(weights), keep = std::move(keep), keep_scale, n, drop,
+                         divisor = o.scale_divisor, view = std::to_array(view), out_view](BackwardContext& c) {
+            dispatch(c.input(0).dtype(), [&](auto zero) {
+              using T = decltype(zero);
+              const std::size_t block = n.l * n.s;
+              const T* data[3];
+              bool wanted[3];
+              for (std::size_t i = 0; i < 3; ++i) {
+                data[i] = c.input(view[i].input).template array<T>().data();
+                wanted[i] = c.needs_grad(view[i].input);
+              }
+              // One gradient per input, each written whole by the views into it.
+              std::vector<Array<T>> grads(c.num_inputs());
+              for (std::size_t i = 0; i < c.num_inputs(); ++i) {
+                grads[i] = Array<T>::from_shape(c.needs_grad(i) ? c.input(i).shape() : Shape{0});
+              }
+              const T* dy = c.grad_output().array<T>().data();
+              const T* p_all = weights.array<T>().data();
+              std::vector<T> q_n, k_n, v_n, dy_n, w(drop ? block : 0), dw(block), ds(block), dq_n(n.l * n.d),
+                  dk_n(n.s * n.d), dv_n(n.s * n.dv);
+              for (std::size_t r = 0; r < n.rows(); ++r) {
+                const std::size_t b = r / n.heads, h = r % n.heads;
+                const T* p = p_all + r * block;
+                const bool* kept = drop ? keep.data() + r * block : nullptr;
+                const T* used = p;
+                if (drop) {
+                  for (std::size_t i = 0; i < block; ++i) w[i] = kept[i] ? p[i] * T(keep_scale) : T(0);
+                  used = w.data();
+                }
+                const T* dy_head = read_head(out_view, dy, b, h, n.heads, dy_n);
+                if (wanted[2]) {
+                  gemm(true, false, n.s, n.dv, n.l, used, dy_head, false, dv_n.data());
+                  write_head(view[2], dv_n.data(), grads[view[2].input].data(), b, h, n.heads);
+                }
+                if (!wanted[0] && !wanted[1]) continue;
+                const T* v = read_head(view[2], data[2], b, h, n.heads, v_n);
+                gemm(false, true, n.l, n.s, n.dv, dy_head, v, false, dw.data());
+                if (drop) {
+                  for (std::size_t i = 0; i < block; ++i) dw[i] = kept[i] ? dw[i] * T(keep_scale) : T(0);
+                }
+                for (std::size_t i = 0; i < n.l; ++i) {
+                  softmax_row_backward(p + i * n.s, dw.data() + i * n.s, ds.data() + i * n.s, n.s);
+                }
+                if (wanted[0]) {
+                  const T* k = read_head(view[1], data[1], b, h, n.heads, k_n);
+                  gemm(false, false, n.l, n.d, n.s, ds.data(), k, false, dq_n.data());
+                  for (T& x : dq_n) x /= static_cast<T>(divisor);
+                  write_head(view[0], dq_n.data(), grads[view[0].input].data(), b, h, n.heads);
+                }
+                if (wanted[1]) {
+                  const T* q = read_head(view[0], data[0], b, h, n.heads, q_n, divisor);
+                  gemm(true, false, n.s, n.d, n.l, ds.data(), q, false, dk_n.data());
+                  write_head(view[1], dk_n.data(), grads[view[1].input].data(), b, h, n.heads);
+                }
+              }
+              for (std::size_t i = 0; i < c.num_inputs(); ++i) {
+                if (c.needs_grad(i)) c.grad_input(i) = Tensor(std::move(grads[i]));
+              }
+            });
+          }};
+}
+
+}  // namespace
+
+Var attend_heads(const Var& query, const Var& keys, const Var& values, const HeadAttentionOptions& o) {
+  kernel::check_defined("attend_heads", {{"query", query}, {"keys", keys}, {"values", values}});
+  const Shape &q = query.shape(), &k = keys.shape(), &v = values.shape();
+  const bool fits = o.heads > 0 && q.size() == 3 && k.size() == 3 && v.size() == 3 && q[2] % o.heads == 0 &&
+                    k[0] == q[0] * o.heads && v[0] == k[0] && v[1] == k[1] && k[2] == q[2] / o.heads;
+  if (!fits) {
+    throw ShapeError(fmt::format(
+        "{}: needs query [B, L, heads * d], keys [B * heads, S, d] and values [B * heads, S, dv] with heads = {}, "
+        "got query {}, keys {} and values {}",
+        op_context("attend_heads"), o.heads, shape_str(q), shape_str(k), shape_str(v)));
+  }
+  kernel::check_same_dtype("attend_heads", query.value(), keys.value());
+  kernel::check_same_dtype("attend_heads", query.value(), values.value());
+  check_options(query, o);
+  const HeadShapes n{q[0], o.heads, q[1], k[1], k[2], v[2]};
+  const HeadView view[3] = {{0, n.l, n.d, q[2], 0, false}, {1, n.s, n.d, 0, 0, true}, {2, n.s, n.dv, 0, 0, true}};
+  Recordable r = attend_heads_in({query, keys, values}, n, view, o);
+  return record("attend_heads", {query, keys, values}, std::move(r.output), std::move(r.backward));
+}
+
+Var self_attend_heads(const Var& qkv, const HeadAttentionOptions& o) {
+  kernel::check_defined("self_attend_heads", {{"qkv", qkv}});
+  const Shape& x = qkv.shape();
+  if (o.heads == 0 || x.size() != 3 || x[2] % (3 * o.heads) != 0) {
+    throw ShapeError(fmt::format("{}: needs qkv [B, L, 3 * heads * d] with heads = {}, got {}",
+                                 op_context("self_attend_heads"), o.heads, shape_str(x)));
+  }
+  check_options(qkv, o);
+  const std::size_t e = x[2] / 3, d = e / o.heads;
+  const HeadShapes n{x[0], o.heads, x[1], x[1], d, d};
+  const HeadView view[3] = {{0, n.l, d, x[2], 0, false}, {0, n.l, d, x[2], e, false}, {0, n.l, d, x[2], 2 * e, false}};
+  Recordable r = attend_heads_in({qkv}, n, view, o);
+  return record("self_attend_heads", {qkv}, std::move(r.output), std::move(r.backward));
 }
 
 }  // namespace tg

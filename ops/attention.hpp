@@ -50,4 +50,11 @@ struct HeadAttentionOptions {
 /// `added`) share a dtype, Error for a dropout outside [0, 1].
 Var attend_heads(const Var& query, const Var& keys, const Var& values, const HeadAttentionOptions& options);
 
+/// Self-attention from one projection: qkv [B, L, 3 * heads * d] holds the queries, keys and
+/// values side by side, each with its heads side by side (x in_proj_weight^T + in_proj_bias, torch's
+/// packed projection); as attend_heads on its three column blocks, [B, L, heads * d]. The keys and
+/// values are read in place: no split copies of them, and one gradient of qkv's shape.
+/// Throws ShapeError unless qkv's last dimension is a multiple of 3 * heads.
+Var self_attend_heads(const Var& qkv, const HeadAttentionOptions& options);
+
 }  // namespace tg

@@ -393,3 +393,35 @@ TEST_CASE("MultiHeadAttention sequences match torch.nn.MultiheadAttention in flo
   }
   CHECK(cases == 6);
 }
+
+TEST_CASE("MultiHeadAttention: self-attention from one packed projection equals the separate projections") {
+  // forward(x, x, x) without weights projects x once into queries, keys and values side by side
+  // (self_attend_heads); with three different Vars of the same values it projects each apart.
+  AttentionOptions o = mha_options(6, 3);
+  o.dropout = 0.3;
+  auto packed = random_mha(o), apart = random_mha(o);
+  const Tensor x = test::randn({2, 4, 6}, 9);
+  const Mask padding = padding_of({4, 2}, 4);
+  const SequenceAttentionOptions call{
+      .attn_mask = some_blocked({4, 4}), .key_padding_mask = padding, .need_weights = false};
+  Var self(x, true), query(x, true), key(x, true), value(x, true);
+  manual_seed(3);
+  Var y = packed->forward(self, self, self, call).context;
+  manual_seed(3);
+  Var want = apart->forward(query, key, value, call).context;
+  const std::vector<double> got_values = y.value().to_vector(), want_values = want.value().to_vector();
+  for (std::size_t i = 0; i < got_values.size(); ++i)
+    CHECK(got_values[i] == doctest::Approx(want_values[i]).epsilon(1e-13));
+  const Tensor seed = test::randn(y.shape(), 10);
+  y.backward(seed);
+  want.backward(seed);
+  const std::vector<double> dx = self.grad().to_vector(), dq = query.grad().to_vector(), dk = key.grad().to_vector(),
+                            dv = value.grad().to_vector();
+  for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dx[i] == doctest::Approx(dq[i] + dk[i] + dv[i]).epsilon(1e-12));
+  std::vector<NamedVar> a = packed->named_parameters(), b = apart->named_parameters();
+  for (std::size_t p = 0; p < a.size(); ++p) {
+    CAPTURE(a[p].name);
+    const std::vector<double> ga = a[p].var.grad().to_vector(), gb = b[p].var.grad().to_vector();
+    for (std::size_t i = 0; i < ga.size(); ++i) CHECK(ga[i] == doctest::Approx(gb[i]).epsilon(1e-12));
+  }
+}

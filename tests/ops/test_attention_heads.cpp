@@ -172,3 +172,51 @@ TEST_CASE("attend_heads names the shapes, dtypes and masks that do not fit") {
   CHECK_THROWS_AS(attend_heads(q, k, v, {.heads = 2, .added = randn({2, 3, 4}, 1)}), ShapeError);
   CHECK_THROWS_AS(attend_heads(q, k, v, {.heads = 2, .dropout = 1.5}), Error);
 }
+
+namespace {
+
+// qkv's column block `which` (0 queries, 1 keys, 2 values) [B, L, E], split into heads
+// [B * heads, L, d] for keys and values as attend_heads takes them.
+Var block_of(const Var& qkv, std::size_t which, std::size_t heads) {
+  const std::size_t b = qkv.shape()[0], l = qkv.shape()[1], e = qkv.shape()[2] / 3, d = e / heads;
+  Var part = slice(qkv, 2, static_cast<long>(which * e), static_cast<long>((which + 1) * e));
+  if (which == 0) return part;
+  return permute(part, Shape{b, l, heads, d}, {0, 2, 1, 3}, Shape{b * heads, l, d});
+}
+
+}  // namespace
+
+TEST_CASE("self_attend_heads passes gradcheck and equals attend_heads on its three blocks") {
+  struct Case {
+    std::size_t batch, heads, l, d;
+  };
+  for (Case z : {Case{2, 2, 3, 2}, Case{1, 1, 1, 1}, Case{3, 4, 1, 1}, Case{1, 1, 4, 3}}) {
+    CAPTURE(z.batch);
+    CAPTURE(z.heads);
+    CAPTURE(z.l);
+    const Shape shape{z.batch, z.l, 3 * z.heads * z.d};
+    HeadAttentionOptions o{.heads = z.heads, .scale_divisor = std::sqrt(double(z.d)), .blocked = causal(z.l, z.l)};
+    expect_gradcheck([&](const std::vector<Var>& v) { return self_attend_heads(v[0], o); }, {randn(shape, 1)});
+    o.added = randn({z.l, z.l}, 2);
+    o.dropout = 0.25;
+    o.training = true;
+    for (DType dtype : {DType::f64, DType::f32}) {
+      Var packed(randn(shape, 3).to(dtype), true), apart(randn(shape, 3).to(dtype), true);
+      HeadAttentionOptions typed = o;
+      typed.added = o.added.to(dtype);
+      Generator packed_gen(4), apart_gen(4);
+      typed.generator = &packed_gen;
+      Var y = self_attend_heads(packed, typed);
+      typed.generator = &apart_gen;
+      Var want =
+          attend_heads(block_of(apart, 0, z.heads), block_of(apart, 1, z.heads), block_of(apart, 2, z.heads), typed);
+      const double tolerance = dtype == DType::f64 ? 1e-14 : 1e-6;
+      CHECK(max_difference(y.value(), want.value()) <= tolerance);
+      const Tensor seed = randn(y.shape(), 5).to(dtype);
+      y.backward(seed);
+      want.backward(seed);
+      CHECK(max_difference(packed.grad(), apart.grad()) <= tolerance);
+    }
+  }
+  CHECK_THROWS_AS(self_attend_heads(Var(randn({2, 3, 8}, 1)), {.heads = 2}), ShapeError);
+}

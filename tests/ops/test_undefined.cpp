@@ -171,6 +171,7 @@ TEST_CASE("fused recurrent and attention ops name an undefined Var argument") {
   expect_undefined("attend_heads", "query", 0, [&] { attend_heads(u, kv, kv, two_heads); });
   expect_undefined("attend_heads", "keys", 1, [&] { attend_heads(q, u, kv, two_heads); });
   expect_undefined("attend_heads", "values", 2, [&] { attend_heads(q, kv, u, two_heads); });
+  expect_undefined("self_attend_heads", "qkv", 0, [&] { self_attend_heads(u, two_heads); });
 }
 
 TEST_CASE("shape ops name an undefined Var argument, in lists by its position") {
