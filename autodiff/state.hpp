@@ -6,6 +6,7 @@
 namespace tg {
 class Tape;
 class LeafGradients;
+class GradientReadyListener;
 namespace detail {
 
 struct ThreadState {
@@ -13,8 +14,9 @@ struct ThreadState {
   bool anomaly = false;
   std::uint32_t scope = 0;
   std::uint32_t scope_instance = 0;
-  Tape* tape = nullptr;                     // null: the thread's default tape
-  LeafGradients* leaf_gradients = nullptr;  // null: leaves' gradients go to their nodes
+  Tape* tape = nullptr;                             // null: the thread's default tape
+  LeafGradients* leaf_gradients = nullptr;          // null: leaves' gradients go to their nodes
+  GradientReadyListener* gradient_ready = nullptr;  // null: nobody is told
 };
 
 ThreadState& thread_state();

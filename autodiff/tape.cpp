@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -215,6 +217,12 @@ UseLeafGradients::UseLeafGradients(LeafGradients& gradients) : previous_(detail:
 }
 UseLeafGradients::~UseLeafGradients() { detail::thread_state().leaf_gradients = previous_; }
 
+ListenGradientReady::ListenGradientReady(GradientReadyListener& listener)
+    : previous_(detail::thread_state().gradient_ready) {
+  detail::thread_state().gradient_ready = &listener;
+}
+ListenGradientReady::~ListenGradientReady() { detail::thread_state().gradient_ready = previous_; }
+
 void Tape::check_gathered(const TapeEntry& entry, std::span<const Var> inputs) const {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& g = gradient_slot(*inputs[i].node());
@@ -269,6 +277,58 @@ void Tape::accumulate(Node& node, Tensor&& grad, const TapeEntry& entry, std::si
   }
 }
 
+namespace {
+
+// The leaves a GradientReadyListener hears of in one pass: every leaf input of the
+// entries up to the root, with the earliest entry that uses it (after whose backward
+// nothing else in the walk can add to its gradient), told in walk order if an entry
+// the pass ran used it.
+class ReadyLeaves {
+ public:
+  ReadyLeaves(const Tape& tape, std::size_t last) {
+    for (std::size_t k = last + 1; k-- > 0;) {  // the latest use first; earlier ones overwrite it
+      for (const Var& in : tape.inputs_of(tape.entry(k))) {
+        if (!in.requires_grad() || !in.is_leaf()) continue;
+        auto [it, added] = index_.try_emplace(in.node(), leaves_.size());
+        if (added) leaves_.push_back({0, in, false});
+        leaves_[it->second].earliest = static_cast<std::uint32_t>(k);
+      }
+    }
+    std::stable_sort(leaves_.begin(), leaves_.end(),
+                     [](const Leaf& a, const Leaf& b) { return a.earliest > b.earliest; });
+    for (std::size_t i = 0; i < leaves_.size(); ++i) index_[leaves_[i].var.node()] = i;
+  }
+
+  // The pass ran the backward of an op with these inputs.
+  void reached(std::span<const Var> inputs) {
+    for (const Var& in : inputs) {
+      auto it = index_.find(in.node());
+      if (it != index_.end()) leaves_[it->second].reached = true;
+    }
+  }
+
+  // Calls tell(leaf) for every reached leaf whose earliest use is entry k (the walk
+  // has just passed it).
+  template <class F>
+  void passed(std::size_t k, F&& tell) {
+    for (; next_ < leaves_.size() && leaves_[next_].earliest == k; ++next_) {
+      if (leaves_[next_].reached) tell(leaves_[next_].var);
+    }
+  }
+
+ private:
+  struct Leaf {
+    std::uint32_t earliest;
+    Var var;
+    bool reached;
+  };
+  std::vector<Leaf> leaves_;
+  std::unordered_map<const Node*, std::size_t> index_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace
+
 void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
   Node& r = *root.node();
   if (!r.requires_grad) {
@@ -282,12 +342,14 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
                                     seed.defined() ? shape_str(seed.shape()) + " " + dtype_name(seed.dtype())
                                                    : std::string("an undefined tensor")));
   }
+  GradientReadyListener* listener = detail::thread_state().gradient_ready;
   if (r.tape == nullptr) {  // a leaf: the seed is its gradient
     Tensor& slot = gradient_slot(r);
     if (!slot.defined())
       slot = seed;
     else
       slot.add_(seed);
+    if (listener != nullptr) listener->gradient_ready(root, slot);
     return;
   }
   if (r.tape != this || r.generation != generation_) {
@@ -319,10 +381,29 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
       for (std::size_t k = 0; k <= last; ++k) tape.entries_[k].output->grad.reset();
     }
   } end_of_pass{*this, r.entry};
+  // Leaves a listener is told of as the walk passes their earliest use, and those that
+  // end-of-pass work still adds to, told when it is done.
+  std::optional<ReadyLeaves> ready;
+  if (listener != nullptr) ready.emplace(*this, r.entry);
+  std::vector<Var> ready_at_end;
+  auto tell_ready = [&](std::size_t k) {
+    ready->passed(k, [&](const Var& leaf) {
+      const bool later = std::any_of(pass_end_.begin(), pass_end_.end(),
+                                     [&](const auto& work) { return work->adds_to(*leaf.node()); });
+      if (later) {
+        ready_at_end.push_back(leaf);
+      } else {
+        listener->gradient_ready(leaf, gradient_slot(*leaf.node()));
+      }
+    });
+  };
   for (std::size_t k = r.entry + 1; k-- > 0;) {
     TapeEntry& e = entries_[k];
     Node& out = *e.output;
-    if (!out.grad.defined()) continue;
+    if (!out.grad.defined()) {
+      if (listener != nullptr) tell_ready(k);
+      continue;
+    }
     if (e.freed) {
       throw BackwardError(fmt::format(
           "backward(): {} was already freed by an earlier backward(); pass retain_graph = true to the first backward()",
@@ -334,6 +415,7 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
     for (Tensor& g : grad_scratch_) g.reset();
     BackwardContext ctx(inputs, out.value, out.grad, grad_scratch_, pass_end_);
     e.backward(ctx);
+    if (ready) ready->reached(inputs);
     if (is_anomaly_enabled()) check_gathered(e, inputs);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (!grad_scratch_[i].defined() || !inputs[i].requires_grad()) continue;
@@ -345,10 +427,12 @@ void Tape::backward(const Var& root, const Tensor& seed, bool retain_graph) {
       e.backward = nullptr;
       e.freed = true;
     }
+    if (listener != nullptr) tell_ready(k);
   }
   for (Tensor& g : grad_scratch_) g.reset();
   for (const auto& work : pass_end_) work->finish();
   end_of_pass.finished = true;
+  for (const Var& leaf : ready_at_end) listener->gradient_ready(leaf, gradient_slot(*leaf.node()));
 }
 
 Tape& current_tape() {

@@ -59,6 +59,38 @@ class UseLeafGradients {
   LeafGradients* previous_;
 };
 
+/// Told during the backward passes of one thread when each leaf's gradient for
+/// that pass is complete: distributed training starts sending a bucket of
+/// gradients while the rest of the backward still runs (dist/).
+///
+/// A pass tells it once about every leaf that requires grad and is an input of
+/// an op whose backward the pass ran (and about the root when it is a leaf), at
+/// the moment no work left in the pass can add to that leaf's gradient: right
+/// after the backward of the leaf's earliest op on the tape, or, for a gradient
+/// that end-of-pass work still adds to (PassEnd::adds_to), once that work is
+/// finished. Leaves the pass did not reach are not told of (distributed
+/// training finds them when the step ends). `grad` is the leaf's gradient slot
+/// (gradient_slot), which the listener may read and change in place. A failed
+/// pass stops telling at the failure.
+class GradientReadyListener {
+ public:
+  virtual ~GradientReadyListener() = default;
+  virtual void gradient_ready(const Var& leaf, Tensor& grad) = 0;
+};
+
+/// While alive, backward passes on this thread tell `listener` (one installed at
+/// a time per thread; the previous one comes back when this ends).
+class ListenGradientReady {
+ public:
+  explicit ListenGradientReady(GradientReadyListener& listener);
+  ~ListenGradientReady();
+  ListenGradientReady(const ListenGradientReady&) = delete;
+  ListenGradientReady& operator=(const ListenGradientReady&) = delete;
+
+ private:
+  GradientReadyListener* previous_;
+};
+
 /// Work that ops' backward functions leave for the end of a backward pass, when
 /// every op has run: the gradients of a weight that many small products used,
 /// done as one large product (ops/weight_grads.hpp). The tape makes at most one
@@ -69,6 +101,9 @@ class PassEnd {
  public:
   virtual ~PassEnd() = default;
   virtual void finish() = 0;
+  /// Whether finish() will still add to the gradient of `leaf` (which then is
+  /// not complete before it: see GradientReadyListener).
+  virtual bool adds_to(const Node& /*leaf*/) const { return false; }
 };
 
 /// What a backward function sees: the values around its op and the slots to

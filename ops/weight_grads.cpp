@@ -71,8 +71,12 @@ class WeightGradBatch final : public PassEnd {
     it->uses.push_back(Use{dy, x, rows});
     kept_bytes_ += rows * (out + in) * (w.dtype() == DType::f32 ? sizeof(float) : sizeof(double));
     // Adding early changes only the order of the gradient's sums: nothing reads a leaf's
-    // gradient before the pass ends.
+    // gradient before the pass ends (a GradientReadyListener waits for it: adds_to).
     if (kept_bytes_ > kMaxKeptBytes) finish();
+  }
+
+  bool adds_to(const Node& leaf) const override {
+    return std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.weight.get() == &leaf; });
   }
 
   // Adds every pending weight's gathered product into its gradient, and forgets them.

@@ -419,3 +419,103 @@ TEST_CASE("an undefined Var is an Error wherever it is used, never a null derefe
   CHECK_THROWS_AS(undefined.set_requires_grad(true), Error);
   CHECK_THROWS_AS(undefined.backward(), BackwardError);
 }
+
+namespace {
+// What a GradientReadyListener was told, in order: each leaf's name, its gradient then
+// (empty when undefined), and how many ops' backwards had run by then.
+struct ReadyLog final : GradientReadyListener {
+  struct Told {
+    std::string name;
+    std::vector<double> grad;
+    int backwards_run = 0;
+  };
+  std::vector<Told> told;
+  int* backwards_run = nullptr;
+  void gradient_ready(const Var& leaf, Tensor& grad) override {
+    told.push_back({leaf.node()->name, grad.defined() ? grad.to_vector() : std::vector<double>{},
+                    backwards_run != nullptr ? *backwards_run : 0});
+  }
+};
+
+// y = 2x, counting the backwards that have run.
+Var counted_double(const Var& x, int& backwards_run) {
+  return record("counted_double", {x}, Tensor(Array<double>(x.value().array<double>() * 2.0)),
+                [&backwards_run](BackwardContext& c) {
+                  ++backwards_run;
+                  c.grad_input(0) = Tensor(Array<double>(c.grad_output().array<double>() * 2.0));
+                });
+}
+
+Var named_leaf(std::vector<double> v, const char* name) {
+  Var leaf(vec(std::move(v)), true);
+  leaf.node()->name = name;
+  return leaf;
+}
+}  // namespace
+
+TEST_CASE("a GradientReadyListener hears of each leaf once, when its gradient is complete, latest-used first") {
+  current_tape().reset();
+  int backwards_run = 0;
+  Var early = named_leaf({1, 2}, "early"), late = named_leaf({3, 4}, "late"), twice = named_leaf({0.5, 1}, "twice");
+  Var unreached = named_leaf({7, 7}, "unreached"), frozen(vec({1, 1}), false);
+  // early feeds the first op; twice the first and the last; late only the last three.
+  Var a = counted_double(early * twice, backwards_run);
+  Var dead = unreached * frozen;  // on the tape, but the loss does not depend on it
+  Var b = counted_double(a + late, backwards_run);
+  Var loss = sum(counted_double(b * late, backwards_run) * twice);
+  ReadyLog log;
+  log.backwards_run = &backwards_run;
+  {
+    ListenGradientReady listen(log);
+    loss.backward();
+  }
+  // unreached's op is on the tape, but the pass does not run its backward.
+  REQUIRE(log.told.size() == 3);
+  // late's earliest use (a + late) comes after the ops of early and twice.
+  CHECK(log.told[0].name == "late");
+  CHECK(log.told[0].backwards_run == 2);  // the first op's backward has not run yet
+  // early and twice share their earliest op, the first on the tape: told after every backward.
+  CHECK(log.told[1].backwards_run == 3);
+  CHECK(log.told[2].backwards_run == 3);
+  const bool early_first = log.told[1].name == "early";
+  const ReadyLog::Told& told_early = log.told[early_first ? 1 : 2];
+  const ReadyLog::Told& told_twice = log.told[early_first ? 2 : 1];
+  CHECK(told_early.name == "early");
+  CHECK(told_twice.name == "twice");
+  // What each heard was its whole gradient.
+  CHECK(log.told[0].grad == late.grad().to_vector());
+  CHECK(told_early.grad == early.grad().to_vector());
+  CHECK(told_twice.grad == twice.grad().to_vector());
+  CHECK_FALSE(unreached.grad().defined());
+
+  // A listener hears of a leaf root; uninstalled, it hears nothing.
+  {
+    ListenGradientReady listen(log);
+    early.backward(Tensor::ones({2}, DType::f64));
+  }
+  REQUIRE(log.told.size() == 4);
+  CHECK(log.told[3].name == "early");
+  sum(early * late).backward();
+  CHECK(log.told.size() == 4);
+  // Leaves of an earlier graph on the same tape are not told of by a later pass.
+  {
+    ListenGradientReady listen(log);
+    sum(late * late).backward();
+  }
+  REQUIRE(log.told.size() == 5);
+  CHECK(log.told[4].name == "late");
+}
+
+TEST_CASE("a GradientReadyListener is given the thread's LeafGradients slot") {
+  Var w = named_leaf({1, 2, 3}, "w");
+  LeafGradients own({w});
+  ReadyLog log;
+  {
+    UseLeafGradients use(own);
+    ListenGradientReady listen(log);
+    sum(w * w).backward();
+  }
+  REQUIRE(log.told.size() == 1);
+  CHECK(log.told[0].grad == std::vector<double>{2, 4, 6});
+  CHECK_FALSE(w.grad().defined());
+}

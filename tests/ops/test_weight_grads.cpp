@@ -131,3 +131,31 @@ TEST_CASE("a gathered weight gradient goes to the thread's LeafGradients slot wh
   REQUIRE(own.grad(0).defined());
   CHECK(own.grad(0).to_vector() == expected);
 }
+
+namespace {
+struct ReadyGrads final : GradientReadyListener {
+  std::vector<std::pair<const Node*, std::vector<double>>> told;
+  void gradient_ready(const Var& leaf, Tensor& grad) override { told.emplace_back(leaf.node(), grad.to_vector()); }
+};
+}  // namespace
+
+TEST_CASE("a gathered weight gradient is reported ready only once the end of the pass has added it") {
+  RestoreBatching restore;
+  set_weight_grad_batching(WeightGradBatching::always);
+  Var w(Tensor::normal({6, 4}, 0, 0.5, 611, DType::f64), true);
+  Var v(Tensor::normal({6, 6}, 0, 0.5, 613, DType::f64), true);
+  Var x(Tensor::normal({3, 4}, 0, 1, 612, DType::f64), false);
+  // w's only uses are the earliest ops; v's gradient is gathered too.
+  Var h = tanh(linear(x, w));
+  Var loss = sum(mul(linear(h, v), h));
+  ReadyGrads log;
+  {
+    ListenGradientReady listen(log);
+    loss.backward();
+  }
+  REQUIRE(log.told.size() == 2);
+  for (const auto& [node, grad] : log.told) {
+    const Var& leaf = node == w.node() ? w : v;
+    CHECK(grad == leaf.grad().to_vector());
+  }
+}
