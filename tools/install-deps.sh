@@ -16,9 +16,10 @@ packages=(
 # The tests also run PyTorch (a checkpoint written here must load in torch.nn);
 # the main job (--main) does not need it.
 # The sanitizer build compiles with clang-14, and CI checks the format with
-# clang-format-14; the main job needs neither.
+# clang-format-14; the main job needs neither. Training over processes (dist/)
+# builds on OpenMPI, and its tests run under mpirun.
 if [ "${1:-}" != "--main" ]; then
-  packages+=(python3-torch clang-14 clang-format-14)
+  packages+=(python3-torch clang-14 clang-format-14 libopenmpi-dev openmpi-bin)
 fi
 
 missing=()
