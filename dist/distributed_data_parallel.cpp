@@ -63,7 +63,9 @@ void copy_from(const Tensor& flat, std::size_t offset, double scale, Tensor& to)
 
 DistributedDataParallel::DistributedDataParallel(Module& model, ProcessGroup& group, DistributedOptions options)
     : model_(model), group_(group), options_(options), params_(model.parameters()) {
-  if (options_.bucket_bytes == 0) throw Error("DistributedDataParallel: bucket_bytes must be at least 1");
+  if (options_.bucket_bytes == 0 || options_.first_bucket_bytes == 0) {
+    throw Error("DistributedDataParallel: bucket_bytes and first_bucket_bytes must be at least 1");
+  }
   const std::string ours = joined(describe(model));
   const std::vector<std::string> all = group_.allgather(ours);
   for (std::size_t r = 1; r < all.size(); ++r) {
@@ -83,8 +85,9 @@ DistributedDataParallel::DistributedDataParallel(Module& model, ProcessGroup& gr
   for (std::size_t k = params_.size(); k-- > 0;) {
     const Var& p = params_[k];
     const std::size_t bytes = p.value().nbytes();
-    const bool fits = !buckets_.empty() && filled + bytes <= options_.bucket_bytes &&
-                      params_[buckets_.back().params.front()].dtype() == p.dtype();
+    const std::size_t cap = buckets_.size() == 1 ? options_.first_bucket_bytes : options_.bucket_bytes;
+    const bool fits =
+        !buckets_.empty() && filled + bytes <= cap && params_[buckets_.back().params.front()].dtype() == p.dtype();
     if (!fits) {
       buckets_.emplace_back();
       filled = 0;
@@ -166,8 +169,8 @@ void DistributedDataParallel::gradient_ready(const Var& leaf, Tensor& grad) {
   }
   told_[i] = 1;
   if (!options_.overlap) return;
-  const auto start = clock_type::now();
   copy_in(i, grad.defined() ? &grad : nullptr);
+  const auto start = clock_type::now();
   send_ready_buckets();
   // MPI advances requests in flight only inside its calls: test them as the backward goes.
   for (std::size_t k = 0; k < next_to_send_; ++k) buckets_[k].pending.test();

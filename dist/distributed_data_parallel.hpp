@@ -15,7 +15,7 @@
 ///
 /// - The constructor checks that every rank's model has the same parameters (names,
 ///   shapes, dtypes) and copies rank 0's values to the others.
-/// - Gradients travel in buckets of about `bucket_bytes`, filled in the reverse of
+/// - Gradients travel in buckets of about `bucket_bytes` (the first one smaller), filled in the reverse of
 ///   the parameters' registration order (roughly the order the backward produces
 ///   them). During backward(), the tape tells this object when each parameter's
 ///   gradient is complete (GradientReadyListener); a bucket whose gradients are all
@@ -48,6 +48,9 @@ namespace tg {
 struct DistributedOptions {
   /// The size a bucket is filled up to (a larger parameter takes one of its own).
   std::size_t bucket_bytes = std::size_t{25} << 20;
+  /// The first bucket's (the last parameters', whose gradients come first): small, so
+  /// that communication starts early in the backward (as DDP's 1 MB).
+  std::size_t first_bucket_bytes = std::size_t{1} << 20;
   /// Divide the summed gradients by the number of ranks.
   bool average = true;
   bool find_unused_parameters = false;

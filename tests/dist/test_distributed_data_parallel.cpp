@@ -116,7 +116,7 @@ TEST_CASE("N ranks take the same 50 Adam steps of the G2P model as one process o
     auto single = g2p_model(dtype), model = g2p_model(dtype);
     DistributedOptions options;
     options.average = false;  // each rank's loss carries its share of the tokens
-    options.bucket_bytes = 512 * 1024;
+    options.first_bucket_bytes = options.bucket_bytes = 512 * 1024;
     DistributedDataParallel ddp(*model, world, options);
     CHECK(ddp.bucket_layout().size() > 1);
     Adam single_adam(single->parameters(), {.lr = 3e-3}), adam(model->parameters(), {.lr = 3e-3});
@@ -152,20 +152,24 @@ TEST_CASE("buckets are sent during the backward, and every bucket layout gives t
   const GlobalBatch b = random_batch(data, 6, 30, 42);
   std::vector<std::vector<double>> results;
   struct Layout {
-    std::size_t bytes;
+    std::size_t first_bytes, bytes;
     bool overlap;
   };
-  for (Layout layout :
-       {Layout{1, true}, Layout{256 * 1024, true}, Layout{25u << 20, true}, Layout{256 * 1024, false}}) {
+  for (Layout layout : {Layout{1, 1, true}, Layout{256 * 1024, 256 * 1024, true}, Layout{25u << 20, 25u << 20, true},
+                        Layout{1u << 20, 25u << 20, true}, Layout{256 * 1024, 256 * 1024, false}}) {
+    CAPTURE(layout.first_bytes);
     CAPTURE(layout.bytes);
     CAPTURE(layout.overlap);
     auto model = g2p_model(DType::f64);
     DistributedOptions options;
+    options.first_bucket_bytes = layout.first_bytes;
     options.bucket_bytes = layout.bytes;
     options.overlap = layout.overlap;
     DistributedDataParallel ddp(*model, world, options);
     const std::size_t buckets = ddp.bucket_layout().size();
     if (layout.bytes == 1) CHECK(buckets == model->parameters().size());
+    if (layout.first_bytes == layout.bytes && layout.bytes == 25u << 20) CHECK(buckets == 1);  // 10 MB in float64
+    if (layout.first_bytes < layout.bytes && layout.bytes == 25u << 20) CHECK(buckets == 2);
     distributed_backward(ddp, *model, b);
     const DistributedStepStats& before_sync = ddp.last_step();
     if (layout.overlap && buckets > 1) {
