@@ -91,10 +91,11 @@ int main(int argc, char** argv) {
   if (mode == "threads") threads = std::make_unique<DataParallel<SequenceModel>>(*model, 2);
   std::unique_ptr<DistributedDataParallel> ddp;
   if (group != nullptr) {
-    ddp = std::make_unique<DistributedDataParallel>(
-        *model, *group,
-        DistributedOptions{.bucket_bytes = bucket_kb << 10,
-                           .first_bucket_bytes = first_kb << 10, .average = false, .overlap = overlap});
+    ddp = std::make_unique<DistributedDataParallel>(*model, *group,
+                                                    DistributedOptions{.bucket_bytes = bucket_kb << 10,
+                                                                       .first_bucket_bytes = first_kb << 10,
+                                                                       .average = false,
+                                                                       .overlap = overlap});
   }
 
   std::vector<double> step_seconds, tokens_per_second, in_mpi, waiting;
@@ -141,10 +142,10 @@ int main(int argc, char** argv) {
   std::string line = fmt::format("{:<8} {} rank(s): {:.1f} ms per step, {:.0f} target tokens/s", mode, ranks,
                                  1e3 * median(step_seconds), median(tokens_per_second));
   if (ddp) {
-    line += fmt::format(", {} bucket(s) of {:.2f} MB in all per step, {:.2f} ms in MPI during the backward, "
-                        "{:.2f} ms waiting after it{}",
-                        buckets, double(bytes) / 1e6, 1e3 * median(in_mpi), 1e3 * median(waiting),
-                        overlap ? "" : " (no overlap)");
+    line += fmt::format(
+        ", {} bucket(s) of {:.2f} MB in all per step, {:.2f} ms in MPI during the backward, "
+        "{:.2f} ms waiting after it{}",
+        buckets, double(bytes) / 1e6, 1e3 * median(in_mpi), 1e3 * median(waiting), overlap ? "" : " (no overlap)");
   }
   std::printf("%s (median of %zu steps, %zu parameters)\n", line.c_str(), steps, model->parameter_count());
   return 0;
