@@ -3,6 +3,7 @@
 // attention heatmaps. Ctrl-C or SIGTERM stops it after the current step with a
 // checkpoint and status 128 + the signal.
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "tapegrad/cli/run_options.hpp"
 #include "tapegrad/data/tsv.hpp"
 #include "tapegrad/data/utf8.hpp"
+#include "tapegrad/dist/process_group.hpp"
 #include "tapegrad/kernels/blas.hpp"
 #include "tapegrad/plot/plot.hpp"
 #include "tapegrad/train/run_state.hpp"
@@ -34,6 +36,7 @@ struct TrainCommand {
   TrainConfig run;
   bool plots = true;
   int threads = 1;
+  bool distributed = false;  ///< --distributed, or started by mpirun
 };
 
 // Options a resumed run may be given anew: how long to run and what to write, not what it computes.
@@ -89,7 +92,18 @@ void draw_plots(Trainer& trainer, const fs::path& out) {
 
 // The run's exit status: 0, or 128 + the signal that stopped it.
 int train(const TrainCommand& command) {
-  Trainer trainer(command.run, [] { return g_stop_signal != 0; });
+  ProcessGroup* group = command.distributed ? &ProcessGroup::world() : nullptr;
+  const bool lead = group == nullptr || group->rank() == 0;
+  // Rank 0 alone prints; every rank's errors still reach stderr.
+  if (!lead && std::freopen("/dev/null", "w", stdout) == nullptr) {
+    throw CLI::RuntimeError("rank " + std::to_string(group->rank()) + ": cannot silence its output", 1);
+  }
+  if (group != nullptr && lead) {
+    fmt::print("distributed over {} MPI ranks: each takes 1/{} of every batch of {}\n", group->size(), group->size(),
+               command.run.batch_size);
+  }
+  Trainer trainer(
+      command.run, [] { return g_stop_signal != 0; }, group);
   try {
     trainer.prepare();
   } catch (const RunFolderError& e) {
@@ -108,7 +122,7 @@ int train(const TrainCommand& command) {
                signal == SIGTERM ? "SIGTERM" : "SIGINT", trainer.step(), last, last);
     return 128 + signal;
   }
-  if (command.plots) draw_plots(trainer, command.run.out);
+  if (command.plots && lead) draw_plots(trainer, command.run.out);
   trainer.report();
   return 0;
 }
@@ -183,6 +197,9 @@ void add_train_command(CLI::App& app) {
       ->check(whole_in(1, 2))
       ->capture_default_str()
       ->group(g);
+  c->add_flag("--distributed", command->distributed,
+              "train over the ranks of an MPI job (the default when started by mpirun: docs/distributed.md)")
+      ->group(g);
   c->add_option("--threads", command->threads, "BLAS threads (one is faster for models of this size: docs/cli.md)")
       ->check(whole_in(1, 256))
       ->capture_default_str()
@@ -200,6 +217,9 @@ void add_train_command(CLI::App& app) {
       }
     }
     if (config->resume.empty()) check_model_choice(*c, config->model);
+    if (launched_by_mpi()) command->distributed = true;
+    // Under mpirun the ranks have the cores: one thread each, unless --workers says otherwise.
+    if (command->distributed && c->count("--workers") == 0 && config->resume.empty()) config->workers = 1;
     set_blas_threads(command->threads);
     const int status = train(*command);
     if (status != 0) throw CLI::RuntimeError(status);

@@ -12,14 +12,15 @@ packages=(
   libgraphviz-dev graphviz
   libssl-dev libplplot-dev plplot-driver-cairo
   pocketsphinx-en-us
+  libopenmpi-dev openmpi-bin
 )
 # The tests also run PyTorch (a checkpoint written here must load in torch.nn);
 # the main job (--main) does not need it.
 # The sanitizer build compiles with clang-14, and CI checks the format with
-# clang-format-14; the main job needs neither. Training over processes (dist/)
-# builds on OpenMPI, and its tests run under mpirun.
+# clang-format-14; the main job needs neither. OpenMPI (above): `tapegrad train`
+# runs distributed under mpirun (dist/, train/).
 if [ "${1:-}" != "--main" ]; then
-  packages+=(python3-torch clang-14 clang-format-14 libopenmpi-dev openmpi-bin)
+  packages+=(python3-torch clang-14 clang-format-14)
 fi
 
 missing=()

@@ -32,51 +32,191 @@ const std::vector<std::string> kNewWords = {"tapegrad", "gradient", "backprop",
 // A loss that is not finite this many steps in a row stops the run: it diverged.
 constexpr std::size_t kDivergedAfter = 5;
 
-// The gradient of the batch's mean token loss in model's parameters (undefined
-// gradients first): on one thread, or split over `parallel`'s threads, each
-// share's loss weighted by its share of the target tokens so that the sum is the
-// whole batch's mean. Returns that mean.
-double forward_backward(SequenceModel& model, DataParallel<SequenceModel>* parallel, const Batcher& batcher,
-                        const Batch& b) {
-  for (Var& p : model.parameters()) p.grad() = Tensor();
-  if (parallel == nullptr || b.rows.size() < parallel->shards()) {
+// The target tokens of `rows` (each target and its EOS).
+double target_tokens(const Batcher& batcher, std::span<const std::size_t> rows) {
+  double n = 0;
+  for (std::size_t row : rows) n += double(batcher.examples()[row].target.size() + 1);
+  return n;
+}
+
+std::vector<std::size_t> part_of(std::span<const std::size_t> rows, RowRange r) {
+  return {rows.begin() + std::ptrdiff_t(r.begin), rows.begin() + std::ptrdiff_t(r.end)};
+}
+
+// The gradient of the global batch's mean token loss in `rows` (some of its rows), added
+// into model's parameters: on one thread, or split over `parallel`'s threads. Each
+// share's loss is weighted by its share of the global batch's `total` target tokens, so
+// that the shares' gradients add up to the whole batch's. Returns the shares' weighted
+// losses summed.
+double backward_rows(SequenceModel& model, DataParallel<SequenceModel>* parallel, DistributedDataParallel* ddp,
+                     const Batcher& batcher, std::span<const std::size_t> rows, double total) {
+  auto backward = [&](const Var& loss, double weight) {
+    if (ddp != nullptr) {
+      ddp->backward(loss, Tensor::scalar(weight, loss.dtype()));
+    } else if (weight == 1) {
+      loss.backward();
+    } else {
+      (loss * weight).backward();
+    }
+  };
+  if (rows.empty()) return 0;
+  if (parallel == nullptr || rows.size() < parallel->shards()) {
+    const Batch b = batcher.batch_of(rows);
     Var loss = model.loss(b.source, b.lengths, b.target_in, b.target_out);
-    const double value = loss.item();
-    loss.backward();
+    const double weight = target_tokens(batcher, rows) / total, value = loss.item() * weight;
+    backward(loss, weight);
     current_tape().reset();
     return value;
   }
   // Each share padded to its own longest sentence, not the batch's.
   std::vector<Batch> parts;
-  std::vector<double> tokens;
-  double n = 0;
+  std::vector<double> weights;
   for (std::size_t i = 0; i < parallel->shards(); ++i) {
-    const RowRange r = shard_rows(b.rows.size(), i, parallel->shards());
-    const std::vector<std::size_t> rows(b.rows.begin() + std::ptrdiff_t(r.begin),
-                                        b.rows.begin() + std::ptrdiff_t(r.end));
-    parts.push_back(batcher.batch_of(rows));
-    double count = 0;
-    for (std::size_t row : rows) count += double(batcher.examples()[row].target.size() + 1);
-    tokens.push_back(count);
-    n += count;
+    const std::vector<std::size_t> share = part_of(rows, shard_rows(rows.size(), i, parallel->shards()));
+    parts.push_back(batcher.batch_of(share));
+    weights.push_back(target_tokens(batcher, share) / total);
   }
   std::vector<double> values(parts.size());
   parallel->run([&](std::size_t i, const SequenceModel& m) {
     const Batch& part = parts[i];
     Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
-    values[i] = loss.item();
-    (loss * (tokens[i] / n)).backward();
+    values[i] = loss.item() * weights[i];
+    (loss * weights[i]).backward();  // threads: DistributedDataParallel sends after the run
     current_tape().reset();
   });
   double sum = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) sum += values[i] * tokens[i];
-  return sum / n;
+  for (double v : values) sum += v;
+  return sum;
+}
+
+// The gradient of the batch's mean token loss in model's parameters (undefined gradients
+// first), and that mean. Over MPI ranks (ddp), each rank takes its share of the batch's rows
+// with a dropout stream of its own for the step, and the ranks' gradients are summed.
+double forward_backward(SequenceModel& model, DataParallel<SequenceModel>* parallel, DistributedDataParallel* ddp,
+                        const Batcher& batcher, const Batch& b) {
+  for (Var& p : model.parameters()) p.grad() = Tensor();
+  const double total = target_tokens(batcher, b.rows);
+  if (ddp == nullptr) return backward_rows(model, parallel, nullptr, batcher, b.rows, total);
+  ProcessGroup& group = ddp->group();
+  const std::vector<std::size_t> mine =
+      part_of(b.rows, shard_rows(b.rows.size(), std::size_t(group.rank()), std::size_t(group.size())));
+  // Every rank draws the step's seed from the same stream, then dropout draws from the rank's own.
+  const auto step_seed = static_cast<std::uint64_t>(default_generator().uniform() * 0x1.0p53);
+  const Generator shared = default_generator();
+  default_generator().manual_seed(step_seed ^ (0x9E3779B97F4A7C15ull * std::uint64_t(group.rank() + 1)));
+  double loss[1] = {0};
+  try {
+    loss[0] = backward_rows(model, parallel, parallel != nullptr ? nullptr : ddp, batcher, mine, total);
+  } catch (...) {
+    default_generator() = shared;
+    throw;
+  }
+  default_generator() = shared;
+  ddp->synchronize();
+  group.allreduce_sum(std::span<double>(loss));
+  return loss[0];
+}
+}  // namespace
+
+Trainer::Trainer(TrainConfig config, std::function<bool()> stop_requested, ProcessGroup* group)
+    : c_(std::move(config)), stop_requested_(std::move(stop_requested)), group_(group) {}
+
+namespace {
+
+// A short digest of `text` (FNV-1a), to compare what ranks read without sending all of it.
+std::string digest(const std::string& text) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+std::string items_text(const std::vector<Item>& items) {
+  std::string text;
+  for (const Item& item : items) {
+    text += fmt::format("{}", fmt::join(item.source, " "));
+    for (const Tokens& r : item.references) text += fmt::format("\t{}", fmt::join(r, " "));
+    text += "\n";
+  }
+  return text;
+}
+
+std::string vocab_text(const Vocab& vocab) {
+  std::string text;
+  for (std::size_t i = 0; i < vocab.size(); ++i) text += vocab.token(static_cast<std::int64_t>(i)) + "\n";
+  return text;
+}
+
+// ": 'optim.lr' is 0.01 on rank 0, 0.02 on rank 1": the first value where b (rank r's) differs from a.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path, std::size_t r) {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [key, value] : a.items()) {
+      const std::string where = path.empty() ? key : path + "." + key;
+      if (!b.contains(key)) return fmt::format(": '{}' is {} on rank 0, missing on rank {}", where, value.dump(), r);
+      if (b.at(key) != value) return first_difference(value, b.at(key), where, r);
+    }
+  }
+  return fmt::format(": '{}' is {} on rank 0, {} on rank {}", path, a.dump(), b.dump(), r);
 }
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig config, std::function<bool()> stop_requested)
-    : c_(std::move(config)), stop_requested_(std::move(stop_requested)) {}
+void Trainer::check_ranks_agree() const {
+  nlohmann::json config = config_to_json(c_);
+  config.erase("out");  // only rank 0 writes it
+  const nlohmann::json mine = {
+      {"configuration", config.dump()},
+      {"source vocabulary", digest(vocab_text(data_.source_vocab))},
+      {"target vocabulary", digest(vocab_text(data_.target_vocab))},
+      {"training data", fmt::format("{} items, digest {}", data_.train.size(), digest(items_text(data_.train)))},
+      {"dev data", fmt::format("{} items, digest {}", data_.dev.size(), digest(items_text(data_.dev)))},
+      {"test data", fmt::format("{} items, digest {}", data_.test.size(), digest(items_text(data_.test)))},
+      {"resumed checkpoint", c_.resume}};
+  const std::vector<std::string> all = group_->allgather(mine.dump());
+  const nlohmann::json first = nlohmann::json::parse(all[0]);
+  for (std::size_t r = 1; r < all.size(); ++r) {
+    const nlohmann::json theirs = nlohmann::json::parse(all[r]);
+    for (const auto& [what, value] : first.items()) {
+      if (theirs.value(what, nlohmann::json()) == value) continue;
+      const std::string detail =
+          what == "configuration" ? first_difference(nlohmann::json::parse(value.get<std::string>()),
+                                                     nlohmann::json::parse(theirs.at(what).get<std::string>()), "", r)
+                                  : fmt::format(": {} on rank 0, {} on rank {}", value.dump(),
+                                                theirs.value(what, nlohmann::json()).dump(), r);
+      throw Error(
+          fmt::format("rank {} and rank 0 differ in their {}{}; every rank must start with the same options "
+                      "and files",
+                      r, what, detail));
+    }
+  }
+}
+
+bool Trainer::agree_on_time_and_stop(bool stop) {
+  if (group_ == nullptr) return stop;
+  double shared[2] = {lead() ? pos_.elapsed : 0.0, stop ? 1.0 : 0.0};
+  group_->allreduce_sum(std::span<double>(shared));
+  pos_.elapsed = shared[0];
+  return shared[1] > 0;
+}
+
+Scores Trainer::evaluate_items(const std::vector<Item>& items, const DecodeChoice& choice) {
+  if (group_ == nullptr) {
+    return evaluate(*model_, items, data_.source_vocab, data_.target_vocab, choice, metric());
+  }
+  // Each rank decodes a contiguous share; every rank then scores all the predictions.
+  const RowRange mine = shard_rows(items.size(), std::size_t(group_->rank()), std::size_t(group_->size()));
+  const std::vector<Item> share(items.begin() + std::ptrdiff_t(mine.begin), items.begin() + std::ptrdiff_t(mine.end));
+  std::vector<Prediction> predicted;
+  if (!share.empty()) evaluate(*model_, share, data_.source_vocab, data_.target_vocab, choice, metric(), &predicted);
+  nlohmann::json best = nlohmann::json::array();
+  for (const Prediction& p : predicted) best.push_back(p.tokens.empty() ? Tokens{} : p.tokens[0]);
+  std::vector<Prediction> all;
+  for (const std::string& text : group_->allgather(best.dump())) {
+    for (const nlohmann::json& tokens : nlohmann::json::parse(text)) {
+      all.push_back(Prediction{.tokens = {tokens.get<Tokens>()}, .scores = {0.0}, .attention = {}});
+    }
+  }
+  return score_predictions(items, all, metric());
+}
 
 void Trainer::prepare() {
   std::optional<Vocab> source_vocab, target_vocab;
@@ -136,9 +276,13 @@ void Trainer::prepare() {
                       bytes / 1e9, memory_budget_bytes() / 1e9));
     }
   }
+  if (group_ != nullptr) check_ranks_agree();
   manual_seed(c_.seed);
   Generator init(c_.seed);
   model_ = make_model(options_, init);
+  // Each rank's loss carries its share of the batch's tokens: the gradients are summed.
+  if (group_ != nullptr)
+    ddp_ = std::make_unique<DistributedDataParallel>(*model_, *group_, DistributedOptions{.average = false});
   if (c_.workers > 2) throw Error(fmt::format("--workers {}: 1 or 2", c_.workers));
   if (c_.workers == 2) parallel_ = std::make_unique<DataParallel<SequenceModel>>(*model_, c_.workers);
   optimizer_ = make_optimizer(c_.optim, *model_);
@@ -193,13 +337,23 @@ void Trainer::prepare() {
     schedule_ = make_schedule(c_.optim, *optimizer_, pos_.total_steps);
     plateau_ = make_plateau(c_.optim, *optimizer_);
   }
-  // Only now, with everything read and built, may the folder change.
-  claim_ = claim_run_folder(c_.out, resume, c_.overwrite);
-  if (claim_.best_removed) {
+  // Only now, with everything read and built, may the folder change (rank 0's alone).
+  bool best_removed = false;
+  if (lead()) {
+    claim_ = claim_run_folder(c_.out, resume, c_.overwrite);
+    best_removed = claim_.best_removed;
+    log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
+  }
+  if (group_ != nullptr) {
+    // A folder that rank 0 refused stops every rank; the others learn whether the best model went.
+    std::int64_t flags[2] = {lead() ? 1 : 0, best_removed ? 1 : 0};
+    group_->allreduce_sum(std::span<std::int64_t>(flags));
+    best_removed = flags[1] > 0;
+  }
+  if (best_removed) {
     pos_.best = std::numeric_limits<double>::infinity();
     pos_.best_step = 0;
   }
-  log_ = std::make_unique<MetricsLog>(fs::path(c_.out) / "metrics.jsonl");
   const std::size_t per_epoch = batcher_->batches_per_epoch();
   fmt::print("task {}: {} train, {} dev, {} test items; vocabularies {} -> {} tokens\n", data_.name, data_.train.size(),
              data_.dev.size(), data_.test.size(), data_.source_vocab.size(), data_.target_vocab.size());
@@ -218,18 +372,26 @@ double Trainer::measure_seconds_per_step() {
   std::unique_ptr<SequenceModel> copy = make_model(options_, scratch);
   std::unique_ptr<DataParallel<SequenceModel>> parallel_copy =
       parallel_ ? std::make_unique<DataParallel<SequenceModel>>(*copy, parallel_->shards()) : nullptr;
+  std::unique_ptr<DistributedDataParallel> ddp_copy =
+      group_ ? std::make_unique<DistributedDataParallel>(*copy, *group_, DistributedOptions{.average = false})
+             : nullptr;
   std::unique_ptr<Optimizer> opt = make_optimizer(c_.optim, *copy);
   const std::size_t n = std::min<std::size_t>(12, batcher_->batches_per_epoch());
   double seconds = 0;
   for (std::size_t i = 0; i < n + 2; ++i) {
     Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
     auto start = clock_type::now();
-    forward_backward(*copy, parallel_copy.get(), *batcher_, b);
+    forward_backward(*copy, parallel_copy.get(), ddp_copy.get(), *batcher_, b);
     opt->step();
     if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
   }
   default_generator().set_state(saved_generator);
-  return seconds / double(n);
+  double per_step[1] = {seconds / double(n)};
+  if (group_ != nullptr) {  // rank 0's measurement plans for all
+    if (!lead()) per_step[0] = 0;
+    group_->allreduce_sum(std::span<double>(per_step));
+  }
+  return per_step[0];
 }
 
 void Trainer::plan_horizon() {
@@ -264,7 +426,7 @@ void Trainer::set_horizon(std::size_t total_steps) {
 }
 
 bool Trainer::train_step(const Batch& b) {
-  const double value = forward_backward(*model_, parallel_.get(), *batcher_, b);
+  const double value = forward_backward(*model_, parallel_.get(), ddp_.get(), *batcher_, b);
   bool stepped = true;
   if (c_.optim.clip_norm > 0) {
     GradNorm norm = clip_grad_norm(optimizer_->parameters(), c_.optim.clip_norm);
@@ -300,6 +462,11 @@ double Trainer::dev_loss() {
   model_->eval();
   std::vector<Example> examples =
       training_examples(dev_sample_, data_.source_vocab, data_.target_vocab, c_.task.reverse_target);
+  if (group_ != nullptr) {  // this rank's share
+    const RowRange mine = shard_rows(examples.size(), std::size_t(group_->rank()), std::size_t(group_->size()));
+    examples = std::vector<Example>(examples.begin() + std::ptrdiff_t(mine.begin),
+                                    examples.begin() + std::ptrdiff_t(mine.end));
+  }
   double sum = 0;
   std::size_t tokens = 0;
   for (const std::vector<std::size_t>& rows : sequential_batches(examples.size(), 256)) {
@@ -311,6 +478,11 @@ double Trainer::dev_loss() {
     current_tape().reset();
   }
   model_->train();
+  if (group_ != nullptr) {
+    double totals[2] = {sum, double(tokens)};
+    group_->allreduce_sum(std::span<double>(totals));
+    return totals[0] / totals[1];
+  }
   return sum / double(tokens);
 }
 
@@ -331,15 +503,14 @@ void Trainer::evaluate_dev() {
   if (dev_sample_.empty()) return;
   const auto start = clock_type::now();
   const double loss = dev_loss();
-  Scores s = evaluate(*model_, dev_sample_, data_.source_vocab, data_.target_vocab,
-                      {.beam = 1, .reversed_target = c_.task.reverse_target}, metric());
+  Scores s = evaluate_items(dev_sample_, {.beam = 1, .reversed_target = c_.task.reverse_target});
   const double score = metric() == "wer" ? s.wer : -s.bleu;
   // A model that diverged is never the best, whatever its score (BLEU 0 of a NaN model is finite).
   const bool best = std::isfinite(loss) && std::isfinite(score) && score < pos_.best && parameters_finite();
   if (best) {
     pos_.best = score;
     pos_.best_step = pos_.step;
-    save_checkpoint(*model_, fs::path(c_.out) / "best.safetensors", metadata());
+    if (lead()) save_checkpoint(*model_, fs::path(c_.out) / "best.safetensors", metadata());
   }
   if (plateau_) plateau_->step(score);
   const std::string line = metric() == "wer"
@@ -355,7 +526,7 @@ void Trainer::evaluate_dev() {
   } else {
     record["dev_bleu"] = s.bleu;
   }
-  log_->write(record);
+  if (log_) log_->write(record);
   pos_.history["dev_step"].push_back(pos_.step);
   pos_.history["dev_loss"].push_back(loss);
   pos_.history["dev_score"].push_back(metric() == "wer" ? s.wer : s.bleu);
@@ -379,6 +550,10 @@ bool Trainer::save_training_checkpoint_now() {
   if (const Generator* sampling = model_->sampling_generator()) training["sampling_generator"] = sampling->state();
   meta[kTrainingKey] = training.dump();
   const fs::path path = fs::path(c_.out) / checkpoint_name(pos_.step);
+  if (!lead()) {  // rank 0 writes it
+    last_checkpoint_ = path.string();
+    return true;
+  }
   save_training_checkpoint(path, *model_, states, meta);
   last_checkpoint_ = path.string();
   prune_checkpoints(c_.out, claim_.run, c_.keep);
@@ -390,6 +565,8 @@ bool Trainer::train() {
   const double budget = budget_seconds();
   bool interrupted = false;
   while (pos_.step < pos_.total_steps) {
+    // Over MPI ranks, every rank takes these decisions from the same time and stop request.
+    const bool stop = agree_on_time_and_stop(stop_requested_ && stop_requested_());
     // Only a fresh run has a planner: a resumed run keeps the plan it saved.
     const std::optional<Replan> r =
         planner_ ? planner_->revise(pos_.step, pos_.elapsed, pos_.total_steps) : std::nullopt;
@@ -406,7 +583,7 @@ bool Trainer::train() {
       progress_->print(fmt::format("time budget of {} minutes reached at step {}", c_.time_budget, pos_.step));
       break;
     }
-    if (stop_requested_ && stop_requested_()) {
+    if (stop) {
       interrupted = true;
       break;
     }
@@ -425,12 +602,13 @@ bool Trainer::train() {
                       budget >= 0 ? budget - pos_.elapsed : -1);
     if (pos_.step % 50 == 0 && pos_.loss_count > 0) {
       const double mean = pos_.loss_sum / double(pos_.loss_count);
-      log_->write({{"step", pos_.step},
-                   {"epoch", pos_.epoch + 1},
-                   {"loss", mean},
-                   {"lr", optimizer_->lr()},
-                   {"tokens_per_second", progress_->tokens_per_second()},
-                   {"elapsed", pos_.elapsed}});
+      if (log_)
+        log_->write({{"step", pos_.step},
+                     {"epoch", pos_.epoch + 1},
+                     {"loss", mean},
+                     {"lr", optimizer_->lr()},
+                     {"tokens_per_second", progress_->tokens_per_second()},
+                     {"elapsed", pos_.elapsed}});
       pos_.history["train_step"].push_back(pos_.step);
       pos_.history["train_loss"].push_back(mean);
       pos_.loss_sum = 0;
@@ -483,29 +661,35 @@ std::vector<AttentionSample> Trainer::dev_attention(std::size_t count) {
 void Trainer::report() {
   // The best model on dev (when there is one), scored with beam search.
   const fs::path best = fs::path(c_.out) / "best.safetensors";
-  if (fs::exists(best) && pos_.best_step > 0) {
-    load_checkpoint(*model_, best);
+  std::int64_t have_best[1] = {lead() && pos_.best_step > 0 && fs::exists(best) ? 1 : 0};
+  if (group_ != nullptr) group_->allreduce_sum(std::span<std::int64_t>(have_best));
+  if (have_best[0] > 0) {
+    if (lead()) load_checkpoint(*model_, best);
+    if (group_ != nullptr) {  // rank 0's file, which other machines may not see
+      for (Var& p : model_->parameters()) group_->broadcast(p.mutable_value(), 0);
+    }
     fmt::print("best dev score at step {}: {}\n", pos_.best_step, best.string());
   }
   const DecodeChoice decode{.beam = c_.beam, .reversed_target = c_.task.reverse_target};
   const std::string decoding = c_.beam > 1 ? fmt::format("beam {}", c_.beam) : "greedy";
   std::string test_line;
   if (!data_.dev.empty()) {
-    Scores s = evaluate(*model_, data_.dev, data_.source_vocab, data_.target_vocab, decode, metric());
+    Scores s = evaluate_items(data_.dev, decode);
     fmt::print("{} ({})\n", s.line("dev", metric()), decoding);
-    log_->write({{"split", "dev"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu}});
+    if (log_) log_->write({{"split", "dev"}, {"decoding", decoding}, {"wer", s.wer}, {"per", s.per}, {"bleu", s.bleu}});
   }
   if (!data_.test.empty()) {
-    Scores s = evaluate(*model_, data_.test, data_.source_vocab, data_.target_vocab, decode, metric());
+    Scores s = evaluate_items(data_.test, decode);
     test_line = s.line("test", metric());
-    log_->write({{"split", "test"},
-                 {"decoding", decoding},
-                 {"wer", s.wer},
-                 {"per", s.per},
-                 {"bleu", s.bleu},
-                 {"rouge1", s.rouge1},
-                 {"rouge2", s.rouge2},
-                 {"rouge_l", s.rouge_l}});
+    if (log_)
+      log_->write({{"split", "test"},
+                   {"decoding", decoding},
+                   {"wer", s.wer},
+                   {"per", s.per},
+                   {"bleu", s.bleu},
+                   {"rouge1", s.rouge1},
+                   {"rouge2", s.rouge2},
+                   {"rouge_l", s.rouge_l}});
   }
   std::vector<std::string> words = c_.words;
   if (words.empty() && data_.name == "g2p") words = kNewWords;

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/dist/distributed_data_parallel.hpp"
 #include "tapegrad/io/safetensors.hpp"
 #include "tapegrad/models/data_parallel.hpp"
 #include "tapegrad/models/sequence_model.hpp"
@@ -57,7 +58,14 @@ class Trainer {
  public:
   /// `stop_requested` is asked before every step (a signal handler's flag, say); once it says
   /// true, train() returns. Empty: train() runs to its end.
-  Trainer(TrainConfig config, std::function<bool()> stop_requested);
+  ///
+  /// With `group` (every rank of an MPI job constructs its Trainer with the same
+  /// configuration), the ranks train one model together: each takes its share of every
+  /// global batch (DistributedDataParallel), so the steps are those of one process;
+  /// the ranks refuse to start when their configurations or data differ; rank 0 alone
+  /// writes the run's folder; dev and test are decoded in shares and scored whole; the
+  /// time budget follows rank 0's clock, and a stop request on any rank stops all.
+  Trainer(TrainConfig config, std::function<bool()> stop_requested, ProcessGroup* group = nullptr);
 
   /// Reads the data; builds the model, the optimizer and the schedules, or restores them from
   /// the checkpoint config.resume; plans the horizon; claims the folder (RunFolderError when
@@ -94,6 +102,14 @@ class Trainer {
   double dev_loss();
   std::string metric() const { return metric_for(c_.metric, data_.name); }
   double budget_seconds() const { return c_.time_budget > 0 ? c_.time_budget * 60 : -1; }
+  /// Whether this process writes the run's folder: the only one, or rank 0.
+  bool lead() const { return group_ == nullptr || group_->rank() == 0; }
+  /// Distributed: refuses to start, on every rank, when the ranks' configurations or data differ.
+  void check_ranks_agree() const;
+  /// Distributed: rank 0's elapsed time for all, and whether any rank was asked to stop.
+  bool agree_on_time_and_stop(bool stop);
+  /// evaluate() on `items`, decoded in shares over the ranks and scored whole.
+  Scores evaluate_items(const std::vector<Item>& items, const DecodeChoice& choice);
 
   TrainConfig c_;
   std::function<bool()> stop_requested_;
@@ -103,6 +119,9 @@ class Trainer {
   // Data parallelism over threads (--workers): each computes the gradient of its
   // share of every batch, on the model or on a replica (models/data_parallel.hpp).
   std::unique_ptr<DataParallel<SequenceModel>> parallel_;
+  // Over MPI ranks (null: one process): each rank's share of every batch, gradients summed.
+  ProcessGroup* group_ = nullptr;
+  std::unique_ptr<DistributedDataParallel> ddp_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> schedule_;
   std::unique_ptr<ReduceLROnPlateau> plateau_;
