@@ -5,6 +5,7 @@
 //   bench_distributed --mode threads                      1 process, DataParallel over 2 threads
 //   mpirun -np 2 bench_distributed --mode ranks           2 ranks, 1 thread each
 //   mpirun -np 2 bench_distributed --mode ranks --no-overlap   buckets sent only at synchronize()
+//   mpirun -np 2 bench_distributed --mode allreduce       allreduce times from 4 B to 16 MB (the cost model's)
 //
 // Real CMUdict batches of 128 words in the training order, Adam, float32. Prints the median
 // step time, target tokens per second, and for ranks the gradient bytes each rank reduces per
@@ -73,9 +74,27 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (mode != "single" && mode != "threads" && mode != "ranks") {
-    std::fprintf(stderr, "bench_distributed: --mode single, threads or ranks\n");
+  if (mode != "single" && mode != "threads" && mode != "ranks" && mode != "allreduce") {
+    std::fprintf(stderr, "bench_distributed: --mode single, threads, ranks or allreduce\n");
     return 2;
+  }
+  if (mode == "allreduce") {
+    ProcessGroup& world = ProcessGroup::world();
+    for (std::size_t bytes = 4; bytes <= (std::size_t{16} << 20); bytes *= 4) {
+      Tensor t = Tensor::ones({bytes / 4}, DType::f32);
+      std::vector<double> seconds;
+      for (std::size_t i = 0; i < warmup + steps; ++i) {
+        world.barrier();
+        const auto start = clock_type::now();
+        world.allreduce_sum(t);
+        if (i >= warmup) seconds.push_back(std::chrono::duration<double>(clock_type::now() - start).count());
+      }
+      if (world.rank() == 0) {
+        std::printf("allreduce of %9zu bytes over %d ranks: %9.1f us (median of %zu)\n", bytes, world.size(),
+                    1e6 * median(seconds), steps);
+      }
+    }
+    return 0;
   }
   set_blas_threads(1);
   ProcessGroup* group = mode == "ranks" ? &ProcessGroup::world() : nullptr;

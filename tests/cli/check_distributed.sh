@@ -5,7 +5,7 @@
 #   - a checkpoint written by 2 ranks resumes on 1, and one written by 1 process on 2 ranks;
 #   - with dropout, a run is reproducible for a given number of ranks and seed;
 #   - a time budget ends the run on every rank;
-#   - ranks started with different options refuse to start and say which option differs.
+#   - ranks started with different options or data refuse to start and say what differs.
 # usage: check_distributed.sh TAPEGRAD COMPARE_CHECKPOINTS MPIRUN
 set -uo pipefail
 tapegrad=$1 compare=$2 mpirun=$3
@@ -61,4 +61,11 @@ expect_in budget.log '^test: ' "a time budget on 2 ranks ends with the test scor
 expect_in bad.log "rank 1 and rank 0 differ in their configuration: 'optim.lr' is 0.01 on rank 0, 0.02 on rank 1" \
   "the refusal names what differs"
 [ ! -e bad/metrics.jsonl ] || fail "a refused start wrote the folder"
+# ... and different training files.
+head -n 299 train.tsv > fewer.tsv
+"${mpi[@]}" -np 1 "$tapegrad" train "${small[@]}" --steps 4 --out bad : \
+  -np 1 "$tapegrad" train "${small[@]/train.tsv/fewer.tsv}" --steps 4 --out bad > bad2.log 2>&1 &&
+  fail "different training files on the ranks: exit 0"
+expect_in bad2.log 'rank 1 and rank 0 differ in their training data: "300 items, digest [0-9a-f]+" on rank 0, "299 items' \
+  "the refusal names the data that differs"
 finish "2 ranks against one process"
