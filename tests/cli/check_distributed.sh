@@ -5,6 +5,7 @@
 #   - a checkpoint written by 2 ranks resumes on 1, and one written by 1 process on 2 ranks;
 #   - with dropout, a run is reproducible for a given number of ranks and seed;
 #   - a time budget ends the run on every rank;
+#   - rank 0 killed while it saves: the job ends naming it, and its checkpoints load and resume;
 #   - ranks started with different options or data refuse to start and say what differs.
 # usage: check_distributed.sh TAPEGRAD COMPARE_CHECKPOINTS MPIRUN
 set -uo pipefail
@@ -68,4 +69,37 @@ head -n 299 train.tsv > fewer.tsv
   fail "different training files on the ranks: exit 0"
 expect_in bad2.log 'rank 1 and rank 0 differ in their training data: "300 items, digest [0-9a-f]+" on rank 0, "299 items' \
   "the refusal names the data that differs"
+# Rank 0 killed (SIGKILL) while it saves a checkpoint after every step: the job ends within
+# 60 s naming rank 0, and every checkpoint left in the folder loads and resumes.
+"${mpi[@]}" -np 2 "$tapegrad" train "${small[@]}" --steps 100000 --checkpoint-every 1 --out killed \
+  > killed.log 2>&1 &
+job=$!
+rank0=""
+for _ in $(seq 100); do  # up to 10 s for rank 0 to be saving
+  for pid in $(pgrep -f -- "--out killed"); do
+    tr '\0' '\n' < /proc/"$pid"/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0 && rank0=$pid
+  done
+  [ -n "$rank0" ] && ls killed/checkpoint-*.safetensors > /dev/null 2>&1 && break
+  sleep 0.1
+done
+if [ -z "$rank0" ]; then
+  fail "rank 0 of the killed run not found"
+else
+  sleep 0.5
+  kill -9 "$rank0"
+  waited=0
+  while kill -0 "$job" 2> /dev/null && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+  if kill -0 "$job" 2> /dev/null; then
+    fail "the job still runs 60 s after rank 0 was killed"
+    kill -9 "$job"
+  fi
+  wait "$job" && fail "the job exited 0 after rank 0 was killed"
+  expect_in killed.log 'rank 0' "the job's end names the lost rank"
+  for f in killed/checkpoint-*.safetensors; do
+    "$tapegrad" inspect "$f" > /dev/null 2>&1 || fail "$f, left when rank 0 died, does not load"
+  done
+  last=$(ls killed/checkpoint-*.safetensors | tail -n 1)
+  "$tapegrad" train --resume "$last" --steps 1 --no-plots --overwrite --out killed > resumed.log 2>&1 ||
+    { fail "resuming from $last after rank 0 died: exit $?"; cat resumed.log; }
+fi
 finish "2 ranks against one process"
