@@ -82,6 +82,15 @@ std::vector<double> flat_parameters(const Module& m) {
   return all;
 }
 
+std::vector<double> flat_gradients(const Module& m) {
+  std::vector<double> all;
+  for (const Var& p : m.parameters()) {
+    const std::vector<double> v = p.grad().to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
 // This rank's share of `b` through `ddp`, each rank's loss weighted by its share of the
 // global batch's tokens; returns the global batch's mean loss, summed over the ranks.
 double distributed_backward(DistributedDataParallel& ddp, const SequenceModel& model, const GlobalBatch& b) {
@@ -180,12 +189,7 @@ TEST_CASE("buckets are sent during the backward, and every bucket layout gives t
     if (!layout.overlap) CHECK(before_sync.sent_during_backward == 0);
     ddp.synchronize();
     CHECK(ddp.last_step().buckets == buckets);
-    std::vector<double> grads;
-    for (const Var& p : model->parameters()) {
-      const std::vector<double> g = p.grad().to_vector();
-      grads.insert(grads.end(), g.begin(), g.end());
-    }
-    results.push_back(grads);
+    results.push_back(flat_gradients(*model));
   }
   for (std::size_t i = 1; i < results.size(); ++i) CHECK(test::relative_gap(results[i], results[0]) < 1e-13);
 }
@@ -208,16 +212,7 @@ TEST_CASE("no_sync accumulates locally; the next synchronised step sends the sum
   }
   distributed_backward(ddp, *model, second);
   ddp.synchronize();
-  std::vector<double> got, expected;
-  for (const Var& p : model->parameters()) {
-    const auto v = p.grad().to_vector();
-    got.insert(got.end(), v.begin(), v.end());
-  }
-  for (const Var& p : single->parameters()) {
-    const auto v = p.grad().to_vector();
-    expected.insert(expected.end(), v.begin(), v.end());
-  }
-  CHECK(test::relative_gap(got, expected) < 1e-12);
+  CHECK(test::relative_gap(flat_gradients(*model), flat_gradients(*single)) < 1e-12);
 }
 
 namespace {
@@ -306,14 +301,5 @@ TEST_CASE("with DataParallel's threads inside each rank, synchronize() after the
   });
   ddp.synchronize();
   CHECK(ddp.last_step().sent_during_backward == 0);
-  std::vector<double> got, expected;
-  for (const Var& p : model->parameters()) {
-    const auto v = p.grad().to_vector();
-    got.insert(got.end(), v.begin(), v.end());
-  }
-  for (const Var& p : single->parameters()) {
-    const auto v = p.grad().to_vector();
-    expected.insert(expected.end(), v.begin(), v.end());
-  }
-  CHECK(test::relative_gap(got, expected) < 1e-12);
+  CHECK(test::relative_gap(flat_gradients(*model), flat_gradients(*single)) < 1e-12);
 }
