@@ -62,7 +62,7 @@ void copy_from(const Tensor& flat, std::size_t offset, double scale, Tensor& to)
 }  // namespace
 
 DistributedDataParallel::DistributedDataParallel(Module& model, ProcessGroup& group, DistributedOptions options)
-    : model_(model), group_(group), options_(options), params_(model.parameters()) {
+    : group_(group), options_(options), params_(model.parameters()) {
   if (options_.bucket_bytes == 0 || options_.first_bucket_bytes == 0) {
     throw Error("DistributedDataParallel: bucket_bytes and first_bucket_bytes must be at least 1");
   }

@@ -127,7 +127,6 @@ class DistributedDataParallel final : public GradientReadyListener {
   void send_ready_buckets();
   void copy_out();
 
-  Module& model_;
   ProcessGroup& group_;
   DistributedOptions options_;
   std::vector<Var> params_;
