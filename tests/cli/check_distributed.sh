@@ -3,6 +3,7 @@
 #   - 2 ranks take the same steps as one process (parameters within 1e-5 in float32 after
 #     12 steps, the same dev losses logged), and rank 0 alone writes the folder and prints;
 #   - a checkpoint written by 2 ranks resumes on 1, and one written by 1 process on 2 ranks;
+#   - dev and test decoded in shares on 2 ranks score as on one process;
 #   - with dropout, a run is reproducible for a given number of ranks and seed;
 #   - a time budget ends the run on every rank;
 #   - rank 0 killed while it saves: the job ends naming it, and its checkpoints load and resume;
@@ -42,6 +43,16 @@ paste <(dev_losses one/metrics.jsonl) <(dev_losses two/metrics.jsonl) |
   { fail "one process's checkpoint resumed on 2 ranks: exit $?"; cat r2.log; }
 "$compare" one/checkpoint-0000012.safetensors one-on-two/checkpoint-0000012.safetensors 1e-5 ||
   fail "one process's checkpoint resumed on 2 ranks ends away from one process"
+
+# The final scores from the same model: decoded in shares on 2 ranks, the same lines as one process.
+"$tapegrad" train --resume one/checkpoint-0000012.safetensors --steps 12 --no-plots --out score1 > s1.log 2>&1 ||
+  { fail "scoring on one process: exit $?"; cat s1.log; }
+"${mpi[@]}" -np 2 "$tapegrad" train --resume one/checkpoint-0000012.safetensors --steps 12 --no-plots --out score2 \
+  > s2.log 2>&1 || { fail "scoring on 2 ranks: exit $?"; cat s2.log; }
+grep -E '^(dev|test): ' s1.log > scores1
+grep -E '^(dev|test): ' s2.log > scores2
+[ "$(wc -l < scores1)" = 2 ] || fail "scoring on one process: no dev and test lines"
+cmp -s scores1 scores2 || fail "2 ranks score otherwise: $(cat scores2) against $(cat scores1)"
 
 # Dropout: each rank draws its own masks, the same again for the same ranks and seed.
 for run in d1 d2; do
