@@ -10,9 +10,9 @@ bench=$build/bench/bench_distributed
 mpirun=(mpirun --allow-run-as-root --oversubscribe -np 2)
 for round in $(seq "$rounds"); do
   echo "round $round"
-  "$bench" --mode single --steps 50
-  "$bench" --mode threads --steps 50
-  "${mpirun[@]}" "$bench" --mode ranks --steps 50
-  "${mpirun[@]}" "$bench" --mode ranks --steps 50 --no-overlap
-  "${mpirun[@]}" "$bench" --mode ranks --steps 50 --first-bucket-kb 256 --bucket-kb 1024
+  "$bench" --mode single --steps 100
+  "$bench" --mode threads --steps 100
+  "${mpirun[@]}" "$bench" --mode ranks --steps 100
+  "${mpirun[@]}" "$bench" --mode ranks --steps 100 --no-overlap
+  "${mpirun[@]}" "$bench" --mode ranks --steps 100 --first-bucket-kb 256 --bucket-kb 1024
 done
