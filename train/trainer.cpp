@@ -116,12 +116,6 @@ double forward_backward(SequenceModel& model, DataParallel<SequenceModel>* paral
   group.allreduce_sum(std::span<double>(loss));
   return loss[0];
 }
-}  // namespace
-
-Trainer::Trainer(TrainConfig config, std::function<bool()> stop_requested, ProcessGroup* group)
-    : c_(std::move(config)), stop_requested_(std::move(stop_requested)), group_(group) {}
-
-namespace {
 
 // A short digest of `text` (FNV-1a), to compare what ranks read without sending all of it.
 std::string digest(const std::string& text) {
@@ -167,6 +161,9 @@ DistributedOptions training_buckets() {
 }
 
 }  // namespace
+
+Trainer::Trainer(TrainConfig config, std::function<bool()> stop_requested, ProcessGroup* group)
+    : c_(std::move(config)), stop_requested_(std::move(stop_requested)), group_(group) {}
 
 void Trainer::check_ranks_agree() const {
   nlohmann::json config = config_to_json(c_);
