@@ -195,7 +195,11 @@ void DistributedDataParallel::copy_in(std::size_t param, const Tensor* grad) {
       copy_into<double>(*grad, b.flat, offset);
     }
   } else {
-    for (std::size_t e = 0; e < p.size(); ++e) b.flat.set(offset + e, 0.0);
+    if (p.dtype() == DType::f32) {
+      std::fill_n(b.flat.array<float>().data() + offset, p.size(), 0.0f);
+    } else {
+      std::fill_n(b.flat.array<double>().data() + offset, p.size(), 0.0);
+    }
   }
   used_[param] = grad != nullptr ? 1 : 0;
   if (!copied_[param]) {
