@@ -41,6 +41,8 @@ const char* safetensors_dtype_name(SafetensorsDType dtype) {
       return "I64";
     case SafetensorsDType::boolean:
       return "BOOL";
+    case SafetensorsDType::i8:
+      return "I8";
   }
   return "?";
 }
@@ -56,6 +58,7 @@ std::size_t safetensors_dtype_size(SafetensorsDType dtype) {
     case SafetensorsDType::i64:
       return 8;
     case SafetensorsDType::boolean:
+    case SafetensorsDType::i8:
       return 1;
   }
   return 0;
@@ -76,6 +79,34 @@ float half_to_float(std::uint16_t bits) {
 }
 
 float bfloat16_to_float(std::uint16_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16); }
+
+std::uint16_t float_to_half(float x) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
+  const std::uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u) {  // infinity, or NaN with its payload's top bits and the quiet bit
+    return static_cast<std::uint16_t>(sign | 0x7c00u |
+                                      (magnitude > 0x7f800000u ? 0x200u | ((magnitude >> 13) & 0x3ffu) : 0u));
+  }
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // 65520 and above round to infinity
+  if (magnitude < 0x38800000u) {
+    // Below the smallest normal half (2^-14): a multiple of 2^-24, rounded by the float addition
+    // of 0.5 (2^-1 has 2^-24 as its last mantissa bit, so the sum rounds to nearest even there).
+    const float rounded = std::bit_cast<float>(magnitude) + 0.5f;
+    return static_cast<std::uint16_t>(sign | (std::bit_cast<std::uint32_t>(rounded) - 0x3f000000u));
+  }
+  // Normal: rebias 127 -> 15 and drop 13 mantissa bits, rounding to nearest even (a carry into
+  // the exponent is the right result).
+  const std::uint32_t odd = (magnitude >> 13) & 1u;
+  return static_cast<std::uint16_t>(sign | ((magnitude - 0x38000000u + 0xfffu + odd) >> 13));
+}
+
+std::uint16_t float_to_bfloat16(float x) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
+  const std::uint32_t odd = (bits >> 16) & 1u;
+  return static_cast<std::uint16_t>((bits + 0x7fffu + odd) >> 16);
+}
 
 namespace {
 
@@ -172,7 +203,7 @@ json parse_json(std::string_view text, const std::string& source) {
 
 std::optional<SafetensorsDType> dtype_from_name(const std::string& name) {
   for (auto dtype : {SafetensorsDType::f16, SafetensorsDType::bf16, SafetensorsDType::f32, SafetensorsDType::f64,
-                     SafetensorsDType::i64, SafetensorsDType::boolean}) {
+                     SafetensorsDType::i64, SafetensorsDType::boolean, SafetensorsDType::i8}) {
     if (name == safetensors_dtype_name(dtype)) return dtype;
   }
   return std::nullopt;
@@ -377,6 +408,14 @@ std::vector<SafetensorsTensor> decode_tensors(const SafetensorsHeader& header, c
         out.push_back({t.name, std::move(value)});
         break;
       }
+      case SafetensorsDType::i8: {
+        std::vector<std::int8_t> bytes_read(t.elements);
+        read(bytes_read.data(), t.begin, bytes);
+        Indices value = Indices::from_shape(shape);
+        std::copy(bytes_read.begin(), bytes_read.end(), value.data());
+        out.push_back({t.name, std::move(value)});
+        break;
+      }
       case SafetensorsDType::f16:
       case SafetensorsDType::bf16: {
         std::vector<std::uint16_t> halves(t.elements);
@@ -454,6 +493,12 @@ void write_safetensors(const std::vector<SafetensorsTensor>& tensors, const Meta
     std::size_t bytes;
   };
   std::vector<Span> spans;
+  std::vector<std::vector<std::uint8_t>> narrowed;  // the bytes of tensors stored in a narrower dtype
+  auto stored = [&](std::size_t elements, std::size_t element_bytes, auto&& fill) {
+    std::vector<std::uint8_t>& bytes = narrowed.emplace_back(elements * element_bytes);
+    fill(bytes.data());
+    return Span{bytes.data(), bytes.size()};
+  };
   for (const SafetensorsTensor& t : tensors) {
     if (t.name == "__metadata__") refuse("a tensor cannot be named '__metadata__' (the header's metadata key)");
     if (!is_valid_utf8(t.name)) refuse(fmt::format("tensor name '{}' is not UTF-8", t.name));
@@ -461,19 +506,57 @@ void write_safetensors(const std::vector<SafetensorsTensor>& tensors, const Meta
     const char* dtype = nullptr;
     std::vector<std::size_t> shape;
     Span span{};
+    auto cannot_store = [&](const char* what) {
+      refuse(fmt::format("tensor '{}' holds {} and cannot be stored as {}", t.name, what,
+                         safetensors_dtype_name(*t.stored_as)));
+    };
     if (const Tensor* value = std::get_if<Tensor>(&t.value)) {
       if (!value->defined()) refuse(fmt::format("tensor '{}' is undefined", t.name));
       dtype = value->dtype() == DType::f32 ? "F32" : "F64";
       shape.assign(value->shape().begin(), value->shape().end());
       dispatch(value->dtype(), [&](auto zero) {
         using T = decltype(zero);
-        span = {value->array<T>().data(), value->nbytes()};
+        const T* data = value->array<T>().data();
+        const std::size_t n = value->size();
+        if (!t.stored_as ||
+            *t.stored_as == (value->dtype() == DType::f32 ? SafetensorsDType::f32 : SafetensorsDType::f64)) {
+          span = {data, value->nbytes()};
+        } else if (*t.stored_as == SafetensorsDType::f16 || *t.stored_as == SafetensorsDType::bf16) {
+          const bool half = *t.stored_as == SafetensorsDType::f16;
+          dtype = safetensors_dtype_name(*t.stored_as);
+          span = stored(n, 2, [&](std::uint8_t* out) {
+            for (std::size_t i = 0; i < n; ++i) {
+              const float x = static_cast<float>(data[i]);
+              const std::uint16_t bits = half ? float_to_half(x) : float_to_bfloat16(x);
+              std::memcpy(out + 2 * i, &bits, 2);
+            }
+          });
+        } else {
+          cannot_store("floating-point values");
+        }
       });
     } else {
       const Indices& ids = std::get<Indices>(t.value);
-      dtype = "I64";
       shape.assign(ids.shape().begin(), ids.shape().end());
-      span = {ids.data(), ids.size() * sizeof(std::int64_t)};
+      if (!t.stored_as || *t.stored_as == SafetensorsDType::i64) {
+        dtype = "I64";
+        span = {ids.data(), ids.size() * sizeof(std::int64_t)};
+      } else if (*t.stored_as == SafetensorsDType::i8 || *t.stored_as == SafetensorsDType::boolean) {
+        const bool flags = *t.stored_as == SafetensorsDType::boolean;
+        const std::int64_t low = flags ? 0 : -128, high = flags ? 1 : 127;
+        dtype = safetensors_dtype_name(*t.stored_as);
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          if (ids.data()[i] < low || ids.data()[i] > high) {
+            refuse(fmt::format("tensor '{}': element {} is {}, outside {}'s range [{}, {}]", t.name, i, ids.data()[i],
+                               dtype, low, high));
+          }
+        }
+        span = stored(ids.size(), 1, [&](std::uint8_t* out) {
+          for (std::size_t i = 0; i < ids.size(); ++i) out[i] = static_cast<std::uint8_t>(ids.data()[i]);
+        });
+      } else {
+        cannot_store("integers");
+      }
     }
     header[t.name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {offset, offset + span.bytes}}};
     offset += span.bytes;

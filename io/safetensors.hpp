@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,9 +32,10 @@
 namespace tg {
 
 /// Element types tapegrad reads. F16 and BF16 are widened to float32 on read;
-/// BOOL (one byte, 0 or 1, as PyTorch writes a mask) is read as int64 0 and 1;
-/// the writer stores F32, F64 and I64.
-enum class SafetensorsDType : std::uint8_t { f16, bf16, f32, f64, i64, boolean };
+/// BOOL (one byte, 0 or 1, as PyTorch writes a mask) and I8 (int8 weights,
+/// io/quantized_checkpoint.hpp) are read as int64 values. The writer stores
+/// F32, F64 and I64, or what a tensor's `stored_as` asks for.
+enum class SafetensorsDType : std::uint8_t { f16, bf16, f32, f64, i64, boolean, i8 };
 /// "F32": the name the format uses.
 const char* safetensors_dtype_name(SafetensorsDType dtype);
 /// Bytes per element.
@@ -60,10 +62,14 @@ struct SafetensorsHeader {
   std::uint64_t data_bytes = 0;    ///< the data buffer's length
 };
 
-/// A tensor by name: float32/float64 values, or int64 indices (I64 and BOOL).
+/// A tensor by name: float32/float64 values, or int64 indices (I64, BOOL and I8).
 struct SafetensorsTensor {
   std::string name;
   std::variant<Tensor, Indices> value;
+  /// What the writer stores, when not the value's own dtype: F16 or BF16 for
+  /// floats (rounded to nearest even through float32: half the bytes of F32),
+  /// I8 or BOOL for indices (each value must fit). The reader leaves it empty.
+  std::optional<SafetensorsDType> stored_as = std::nullopt;
 };
 
 /// A whole file: its header (stored dtypes, shapes, offsets, metadata) and the
@@ -112,5 +118,10 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Safet
 float half_to_float(std::uint16_t bits);
 /// float32 value of a bfloat16 (BF16) bit pattern.
 float bfloat16_to_float(std::uint16_t bits);
+/// The IEEE half nearest to x (ties to even): subnormals, infinities and NaNs
+/// kept, values beyond 65504 rounded to infinity as IEEE rounding does.
+std::uint16_t float_to_half(float x);
+/// The bfloat16 nearest to x (ties to even); NaNs stay NaNs.
+std::uint16_t float_to_bfloat16(float x);
 
 }  // namespace tg

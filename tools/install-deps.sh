@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libxtensor-dev libxtensor-blas-dev libopenblas-dev libxsmm-dev libfmt-dev
+  libxtensor-dev libxtensor-blas-dev libopenblas-dev libxsmm-dev libdnnl-dev libfmt-dev
   doctest-dev nlohmann-json3-dev libcli11-dev
   libgraphviz-dev graphviz
   libssl-dev libplplot-dev plplot-driver-cairo

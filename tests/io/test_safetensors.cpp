@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cmath>
 #include <csignal>
 #include <functional>
@@ -510,4 +511,105 @@ TEST_CASE("safetensors: a save replaces the file whole") {
   CHECK(f.tensors[0].name == "new");
   CHECK(tensor_in(f, 0).to_vector() == std::vector<double>{3.0, 3.0});
   CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
+}
+
+TEST_CASE("safetensors: float_to_half rounds to nearest even, for every half and every midpoint") {
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const float x = half_to_float(static_cast<std::uint16_t>(h));
+    INFO("half bits ", h);
+    if (std::isnan(x)) {
+      REQUIRE(std::isnan(half_to_float(float_to_half(x))));
+      continue;
+    }
+    REQUIRE(float_to_half(x) == h);
+    const std::uint32_t magnitude = h & 0x7fffu;
+    if (magnitude >= 0x7bffu) continue;  // the largest finite half and infinity have no next finite half
+    // The midpoint to the next half away from zero (exact in float32) goes to the even one;
+    // a hair either side of it goes to the nearer one.
+    const float next = half_to_float(static_cast<std::uint16_t>(h + 1));
+    const float middle = static_cast<float>((double(x) + double(next)) / 2);
+    const std::uint16_t even = (h & 1u) == 0 ? static_cast<std::uint16_t>(h) : static_cast<std::uint16_t>(h + 1);
+    REQUIRE(float_to_half(middle) == even);
+    REQUIRE(float_to_half(std::nextafter(middle, x)) == h);
+    REQUIRE(float_to_half(std::nextafter(middle, next)) == h + 1);
+  }
+  CHECK(float_to_half(65519.99f) == 0x7bff);
+  CHECK(float_to_half(65520.0f) == 0x7c00);
+  CHECK(float_to_half(-1e30f) == 0xfc00);
+  CHECK(float_to_half(std::ldexp(1.0f, -26)) == 0);  // under half the smallest subnormal
+}
+
+TEST_CASE("safetensors: float_to_bfloat16 rounds to nearest even, for every bfloat16 and every midpoint") {
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const float x = bfloat16_to_float(static_cast<std::uint16_t>(h));
+    INFO("bfloat16 bits ", h);
+    if (std::isnan(x)) {
+      REQUIRE(std::isnan(bfloat16_to_float(float_to_bfloat16(x))));
+      continue;
+    }
+    REQUIRE(float_to_bfloat16(x) == h);
+    if ((h & 0x7fffu) >= 0x7f7fu) continue;
+    const float next = bfloat16_to_float(static_cast<std::uint16_t>(h + 1));
+    const float middle = std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16 | 0x8000u);
+    REQUIRE(middle > std::min(x, next));
+    REQUIRE(middle < std::max(x, next));
+    const std::uint16_t even = (h & 1u) == 0 ? static_cast<std::uint16_t>(h) : static_cast<std::uint16_t>(h + 1);
+    REQUIRE(float_to_bfloat16(middle) == even);
+    REQUIRE(float_to_bfloat16(std::nextafter(middle, x)) == h);
+    REQUIRE(float_to_bfloat16(std::nextafter(middle, next)) == h + 1);
+  }
+}
+
+TEST_CASE("safetensors: stored_as writes F16, BF16, I8 and BOOL, and reads back what they hold") {
+  Tensor weights = Tensor::from_vector({1.0, -2.5, 1e-8, 70000.0, 0.1}, {5});
+  const Indices small = {{-128, 127}, {0, -1}};
+  const std::int64_t values[] = {-128, 127, 0, -1};
+  const Indices flags = {1, 0, 1};
+  const std::vector<SafetensorsTensor> tensors = {{"h", weights, SafetensorsDType::f16},
+                                                  {"b", weights, SafetensorsDType::bf16},
+                                                  {"q", small, SafetensorsDType::i8},
+                                                  {"m", flags, SafetensorsDType::boolean},
+                                                  {"f", weights}};
+  const std::vector<std::uint8_t> bytes = serialize_safetensors(tensors);
+  const SafetensorsFile f = parse_safetensors(bytes);
+  REQUIRE(f.tensors.size() == 5);
+  CHECK(f.header.tensors[0].dtype == SafetensorsDType::f16);
+  CHECK(f.header.tensors[0].end - f.header.tensors[0].begin == 10);
+  CHECK(f.header.tensors[1].dtype == SafetensorsDType::bf16);
+  CHECK(f.header.tensors[2].dtype == SafetensorsDType::i8);
+  CHECK(f.header.tensors[2].end - f.header.tensors[2].begin == 4);
+  CHECK(f.header.tensors[3].dtype == SafetensorsDType::boolean);
+  for (std::size_t i = 0; i < 5; ++i) {
+    const float x = weights.array<float>().flat(i);
+    CHECK(bits_of(tensor_in(f, 0).array<float>().flat(i)) == bits_of(half_to_float(float_to_half(x))));
+    CHECK(bits_of(tensor_in(f, 1).array<float>().flat(i)) == bits_of(bfloat16_to_float(float_to_bfloat16(x))));
+    CHECK(bits_of(tensor_in(f, 4).array<float>().flat(i)) == bits_of(x));
+  }
+  CHECK(std::isinf(tensor_in(f, 0).at(3)));  // beyond the largest half
+  const Indices& q = std::get<Indices>(f.tensors[2].value);
+  CHECK(q.shape() == Shape{2, 2});
+  CHECK(std::vector<std::int64_t>(q.data(), q.data() + 4) == std::vector<std::int64_t>(values, values + 4));
+  const Indices& m = std::get<Indices>(f.tensors[3].value);
+  CHECK(std::vector<std::int64_t>(m.data(), m.data() + 3) == std::vector<std::int64_t>{1, 0, 1});
+}
+
+TEST_CASE("safetensors: stored_as refuses values that do not fit, naming the tensor and the element") {
+  auto message = [](const SafetensorsTensor& t) {
+    try {
+      serialize_safetensors({t});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const Indices wide = {3, 128, 0};
+  CHECK(
+      message({"q", wide, SafetensorsDType::i8}).find("tensor 'q': element 1 is 128, outside I8's range [-128, 127]") !=
+      std::string::npos);
+  CHECK(message({"m", wide, SafetensorsDType::boolean}).find("element 0 is 3, outside BOOL's range [0, 1]") !=
+        std::string::npos);
+  CHECK(message({"w", Tensor::ones({2}), SafetensorsDType::i8})
+            .find("tensor 'w' holds floating-point values and cannot be stored as I8") != std::string::npos);
+  CHECK(message({"i", wide, SafetensorsDType::f16}).find("tensor 'i' holds integers and cannot be stored as F16") !=
+        std::string::npos);
 }
