@@ -1,5 +1,7 @@
 #include "tapegrad/io/checkpoint.hpp"
 
+#include "tapegrad/io/quantized_checkpoint.hpp"
+
 #include <unordered_map>
 #include <vector>
 
@@ -8,14 +10,18 @@
 
 namespace tg {
 
-void save_checkpoint(const Module& m, const std::filesystem::path& path, const Metadata& metadata) {
+void save_checkpoint(const Module& m, const std::filesystem::path& path, const Metadata& metadata,
+                     std::optional<SafetensorsDType> stored_as) {
   std::vector<SafetensorsTensor> tensors;
-  for (NamedTensor& entry : m.state_dict()) tensors.push_back({std::move(entry.name), std::move(entry.value)});
+  for (NamedTensor& entry : m.state_dict()) {
+    tensors.push_back({std::move(entry.name), std::move(entry.value), stored_as});
+  }
   save_safetensors(path, tensors, metadata);
 }
 
 LoadResult load_checkpoint(Module& m, const std::filesystem::path& path, const LoadOptions& options) {
   SafetensorsFile file = load_safetensors(path);
+  dequantize_tensors(file);  // a quantized model loads as the float model it stands for
 
   // Every key against the model first, with the rule each one breaks, so the
   // message is about the file; load_state_dict then copies the values.

@@ -10,6 +10,7 @@
 /// key, dtype and shape against the model before any parameter changes.
 
 #include <filesystem>
+#include <optional>
 
 #include "tapegrad/io/safetensors.hpp"
 #include "tapegrad/models/module.hpp"
@@ -22,9 +23,11 @@ struct CheckpointError : Error {
   using Error::Error;
 };
 
-/// Writes m's state dict (float32 or float64, as the parameters are) and
+/// Writes m's state dict (float32 or float64, as the parameters are, or every
+/// parameter as `stored_as`: F16 or BF16 for half the bytes of F32) and
 /// `metadata` to `path`, atomically.
-void save_checkpoint(const Module& m, const std::filesystem::path& path, const Metadata& metadata = {});
+void save_checkpoint(const Module& m, const std::filesystem::path& path, const Metadata& metadata = {},
+                     std::optional<SafetensorsDType> stored_as = std::nullopt);
 
 /// Loads `path` into m's parameters, all or nothing. Float tensors (F16, BF16,
 /// F32, F64) are converted to their parameters' dtype, unless

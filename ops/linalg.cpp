@@ -15,16 +15,19 @@
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/kernel.hpp"
 #include "tapegrad/ops/packed_weights.hpp"
+#include "tapegrad/ops/quantized_weights.hpp"
 #include "tapegrad/ops/weight_grads.hpp"
 
 namespace tg {
 namespace {
 
 // y = x w^T, or y += x w^T, for x [m, k] and a weight w [n, k] in PyTorch's layout: through
-// w's packed copy inside a FrozenWeights scope where that pays, else one gemm.
+// w's int8 copy where one is registered and nothing is recorded, through w's packed copy inside
+// a FrozenWeights scope where that pays, else one gemm.
 template <class T>
 void times_weight_t(std::size_t m, std::size_t n, std::size_t k, const T* x, const Var& w, bool accumulate, T* y) {
   if constexpr (std::is_same_v<T, float>) {
+    if (quantized_times_weight_t(m, n, k, x, w, accumulate, y)) return;
     if (packed_times_weight_t(m, n, k, x, w, accumulate, y)) return;
   }
   gemm(false, true, m, n, k, x, w.value().array<T>().data(), accumulate, y);
@@ -239,6 +242,15 @@ Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
   MatmulPlan p = plan_matmul(a, b, transpose_a, transpose_b);
   Tensor y = dispatch(a.dtype(), [&](auto zero) -> Tensor {
     using T = decltype(zero);
+    if constexpr (std::is_same_v<T, float>) {
+      // a w^T with a weight w (keys projected once per batch by an attention): its int8 copy, if any.
+      if (p.batch == 1 && p.tb && !p.ta && b.dim() == 2) {
+        Array<T> result = Array<T>::from_shape(p.out_shape);
+        if (quantized_times_weight_t(p.m, p.n, p.k, a.value().array<T>().data(), b, false, result.data())) {
+          return Tensor(std::move(result));
+        }
+      }
+    }
     return Tensor(matmul_forward(a.value().array<T>(), b.value().array<T>(), p));
   });
   return record("matmul", {a, b}, std::move(y), [p](BackwardContext& c) {

@@ -1,6 +1,7 @@
 #include "tapegrad/train/check_configuration.hpp"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -15,8 +16,13 @@ namespace {
 class FileTensors {
  public:
   FileTensors(const SafetensorsHeader& header, std::string source) : source_(std::move(source)) {
+    std::set<std::string> scales;  // an int8 weight's scales are part of it (io/quantized_checkpoint.hpp)
+    for (const SafetensorsEntry& t : header.tensors) {
+      if (t.dtype == SafetensorsDType::i8) scales.insert(t.name + ".scale");
+    }
     for (const SafetensorsEntry& t : header.tensors) {
       if (t.name.find('/') != std::string::npos) continue;  // optimizer state: "optimizer/..."
+      if (scales.count(t.name) != 0) continue;
       tensors_[t.name] = &t;
       values_ += double(t.elements);
     }

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "tapegrad/io/quantized_checkpoint.hpp"
 #include "tapegrad/io/training_checkpoint.hpp"
 #include "tapegrad/train/check_configuration.hpp"
 
@@ -105,6 +106,7 @@ SavedModel load_saved_model(const std::filesystem::path& path) {
     throw CheckpointError(fmt::format("{}: missing parameters {}", source, fmt::join(result.missing_keys, ", ")));
   }
   saved.model->eval();
+  saved.int8 = load_int8_weights(*saved.model, path);
   return saved;
 }
 

@@ -13,6 +13,7 @@
 #include "tapegrad/data/vocab.hpp"
 #include "tapegrad/io/safetensors.hpp"
 #include "tapegrad/models/sequence_model.hpp"
+#include "tapegrad/ops/quantized_weights.hpp"
 #include "tapegrad/train/evaluate.hpp"
 #include "tapegrad/train/model_config.hpp"
 #include "tapegrad/train/task.hpp"
@@ -31,6 +32,9 @@ struct SavedModel {
   Vocab source_vocab, target_vocab;
   TaskOptions task;
   Metadata metadata;
+  /// The int8 copies of a quantized checkpoint's weights (io/quantized_checkpoint.hpp), which
+  /// decoding uses while this lives; null for a float checkpoint.
+  std::unique_ptr<QuantizedWeights> int8;
 };
 
 /// The metadata that describes a model (configuration, vocabularies, task).
@@ -41,7 +45,8 @@ Metadata model_metadata(const ModelOptions& options, const Vocab& source_vocab, 
 TaskOptions task_from_metadata(const Metadata& metadata, const std::string& source);
 
 /// Rebuilds the model from `path`'s metadata and loads its parameters (a training
-/// checkpoint's optimizer state is ignored). Throws naming the file and what is missing.
+/// checkpoint's optimizer state is ignored), with the int8 copies of a quantized
+/// checkpoint. Throws naming the file and what is missing.
 SavedModel load_saved_model(const std::filesystem::path& path);
 
 /// The model at `first` and those at `others`, of any architecture, for an ensemble: every one
