@@ -409,6 +409,155 @@ void additive_score_row_backward(float g, const float* t, const float* v, float*
   kernel(g, t, v, dk, add_dk, dq, dv, n);
 }
 
+namespace {
+
+// The loops of int8 products' activations (kernels/int8_gemm.hpp), on W lanes.
+template <std::size_t W>
+struct IntLanes {
+  typedef std::int32_t Ints __attribute__((vector_size(4 * W)));
+  typedef std::uint8_t Bytes __attribute__((vector_size(W)));
+};
+
+template <std::size_t W>
+[[gnu::always_inline]] inline std::pair<float, float> range_body(const float* x, std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  using B = typename Lanes<W>::Bits;
+  F low{}, high{};
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    const F v = load<F>(x + i);
+    low = select<F, B>(v < low, v, low);
+    high = select<F, B>(v > high, v, high);
+  }
+  float lo = 0.0f, hi = 0.0f;
+  for (std::size_t j = 0; j < W; ++j) {
+    lo = low[j] < lo ? low[j] : lo;
+    hi = high[j] > hi ? high[j] : hi;
+  }
+  for (; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  return {lo, hi};
+}
+
+// Adding and taking away 1.5 * 2^23 rounds a float below 2^22 in magnitude to the nearest
+// integer, ties to even, as nearbyint does; larger values are integers already.
+constexpr float kRoundingMagic = 12582912.0f;
+
+// v itself, which the compiler cannot see through: a product passed through it is rounded to
+// float before the next addition (FBGEMM rounds x / scale so), never fused into an FMA.
+template <class T>
+[[gnu::always_inline]] inline T opaque(T v) {
+  asm("" : "+v"(v));
+  return v;
+}
+
+inline float quantized_7bit(float x, float inverse, float zero) {
+  float v = ((opaque(x * inverse) + kRoundingMagic) - kRoundingMagic) + zero;
+  v = v > 0.0f ? v : 0.0f;  // NaN too
+  return v < 127.0f ? v : 127.0f;
+}
+
+template <std::size_t W>
+[[gnu::always_inline]] inline void quantize_body(const float* x, std::size_t n, float inverse, float zero,
+                                                 std::uint8_t* q) {
+  using F = typename Lanes<W>::Floats;
+  using B = typename Lanes<W>::Bits;
+  using I = typename IntLanes<W>::Ints;
+  using U = typename IntLanes<W>::Bytes;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    F v = ((opaque(load<F>(x + i) * inverse) + kRoundingMagic) - kRoundingMagic) + zero;
+    v = select<F, B>(v > 0.0f, v, F{});
+    v = select<F, B>(v < 127.0f, v, F{} + 127.0f);
+    const U bytes = __builtin_convertvector(__builtin_convertvector(v, I), U);
+    std::memcpy(q + i, &bytes, W);
+  }
+  for (; i < n; ++i) q[i] = static_cast<std::uint8_t>(quantized_7bit(x[i], inverse, zero));
+}
+
+template <std::size_t W>
+[[gnu::always_inline]] inline void dequantize_body(const std::int32_t* c, const std::int32_t* sums, std::int32_t zero,
+                                                   float scale, const float* scales, bool accumulate, float* y,
+                                                   std::size_t n) {
+  using F = typename Lanes<W>::Floats;
+  using I = typename IntLanes<W>::Ints;
+  std::size_t j = 0;
+  for (; j + W <= n; j += W) {
+    I ci, si;
+    std::memcpy(&ci, c + j, sizeof ci);
+    std::memcpy(&si, sums + j, sizeof si);
+    F v = __builtin_convertvector(ci - zero * si, F) * (scale * load<F>(scales + j));
+    if (accumulate) v += load<F>(y + j);
+    store(y + j, v);
+  }
+  for (; j < n; ++j) {
+    const float v = static_cast<float>(c[j] - zero * sums[j]) * (scale * scales[j]);
+    y[j] = accumulate ? y[j] + v : v;
+  }
+}
+
+using RangeKernel = std::pair<float, float> (*)(const float*, std::size_t);
+std::pair<float, float> range_baseline(const float* x, std::size_t n) { return range_body<4>(x, n); }
+__attribute__((target("avx2,fma"))) std::pair<float, float> range_avx2(const float* x, std::size_t n) {
+  return range_body<8>(x, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) std::pair<float, float> range_avx512(const float* x,
+                                                                                                       std::size_t n) {
+  return range_body<16>(x, n);
+}
+
+using QuantizeKernel = void (*)(const float*, std::size_t, float, float, std::uint8_t*);
+void quantize_baseline(const float* x, std::size_t n, float inverse, float zero, std::uint8_t* q) {
+  quantize_body<4>(x, n, inverse, zero, q);
+}
+__attribute__((target("avx2,fma"))) void quantize_avx2(const float* x, std::size_t n, float inverse, float zero,
+                                                       std::uint8_t* q) {
+  quantize_body<8>(x, n, inverse, zero, q);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void quantize_avx512(const float* x, std::size_t n,
+                                                                                       float inverse, float zero,
+                                                                                       std::uint8_t* q) {
+  quantize_body<16>(x, n, inverse, zero, q);
+}
+
+using DequantizeKernel = void (*)(const std::int32_t*, const std::int32_t*, std::int32_t, float, const float*, bool,
+                                  float*, std::size_t);
+void dequantize_baseline(const std::int32_t* c, const std::int32_t* sums, std::int32_t zero, float scale,
+                         const float* scales, bool accumulate, float* y, std::size_t n) {
+  dequantize_body<4>(c, sums, zero, scale, scales, accumulate, y, n);
+}
+__attribute__((target("avx2,fma"))) void dequantize_avx2(const std::int32_t* c, const std::int32_t* sums,
+                                                         std::int32_t zero, float scale, const float* scales,
+                                                         bool accumulate, float* y, std::size_t n) {
+  dequantize_body<8>(c, sums, zero, scale, scales, accumulate, y, n);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) void dequantize_avx512(
+    const std::int32_t* c, const std::int32_t* sums, std::int32_t zero, float scale, const float* scales,
+    bool accumulate, float* y, std::size_t n) {
+  dequantize_body<16>(c, sums, zero, scale, scales, accumulate, y, n);
+}
+
+}  // namespace
+
+std::pair<float, float> range_with_zero(const float* x, std::size_t n) {
+  static const RangeKernel kernel = pick<RangeKernel>(range_baseline, range_avx2, range_avx512);
+  return kernel(x, n);
+}
+
+void quantize_7bit(const float* x, std::size_t n, float inverse, float zero, std::uint8_t* q) {
+  static const QuantizeKernel kernel = pick<QuantizeKernel>(quantize_baseline, quantize_avx2, quantize_avx512);
+  kernel(x, n, inverse, zero, q);
+}
+
+void dequantize_int32(const std::int32_t* c, const std::int32_t* sums, std::int32_t zero, float scale,
+                      const float* scales, bool accumulate, float* y, std::size_t n) {
+  static const DequantizeKernel kernel =
+      pick<DequantizeKernel>(dequantize_baseline, dequantize_avx2, dequantize_avx512);
+  kernel(c, sums, zero, scale, scales, accumulate, y, n);
+}
+
 void sigmoid(const double* in, double* out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = sigmoid(in[i]);
 }

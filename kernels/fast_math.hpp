@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace tg::fast {
 
@@ -107,6 +108,14 @@ float additive_score_row(const float* k, const float* q, const float* v, float* 
 void additive_score_row_backward(float g, const float* t, const float* v, float* dk, bool add_dk, float* dq, float* dv,
                                  std::size_t n);
 void tanh(const float* in, float* out, std::size_t n);
+/// The loops of int8 products (kernels/int8_gemm.hpp):
+/// min(0, x) and max(0, x) over x[0..n), NaNs left out: the range activations are quantized in;
+std::pair<float, float> range_with_zero(const float* x, std::size_t n);
+/// q[i] = clamp(nearbyint(x[i] * inverse) + zero, 0, 127) (ties to even; NaN to 0);
+void quantize_7bit(const float* x, std::size_t n, float inverse, float zero, std::uint8_t* q);
+/// y[j] = float(c[j] - zero * sums[j]) * (scale * scales[j]), or y[j] += it when accumulating.
+void dequantize_int32(const std::int32_t* c, const std::int32_t* sums, std::int32_t zero, float scale,
+                      const float* scales, bool accumulate, float* y, std::size_t n);
 void sigmoid(const double* in, double* out, std::size_t n);
 void tanh(const double* in, double* out, std::size_t n);
 

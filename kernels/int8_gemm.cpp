@@ -9,6 +9,7 @@
 
 #include "tapegrad/base/error.hpp"
 #include "tapegrad/kernels/blas.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 
 // oneDNN runs its products on OpenMP threads (Debian's build links libgomp); each calling
 // thread sets its own team size.
@@ -30,32 +31,16 @@ struct Scratch {
 
 thread_local Scratch scratch;
 
-void compute_row_sums(Int8Matrix& q) {
+// The row sums and each row's scale, from the values and the scales.
+void complete(Int8Matrix& q) {
   q.row_sums.assign(q.rows, 0);
+  q.row_scales.resize(q.rows);
   for (std::size_t r = 0; r < q.rows; ++r) {
     std::int32_t sum = 0;
     for (std::size_t c = 0; c < q.cols; ++c) sum += q.values[r * q.cols + c];
     q.row_sums[r] = sum;
+    q.row_scales[r] = q.scale(r);
   }
-}
-
-// q = clamp(nearbyint(x / s) + z, 0, 127), with 1 / s in float as FBGEMM multiplies.
-void quantize_row(const float* x, std::size_t n, ActivationScale a, std::uint8_t* q) {
-  const float inverse = 1.0f / a.scale;
-  const float zero = static_cast<float>(a.zero_point);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float v = std::nearbyint(x[i] * inverse) + zero;
-    q[i] = static_cast<std::uint8_t>(std::clamp(v, 0.0f, static_cast<float>(kActivationMax)));
-  }
-}
-
-std::pair<float, float> range_of(const float* x, std::size_t n) {
-  float low = 0.0f, high = 0.0f;
-  for (std::size_t i = 0; i < n; ++i) {
-    low = std::min(low, x[i]);
-    high = std::max(high, x[i]);
-  }
-  return {low, high};
 }
 
 }  // namespace
@@ -84,7 +69,7 @@ Int8Matrix quantize_symmetric(const float* w, std::size_t rows, std::size_t cols
       q.values[g * span + i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(from[i] / scale), -127.0f, 127.0f));
     }
   }
-  compute_row_sums(q);
+  complete(q);
   return q;
 }
 
@@ -106,7 +91,7 @@ Int8Matrix int8_matrix(std::vector<std::int8_t> values, std::vector<float> scale
   q.cols = cols;
   q.values = std::move(values);
   q.scales = std::move(scales);
-  compute_row_sums(q);
+  complete(q);
   return q;
 }
 
@@ -159,17 +144,21 @@ void int8_times_weight_t(std::size_t m, const float* x, const Int8Matrix& w, Act
   s.scales.resize(m);
   s.products.resize(m * n);
   if (activations == ActivationQuantization::per_tensor) {
-    const auto [low, high] = range_of(x, m * k);
+    const auto [low, high] = fast::range_with_zero(x, m * k);
     std::fill(s.scales.begin(), s.scales.end(), choose_activation_scale(low, high));
   } else {
     for (std::size_t i = 0; i < m; ++i) {
-      const auto [low, high] = range_of(x + i * k, k);
+      const auto [low, high] = fast::range_with_zero(x + i * k, k);
       s.scales[i] = choose_activation_scale(low, high);
     }
   }
-  for (std::size_t i = 0; i < m; ++i) quantize_row(x + i * k, k, s.scales[i], s.activations.data() + i * k);
+  // 1 / scale in float, as FBGEMM multiplies.
+  for (std::size_t i = 0; i < m; ++i) {
+    fast::quantize_7bit(x + i * k, k, 1.0f / s.scales[i].scale, static_cast<float>(s.scales[i].zero_point),
+                        s.activations.data() + i * k);
+  }
 
-  omp_set_num_threads(blas_threads());
+  omp_set_num_threads(blas_threads_pay(m, n, k) ? blas_threads() : 1);
   const std::int32_t no_offset = 0;
   const auto dm = static_cast<dnnl_dim_t>(m), dn = static_cast<dnnl_dim_t>(n), dk = static_cast<dnnl_dim_t>(k);
   const dnnl_status_t status = dnnl_gemm_u8s8s32('N', 'T', 'F', dm, dn, dk, 1.0f, s.activations.data(), dk, 0,

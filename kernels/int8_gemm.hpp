@@ -26,6 +26,7 @@ struct Int8Matrix {
   std::vector<std::int8_t> values;     ///< [rows, cols], row-major
   std::vector<float> scales;           ///< rows scales (per row), or 1 (per tensor)
   std::vector<std::int32_t> row_sums;  ///< sum of each row's values (for the activations' zero point)
+  std::vector<float> row_scales;       ///< each row's scale, per row or not
 
   float scale(std::size_t row) const { return scales.size() == 1 ? scales[0] : scales[row]; }
   bool per_row() const { return scales.size() == rows && rows != 1; }
@@ -63,7 +64,8 @@ ActivationScale choose_activation_scale(float min, float max);
 
 /// y = x w^T, or y += x w^T when accumulating, for float x [m, k] (row-major,
 /// contiguous, k = w.cols) and y [m, w.rows], through int8 values as above.
-/// Uses blas_threads() threads. Throws Error if oneDNN fails.
+/// Uses blas_threads() threads where the product is large enough for them to pay
+/// (blas_threads_pay), one otherwise. Throws Error if oneDNN fails.
 void int8_times_weight_t(std::size_t m, const float* x, const Int8Matrix& w, ActivationQuantization activations,
                          bool accumulate, float* y);
 

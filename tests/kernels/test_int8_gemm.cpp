@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tapegrad/base/error.hpp"
+#include "tapegrad/kernels/fast_math.hpp"
 #include "tapegrad/kernels/int8_gemm.hpp"
 
 using namespace tg;
@@ -195,4 +196,28 @@ TEST_CASE("choose_activation_scale follows PyTorch's ChooseQuantizationParams wi
   a = choose_activation_scale(0.0f, 1e-6f);
   CHECK(a.scale == 6.1e-5f);
   CHECK(a.zero_point == 0);
+}
+
+TEST_CASE("activations that are not finite quantize to the ends of the range, never to garbage") {
+  // NaN counts as 0's end (q = 0), infinities clamp; the row's range ignores NaN but not inf.
+  const std::vector<float> x = {1.0f, NAN, -2.0f, 0.5f, 3.0f, 1.0f, 2.0f, 0.25f, -1.0f, 4.0f};
+  const auto [low, high] = fast::range_with_zero(x.data(), x.size());
+  CHECK(low == -2.0f);
+  CHECK(high == 4.0f);
+  std::vector<std::uint8_t> q(x.size());
+  const ActivationScale a = choose_activation_scale(low, high);
+  fast::quantize_7bit(x.data(), x.size(), 1.0f / a.scale, float(a.zero_point), q.data());
+  CHECK(q[1] == 0);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (i == 1) continue;
+    CHECK(int(q[i]) == int(std::clamp(std::nearbyint(x[i] * (1.0f / a.scale)) + float(a.zero_point), 0.0f, 127.0f)));
+  }
+  // 3 / (6 / 127) is a tie, 63.5, only if the product is rounded before it is rounded to an
+  // integer; a fused multiply-add would see 63.4999... (tests/kernels/check_vectorised.sh
+  // checks that these loops hold no FMA).
+  const std::vector<float> wide = {INFINITY, -INFINITY, 1.0f};
+  fast::quantize_7bit(wide.data(), wide.size(), 1.0f, 10.0f, q.data());
+  CHECK(q[0] == 127);
+  CHECK(q[1] == 0);
+  CHECK(q[2] == 11);
 }
