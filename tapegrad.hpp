@@ -52,6 +52,7 @@
 #include "tapegrad/models/module_list.hpp"
 #include "tapegrad/models/multi_head_attention.hpp"
 #include "tapegrad/models/positional_encoding.hpp"
+#include "tapegrad/models/prune.hpp"
 #include "tapegrad/models/quantize.hpp"
 #include "tapegrad/models/recurrent_cell.hpp"
 #include "tapegrad/models/rnn.hpp"
