@@ -30,8 +30,8 @@ namespace {
 
 struct Options {
   std::string checkpoint = "out/best.safetensors";
-  std::size_t words = 2000;         // test words decoded in batches of 64
-  std::size_t single_words = 300;   // test words decoded one at a time
+  std::size_t words = 2000;        // test words decoded in batches of 64
+  std::size_t single_words = 300;  // test words decoded one at a time
   int reps = 3;
   int threads = 1;
   bool reference = true;
@@ -72,27 +72,34 @@ void g2p(const Options& o) {
   int8_model.int8 = tg::quantize_dynamic(*int8_model.model);
   std::vector<tg::Item> items =
       tg::load_split(float_model.task, "test", float_model.source_vocab, float_model.target_vocab);
-  fmt::print("G2P: {} ({} parameters, {} of them in {} int8 weights), test split of {} words\n", o.checkpoint,
-             float_model.model->parameter_count(), [&] {
-               std::size_t n = 0;
-               for (const auto& p : tg::quantizable_weights(*int8_model.model, false)) n += p.var.size();
-               return n;
-             }(),
-             int8_model.int8->size(), items.size());
+  fmt::print(
+      "G2P: {} ({} parameters, {} of them in {} int8 weights), test split of {} words\n", o.checkpoint,
+      float_model.model->parameter_count(),
+      [&] {
+        std::size_t n = 0;
+        for (const auto& p : tg::quantizable_weights(*int8_model.model, false)) n += p.var.size();
+        return n;
+      }(),
+      int8_model.int8->size(), items.size());
   fmt::print("{:<8} {:>6} {:>6} {:>12} {:>12} {:>8} {:>16} {:>16}\n", "search", "batch", "words", "f32 words/s",
              "int8 words/s", "int8/f32", "f32 WER/PER", "int8 WER/PER");
   for (std::size_t beam : {1, 5}) {
     for (std::size_t batch : {64, 1}) {
-      std::vector<tg::Item> part(items.begin(),
-                                 items.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                     items.size(), batch == 1 ? o.single_words : o.words)));
+      std::vector<tg::Item> part(
+          items.begin(),
+          items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), batch == 1 ? o.single_words : o.words)));
       std::vector<tg::Tokens> sources;
       for (const tg::Item& item : part) sources.push_back(item.source);
       const tg::DecodeChoice choice{.beam = beam, .batch_size = batch};
       std::vector<tg::Prediction> pf, pq;
       const Timed t = alternate(
-          [&] { pf = tg::decode_all(*float_model.model, sources, float_model.source_vocab, float_model.target_vocab, choice); },
-          [&] { pq = tg::decode_all(*int8_model.model, sources, int8_model.source_vocab, int8_model.target_vocab, choice); },
+          [&] {
+            pf =
+                tg::decode_all(*float_model.model, sources, float_model.source_vocab, float_model.target_vocab, choice);
+          },
+          [&] {
+            pq = tg::decode_all(*int8_model.model, sources, int8_model.source_vocab, int8_model.target_vocab, choice);
+          },
           o.reps);
       const tg::Scores sf = tg::score_predictions(part, pf, "wer"), sq = tg::score_predictions(part, pq, "wer");
       const double n = double(part.size());
@@ -114,10 +121,11 @@ void reference(const Options& o) {
   const auto int8 = tg::quantize_dynamic(int8_model);
   tg::Generator data(7);
   tg::Indices source = tg::Indices::from_shape({kBatch, kLength});
-  for (std::size_t i = 0; i < source.size(); ++i) source.data()[i] = 1 + static_cast<std::int64_t>(data.uniform() * double(kVocab - 1));
+  for (std::size_t i = 0; i < source.size(); ++i)
+    source.data()[i] = 1 + static_cast<std::int64_t>(data.uniform() * double(kVocab - 1));
   const std::vector<std::int64_t> lengths(kBatch, kLength);
-  fmt::print("\nreference decoding (bench/SPEC.md): medium model, {} sentences of {} tokens, at most {} steps\n", kBatch,
-             kLength, kLength);
+  fmt::print("\nreference decoding (bench/SPEC.md): medium model, {} sentences of {} tokens, at most {} steps\n",
+             kBatch, kLength, kLength);
   fmt::print("{:<8} {:>14} {:>14} {:>8}\n", "search", "f32 sent/s", "int8 sent/s", "int8/f32");
   tg::NoGradGuard no_grad;
   for (std::size_t beam : {1, 5}) {
@@ -125,7 +133,8 @@ void reference(const Options& o) {
       if (beam == 1) {
         tg::greedy_decode(m, source, lengths, {.max_length = kLength});
       } else {
-        tg::beam_search(m, source, lengths, {.beam_size = beam, .length_penalty = 0.6, .n_best = 1, .max_length = kLength});
+        tg::beam_search(m, source, lengths,
+                        {.beam_size = beam, .length_penalty = 0.6, .n_best = 1, .max_length = kLength});
       }
     };
     const Timed t = alternate([&] { run(float_model); }, [&] { run(int8_model); }, o.reps);
@@ -146,22 +155,29 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw tg::Error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--checkpoint") o.checkpoint = value();
-    else if (a == "--words") o.words = std::stoul(value());
-    else if (a == "--single-words") o.single_words = std::stoul(value());
-    else if (a == "--reps") o.reps = std::stoi(value());
-    else if (a == "--threads") o.threads = std::stoi(value());
-    else if (a == "--no-reference") o.reference = false;
+    if (a == "--checkpoint")
+      o.checkpoint = value();
+    else if (a == "--words")
+      o.words = std::stoul(value());
+    else if (a == "--single-words")
+      o.single_words = std::stoul(value());
+    else if (a == "--reps")
+      o.reps = std::stoi(value());
+    else if (a == "--threads")
+      o.threads = std::stoi(value());
+    else if (a == "--no-reference")
+      o.reference = false;
     else {
-      std::fprintf(stderr, "usage: bench_compression [--checkpoint PATH] [--words N] [--single-words N] [--reps R] "
-                           "[--threads T] [--no-reference]\n");
+      std::fprintf(stderr,
+                   "usage: bench_compression [--checkpoint PATH] [--words N] [--single-words N] [--reps R] "
+                   "[--threads T] [--no-reference]\n");
       return 2;
     }
   }
   try {
     tg::flush_denormals();
-    fmt::print("sgemm (1 thread, 1024^3): {:.1f} GFLOP/s; OpenBLAS kernels {}\n", (tg::set_blas_threads(1), sgemm_gflops()),
-               tg::blas_core_name());
+    fmt::print("sgemm (1 thread, 1024^3): {:.1f} GFLOP/s; OpenBLAS kernels {}\n",
+               (tg::set_blas_threads(1), sgemm_gflops()), tg::blas_core_name());
     tg::set_blas_threads(o.threads);
     fmt::print("threads for products: {}\n\n", o.threads);
     g2p(o);
