@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;
@@ -40,6 +41,24 @@ SmallBatch small_batch() {
   b.target_in = Indices{{1, 4, 3, 6}, {1, 5, 5, 3}, {1, 7, 8, 0}};
   b.target_out = Indices{{4, 3, 6, 2}, {5, 5, 3, 2}, {7, 8, 2, 0}};
   return b;
+}
+
+// A weight of tests/fixtures/quantized.json: PyTorch's int8 values and scales.
+Int8Matrix int8_of(const nlohmann::json& w, const std::string& name) {
+  const Shape shape = test::shape_of(w.at("int8"));
+  std::vector<std::int8_t> values;
+  for (double v : w.at("int8").at("data").get<std::vector<double>>()) values.push_back(static_cast<std::int8_t>(v));
+  std::vector<float> scales;
+  for (double v : w.at("scales").get<std::vector<double>>()) scales.push_back(static_cast<float>(v));
+  return int8_matrix(std::move(values), std::move(scales), shape[0], shape[1], name.c_str());
+}
+
+double worst_difference(const Tensor& got, const nlohmann::json& want) {
+  const std::vector<double> g = got.to_vector(), w = want.at("data").get<std::vector<double>>();
+  REQUIRE(g.size() == w.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
+  return worst;
 }
 
 std::vector<float> values_of(const Var& v) {
@@ -177,4 +196,63 @@ TEST_CASE("quantize_dynamic names the weight that holds a value it cannot quanti
   CHECK_THROWS_WITH_AS(
       quantize_dynamic(layer),
       doctest::Contains("quantize_dynamic: 'weight': quantize: weight [2, 2] holds inf at row 1, column 1"), Error);
+}
+
+TEST_CASE("quantized Linear equals PyTorch's quantize_dynamic to 1e-4, with its int8 weights and scales (fixtures)") {
+  const nlohmann::json f = test::load_fixtures("quantized.json");
+  for (const nlohmann::json& c : f.at("linear")) {
+    CAPTURE(c.at("name").get<std::string>());
+    const std::size_t in = c.at("in_features"), out = c.at("out_features");
+    Linear layer({.in_features = in, .out_features = out, .bias = c.at("biases").contains("bias")});
+    if (layer.options().bias) layer.bias.mutable_value() = test::tensor_of(c.at("biases").at("bias"), DType::f32);
+    QuantizedWeights int8(ActivationQuantization::per_tensor);
+    const Int8Matrix q = int8_of(c.at("weights").at("weight"), "weight");
+    dequantize(q, layer.weight.mutable_value().array<float>().data());
+    int8.add(layer.weight, q);
+    for (const nlohmann::json& call : c.at("calls")) {
+      CAPTURE(call.at("kind").get<std::string>());
+      const Tensor x = test::tensor_of(call.at("input"), DType::f32);
+      // The activations' scale and zero point as PyTorch chose them for the whole input.
+      const auto [low, high] = fast::range_with_zero(x.array<float>().data(), x.size());
+      const ActivationScale a = choose_activation_scale(low, high);
+      CHECK(a.scale == doctest::Approx(call.at("input_scale").get<double>()).epsilon(1e-6));
+      CHECK(a.zero_point == call.at("input_zero_point").get<int>());
+      NoGradGuard no_grad;
+      const Var y = layer.forward(Var(x));
+      CHECK(y.shape() == test::shape_of(call.at("output")));
+      CHECK(worst_difference(y.value(), call.at("output")) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("quantized LSTM and GRU equal PyTorch's quantize_dynamic to 1e-4, with its int8 weights (fixtures)") {
+  const nlohmann::json f = test::load_fixtures("quantized.json");
+  for (const nlohmann::json& c : f.at("rnn")) {
+    const std::string kind = c.at("kind");
+    CAPTURE(kind);
+    const RNNOptions o{.input_size = c.at("input_size"),
+                       .hidden_size = c.at("hidden_size"),
+                       .num_layers = c.at("num_layers"),
+                       .batch_first = c.at("batch_first"),
+                       .bidirectional = c.at("bidirectional")};
+    std::unique_ptr<RNNBase> rnn = make_rnn(kind == "lstm" ? RecurrentKind::lstm : RecurrentKind::gru, o);
+    QuantizedWeights int8(ActivationQuantization::per_tensor);
+    for (const auto& [name, bias] : c.at("biases").items()) {
+      const_cast<Var&>(rnn->parameter(name)).mutable_value() = test::tensor_of(bias, DType::f32);
+    }
+    for (const auto& [name, w] : c.at("weights").items()) {
+      Var weight = rnn->parameter(name);
+      const Int8Matrix q = int8_of(w, name);
+      dequantize(q, weight.mutable_value().array<float>().data());
+      int8.add(weight, q);
+    }
+    CHECK(int8.size() == 4 * o.num_layers);
+    NoGradGuard no_grad;
+    const RNNOutput out = rnn->forward(Var(test::tensor_of(c.at("input"), DType::f32)));
+    CHECK(worst_difference(out.output.value(), c.at("output")) <= 1e-4);
+    CHECK(worst_difference(out.state.h.value(), c.at("h_n")) <= 1e-4);
+    if (kind == "lstm") CHECK(worst_difference(out.state.c.value(), c.at("c_n")) <= 1e-4);
+    // The float model is further away: the comparison sees the quantization.
+    CHECK(worst_difference(out.output.value(), c.at("float_output")) > 1e-4);
+  }
 }
