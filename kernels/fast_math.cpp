@@ -445,17 +445,14 @@ template <std::size_t W>
 // integer, ties to even, as nearbyint does; larger values are integers already.
 constexpr float kRoundingMagic = 12582912.0f;
 
-// v itself, which the compiler cannot see through: a product passed through it is rounded to
-// float before the next addition (FBGEMM rounds x / scale so), never fused into an FMA.
-template <class T>
-[[gnu::always_inline]] inline T opaque(T v) {
-  asm("" : "+v"(v));
-  return v;
-}
-
+// x * inverse rounded to float, NaN made 0 (the zero point's value). The product passes through
+// a select before the addition that rounds it to an integer, so that no compiler fuses the two
+// into a multiply-add: FBGEMM rounds x / scale to float first, and a fused one would not.
 inline float quantized_7bit(float x, float inverse, float zero) {
-  float v = ((opaque(x * inverse) + kRoundingMagic) - kRoundingMagic) + zero;
-  v = v > 0.0f ? v : 0.0f;  // NaN too
+  float p = x * inverse;
+  p = p == p ? p : 0.0f;
+  float v = ((p + kRoundingMagic) - kRoundingMagic) + zero;
+  v = v > 0.0f ? v : 0.0f;
   return v < 127.0f ? v : 127.0f;
 }
 
@@ -468,7 +465,9 @@ template <std::size_t W>
   using U = typename IntLanes<W>::Bytes;
   std::size_t i = 0;
   for (; i + W <= n; i += W) {
-    F v = ((opaque(load<F>(x + i) * inverse) + kRoundingMagic) - kRoundingMagic) + zero;
+    F p = load<F>(x + i) * inverse;
+    p = select<F, B>(p == p, p, F{});
+    F v = ((p + kRoundingMagic) - kRoundingMagic) + zero;
     v = select<F, B>(v > 0.0f, v, F{});
     v = select<F, B>(v < 127.0f, v, F{} + 127.0f);
     const U bytes = __builtin_convertvector(__builtin_convertvector(v, I), U);

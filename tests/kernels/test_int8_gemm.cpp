@@ -199,7 +199,7 @@ TEST_CASE("choose_activation_scale follows PyTorch's ChooseQuantizationParams wi
 }
 
 TEST_CASE("activations that are not finite quantize to the ends of the range, never to garbage") {
-  // NaN counts as 0's end (q = 0), infinities clamp; the row's range ignores NaN but not inf.
+  // NaN quantizes as 0 (the zero point), infinities clamp; the row's range ignores NaN.
   const std::vector<float> x = {1.0f, NAN, -2.0f, 0.5f, 3.0f, 1.0f, 2.0f, 0.25f, -1.0f, 4.0f};
   const auto [low, high] = fast::range_with_zero(x.data(), x.size());
   CHECK(low == -2.0f);
@@ -207,17 +207,19 @@ TEST_CASE("activations that are not finite quantize to the ends of the range, ne
   std::vector<std::uint8_t> q(x.size());
   const ActivationScale a = choose_activation_scale(low, high);
   fast::quantize_7bit(x.data(), x.size(), 1.0f / a.scale, float(a.zero_point), q.data());
-  CHECK(q[1] == 0);
+  CHECK(int(q[1]) == a.zero_point);
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (i == 1) continue;
     CHECK(int(q[i]) == int(std::clamp(std::nearbyint(x[i] * (1.0f / a.scale)) + float(a.zero_point), 0.0f, 127.0f)));
   }
-  // 3 / (6 / 127) is a tie, 63.5, only if the product is rounded before it is rounded to an
-  // integer; a fused multiply-add would see 63.4999... (tests/kernels/check_vectorised.sh
-  // checks that these loops hold no FMA).
-  const std::vector<float> wide = {INFINITY, -INFINITY, 1.0f};
-  fast::quantize_7bit(wide.data(), wide.size(), 1.0f, 10.0f, q.data());
+  // 3 * (1 / (6 / 127)) in float is 63.5, a tie that goes to 64; unrounded (a fused multiply-add)
+  // it is 63.49999809..., which would give 63 (tests/kernels/check_vectorised.sh checks that these
+  // loops hold no FMA).
+  const std::vector<float> ends = {INFINITY, -INFINITY, 1.0f, 3.0f};
+  const float inverse = 1.0f / float(6.0 / 127);
+  fast::quantize_7bit(ends.data(), ends.size(), inverse, 10.0f, q.data());
   CHECK(q[0] == 127);
   CHECK(q[1] == 0);
-  CHECK(q[2] == 11);
+  CHECK(int(q[2]) == int(std::nearbyint(1.0f * inverse)) + 10);
+  CHECK(int(q[3]) == 64 + 10);
 }
