@@ -21,6 +21,8 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 /// `tapegrad quantize IN OUT`: a saved model with int8 weights, or in float16 or bfloat16.
 void add_quantize_command(CLI::App& app);
+/// `tapegrad prune IN OUT --sparsity S`: a saved model with its smallest weights pruned.
+void add_prune_command(CLI::App& app);
 /// `tapegrad graph CHECKPOINT`: the graph of one training step as SVG, PNG or DOT.
 void add_graph_command(CLI::App& app);
 

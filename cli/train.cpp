@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -197,6 +198,36 @@ void add_train_command(CLI::App& app) {
       ->check(whole_in(1, 2))
       ->capture_default_str()
       ->group(g);
+  const char* prune = "Pruning (docs/compression.md)";
+  c->add_option("--init", config->init,
+                "start from this saved model's parameters (fine-tuning; its model options must be this run's); "
+                "a model from `tapegrad prune` keeps its pruned weights at zero")
+      ->check(CLI::ExistingFile)
+      ->group(prune);
+  c->add_option("--prune-to", config->prune.to,
+                "prune this fraction of the weights of products by magnitude while training (0: none)")
+      ->check(number_in(0, 0.99))
+      ->capture_default_str()
+      ->group(prune);
+  c->add_option("--prune-start", config->prune.start, "step of the first pruning")
+      ->check(whole_in(0, max_steps))
+      ->capture_default_str()
+      ->group(prune);
+  c->add_option("--prune-end", config->prune.end,
+                "step at which --prune-to is reached, on Zhu and Gupta's cubic schedule (at or before "
+                "--prune-start: all at once)")
+      ->check(whole_in(0, max_steps))
+      ->capture_default_str()
+      ->group(prune);
+  c->add_option("--prune-every", config->prune.every, "steps between prunings")
+      ->check(whole_in(1, max_steps))
+      ->capture_default_str()
+      ->group(prune);
+  c->add_option("--prune-scope", config->prune.global,
+                "global: the smallest weights of all layers together; layer: the same fraction of each")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"global", true}, {"layer", false}}))
+      ->capture_default_str()
+      ->group(prune);
   c->add_flag("--distributed", command->distributed,
               "train over the ranks of an MPI job (the default when started by mpirun: docs/distributed.md)")
       ->group(g);
@@ -217,6 +248,11 @@ void add_train_command(CLI::App& app) {
       }
     }
     if (config->resume.empty()) check_model_choice(*c, config->model);
+    for (const char* option : {"--prune-start", "--prune-end", "--prune-every", "--prune-scope"}) {
+      if (c->count(option) != 0 && config->prune.to == 0) {
+        throw CLI::ValidationError(option, "applies only with --prune-to");
+      }
+    }
     if (launched_by_mpi()) command->distributed = true;
     // Under mpirun the ranks have the cores: one thread each, unless --workers says otherwise.
     if (command->distributed && c->count("--workers") == 0 && config->resume.empty()) config->workers = 1;

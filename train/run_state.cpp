@@ -16,7 +16,14 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"dev_sample", c.dev_sample},
           {"seed", c.seed},
           {"metric", c.metric},
-          {"workers", c.workers}};
+          {"workers", c.workers},
+          {"init", c.init},
+          {"prune",
+           {{"to", c.prune.to},
+            {"start", c.prune.start},
+            {"end", c.prune.end},
+            {"every", c.prune.every},
+            {"global", c.prune.global}}}};
 }
 
 nlohmann::json position_to_json(const Position& p) {

@@ -17,6 +17,17 @@
 
 namespace tg {
 
+/// Magnitude pruning while training (models/prune.hpp): the weights of products pruned to
+/// `to` (0: none) on Zhu and Gupta's gradual schedule from step `start` to step `end`, every
+/// `every` steps, across all weights (`global`) or within each.
+struct PruneConfig {
+  double to = 0;
+  std::size_t start = 0;
+  std::size_t end = 0;
+  std::size_t every = 100;
+  bool global = true;
+};
+
 /// How a run trains: what the command line gives, or a resumed checkpoint's configuration.
 struct TrainConfig {
   TaskOptions task;
@@ -38,6 +49,8 @@ struct TrainConfig {
   std::vector<std::string> words;
   std::size_t workers = 2;
   bool overwrite = false;
+  std::string init;  ///< a saved model whose parameters a new run starts from (fine-tuning)
+  PruneConfig prune;
   nlohmann::json options = nlohmann::json::object();  ///< as given (cli/run_options.hpp), saved in checkpoints
 };
 

@@ -77,6 +77,10 @@ TaskOptions task_from_metadata(const Metadata& metadata, const std::string& sour
   return task;
 }
 
+std::string pruning_metadata(double sparsity, bool global) {
+  return nlohmann::json{{"sparsity", sparsity}, {"scope", global ? "global" : "per_layer"}}.dump();
+}
+
 SavedModel load_saved_model(const std::filesystem::path& path) {
   const std::string source = path.string();
   SavedModel saved;

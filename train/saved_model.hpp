@@ -25,6 +25,9 @@ inline constexpr const char* kSourceVocabKey = "tapegrad.source_vocab";
 inline constexpr const char* kTargetVocabKey = "tapegrad.target_vocab";
 inline constexpr const char* kTaskKey = "tapegrad.task";
 inline constexpr const char* kTrainingKey = "tapegrad.training";
+/// Set by `tapegrad prune`: {"sparsity": ..., "scope": "global" or "per_layer"}. A run that
+/// starts from such a model (--init) keeps its pruned weights at zero.
+inline constexpr const char* kPruningKey = "tapegrad.pruning";
 
 struct SavedModel {
   ModelOptions options;
@@ -40,6 +43,9 @@ struct SavedModel {
 /// The metadata that describes a model (configuration, vocabularies, task).
 Metadata model_metadata(const ModelOptions& options, const Vocab& source_vocab, const Vocab& target_vocab,
                         const TaskOptions& task);
+
+/// kPruningKey's value.
+std::string pruning_metadata(double sparsity, bool global);
 
 /// Reads the task options back from metadata; throws Error naming the file.
 TaskOptions task_from_metadata(const Metadata& metadata, const std::string& source);

@@ -22,6 +22,13 @@
 namespace tg {
 namespace {
 
+// Whether the masks grow at `step`: every p.every steps from p.start, and at p.end, up to p.end;
+// with p.end at or before p.start, once, at p.start (or step 1): one-shot pruning.
+bool prune_due(const PruneConfig& p, std::size_t step) {
+  if (p.end <= p.start) return step == std::max<std::size_t>(p.start, 1);
+  return step >= p.start && step <= p.end && ((step - p.start) % p.every == 0 || step == p.end);
+}
+
 namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
@@ -285,6 +292,20 @@ void Trainer::prepare() {
   manual_seed(c_.seed);
   Generator init(c_.seed);
   model_ = make_model(options_, init);
+  bool pruned_init = false;
+  if (!c_.init.empty() && c_.resume.empty()) {
+    SavedModel start = load_saved_model(c_.init);
+    if (options_to_json(start.options) != options_to_json(options_)) {
+      throw Error(fmt::format("--init {}: its model is {}, this run's {}; give the options it was trained with",
+                              c_.init, options_to_json(start.options), options_to_json(options_)));
+    }
+    model_->load_state_dict(start.model->state_dict());
+    pruned_init = start.metadata.count(kPruningKey) != 0;
+  }
+  if (c_.prune.to > 0 || pruned_init) {
+    masks_ = std::make_unique<PruningMasks>(quantizable_weights(*model_, false));
+    if (pruned_init) masks_->prune_zeros();  // fine-tuning a pruned model keeps its zeros
+  }
   if (group_ != nullptr) ddp_ = std::make_unique<DistributedDataParallel>(*model_, *group_, training_buckets());
   if (c_.workers > 2) throw Error(fmt::format("--workers {}: 1 or 2", c_.workers));
   if (c_.workers == 2) parallel_ = std::make_unique<DataParallel<SequenceModel>>(*model_, c_.workers);
@@ -310,6 +331,7 @@ void Trainer::prepare() {
       return it->second;
     };
     optimizer_->load_state_dict(state("optimizer"));
+    if (masks_) masks_->load_state_dict(state("pruning"));
     if (schedule_) schedule_->load_state_dict(state("schedule"));
     if (plateau_) plateau_->load_state_dict(state("plateau"));
     // The workers' dropout generators are reseeded from the main one at every step (DataParallel),
@@ -441,6 +463,14 @@ bool Trainer::train_step(const Batch& b) {
   if (stepped) optimizer_->step();
   if (schedule_) schedule_->step();
   ++pos_.step;
+  if (masks_) {
+    const PruneConfig& p = c_.prune;
+    if (p.to > 0 && prune_due(p, pos_.step)) {
+      masks_->prune_to(gradual_sparsity(pos_.step, p.start, p.end, p.to),
+                       p.global ? PruneScope::global : PruneScope::per_layer);
+    }
+    masks_->apply();  // a pruned weight stays zero through the optimizer's updates
+  }
   if (std::isfinite(value)) {
     pos_.bad_losses = 0;
     pos_.loss_sum += value;
@@ -491,6 +521,7 @@ double Trainer::dev_loss() {
 Metadata Trainer::metadata() const {
   Metadata meta = model_metadata(options_, data_.source_vocab, data_.target_vocab, c_.task);
   meta[kRunKey] = stamp_to_json({.run = claim_.run, .lineage = claim_.lineage, .step = pos_.step});
+  if (masks_) meta[kPruningKey] = pruning_metadata(masks_->sparsity(), c_.prune.global);
   return meta;
 }
 
@@ -542,6 +573,7 @@ bool Trainer::save_training_checkpoint_now() {
     return false;
   }
   NamedStates states{{"optimizer", optimizer_->state_dict()}};
+  if (masks_) states["pruning"] = masks_->state_dict();
   if (schedule_) states["schedule"] = schedule_->state_dict();
   if (plateau_) states["plateau"] = plateau_->state_dict();
   Metadata meta = metadata();
@@ -631,6 +663,10 @@ std::string Trainer::end_training(bool stopped) {
   } else {
     progress_->print(
         fmt::format("trained {} steps in {}; checkpoint {}", pos_.step, format_duration(pos_.elapsed), last));
+    if (masks_) {
+      progress_->print(
+          fmt::format("pruned: {:.1f}% of the {} weights of products", 100 * masks_->sparsity(), masks_->size()));
+    }
   }
   return last;
 }

@@ -29,6 +29,8 @@
 #include "tapegrad/dist/distributed_data_parallel.hpp"
 #include "tapegrad/io/safetensors.hpp"
 #include "tapegrad/models/data_parallel.hpp"
+#include "tapegrad/models/prune.hpp"
+#include "tapegrad/models/quantize.hpp"
 #include "tapegrad/models/sequence_model.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/schedule.hpp"
@@ -123,6 +125,8 @@ class Trainer {
   ProcessGroup* group_ = nullptr;
   std::unique_ptr<DistributedDataParallel> ddp_;
   std::unique_ptr<Optimizer> optimizer_;
+  /// Pruning's masks: with --prune-to, or when --init names a pruned model.
+  std::unique_ptr<PruningMasks> masks_;
   std::unique_ptr<LrScheduler> schedule_;
   std::unique_ptr<ReduceLROnPlateau> plateau_;
   std::unique_ptr<Batcher> batcher_;
