@@ -170,4 +170,98 @@ Var cross_entropy(const Var& logits, const Indices& targets, const CrossEntropyO
   });
 }
 
+namespace {
+
+// log softmax(row / T) into out, in double.
+template <class T>
+void log_softmax_at(const T* row, std::size_t classes, double temperature, std::vector<double>& out) {
+  out.resize(classes);
+  double m = -inf;
+  for (std::size_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]) / temperature);
+  double sum = 0;
+  for (std::size_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(row[c]) / temperature - m);
+  const double lse = m + std::log(sum);
+  for (std::size_t c = 0; c < classes; ++c) out[c] = static_cast<double>(row[c]) / temperature - lse;
+}
+
+}  // namespace
+
+// loss_r = T^2 sum_c q_c (log q_c - log p_c); dstudent_rc = T (p_c - q_c) w_r
+Var distillation_loss(const Var& student_logits, const Tensor& teacher_logits, const Indices& targets,
+                      const DistillationOptions& options) {
+  const char* op = "distillation_loss";
+  kernel::check_defined(op, {{"student_logits", student_logits}});
+  const Shape& shape = student_logits.shape();
+  if (!teacher_logits.defined() || teacher_logits.shape() != shape || shape.empty() ||
+      to_shape(targets) != Shape(shape.begin(), shape.end() - 1)) {
+    throw ShapeError(fmt::format(
+        "{}: needs student and teacher logits [..., C] of one shape and targets [...], got "
+        "student {}, teacher {}, targets {}",
+        op_context(op), shape_str(shape), teacher_logits.defined() ? shape_str(teacher_logits.shape()) : "undefined",
+        shape_str(to_shape(targets))));
+  }
+  if (!(options.temperature > 0) || !std::isfinite(options.temperature)) {
+    throw Error(fmt::format("{}: temperature {} must be positive", op_context(op), options.temperature));
+  }
+  const std::size_t classes = shape.back(), rows = targets.size();
+  const double t = options.temperature;
+  const Tensor teacher = teacher_logits.to(student_logits.dtype());
+  // Per row: the student's log p and the teacher's q, kept for the backward as p - q.
+  auto difference = std::make_shared<std::vector<double>>(rows * classes, 0.0);
+  std::size_t count = 0;
+  Tensor y = dispatch(student_logits.dtype(), [&](auto zero) -> Tensor {
+    using T = decltype(zero);
+    const T* s = student_logits.value().array<T>().data();
+    const T* q = teacher.array<T>().data();
+    Array<T> losses = Array<T>::from_shape(to_shape(targets));
+    std::vector<double> log_p, log_q;
+    double total = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      losses.data()[r] = T(0);
+      if (targets.data()[r] == options.ignore_index) continue;
+      ++count;
+      log_softmax_at(s + r * classes, classes, t, log_p);
+      log_softmax_at(q + r * classes, classes, t, log_q);
+      double kl = 0;
+      for (std::size_t c = 0; c < classes; ++c) {
+        const double qc = std::exp(log_q[c]);
+        if (qc > 0) kl += qc * (log_q[c] - log_p[c]);
+        (*difference)[r * classes + c] = std::exp(log_p[c]) - qc;
+      }
+      losses.data()[r] = static_cast<T>(t * t * kl);
+      total += t * t * kl;
+    }
+    switch (options.reduction) {
+      case Reduction::none:
+        return Tensor(std::move(losses));
+      case Reduction::sum:
+        return Tensor::scalar(total, dtype_of<T>());
+      case Reduction::mean:
+        break;
+    }
+    return Tensor::scalar(count == 0 ? 0.0 : total / static_cast<double>(count), dtype_of<T>());
+  });
+  return record("distillation_loss", {student_logits}, std::move(y),
+                [difference, targets, options, count, rows, classes](BackwardContext& c) {
+                  c.grad_input(0) = dispatch(c.input(0).dtype(), [&](auto zero) -> Tensor {
+                    using T = decltype(zero);
+                    const T* dy = c.grad_output().array<T>().data();
+                    Array<T> dx = Array<T>::from_shape(c.input(0).shape());
+                    for (std::size_t r = 0; r < rows; ++r) {
+                      T* out = dx.data() + r * classes;
+                      if (targets.data()[r] == options.ignore_index) {
+                        std::fill(out, out + classes, T(0));
+                        continue;
+                      }
+                      double w = options.reduction == Reduction::none ? dy[r] : dy[0];
+                      if (options.reduction == Reduction::mean) w /= static_cast<double>(count);
+                      for (std::size_t k = 0; k < classes; ++k) {
+                        out[k] = static_cast<T>(options.temperature * (*difference)[r * classes + k] * w);
+                      }
+                    }
+                    return Tensor(std::move(dx));
+                  });
+                });
+}
+
 }  // namespace tg

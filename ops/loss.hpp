@@ -29,4 +29,24 @@ struct CrossEntropyOptions {
 /// [0, C) that is not ignore_index.
 Var cross_entropy(const Var& logits, const Indices& targets, const CrossEntropyOptions& options = {});
 
+struct DistillationOptions {
+  /// T > 0: both distributions are softmax(logits / T).
+  double temperature = 1.0;
+  /// Positions whose target equals this contribute neither loss nor gradient (padding).
+  std::int64_t ignore_index = -100;
+  /// none: one loss per position; sum; mean over the positions that are not ignored.
+  Reduction reduction = Reduction::mean;
+};
+
+/// Word-level knowledge distillation (Hinton et al. 2015): the KL divergence from the
+/// teacher's distribution to the student's at temperature T, times T^2 (so that its
+/// gradients keep their scale as T changes), at every position:
+///   loss = T^2 sum_c q_c (log q_c - log p_c),  q = softmax(teacher / T), p = softmax(student / T)
+/// as T^2 torch.nn.functional.kl_div(log_softmax(student / T), softmax(teacher / T)) summed over
+/// the classes. student_logits [..., C]; teacher_logits the same shape, a constant (no gradient
+/// reaches it); targets [...] only mark the ignored positions. dstudent = T (p - q) w.
+/// Throws ShapeError naming the shapes when they differ, Error for T <= 0.
+Var distillation_loss(const Var& student_logits, const Tensor& teacher_logits, const Indices& targets,
+                      const DistillationOptions& options = {});
+
 }  // namespace tg

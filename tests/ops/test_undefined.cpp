@@ -97,6 +97,7 @@ TEST_CASE("index, loss, softmax, dropout and layer_norm ops name an undefined Va
   expect_undefined("where", "b", 1, [&] { tg::where(mask, d, u); });
   expect_undefined("masked_fill", "x", 0, [&] { masked_fill(u, mask, 0.0); });
   expect_undefined("cross_entropy", "logits", 0, [&] { cross_entropy(u, ids); });
+  expect_undefined("distillation_loss", "student_logits", 0, [&] { distillation_loss(u, Tensor::ones({2, 3}), ids); });
   expect_undefined("softmax", "x", 0, [&] { softmax(u); });
   expect_undefined("log_softmax", "x", 0, [&] { log_softmax(u, 0); });
   expect_undefined("layer_norm", "x", 0, [&] { layer_norm(u, {3}); });
