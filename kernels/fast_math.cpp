@@ -445,15 +445,15 @@ template <std::size_t W>
 // integer, ties to even, as nearbyint does; larger values are integers already.
 constexpr float kRoundingMagic = 12582912.0f;
 
-// x * inverse rounded to float, NaN made 0 (the zero point's value). The product passes through
-// a select before the addition that rounds it to an integer, so that no compiler fuses the two
-// into a multiply-add: FBGEMM rounds x / scale to float first, and a fused one would not.
+// nearbyint(float(x * inverse) + zero), clamped to [0, 255], as PyTorch's oneDNN engine
+// quantizes; NaN is taken as 0. The product passes through a select before the addition, so that
+// no compiler fuses the two into a multiply-add, which would round differently.
 inline float quantized_7bit(float x, float inverse, float zero) {
   float p = x * inverse;
   p = p == p ? p : 0.0f;
-  float v = ((p + kRoundingMagic) - kRoundingMagic) + zero;
+  float v = ((p + zero) + kRoundingMagic) - kRoundingMagic;
   v = v > 0.0f ? v : 0.0f;
-  return v < 127.0f ? v : 127.0f;
+  return v < 255.0f ? v : 255.0f;
 }
 
 template <std::size_t W>
@@ -467,9 +467,9 @@ template <std::size_t W>
   for (; i + W <= n; i += W) {
     F p = load<F>(x + i) * inverse;
     p = select<F, B>(p == p, p, F{});
-    F v = ((p + kRoundingMagic) - kRoundingMagic) + zero;
+    F v = ((p + zero) + kRoundingMagic) - kRoundingMagic;
     v = select<F, B>(v > 0.0f, v, F{});
-    v = select<F, B>(v < 127.0f, v, F{} + 127.0f);
+    v = select<F, B>(v < 255.0f, v, F{} + 255.0f);
     const U bytes = __builtin_convertvector(__builtin_convertvector(v, I), U);
     std::memcpy(q + i, &bytes, W);
   }

@@ -111,7 +111,8 @@ void tanh(const float* in, float* out, std::size_t n);
 /// The loops of int8 products (kernels/int8_gemm.hpp):
 /// min(0, x) and max(0, x) over x[0..n), NaNs left out: the range activations are quantized in;
 std::pair<float, float> range_with_zero(const float* x, std::size_t n);
-/// q[i] = clamp(nearbyint(x[i] * inverse) + zero, 0, 127) (ties to even; NaN as 0, q = zero);
+/// q[i] = clamp(nearbyint(x[i] * inverse + zero), 0, 255), the product rounded before the sum
+/// (ties to even; NaN as 0, q = zero);
 void quantize_7bit(const float* x, std::size_t n, float inverse, float zero, std::uint8_t* q);
 /// y[j] = float(c[j] - zero * sums[j]) * (scale * scales[j]), or y[j] += it when accumulating.
 void dequantize_int32(const std::int32_t* c, const std::int32_t* sums, std::int32_t zero, float scale,

@@ -63,10 +63,11 @@ Int8Matrix quantize_symmetric(const float* w, std::size_t rows, std::size_t cols
     const float* from = w + g * span;
     float largest = 0.0f;
     for (std::size_t i = 0; i < span; ++i) largest = std::max(largest, std::abs(from[i]));
-    const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+    const float scale = std::max(largest / 127.5f, std::numeric_limits<float>::epsilon());
+    const float inverse = 1.0f / scale;
     q.scales[g] = scale;
     for (std::size_t i = 0; i < span; ++i) {
-      q.values[g * span + i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(from[i] / scale), -127.0f, 127.0f));
+      q.values[g * span + i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(from[i] * inverse), -128.0f, 127.0f));
     }
   }
   complete(q);
@@ -127,6 +128,7 @@ ActivationScale choose_activation_scale(float min, float max) {
   const double zero = error_min < error_max ? from_min : from_max;
   ActivationScale a;
   a.scale = static_cast<float>(scale);
+  a.inverse = static_cast<float>(1.0 / scale);
   a.zero_point = zero < qmin ? qmin : zero > qmax ? qmax : static_cast<std::int32_t>(std::nearbyint(zero));
   return a;
 }
@@ -152,9 +154,8 @@ void int8_times_weight_t(std::size_t m, const float* x, const Int8Matrix& w, Act
       s.scales[i] = choose_activation_scale(low, high);
     }
   }
-  // 1 / scale in float, as FBGEMM multiplies.
   for (std::size_t i = 0; i < m; ++i) {
-    fast::quantize_7bit(x + i * k, k, 1.0f / s.scales[i].scale, static_cast<float>(s.scales[i].zero_point),
+    fast::quantize_7bit(x + i * k, k, s.scales[i].inverse, static_cast<float>(s.scales[i].zero_point),
                         s.activations.data() + i * k);
   }
 

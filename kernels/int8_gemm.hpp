@@ -6,8 +6,8 @@
 /// A weight w [n, k] is stored as int8 values with one scale per output row (or
 /// one for the whole matrix), symmetric: w ~ scale_j * q_jk, q in [-128, 127].
 /// Activations x [m, k] are quantized at each call, asymmetric, to unsigned
-/// values in [0, 127] (7 bits, FBGEMM's reduce_range: two products of 8-bit
-/// values summed in AVX2's 16-bit lanes would saturate):
+/// values of 7 bits (PyTorch's reduce_range: two products of 8-bit values summed
+/// in AVX2's 16-bit lanes would saturate; rounding can reach 128, which does not):
 ///   x ~ s (q_x - z),  with s and z from min(x, 0) and max(x, 0) as PyTorch chooses them,
 /// per row of x (the default: each row gets its own range) or for all of x
 /// (PyTorch's choice). The product is accumulated in int32 and scaled back:
@@ -32,8 +32,9 @@ struct Int8Matrix {
   bool per_row() const { return scales.size() == rows && rows != 1; }
 };
 
-/// w [rows, cols] quantized symmetrically: scale = max |w| / 127 per row (or over
-/// all of w), q = round(w / scale) in [-127, 127]; a row of zeros gets scale 1.
+/// w [rows, cols] quantized symmetrically as PyTorch's observers do it (qint8,
+/// symmetric): scale = max(max |w| / 127.5, FLT_EPSILON) per row (or over all of
+/// w), q = clamp(nearbyint(w * (1 / scale)), -128, 127), all in float.
 /// Throws Error naming the first value that is not finite.
 Int8Matrix quantize_symmetric(const float* w, std::size_t rows, std::size_t cols, bool per_row);
 
@@ -58,6 +59,7 @@ enum class ActivationQuantization {
 /// nearest even and clamped).
 struct ActivationScale {
   float scale = 1.0f;
+  float inverse = 1.0f;  ///< 1 / scale, from the scale in double as PyTorch (oneDNN) takes it
   std::int32_t zero_point = 0;
 };
 ActivationScale choose_activation_scale(float min, float max);

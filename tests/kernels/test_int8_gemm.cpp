@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "tapegrad/base/error.hpp"
@@ -54,7 +55,8 @@ std::vector<double> integer_reference(std::size_t m, const std::vector<float>& x
     for (std::size_t j = 0; j < n; ++j) {
       std::int64_t sum = 0;
       for (std::size_t t = 0; t < k; ++t) {
-        const float q = std::clamp(std::nearbyint(row[t] * (1.0f / a.scale)) + float(a.zero_point), 0.0f, 127.0f);
+        volatile float product = row[t] * a.inverse;  // rounded before the sum, as the kernel does
+        const float q = std::clamp(std::nearbyint(product + float(a.zero_point)), 0.0f, 255.0f);
         sum += (static_cast<std::int64_t>(q) - a.zero_point) * w.values[j * k + t];
       }
       y[i * n + j] = double(a.scale) * w.scale(j) * double(sum);
@@ -148,20 +150,29 @@ TEST_CASE("int8_times_weight_t accumulates into y, and k = 0 writes zeros or add
   CHECK(y == std::vector<float>(12, 0.0f));
 }
 
-TEST_CASE("quantize_symmetric: max |w| / 127 per row, values round to nearest, a zero row keeps scale 1") {
+TEST_CASE("quantize_symmetric: PyTorch's symmetric qint8, max |w| / 127.5 per row, within half a scale") {
   const std::vector<float> w = {0.5f, -1.27f, 0.01f, 0.0f, 0.0f, 0.0f, 2.54f, 1.27f, -0.005f};
   const Int8Matrix q = quantize_symmetric(w.data(), 3, 3, true);
-  CHECK(q.scales == std::vector<float>{1.27f / 127.0f, 1.0f, 2.54f / 127.0f});
-  CHECK(q.values == std::vector<std::int8_t>{50, -127, 1, 0, 0, 0, 127, 64, 0});
-  CHECK(q.row_sums == std::vector<std::int32_t>{-76, 0, 191});
+  CHECK(q.scales == std::vector<float>{1.27f / 127.5f, std::numeric_limits<float>::epsilon(), 2.54f / 127.5f});
+  CHECK(q.values[0] == 50);
+  CHECK((q.values[1] == -128 || q.values[1] == -127));  // -127.5 after rounding the product
+  CHECK(q.values[2] == 1);
+  CHECK(q.values[3] == 0);
+  CHECK(q.values[6] == 127);  // 127.5 rounds to 128, clamped
+  CHECK(q.values[7] == 64);   // 63.75
+  CHECK(q.values[8] == 0);
+  std::int32_t first = 0;
+  for (int i = 0; i < 3; ++i) first += q.values[i];
+  CHECK(q.row_sums[0] == first);
   std::vector<float> back(9);
   dequantize(q, back.data());
   for (std::size_t i = 0; i < 9; ++i) CHECK(std::abs(back[i] - w[i]) <= q.scale(i / 3) / 2 * 1.0001f);
 
   const Int8Matrix whole = quantize_symmetric(w.data(), 3, 3, false);
   REQUIRE(whole.scales.size() == 1);
-  CHECK(whole.scales[0] == 2.54f / 127.0f);
+  CHECK(whole.scales[0] == 2.54f / 127.5f);
   CHECK(!whole.per_row());
+  CHECK(whole.row_scales == std::vector<float>(3, 2.54f / 127.5f));
 
   const std::vector<float> bad = {1.0f, NAN};
   CHECK_THROWS_WITH_AS(quantize_symmetric(bad.data(), 1, 2, true),
@@ -183,6 +194,7 @@ TEST_CASE("choose_activation_scale follows PyTorch's ChooseQuantizationParams wi
   // [-1, 3]: scale 4 / 127; the zero point from the smaller end, rounded.
   ActivationScale a = choose_activation_scale(-1.0f, 3.0f);
   CHECK(a.scale == float(4.0 / 127));
+  CHECK(a.inverse == float(127.0 / 4));
   CHECK(a.zero_point == 32);  // 127 * 1 / 4 = 31.75
   // All non-negative: zero point 0; all non-positive: 127.
   CHECK(choose_activation_scale(0.5f, 2.0f).zero_point == 0);
@@ -210,16 +222,20 @@ TEST_CASE("activations that are not finite quantize to the ends of the range, ne
   CHECK(int(q[1]) == a.zero_point);
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (i == 1) continue;
-    CHECK(int(q[i]) == int(std::clamp(std::nearbyint(x[i] * (1.0f / a.scale)) + float(a.zero_point), 0.0f, 127.0f)));
+    volatile float product = x[i] * a.inverse;
+    CHECK(int(q[i]) == int(std::clamp(std::nearbyint(product + float(a.zero_point)), 0.0f, 255.0f)));
   }
-  // 3 * (1 / (6 / 127)) in float is 63.5, a tie that goes to 64; unrounded (a fused multiply-add)
-  // it is 63.49999809..., which would give 63 (tests/kernels/check_vectorised.sh checks that these
-  // loops hold no FMA).
-  const std::vector<float> ends = {INFINITY, -INFINITY, 1.0f, 3.0f};
+  // 3 * (1 / (6 / 127)) rounded to float is 63.5: with 10 added, 73.5 rounds to the even 74, where
+  // a fused multiply-add (the product unrounded, 63.49999809...) would give 73
+  // (tests/kernels/check_vectorised.sh checks that these loops hold no FMA); with 11 added, 74.5
+  // rounds to 74, where rounding before adding would give 64 + 11 = 75.
+  const std::vector<float> ends = {INFINITY, -INFINITY, 3.0f, 3.0f};
   const float inverse = 1.0f / float(6.0 / 127);
-  fast::quantize_7bit(ends.data(), ends.size(), inverse, 10.0f, q.data());
-  CHECK(q[0] == 127);
+  fast::quantize_7bit(ends.data(), 2, inverse, 10.0f, q.data());
+  CHECK(q[0] == 255);
   CHECK(q[1] == 0);
-  CHECK(int(q[2]) == int(std::nearbyint(1.0f * inverse)) + 10);
-  CHECK(int(q[3]) == 64 + 10);
+  fast::quantize_7bit(ends.data() + 2, 1, inverse, 10.0f, q.data() + 2);
+  fast::quantize_7bit(ends.data() + 3, 1, inverse, 11.0f, q.data() + 3);
+  CHECK(int(q[2]) == 74);
+  CHECK(int(q[3]) == 74);
 }
