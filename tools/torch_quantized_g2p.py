@@ -16,7 +16,8 @@ Run with Debian's python3 (python3-torch):
    engine: fbgemm where torch has it; Debian's torch 1.13 has not, and runs oneDNN (or qnnpack).
 4. Times, under torch.inference_mode(), float32 and int8, greedy and beam 5, in batches of 64
    words (sorted longest first, as tapegrad's decode_all) and one word at a time (the first
-   --single words), for each --threads count; with --jit also with the decoder step scripted.
+   --single words), for each --threads count (torch's and OpenBLAS's threads; OMP_WAIT_POLICY is
+   PASSIVE unless set); with --jit also with the decoder step scripted.
    Prints words per second, the WER of each model against the dictionary, and the files' sizes.
 
 Words: --words FILE, one per line (a TAB and a pronunciation may follow; then WER is counted
@@ -41,10 +42,12 @@ import subprocess
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
-from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+# Threads that wait by spinning (libgomp's default) fight OpenBLAS's own on two cores: with 2
+# threads the float model decoded 20x slower. Read once, when torch loads libgomp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic  # noqa: E402
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "fixtures"))
 from safetensors_common import read_safetensors  # noqa: E402
@@ -308,7 +311,8 @@ def main():
     model.eval()
     references = read_words(args.words) if args.words else test_split(args.dictionary)
     words = list(references)
-    print(f"torch {torch.__version__}, quantized engine {torch.backends.quantized.engine}; "
+    print(f"torch {torch.__version__}, quantized engine {torch.backends.quantized.engine}, "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
           f"{len(words)} words from {args.words or 'the test split of ' + args.dictionary}")
 
     set_threads(max(int(n) for n in args.threads.split(",")))
