@@ -38,6 +38,7 @@
 #include "tapegrad/models/data_parallel.hpp"
 #include "tapegrad/models/decode.hpp"
 #include "tapegrad/models/decoding_model.hpp"
+#include "tapegrad/models/distillation.hpp"
 #include "tapegrad/models/dot_attention.hpp"
 #include "tapegrad/models/dropout.hpp"
 #include "tapegrad/models/embedding.hpp"
