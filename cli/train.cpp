@@ -228,6 +228,21 @@ void add_train_command(CLI::App& app) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"global", true}, {"layer", false}}))
       ->capture_default_str()
       ->group(prune);
+  const char* distill = "Distillation (docs/compression.md)";
+  c->add_option("--teacher", config->distill.teachers,
+                "a saved model of the same task to distil from (repeat for an ensemble: the mean of their "
+                "distributions)")
+      ->check(CLI::ExistingFile)
+      ->group(distill);
+  c->add_option("--distill-alpha", config->distill.alpha,
+                "weight of the distillation term: (1 - alpha) cross entropy + alpha T^2 KL(teacher || student)")
+      ->check(number_in(0, 1))
+      ->capture_default_str()
+      ->group(distill);
+  c->add_option("--distill-temperature", config->distill.temperature, "T: both distributions are softmax(logits / T)")
+      ->check(number_in(0, 100, Open::min))
+      ->capture_default_str()
+      ->group(distill);
   c->add_flag("--distributed", command->distributed,
               "train over the ranks of an MPI job (the default when started by mpirun: docs/distributed.md)")
       ->group(g);
@@ -248,6 +263,11 @@ void add_train_command(CLI::App& app) {
       }
     }
     if (config->resume.empty()) check_model_choice(*c, config->model);
+    for (const char* option : {"--distill-alpha", "--distill-temperature"}) {
+      if (c->count(option) != 0 && config->distill.teachers.empty()) {
+        throw CLI::ValidationError(option, "applies only with --teacher");
+      }
+    }
     for (const char* option : {"--prune-start", "--prune-end", "--prune-every", "--prune-scope"}) {
       if (c->count(option) != 0 && config->prune.to == 0) {
         throw CLI::ValidationError(option, "applies only with --prune-to");

@@ -23,7 +23,9 @@ nlohmann::json config_to_json(const TrainConfig& c) {
             {"start", c.prune.start},
             {"end", c.prune.end},
             {"every", c.prune.every},
-            {"global", c.prune.global}}}};
+            {"global", c.prune.global}}},
+          {"distill",
+           {{"teachers", c.distill.teachers}, {"alpha", c.distill.alpha}, {"temperature", c.distill.temperature}}}};
 }
 
 nlohmann::json position_to_json(const Position& p) {

@@ -28,6 +28,14 @@ struct PruneConfig {
   bool global = true;
 };
 
+/// Word-level distillation (models/distillation.hpp): the loss mixes the cross entropy with
+/// the KL divergence from these saved models' distributions (an ensemble when several).
+struct DistillConfig {
+  std::vector<std::string> teachers;
+  double alpha = 0.5;
+  double temperature = 2.0;
+};
+
 /// How a run trains: what the command line gives, or a resumed checkpoint's configuration.
 struct TrainConfig {
   TaskOptions task;
@@ -51,6 +59,7 @@ struct TrainConfig {
   bool overwrite = false;
   std::string init;  ///< a saved model whose parameters a new run starts from (fine-tuning)
   PruneConfig prune;
+  DistillConfig distill;
   nlohmann::json options = nlohmann::json::object();  ///< as given (cli/run_options.hpp), saved in checkpoints
 };
 

@@ -14,6 +14,7 @@
 #include "tapegrad/autodiff/mode.hpp"
 #include "tapegrad/autodiff/tape.hpp"
 #include "tapegrad/io/training_checkpoint.hpp"
+#include "tapegrad/models/distillation.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/optim/clip.hpp"
 #include "tapegrad/train/horizon_planner.hpp"
@@ -50,13 +51,33 @@ std::vector<std::size_t> part_of(std::span<const std::size_t> rows, RowRange r) 
   return {rows.begin() + std::ptrdiff_t(r.begin), rows.begin() + std::ptrdiff_t(r.end)};
 }
 
+// What a training step minimises for a batch: the model's loss, or with teachers the
+// distilled loss (models/distillation.hpp).
+struct StepLoss {
+  std::vector<const SequenceModel*> teachers;
+  DistillOptions distill;
+
+  Var operator()(const SequenceModel& m, const Batch& b) const {
+    if (teachers.empty()) return m.loss(b.source, b.lengths, b.target_in, b.target_out);
+    return distilled_loss(m, teachers, b.source, b.lengths, b.target_in, b.target_out, distill);
+  }
+};
+
+StepLoss step_loss_of(const std::vector<SavedModel>& teachers, const DistillConfig& d) {
+  StepLoss loss;
+  for (const SavedModel& t : teachers) loss.teachers.push_back(t.model.get());
+  loss.distill = {.alpha = d.alpha, .temperature = d.temperature};
+  return loss;
+}
+
 // The gradient of the global batch's mean token loss in `rows` (some of its rows), added
 // into model's parameters: on one thread, or split over `parallel`'s threads. Each
 // share's loss is weighted by its share of the global batch's `total` target tokens, so
 // that the shares' gradients add up to the whole batch's. Returns the shares' weighted
 // losses summed.
 double backward_rows(SequenceModel& model, DataParallel<SequenceModel>* parallel, DistributedDataParallel* ddp,
-                     const Batcher& batcher, std::span<const std::size_t> rows, double total) {
+                     const Batcher& batcher, std::span<const std::size_t> rows, double total,
+                     const StepLoss& step_loss) {
   auto backward = [&](const Var& loss, double weight) {
     if (ddp != nullptr) {
       ddp->backward(loss, Tensor::scalar(weight, loss.dtype()));
@@ -69,7 +90,7 @@ double backward_rows(SequenceModel& model, DataParallel<SequenceModel>* parallel
   if (rows.empty()) return 0;
   if (parallel == nullptr || rows.size() < parallel->shards()) {
     const Batch b = batcher.batch_of(rows);
-    Var loss = model.loss(b.source, b.lengths, b.target_in, b.target_out);
+    Var loss = step_loss(model, b);
     const double weight = target_tokens(batcher, rows) / total, value = loss.item() * weight;
     backward(loss, weight);
     current_tape().reset();
@@ -85,8 +106,7 @@ double backward_rows(SequenceModel& model, DataParallel<SequenceModel>* parallel
   }
   std::vector<double> values(parts.size());
   parallel->run([&](std::size_t i, const SequenceModel& m) {
-    const Batch& part = parts[i];
-    Var loss = m.loss(part.source, part.lengths, part.target_in, part.target_out);
+    Var loss = step_loss(m, parts[i]);
     values[i] = loss.item() * weights[i];
     (loss * weights[i]).backward();  // threads: DistributedDataParallel sends after the run
     current_tape().reset();
@@ -100,10 +120,10 @@ double backward_rows(SequenceModel& model, DataParallel<SequenceModel>* parallel
 // first), and that mean. Over MPI ranks (ddp), each rank takes its share of the batch's rows
 // with a dropout stream of its own for the step, and the ranks' gradients are summed.
 double forward_backward(SequenceModel& model, DataParallel<SequenceModel>* parallel, DistributedDataParallel* ddp,
-                        const Batcher& batcher, const Batch& b) {
+                        const Batcher& batcher, const Batch& b, const StepLoss& step_loss) {
   for (Var& p : model.parameters()) p.grad() = Tensor();
   const double total = target_tokens(batcher, b.rows);
-  if (ddp == nullptr) return backward_rows(model, parallel, nullptr, batcher, b.rows, total);
+  if (ddp == nullptr) return backward_rows(model, parallel, nullptr, batcher, b.rows, total, step_loss);
   ProcessGroup& group = ddp->group();
   const std::vector<std::size_t> mine =
       part_of(b.rows, shard_rows(b.rows.size(), std::size_t(group.rank()), std::size_t(group.size())));
@@ -113,7 +133,7 @@ double forward_backward(SequenceModel& model, DataParallel<SequenceModel>* paral
   default_generator().manual_seed(step_seed ^ (0x9E3779B97F4A7C15ull * std::uint64_t(group.rank() + 1)));
   double loss[1] = {0};
   try {
-    loss[0] = backward_rows(model, parallel, parallel != nullptr ? nullptr : ddp, batcher, mine, total);
+    loss[0] = backward_rows(model, parallel, parallel != nullptr ? nullptr : ddp, batcher, mine, total, step_loss);
   } catch (...) {
     default_generator() = shared;
     throw;
@@ -270,6 +290,17 @@ void Trainer::prepare() {
     resume = ResumePoint{.checkpoint = c_.resume, .stamp = stamp_of(metadata), .step = pos_.step};
   }
   data_ = load_task(c_.task, source_vocab, target_vocab);
+  for (const std::string& path : c_.distill.teachers) {
+    SavedModel teacher = load_saved_model(path);
+    if (!(teacher.source_vocab == data_.source_vocab) || !(teacher.target_vocab == data_.target_vocab)) {
+      throw Error(
+          fmt::format("--teacher {}: its vocabularies ({} and {} tokens) differ from the training data's ({} "
+                      "and {}); a teacher is trained on the same task",
+                      path, teacher.source_vocab.size(), teacher.target_vocab.size(), data_.source_vocab.size(),
+                      data_.target_vocab.size()));
+    }
+    teachers_.push_back(std::move(teacher));
+  }
   if (c_.resume.empty()) {
     options_ = make_options(c_.model, data_.source_vocab.size(), data_.target_vocab.size());
     // Refused before it is built: float32 values, their gradients, the optimizer's two
@@ -405,7 +436,7 @@ double Trainer::measure_seconds_per_step() {
   for (std::size_t i = 0; i < n + 2; ++i) {
     Batch b = batcher_->batch(0, i * batcher_->batches_per_epoch() / (n + 2));
     auto start = clock_type::now();
-    forward_backward(*copy, parallel_copy.get(), ddp_copy.get(), *batcher_, b);
+    forward_backward(*copy, parallel_copy.get(), ddp_copy.get(), *batcher_, b, step_loss_of(teachers_, c_.distill));
     opt->step();
     if (i >= 2) seconds += std::chrono::duration<double>(clock_type::now() - start).count();  // 2 warm-up steps
   }
@@ -450,7 +481,8 @@ void Trainer::set_horizon(std::size_t total_steps) {
 }
 
 bool Trainer::train_step(const Batch& b) {
-  const double value = forward_backward(*model_, parallel_.get(), ddp_.get(), *batcher_, b);
+  const double value =
+      forward_backward(*model_, parallel_.get(), ddp_.get(), *batcher_, b, step_loss_of(teachers_, c_.distill));
   bool stepped = true;
   if (c_.optim.clip_norm > 0) {
     GradNorm norm = clip_grad_norm(optimizer_->parameters(), c_.optim.clip_norm);

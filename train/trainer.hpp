@@ -40,6 +40,7 @@
 #include "tapegrad/train/progress.hpp"
 #include "tapegrad/train/run_folder.hpp"
 #include "tapegrad/train/run_state.hpp"
+#include "tapegrad/train/saved_model.hpp"
 #include "tapegrad/train/task.hpp"
 
 namespace tg {
@@ -127,6 +128,8 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   /// Pruning's masks: with --prune-to, or when --init names a pruned model.
   std::unique_ptr<PruningMasks> masks_;
+  /// Distillation's teachers (--teacher), in eval mode.
+  std::vector<SavedModel> teachers_;
   std::unique_ptr<LrScheduler> schedule_;
   std::unique_ptr<ReduceLROnPlateau> plateau_;
   std::unique_ptr<Batcher> batcher_;

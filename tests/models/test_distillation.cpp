@@ -53,9 +53,9 @@ TEST_CASE("distilled_loss: alpha 0 is the cross entropy, and a teacher equal to 
 
   // Two copies of one teacher are that teacher.
   const SequenceModel* pair[] = {teacher.get(), teacher.get()};
-  const double two = distilled_loss(*student, pair, b.source, b.lengths, b.target_in, b.target_out,
-                                    {.alpha = 0.6, .temperature = 3})
-                         .item();
+  const double two =
+      distilled_loss(*student, pair, b.source, b.lengths, b.target_in, b.target_out, {.alpha = 0.6, .temperature = 3})
+          .item();
   const double one = distilled_loss(*student, teachers, b.source, b.lengths, b.target_in, b.target_out,
                                     {.alpha = 0.6, .temperature = 3})
                          .item();
@@ -91,7 +91,6 @@ TEST_CASE("distilled_loss refuses a teacher of another target vocabulary, and al
                        doctest::Contains("has 9 target tokens and padding id 0, the student (tg::Seq2Seq) 6 and 0"),
                        Error);
   const SequenceModel* itself[] = {&student};
-  CHECK_THROWS_WITH_AS(
-      distilled_loss(student, itself, b.source, b.lengths, b.target_in, b.target_out, {.alpha = 1.5}),
-      doctest::Contains("alpha 1.5 is outside [0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(distilled_loss(student, itself, b.source, b.lengths, b.target_in, b.target_out, {.alpha = 1.5}),
+                       doctest::Contains("alpha 1.5 is outside [0, 1]"), Error);
 }

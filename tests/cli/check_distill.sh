@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Distillation from the command line on a tiny TSV task (reversing strings of letters):
+#   - `train --teacher` trains a small student on the cross entropy mixed with the teacher's
+#     distributions; with --distill-alpha 0 the run is bitwise the run without a teacher;
+#   - a distilled run resumed in the middle ends bitwise equal to an uninterrupted one;
+#   - an ensemble of teachers trains; a teacher of another task and the distillation options
+#     without --teacher are refused.
+# usage: check_distill.sh TAPEGRAD COMPARE_CHECKPOINTS
+set -uo pipefail
+tapegrad=$1 compare=$2
+source "$(dirname "$0")/common.sh"
+
+make_data() {  # make_data SEED LETTERS PREFIX
+  awk -v seed="$1" -v letters="$2" -v prefix="$3" 'BEGIN { srand(seed); for (i = 0; i < 380;) { n = 2 + int(rand() * 5); s = ""; r = "";
+    for (j = 0; j < n; j++) { c = substr(letters, 1 + int(rand() * length(letters)), 1); s = s c; r = c (r == "" ? "" : " ") r }
+    if (s in seen) continue; seen[s] = 1
+    f = prefix (i < 300 ? "train.tsv" : i < 340 ? "dev.tsv" : "test.tsv"); print s "\t" r > f; i++ } }'
+}
+make_data 17 abcdef ""
+make_data 18 abcdefgh other_
+base=(--task tsv --train train.tsv --dev dev.tsv --test test.tsv --batch-size 16 --no-plots --warmup 3 --lr 1e-2)
+"$tapegrad" train "${base[@]}" --embedding 16 --hidden 32 --steps 300 --checkpoint-every 0 --out t > t.log 2>&1 ||
+  { fail "teacher: exit $?"; cat t.log; }
+"$tapegrad" train "${base[@]}" --embedding 16 --hidden 32 --steps 200 --seed 3 --checkpoint-every 0 --out t2 > t2.log 2>&1 ||
+  { fail "second teacher: exit $?"; cat t2.log; }
+student=("${base[@]}" --embedding 8 --hidden 8 --steps 60)
+
+"$tapegrad" train "${student[@]}" --checkpoint-every 30 --out alone > alone.log 2>&1 || { fail "student alone: exit $?"; cat alone.log; }
+"$tapegrad" train "${student[@]}" --teacher t/best.safetensors --distill-alpha 0 --checkpoint-every 30 --out zero > zero.log 2>&1 ||
+  { fail "--distill-alpha 0: exit $?"; cat zero.log; }
+"$compare" alone/checkpoint-0000060.safetensors zero/checkpoint-0000060.safetensors > cmp0.log 2>&1 ||
+  { fail "--distill-alpha 0 differs from no teacher"; cat cmp0.log; }
+
+"$tapegrad" train "${student[@]}" --teacher t/best.safetensors --distill-alpha 0.7 --distill-temperature 3 \
+  --checkpoint-every 30 --out d > d.log 2>&1 || { fail "distilled student: exit $?"; cat d.log; }
+expect_in d.log '^test: BLEU [0-9.]+ ' "the distilled student's scores"
+"$compare" alone/checkpoint-0000060.safetensors d/checkpoint-0000060.safetensors > same.log 2>&1 &&
+  fail "a distilled student equals the one trained alone"
+"$tapegrad" train --resume d/checkpoint-0000030.safetensors --out r > r.log 2>&1 || { fail "resume: exit $?"; cat r.log; }
+"$compare" d/checkpoint-0000060.safetensors r/checkpoint-0000060.safetensors > cmp.log 2>&1 ||
+  { fail "a resumed distilled run differs from an uninterrupted one"; cat cmp.log; }
+
+"$tapegrad" train "${student[@]}" --teacher t/best.safetensors --teacher t2/best.safetensors --checkpoint-every 0 \
+  --out e > e.log 2>&1 || { fail "an ensemble of teachers: exit $?"; cat e.log; }
+
+# Refusals.
+"$tapegrad" train --task tsv --train other_train.tsv --dev other_dev.tsv --test other_test.tsv --no-plots \
+  --embedding 8 --hidden 8 --steps 5 --checkpoint-every 0 --out o > o.log 2>&1 || fail "other task: exit $?"
+"$tapegrad" train "${student[@]}" --teacher o/best.safetensors --out x > x.log 2>&1
+[ $? -ne 0 ] || fail "a teacher of another task: expected a failure"
+expect_in x.log "--teacher o/best\.safetensors: its vocabularies \([0-9]+ and [0-9]+ tokens\) differ from the training data's" "a teacher of another task named"
+"$tapegrad" train "${student[@]}" --distill-alpha 0.5 --out y > y.log 2>&1
+[ $? -eq 2 ] || fail "--distill-alpha without --teacher: expected status 2"
+expect_in y.log "--distill-alpha: applies only with --teacher" "--distill-alpha alone named"
+
+finish "distill"
