@@ -23,6 +23,8 @@ void add_predict_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 /// `tapegrad prune IN OUT --sparsity S`: a saved model with its smallest weights pruned.
 void add_prune_command(CLI::App& app);
+/// `tapegrad distill TEACHER --out DIR`: a teacher's outputs on its training sources (TSV).
+void add_distill_command(CLI::App& app);
 /// `tapegrad graph CHECKPOINT`: the graph of one training step as SVG, PNG or DOT.
 void add_graph_command(CLI::App& app);
 

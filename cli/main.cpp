@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   tg::cli::add_predict_command(app);
   tg::cli::add_quantize_command(app);
   tg::cli::add_prune_command(app);
+  tg::cli::add_distill_command(app);
   tg::cli::add_graph_command(app);
   try {
     app.parse(argc, argv);

@@ -43,6 +43,20 @@ expect_in d.log '^test: BLEU [0-9.]+ ' "the distilled student's scores"
 "$tapegrad" train "${student[@]}" --teacher t/best.safetensors --teacher t2/best.safetensors --checkpoint-every 0 \
   --out e > e.log 2>&1 || { fail "an ensemble of teachers: exit $?"; cat e.log; }
 
+# Sequence-level: the teacher's outputs as training data, the task's references for dev and test.
+"$tapegrad" distill t/best.safetensors --beam 3 --out seq > seq.log 2>&1 || { fail "distill: exit $?"; cat seq.log; }
+expect_in seq.log '^seq/train\.tsv: the teacher.s outputs for 300 training sources \([0-9]+ equal to one of their references\)' "distill's line"
+[ "$(wc -l < seq/train.tsv)" -eq 300 ] || fail "seq/train.tsv: $(wc -l < seq/train.tsv) lines, expected 300"
+cmp -s seq/dev.tsv dev.tsv || fail "seq/dev.tsv is not the task's dev references"
+cmp -s seq/test.tsv test.tsv || fail "seq/test.tsv is not the task's test references"
+"$tapegrad" predict t/best.safetensors --beam 3 "$(head -n 1 seq/train.tsv | cut -f 1)" > first.log 2>&1
+[ "$(cat first.log)" = "$(head -n 1 seq/train.tsv)" ] || fail "seq/train.tsv's first line is not the teacher's prediction"
+"$tapegrad" train --task tsv --train seq/train.tsv --dev seq/dev.tsv --test seq/test.tsv --batch-size 16 --no-plots \
+  --warmup 3 --lr 1e-2 --embedding 8 --hidden 8 --steps 30 --checkpoint-every 0 --out s > s.log 2>&1 ||
+  { fail "a student on the teacher's outputs: exit $?"; cat s.log; }
+"$tapegrad" distill t/best.safetensors --out seq > again.log 2>&1
+expect_in again.log "distill: 'seq/train\.tsv' exists; pass --overwrite" "existing files kept"
+
 # Refusals.
 "$tapegrad" train --task tsv --train other_train.tsv --dev other_dev.tsv --test other_test.tsv --no-plots \
   --embedding 8 --hidden 8 --steps 5 --checkpoint-every 0 --out o > o.log 2>&1 || fail "other task: exit $?"
