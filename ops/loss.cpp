@@ -18,6 +18,20 @@ constexpr double inf = std::numeric_limits<double>::infinity();
 
 Shape to_shape(const Indices& targets) { return Shape(targets.shape().begin(), targets.shape().end()); }
 
+// A loss's result from its per-row losses (0 where ignored), their total and how many count.
+template <class T>
+Tensor reduced(Array<T>&& losses, double total, std::size_t count, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::none:
+      return Tensor(std::move(losses));
+    case Reduction::sum:
+      return Tensor::scalar(total, dtype_of<T>());
+    case Reduction::mean:
+      break;
+  }
+  return Tensor::scalar(count == 0 ? 0.0 : total / static_cast<double>(count), dtype_of<T>());
+}
+
 // "[1, 2]": the multi-index of a target, for error messages.
 std::string position_str(std::size_t flat, const Shape& shape) {
   std::vector<std::size_t> index(shape.size());
@@ -105,15 +119,7 @@ Tensor cross_entropy_forward(const Array<T>& x, Saved& s) {
     losses.data()[r] = static_cast<T>(loss);
     total += loss;
   }
-  switch (s.options.reduction) {
-    case Reduction::none:
-      return Tensor(std::move(losses));
-    case Reduction::sum:
-      return Tensor::scalar(total, dtype_of<T>());
-    case Reduction::mean:
-      break;
-  }
-  return Tensor::scalar(s.count == 0 ? 0.0 : total / static_cast<double>(s.count), dtype_of<T>());
+  return reduced(std::move(losses), total, s.count, s.options.reduction);
 }
 
 // dx_rc = (softmax(x_r)_c - ((1 - eps) [c == t_r] + eps / C)) * w_r, w_r the row's share of dy.
@@ -231,15 +237,7 @@ Var distillation_loss(const Var& student_logits, const Tensor& teacher_logits, c
       losses.data()[r] = static_cast<T>(t * t * kl);
       total += t * t * kl;
     }
-    switch (options.reduction) {
-      case Reduction::none:
-        return Tensor(std::move(losses));
-      case Reduction::sum:
-        return Tensor::scalar(total, dtype_of<T>());
-      case Reduction::mean:
-        break;
-    }
-    return Tensor::scalar(count == 0 ? 0.0 : total / static_cast<double>(count), dtype_of<T>());
+    return reduced(std::move(losses), total, count, options.reduction);
   });
   return record("distillation_loss", {student_logits}, std::move(y),
                 [difference, targets, options, count, rows, classes](BackwardContext& c) {

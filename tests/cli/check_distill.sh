@@ -10,14 +10,8 @@ set -uo pipefail
 tapegrad=$1 compare=$2
 source "$(dirname "$0")/common.sh"
 
-make_data() {  # make_data SEED LETTERS PREFIX
-  awk -v seed="$1" -v letters="$2" -v prefix="$3" 'BEGIN { srand(seed); for (i = 0; i < 380;) { n = 2 + int(rand() * 5); s = ""; r = "";
-    for (j = 0; j < n; j++) { c = substr(letters, 1 + int(rand() * length(letters)), 1); s = s c; r = c (r == "" ? "" : " ") r }
-    if (s in seen) continue; seen[s] = 1
-    f = prefix (i < 300 ? "train.tsv" : i < 340 ? "dev.tsv" : "test.tsv"); print s "\t" r > f; i++ } }'
-}
-make_data 17 abcdef ""
-make_data 18 abcdefgh other_
+reversals 17 abcdef
+reversals 18 abcdefgh other_
 base=(--task tsv --train train.tsv --dev dev.tsv --test test.tsv --batch-size 16 --no-plots --warmup 3 --lr 1e-2)
 "$tapegrad" train "${base[@]}" --embedding 16 --hidden 32 --steps 300 --checkpoint-every 0 --out t > t.log 2>&1 ||
   { fail "teacher: exit $?"; cat t.log; }

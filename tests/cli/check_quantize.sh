@@ -12,10 +12,7 @@ set -uo pipefail
 tapegrad=$1
 source "$(dirname "$0")/common.sh"
 
-awk 'BEGIN { srand(11); for (i = 0; i < 380;) { n = 2 + int(rand() * 5); s = ""; r = "";
-  for (j = 0; j < n; j++) { c = substr("abcdef", 1 + int(rand() * 6), 1); s = s c; r = c (r == "" ? "" : " ") r }
-  if (s in seen) continue; seen[s] = 1
-  f = i < 300 ? "train.tsv" : i < 340 ? "dev.tsv" : "test.tsv"; print s "\t" r > f; i++ } }'
+reversals 11 abcdef
 "$tapegrad" train --task tsv --train train.tsv --dev dev.tsv --test test.tsv --batch-size 16 --no-plots \
   --embedding 16 --hidden 32 --warmup 3 --lr 1e-2 --steps 300 --checkpoint-every 0 --out f > f.log 2>&1 ||
   { fail "train: exit $?"; cat f.log; }

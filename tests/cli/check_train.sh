@@ -17,10 +17,7 @@ tapegrad=$1 compare=$2 source_dir=$3
 source "$(dirname "$0")/common.sh"
 
 # 300 training, 40 dev and 40 test strings of 2-6 letters (all different) and their reversals.
-awk 'BEGIN { srand(7); for (i = 0; i < 380;) { n = 2 + int(rand() * 5); s = ""; r = "";
-  for (j = 0; j < n; j++) { c = substr("abcdef", 1 + int(rand() * 6), 1); s = s c; r = c (r == "" ? "" : " ") r }
-  if (s in seen) continue; seen[s] = 1
-  f = i < 300 ? "train.tsv" : i < 340 ? "dev.tsv" : "test.tsv"; print s "\t" r > f; i++ } }'
+reversals 7 abcdef
 small=(--task tsv --train train.tsv --dev dev.tsv --test test.tsv --embedding 12 --hidden 10 --batch-size 16
        --eval-every 4 --keep 5 --dropout 0.3 --warmup 3)
 

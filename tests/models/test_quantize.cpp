@@ -278,3 +278,37 @@ TEST_CASE("quantized LSTM and GRU equal PyTorch's quantize_dynamic to 1e-4, with
     CHECK(worst_difference(out.output.value(), c.at("float_output")) > 1e-4);
   }
 }
+
+TEST_CASE("a quantized Transformer scores its batch close to its float model, positions and tables left out") {
+  TransformerSeq2SeqOptions o;
+  o.source_vocab_size = 11;
+  o.target_vocab_size = 9;
+  o.transformer = {.d_model = 16,
+                   .nhead = 2,
+                   .num_encoder_layers = 2,
+                   .num_decoder_layers = 2,
+                   .dim_feedforward = 24,
+                   .dropout = 0.0};
+  o.positional = PositionalKind::learned;
+  o.max_length = 12;
+  Generator gen(6);
+  TransformerSeq2Seq m(o, gen);
+  m.eval();
+  std::size_t matrices = 0;
+  for (const NamedVar& p : quantizable_weights(m, false)) {
+    CAPTURE(p.name);
+    CHECK(p.name.find("positions") == std::string::npos);
+    CHECK(p.name.find("embedding") == std::string::npos);
+    ++matrices;
+  }
+  CHECK(matrices ==
+        2 * 4 + 2 * 6 + 1);  // encoder layers: in_proj, out_proj, linear1, linear2; decoder: two attentions more
+  const SmallBatch b = small_batch();
+  NoGradGuard no_grad;
+  auto int8 = quantize_dynamic(m);
+  const double quantized = m.loss(b.source, b.lengths, b.target_in, b.target_out).item();
+  int8.reset();
+  const double dequantized = m.loss(b.source, b.lengths, b.target_in, b.target_out).item();
+  CHECK(quantized != dequantized);
+  CHECK(std::abs(quantized - dequantized) < 0.01 * std::abs(dequantized));
+}
