@@ -71,10 +71,10 @@ void run_distill(const DistillCommand& c) {
     for (const Tokens& reference : train[i].references) agree += reference == best ? 1 : 0;
   }
   write_atomically(out / "train.tsv", text);
-  fmt::print("{}: the teacher's outputs for {} training sources ({} equal to one of their references), and {} and {} "
-             "with the references of dev and test\n",
-             (out / "train.tsv").string(), train.size(), agree, (out / "dev.tsv").string(),
-             (out / "test.tsv").string());
+  fmt::print(
+      "{}: the teacher's outputs for {} training sources ({} equal to one of their references), and {} and {} "
+      "with the references of dev and test\n",
+      (out / "train.tsv").string(), train.size(), agree, (out / "dev.tsv").string(), (out / "test.tsv").string());
 }
 
 }  // namespace

@@ -29,9 +29,9 @@ Tensor teachers_logits(std::span<const SequenceModel* const> teachers, const Ind
 
 }  // namespace
 
-Var distilled_loss(const SequenceModel& student, std::span<const SequenceModel* const> teachers,
-                   const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-                   const Indices& target_out, const DistillOptions& options) {
+Var distilled_loss(const SequenceModel& student, std::span<const SequenceModel* const> teachers, const Indices& source,
+                   const std::vector<std::int64_t>& lengths, const Indices& target_in, const Indices& target_out,
+                   const DistillOptions& options) {
   if (!(options.alpha >= 0 && options.alpha <= 1)) {
     throw Error(fmt::format("distilled_loss: alpha {} is outside [0, 1]", options.alpha));
   }
@@ -40,21 +40,21 @@ Var distilled_loss(const SequenceModel& student, std::span<const SequenceModel* 
   for (const SequenceModel* t : teachers) {
     const DecodingVocabulary tv = t->vocabulary();
     if (tv.target_size != v.target_size || tv.pad_id != v.pad_id) {
-      throw Error(fmt::format("distilled_loss: a teacher ({}) has {} target tokens and padding id {}, the student "
-                              "({}) {} and {}",
-                              t->type_name(), tv.target_size, tv.pad_id, student.type_name(), v.target_size,
-                              v.pad_id));
+      throw Error(
+          fmt::format("distilled_loss: a teacher ({}) has {} target tokens and padding id {}, the student "
+                      "({}) {} and {}",
+                      t->type_name(), tv.target_size, tv.pad_id, student.type_name(), v.target_size, v.pad_id));
     }
   }
   const Tensor teacher = teachers_logits(teachers, source, lengths, target_in, options.temperature);
   Var logits = student.forward(source, lengths, target_in);
   NameScope scope("loss");
-  Var ce = cross_entropy(logits, target_out,
-                         {.ignore_index = v.pad_id, .label_smoothing = student.label_smoothing(),
-                          .reduction = Reduction::mean});
+  Var ce = cross_entropy(
+      logits, target_out,
+      {.ignore_index = v.pad_id, .label_smoothing = student.label_smoothing(), .reduction = Reduction::mean});
   if (options.alpha == 0) return ce;
-  Var kd = distillation_loss(logits, teacher, target_out,
-                             {.temperature = options.temperature, .ignore_index = v.pad_id});
+  Var kd =
+      distillation_loss(logits, teacher, target_out, {.temperature = options.temperature, .ignore_index = v.pad_id});
   if (options.alpha == 1) return kd;
   return add(mul(ce, 1 - options.alpha), mul(kd, options.alpha));
 }

@@ -27,8 +27,8 @@ struct DistillOptions {
 /// stand for the mean of their softened distributions. The teachers must have the student's
 /// target vocabulary size and padding id (Error naming both otherwise); they run in their
 /// present mode (put them in eval mode) and record nothing.
-Var distilled_loss(const SequenceModel& student, std::span<const SequenceModel* const> teachers,
-                   const Indices& source, const std::vector<std::int64_t>& lengths, const Indices& target_in,
-                   const Indices& target_out, const DistillOptions& options = {});
+Var distilled_loss(const SequenceModel& student, std::span<const SequenceModel* const> teachers, const Indices& source,
+                   const std::vector<std::int64_t>& lengths, const Indices& target_in, const Indices& target_out,
+                   const DistillOptions& options = {});
 
 }  // namespace tg
