@@ -50,6 +50,7 @@ train --eval-every 0: once per epoch
 train --dev-sample 0: all of dev
 train --checkpoint-every 0: only at the end
 train --seed 0: a seed like any other
+train --prune-to 0: no pruning
 eval --limit 0: all items
 eval --length-penalty 0: no length penalty
 predict --length-penalty 0: no length penalty
