@@ -2,10 +2,12 @@
 
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "tapegrad/base/error.hpp"
 #include "tapegrad/cli/bounds.hpp"
 
 namespace tg::cli {
@@ -259,6 +261,15 @@ void add_decoding_options(CLI::App& c, DecodingOptions& o, bool with_n_best) {
   c.add_option("--max-source-length", o.max_source_length, "most tokens of a source (0: the model's)")
       ->check(whole_in(0, max_sequence_tokens))
       ->capture_default_str();
+}
+
+void check_output_file(const char* command, const std::string& in, const std::string& out, bool overwrite) {
+  if (!std::filesystem::exists(out)) return;
+  std::error_code not_comparable;
+  if (std::filesystem::equivalent(in, out, not_comparable)) {
+    throw Error(fmt::format("{}: OUT '{}' is IN itself; write to another file", command, out));
+  }
+  if (!overwrite) throw Error(fmt::format("{}: '{}' exists; pass --overwrite to replace it", command, out));
 }
 
 }  // namespace tg::cli

@@ -58,4 +58,8 @@ struct DecodingOptions {
 /// --max-source-length to `command`.
 void add_decoding_options(CLI::App& command, DecodingOptions& options, bool with_n_best = false);
 
+/// A command that writes OUT from IN (quantize, prune): Error, naming the command and the file,
+/// when OUT is IN itself, or exists and `overwrite` was not given.
+void check_output_file(const char* command, const std::string& in, const std::string& out, bool overwrite);
+
 }  // namespace tg::cli

@@ -1,16 +1,15 @@
 // `tapegrad prune IN OUT --sparsity S`: a saved model with the weights of its products pruned by
 // magnitude (models/prune.hpp), globally or per layer, written as a float checkpoint that
 // `train --init OUT` fine-tunes with the pruned weights kept at zero (docs/compression.md).
-#include <filesystem>
 #include <memory>
 #include <string>
-#include <system_error>
 
 #include <fmt/format.h>
 
 #include "tapegrad/base/error.hpp"
 #include "tapegrad/cli/bounds.hpp"
 #include "tapegrad/cli/commands.hpp"
+#include "tapegrad/cli/options.hpp"
 #include "tapegrad/io/checkpoint.hpp"
 #include "tapegrad/models/prune.hpp"
 #include "tapegrad/models/quantize.hpp"
@@ -18,8 +17,6 @@
 
 namespace tg::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct PruneCommand {
   std::string in, out;
@@ -29,13 +26,7 @@ struct PruneCommand {
 };
 
 void run_prune(const PruneCommand& c) {
-  std::error_code same_error;
-  if (fs::exists(c.out) && fs::equivalent(c.in, c.out, same_error)) {
-    throw Error(fmt::format("prune: OUT '{}' is IN itself; write the pruned model to another file", c.out));
-  }
-  if (fs::exists(c.out) && !c.overwrite) {
-    throw Error(fmt::format("prune: '{}' exists; pass --overwrite to replace it", c.out));
-  }
+  check_output_file("prune", c.in, c.out, c.overwrite);
   SavedModel saved = load_saved_model(c.in);
   saved.int8.reset();  // an int8 model is pruned as the float model it stands for
   PruningMasks masks(quantizable_weights(*saved.model, false));

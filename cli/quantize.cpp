@@ -4,12 +4,12 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <system_error>
 
 #include <fmt/format.h>
 
 #include "tapegrad/base/error.hpp"
 #include "tapegrad/cli/commands.hpp"
+#include "tapegrad/cli/options.hpp"
 #include "tapegrad/io/checkpoint.hpp"
 #include "tapegrad/io/quantized_checkpoint.hpp"
 #include "tapegrad/models/quantize.hpp"
@@ -32,13 +32,7 @@ struct QuantizeConfig {
 std::string megabytes(std::uintmax_t bytes) { return fmt::format("{:.2f} MB", double(bytes) / 1e6); }
 
 void run_quantize(const QuantizeConfig& c) {
-  std::error_code same_error;
-  if (fs::exists(c.out) && fs::equivalent(c.in, c.out, same_error)) {
-    throw Error(fmt::format("quantize: OUT '{}' is IN itself; write the quantized model to another file", c.out));
-  }
-  if (fs::exists(c.out) && !c.overwrite) {
-    throw Error(fmt::format("quantize: '{}' exists; pass --overwrite to replace it", c.out));
-  }
+  check_output_file("quantize", c.in, c.out, c.overwrite);
   SavedModel saved = load_saved_model(c.in);
   // The model alone: a training checkpoint's position and optimizer state stay behind.
   Metadata metadata = model_metadata(saved.options, saved.source_vocab, saved.target_vocab, saved.task);

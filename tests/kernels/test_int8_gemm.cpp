@@ -37,6 +37,19 @@ struct Dims {
 const Dims kShapes[] = {{1, 7, 5},      {1, 1024, 512}, {5, 1024, 512}, {3, 33, 17},
                         {64, 256, 256}, {131, 97, 129}, {640, 512, 64}, {2, 3, 1}};
 
+// Row i's activation scale as the kernel documents it: from row i's range, or all of x's.
+ActivationScale scale_of_row(const std::vector<float>& x, std::size_t m, std::size_t k, std::size_t i,
+                             ActivationQuantization mode) {
+  const float* from = mode == ActivationQuantization::per_tensor ? x.data() : x.data() + i * k;
+  const std::size_t span = mode == ActivationQuantization::per_tensor ? m * k : k;
+  float low = 0.0f, high = 0.0f;
+  for (std::size_t t = 0; t < span; ++t) {
+    low = std::min(low, from[t]);
+    high = std::max(high, from[t]);
+  }
+  return choose_activation_scale(low, high);
+}
+
 // The activations' quantization as the kernel documents it, then the product in exact integers.
 std::vector<double> integer_reference(std::size_t m, const std::vector<float>& x, const Int8Matrix& w,
                                       ActivationQuantization mode) {
@@ -44,14 +57,7 @@ std::vector<double> integer_reference(std::size_t m, const std::vector<float>& x
   std::vector<double> y(m * n);
   for (std::size_t i = 0; i < m; ++i) {
     const float* row = x.data() + i * k;
-    const float* from = mode == ActivationQuantization::per_tensor ? x.data() : row;
-    const std::size_t span = mode == ActivationQuantization::per_tensor ? m * k : k;
-    float low = 0.0f, high = 0.0f;
-    for (std::size_t t = 0; t < span; ++t) {
-      low = std::min(low, from[t]);
-      high = std::max(high, from[t]);
-    }
-    const ActivationScale a = choose_activation_scale(low, high);
+    const ActivationScale a = scale_of_row(x, m, k, i, mode);
     for (std::size_t j = 0; j < n; ++j) {
       std::int64_t sum = 0;
       for (std::size_t t = 0; t < k; ++t) {
@@ -109,14 +115,7 @@ TEST_CASE("int8_times_weight_t is within the quantization error bound of the flo
         std::size_t outside = 0;
         for (std::size_t i = 0; i < d.m; ++i) {
           const float* row = x.data() + i * d.k;
-          const float* from = mode == ActivationQuantization::per_tensor ? x.data() : row;
-          const std::size_t span = mode == ActivationQuantization::per_tensor ? d.m * d.k : d.k;
-          float low = 0.0f, high = 0.0f;
-          for (std::size_t t = 0; t < span; ++t) {
-            low = std::min(low, from[t]);
-            high = std::max(high, from[t]);
-          }
-          const float s = choose_activation_scale(low, high).scale;
+          const float s = scale_of_row(x, d.m, d.k, i, mode).scale;
           for (std::size_t j = 0; j < d.n; ++j) {
             double exact = 0.0, bound = 0.0;
             for (std::size_t t = 0; t < d.k; ++t) {
